@@ -1,0 +1,128 @@
+import Kernels
+
+/// Conv (1-D and 2-D, grouped, dilated, strided, explicit or automatic padding), NCHW.
+///
+/// A 1-D convolution runs as a 2-D one with height 1. An optional fused ReLU is set by the graph
+/// simplifier when the Conv's only consumer is a Relu.
+struct ConvOperator: Operator {
+    let outputTypes: [ValueType]
+    let shape: Conv2DShape
+    let relu: Bool
+    let threads: Int
+
+    var workspaceCount: Int { conv2dWorkspaceCount(shape, threads: threads) }
+
+    func forward(_ io: OperatorIO) {
+        conv2d(shape, input: io.input(0), weight: io.input(1), bias: io.optionalInput(2), output: io.output(0),
+               relu: relu, workspace: io.workspace, threads: io.threads)
+    }
+
+    static func make(_ c: OperatorContext) throws -> Operator {
+        let x = try c.shape(0), w = try c.shape(1)
+        guard x.count == 3 || x.count == 4, w.count == x.count else {
+            throw c.failure("only 1-D and 2-D convolutions are supported (input \(x), weight \(w))")
+        }
+        let spatial = x.count - 2
+        let group = try c.int("group", 1)
+        guard group >= 1, x[1] % group == 0, w[0] % group == 0, w[1] * group == x[1] else {
+            throw c.failure("input channels \(x[1]), weight \(w) and group \(group) do not agree")
+        }
+        let kernel = try c.ints("kernel_shape", Array(w[2...]))
+        guard kernel == Array(w[2...]) else { throw c.failure("kernel_shape \(kernel) does not match weight \(w)") }
+        let strides = try c.ints("strides", Array(repeating: 1, count: spatial))
+        let dilations = try c.ints("dilations", Array(repeating: 1, count: spatial))
+        let inSize = Array(x[2...])
+        let pads = try Padding.resolve(c, input: inSize, kernel: kernel, strides: strides, dilations: dilations)
+        if c.has(2), try c.shape(2) != [w[0]] { throw c.failure("bias \(try c.shape(2)) does not match \(w[0]) output channels") }
+        // Lift 1-D to 2-D with a unit height.
+        func two(_ v: [Int], _ fill: Int) -> [Int] { spatial == 1 ? [fill] + v : v }
+        let k2 = two(kernel, 1), s2 = two(strides, 1), d2 = two(dilations, 1), in2 = two(inSize, 1)
+        let begin2 = two(Array(pads[..<spatial]), 0), end2 = two(Array(pads[spatial...]), 0)
+        let shape = Conv2DShape(batch: x[0], inChannels: x[1], inHeight: in2[0], inWidth: in2[1],
+                                outChannels: w[0], kernelH: k2[0], kernelW: k2[1], strideH: s2[0], strideW: s2[1],
+                                padTop: begin2[0], padLeft: begin2[1], padBottom: end2[0], padRight: end2[1],
+                                dilationH: d2[0], dilationW: d2[1], group: group)
+        guard shape.outHeight > 0, shape.outWidth > 0 else { throw c.failure("the output would be empty") }
+        let out = spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth]
+        return ConvOperator(outputTypes: [ValueType(try c.type(0).dataType, out)], shape: shape,
+                            relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads)
+    }
+}
+
+/// Resolves ONNX `pads` / `auto_pad` into explicit [begin..., end...] pads.
+enum Padding {
+    static func resolve(_ c: OperatorContext, input: [Int], kernel: [Int], strides: [Int], dilations: [Int],
+                        ceilMode: Bool = false) throws -> [Int] {
+        let spatial = input.count
+        guard kernel.count == spatial, strides.count == spatial, dilations.count == spatial else {
+            throw c.failure("kernel, strides and dilations must have \(spatial) entries")
+        }
+        let autoPad = try c.string("auto_pad", "NOTSET")
+        switch autoPad {
+        case "NOTSET":
+            let pads = try c.ints("pads", Array(repeating: 0, count: 2 * spatial))
+            guard pads.count == 2 * spatial, pads.allSatisfy({ $0 >= 0 }) else { throw c.failure("pads \(pads) are invalid") }
+            return pads
+        case "VALID":
+            return Array(repeating: 0, count: 2 * spatial)
+        case "SAME_UPPER", "SAME_LOWER":
+            var begin = [Int](), end = [Int]()
+            for d in 0..<spatial {
+                let out = (input[d] + strides[d] - 1) / strides[d]
+                let effective = (kernel[d] - 1) * dilations[d] + 1
+                let total = max((out - 1) * strides[d] + effective - input[d], 0)
+                let small = total / 2, large = total - small
+                begin.append(autoPad == "SAME_UPPER" ? small : large)
+                end.append(autoPad == "SAME_UPPER" ? large : small)
+            }
+            return begin + end
+        default:
+            throw c.failure("auto_pad '\(autoPad)' is unknown")
+        }
+    }
+}
+
+/// BatchNormalization in inference form, when it could not be folded into a Conv.
+struct BatchNormOperator: Operator {
+    let outputTypes: [ValueType]
+    let channels: Int
+    let spatial: Int
+    let scale: [Float]
+    let shift: [Float]
+
+    func forward(_ io: OperatorIO) {
+        let x = io.input(0), y = io.output(0)
+        let batch = outputTypes[0].count / max(channels * spatial, 1)
+        for b in 0..<batch {
+            for ch in 0..<channels {
+                let base = (b * channels + ch) * spatial
+                let s = scale[ch], t = shift[ch]
+                for i in 0..<spatial { y[base + i] = x[base + i] * s + t }
+            }
+        }
+    }
+
+    static func make(_ c: OperatorContext) throws -> Operator {
+        let x = try c.type(0)
+        guard x.rank >= 2 else { throw c.failure("input must have a channel dim") }
+        let gamma = try c.constant(1, "scale").values, beta = try c.constant(2, "bias").values
+        let mean = try c.constant(3, "mean").values, variance = try c.constant(4, "variance").values
+        let channels = x.shape[1]
+        guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
+            throw c.failure("parameters do not match \(channels) channels")
+        }
+        let trainingMode = try c.int("training_mode", 0)
+        if c.node.outputs.count > 1 && c.opset >= 14 && trainingMode != 0 {
+            throw c.failure("training mode is not supported")
+        }
+        let epsilon = try c.float("epsilon", 1e-5)
+        var scale = [Float](), shift = [Float]()
+        for ch in 0..<channels {
+            let s = gamma[ch] / (variance[ch] + epsilon).squareRoot()
+            scale.append(s)
+            shift.append(beta[ch] - mean[ch] * s)
+        }
+        return BatchNormOperator(outputTypes: [x], channels: channels,
+                                 spatial: Shapes.product(x.shape, 2..<x.rank), scale: scale, shift: shift)
+    }
+}

@@ -1,0 +1,116 @@
+import Kernels
+
+/// Gemm: `Y = alpha·op(A)·op(B) + beta·C`, C broadcast unidirectionally to [M, N].
+struct GemmOperator: Operator {
+    let outputTypes: [ValueType]
+    let m: Int, n: Int, k: Int
+    let transA: Bool, transB: Bool
+    let alpha: Float, beta: Float
+    /// How C is laid over the output: absent, a per-column bias [N], or a general broadcast.
+    let bias: BiasLayout
+    let cShape: [Int]
+
+    enum BiasLayout: Sendable { case none, column, row, full }
+
+    func forward(_ io: OperatorIO) {
+        let a = io.input(0), b = io.input(1), y = io.output(0)
+        let lda = transA ? m : k, ldb = transB ? k : n
+        switch bias {
+        case .column where beta == 1, .row where beta == 1:
+            let epilogue = GemmEpilogue(bias: io.input(2), biasAxis: bias == .row ? .row : .column, relu: false)
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                  c: y, ldc: n, alpha: alpha, beta: 0, epilogue: epilogue, threads: io.threads)
+        case .none:
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                  c: y, ldc: n, alpha: alpha, beta: 0, threads: io.threads)
+        default:
+            // General C: broadcast it into Y, then accumulate with beta.
+            StridedCopy(shape: [m, n], strides: Shapes.broadcastStrides(cShape, to: [m, n])).run(io.input(2), y)
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                  c: y, ldc: n, alpha: alpha, beta: beta, threads: io.threads)
+        }
+    }
+
+    static func make(_ c: OperatorContext) throws -> Operator {
+        let a = try c.shape(0), b = try c.shape(1)
+        guard a.count == 2, b.count == 2 else { throw c.failure("A \(a) and B \(b) must be 2-D") }
+        let transA = try c.int("transA", 0) != 0, transB = try c.int("transB", 0) != 0
+        let m = transA ? a[1] : a[0], k = transA ? a[0] : a[1]
+        let kb = transB ? b[1] : b[0], n = transB ? b[0] : b[1]
+        guard k == kb else { throw c.failure("A \(a) and B \(b) do not multiply (transA=\(transA), transB=\(transB))") }
+        var layout = BiasLayout.none
+        var cShape: [Int] = []
+        if c.has(2) {
+            cShape = try c.shape(2)
+            guard let s = Shapes.broadcast([m, n], cShape), s == [m, n] else {
+                throw c.failure("C \(cShape) does not broadcast to [\(m), \(n)]")
+            }
+            let count = cShape.reduce(1, *)
+            if count == n && n > 1 && (cShape.count == 1 || cShape.first == 1) { layout = .column }
+            else if count == m && m > 1 && cShape.count == 2 && cShape[1] == 1 { layout = .row }
+            else { layout = .full }
+        }
+        return GemmOperator(outputTypes: [ValueType(try c.type(0).dataType, [m, n])], m: m, n: n, k: k,
+                            transA: transA, transB: transB, alpha: try c.float("alpha", 1),
+                            beta: try c.float("beta", 1), bias: layout, cShape: cShape)
+    }
+}
+
+/// MatMul with numpy semantics: batch dims broadcast, 1-D operands promoted and the added dim removed.
+struct MatMulOperator: Operator {
+    let outputTypes: [ValueType]
+    let m: Int, n: Int, k: Int
+    /// Number of output matrices and, for each, the matrix index in A and in B.
+    let batch: Int
+    let aIndex: [Int], bIndex: [Int]
+    /// True when B is one matrix shared by every batch: A's batch folds into M (one big GEMM).
+    let foldsBatchIntoM: Bool
+
+    func forward(_ io: OperatorIO) {
+        let a = io.input(0), b = io.input(1), y = io.output(0)
+        if foldsBatchIntoM {
+            sgemm(m: batch * m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                  c: y, ldc: n, threads: io.threads)
+            return
+        }
+        // Many small products (attention): one thread each, spread over the threads.
+        let threads = io.threads
+        let chunks = Swift.min(threads, batch)
+        Parallel.forEach(chunks, threads: threads) { chunk in
+            var index = chunk
+            while index < batch {
+                sgemm(m: m, n: n, k: k, a: a + aIndex[index] * m * k, lda: k, transA: false,
+                      b: b + bIndex[index] * k * n, ldb: n, transB: false, c: y + index * m * n, ldc: n, threads: 1)
+                index += chunks
+            }
+        }
+    }
+
+    static func make(_ c: OperatorContext) throws -> Operator {
+        var a = try c.shape(0), b = try c.shape(1)
+        guard !a.isEmpty, !b.isEmpty else { throw c.failure("scalar operands") }
+        let aVector = a.count == 1, bVector = b.count == 1
+        if aVector { a = [1] + a }
+        if bVector { b = b + [1] }
+        let m = a[a.count - 2], k = a[a.count - 1], kb = b[b.count - 2], n = b[b.count - 1]
+        guard k == kb else { throw c.failure("shapes \(try c.shape(0)) and \(try c.shape(1)) do not multiply") }
+        let aBatch = Array(a.dropLast(2)), bBatch = Array(b.dropLast(2))
+        guard let batchShape = Shapes.broadcast(aBatch, bBatch) else {
+            throw c.failure("batch dims \(aBatch) and \(bBatch) do not broadcast")
+        }
+        var outShape = batchShape + [m, n]
+        if bVector { outShape.removeLast() }
+        if aVector { outShape.remove(at: outShape.count - (bVector ? 1 : 2)) }
+        let batch = batchShape.reduce(1, *)
+        let aStrides = Shapes.broadcastStrides(aBatch, to: batchShape)
+        let bStrides = Shapes.broadcastStrides(bBatch, to: batchShape)
+        var aIndex = [Int](repeating: 0, count: batch), bIndex = [Int](repeating: 0, count: batch)
+        BroadcastLoop.forEach(shape: batchShape, strides: [aStrides, bStrides]) { i, o in
+            aIndex[i] = o[0]
+            bIndex[i] = o[1]
+        }
+        let sharedB = bBatch.reduce(1, *) == 1 && aBatch.reduce(1, *) == batch
+        return MatMulOperator(outputTypes: [ValueType(try c.type(0).dataType, outShape)], m: m, n: n, k: k,
+                              batch: batch, aIndex: aIndex, bIndex: bIndex, foldsBatchIntoM: sharedB)
+    }
+}

@@ -1,0 +1,125 @@
+/// Batch-independent rewrites applied once after loading.
+///
+/// 1. Identity and inference-mode Dropout are removed (their readers read the input instead).
+/// 2. Nodes whose inputs are all constant are folded (e.g. a Transpose of a weight, Constant chains).
+/// 3. BatchNormalization is folded into the preceding Conv when that Conv's output feeds only the BN:
+///    `W' = W·γ/√(σ²+ε)` per output channel, `b' = (b − μ)·γ/√(σ²+ε) + β`.
+/// 4. A Relu that is the only reader of a Conv's output is fused into the Conv.
+/// Shape sub-graphs that depend on the batch size are folded later, at compile time.
+public enum GraphSimplifier {
+    public static func simplify(_ input: Graph) throws -> Graph {
+        var graph = input
+        removePassThroughs(&graph)
+        try foldConstants(&graph)
+        foldBatchNorms(&graph)
+        fuseConvRelu(&graph)
+        removeDeadNodes(&graph)
+        return graph
+    }
+
+    /// Redirects readers of Identity / Dropout outputs to their inputs.
+    static func removePassThroughs(_ graph: inout Graph) {
+        var replacement: [ValueID: ValueID] = [:]
+        var kept: [Node] = []
+        let outputs = Set(graph.outputIDs)
+        let consumers = graph.consumers()
+        for var node in graph.nodes {
+            node.inputs = node.inputs.map { $0.map { replacement[$0] ?? $0 } }
+            let training = node.inputs.count > 2 ? node.inputs[2].flatMap { graph.constants[$0]?.scalar } : 0
+            let isInferenceDropout = node.opType == "Dropout" && training == 0
+                && (node.outputs.count < 2 || consumers[node.outputs[1]].isEmpty)
+            let isPassThrough = node.opType == "Identity" || isInferenceDropout
+            if isPassThrough, let source = node.inputs.first ?? nil, !outputs.contains(node.outputs[0]) {
+                replacement[node.outputs[0]] = source
+                continue
+            }
+            kept.append(node)
+        }
+        graph.nodes = kept
+    }
+
+    /// Folds every node whose inputs are all constant.
+    static func foldConstants(_ graph: inout Graph) throws {
+        var kept: [Node] = []
+        for node in graph.nodes {
+            let inputs = node.inputs.map { $0.flatMap { graph.constants[$0] } }
+            let foldable = !node.inputs.isEmpty && zip(node.inputs, inputs).allSatisfy { $0.0 == nil || $0.1 != nil }
+            guard foldable, let builder = OperatorRegistry.builder(for: node) else {
+                kept.append(node)
+                continue
+            }
+            let context = OperatorContext(node: node, inputTypes: inputs.map { $0.map { ValueType($0.dataType, $0.shape) } },
+                                          constants: inputs, opset: graph.opset)
+            let op = try builder(context)
+            let values = try ConstantFolder.evaluate(op, inputs: inputs, outputCount: node.outputs.count)
+            for (id, value) in zip(node.outputs, values) { graph.constants[id] = value }
+        }
+        graph.nodes = kept
+    }
+
+    static func foldBatchNorms(_ graph: inout Graph) {
+        let consumers = graph.consumers()
+        let producers = graph.producers()
+        var removed = Set<Int>()
+        for (index, bn) in graph.nodes.enumerated() where bn.opType == "BatchNormalization" && bn.inputs.count == 5 {
+            guard let x = bn.inputs[0], let convIndex = producers[x], !graph.outputIDs.contains(x),
+                  consumers[x].count == 1, graph.nodes[convIndex].opType == "Conv",
+                  bn.outputs.count == 1 || bn.outputs.dropFirst().allSatisfy({ consumers[$0].isEmpty }) else { continue }
+            var conv = graph.nodes[convIndex]
+            guard let weightID = conv.inputs[1], let weight = graph.constants[weightID],
+                  let gamma = bn.inputs[1].flatMap({ graph.constants[$0] }), let beta = bn.inputs[2].flatMap({ graph.constants[$0] }),
+                  let mean = bn.inputs[3].flatMap({ graph.constants[$0] }), let variance = bn.inputs[4].flatMap({ graph.constants[$0] })
+            else { continue }
+            let channels = weight.shape[0]
+            guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else { continue }
+            let bias = conv.inputs.count > 2 ? conv.inputs[2].flatMap { graph.constants[$0] } : nil
+            if conv.inputs.count > 2, conv.inputs[2] != nil, bias == nil { continue }
+            var epsilon: Float = 1e-5
+            if case .float(let e)? = bn.attributes["epsilon"] { epsilon = e }
+            let perChannel = weight.count / max(channels, 1)
+            var newWeight = weight.values
+            var newBias = [Float](repeating: 0, count: channels)
+            for ch in 0..<channels {
+                let s = gamma.values[ch] / (variance.values[ch] + epsilon).squareRoot()
+                for i in 0..<perChannel { newWeight[ch * perChannel + i] *= s }
+                newBias[ch] = ((bias?.values[ch] ?? 0) - mean.values[ch]) * s + beta.values[ch]
+            }
+            // Fresh value ids: the originals may be shared with other nodes.
+            let w = graph.addValue(named: graph.valueNames[weightID])
+            graph.constants[w] = Tensor(shape: weight.shape, values: newWeight)
+            let b = graph.addValue(named: conv.name + ".bias_folded")
+            graph.constants[b] = Tensor(shape: [channels], values: newBias)
+            conv.inputs = [conv.inputs[0], w, b]
+            conv.outputs = [bn.outputs[0]]
+            graph.nodes[convIndex] = conv
+            removed.insert(index)
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseConvRelu(_ graph: inout Graph) {
+        let consumers = graph.consumers()
+        let producers = graph.producers()
+        var removed = Set<Int>()
+        for (index, relu) in graph.nodes.enumerated() where relu.opType == "Relu" {
+            guard let x = relu.inputs.first ?? nil, let convIndex = producers[x], graph.nodes[convIndex].opType == "Conv",
+                  consumers[x].count == 1, !graph.outputIDs.contains(x) else { continue }
+            graph.nodes[convIndex].outputs = relu.outputs
+            graph.nodes[convIndex].attributes["qscope.fused_relu"] = .int(1)
+            removed.insert(index)
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// Drops nodes none of whose outputs are read, and constants nothing reads.
+    static func removeDeadNodes(_ graph: inout Graph) {
+        var needed = Set(graph.outputIDs)
+        var kept: [Node] = []
+        for node in graph.nodes.reversed() where node.outputs.contains(where: { needed.contains($0) }) {
+            kept.append(node)
+            for case let input? in node.inputs { needed.insert(input) }
+        }
+        graph.nodes = kept.reversed()
+        graph.constants = graph.constants.filter { needed.contains($0.key) }
+    }
+}

@@ -1,0 +1,125 @@
+/// Softmax over the middle axis of a contiguous `[outer, axisLength, inner]` view:
+/// `y[o, i, j] = e^(x[o, i, j] - m) / sum_i e^(x[o, i, j] - m)` with `m` the max over `i`, so it
+/// never overflows. A row containing +inf gives NaN (as e^(inf - inf)); a row of all -inf gives NaN.
+/// `inner == 1` (the usual last-axis case) runs along contiguous rows; otherwise 16 `inner`
+/// positions are processed side by side. `input == output` is allowed. Sizes may be 0.
+/// Error: ~2 ulp relative per element (exp within 2e-7, then one division).
+public func softmax(
+    input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, outer: Int, axisLength: Int, inner: Int,
+    threads: Int = Parallel.maxThreads
+) {
+    softmaxDriver(input, output, outer, axisLength, inner, log: false, threads: threads)
+}
+
+/// Log-softmax over the middle axis of `[outer, axisLength, inner]`:
+/// `y = x - m - log(sum e^(x - m))`. Same layout, aliasing and edge rules as `softmax`.
+public func logSoftmax(
+    input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, outer: Int, axisLength: Int, inner: Int,
+    threads: Int = Parallel.maxThreads
+) {
+    softmaxDriver(input, output, outer, axisLength, inner, log: true, threads: threads)
+}
+
+private func softmaxDriver(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ outer: Int, _ len: Int, _ inner: Int,
+    log: Bool, threads: Int
+) {
+    precondition(outer >= 0 && len >= 0 && inner >= 0, "softmax: negative size")
+    if outer == 0 || len == 0 || inner == 0 { return }
+    let parts = max(1, min(threads, outer, outer * len * inner / (1 << 15)))
+    Parallel.forEach(parts, threads: parts) { part in
+        for o in (outer * part / parts)..<(outer * (part + 1) / parts) {
+            let xs = x + o * len * inner
+            let ys = y + o * len * inner
+            if inner == 1 {
+                softmaxRow(xs, ys, len, log: log)
+            } else {
+                var j = 0
+                while j < inner {
+                    softmaxColumns(xs + j, ys + j, len, inner, lanes: min(16, inner - j), log: log)
+                    j += 16
+                }
+            }
+        }
+    }
+}
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>) -> Vec {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+@inline(__always) private func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+/// One contiguous row of `n >= 1` elements.
+private func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+    var mv = Vec(repeating: -.infinity)
+    var i = 0
+    while i + 16 <= n {
+        mv = vmax(mv, load(x + i))
+        i += 16
+    }
+    var m = mv.max()
+    while i < n {
+        m = max(m, x[i])
+        i += 1
+    }
+    // exp(x - m), summed in 16 lanes (then across lanes), written to y for the plain softmax.
+    var sv = Vec()
+    let mvv = Vec(repeating: m)
+    i = 0
+    while i + 16 <= n {
+        let e = vexp(load(x + i) - mvv)
+        if !log { store(e, y + i) }
+        sv += e
+        i += 16
+    }
+    if i < n {
+        var v = Vec(repeating: -.infinity)
+        for j in 0..<(n - i) { v[j] = x[i + j] - m }
+        let e = vexp(v)
+        if !log { for j in 0..<(n - i) { y[i + j] = e[j] } }
+        sv += e
+    }
+    let sum = sv.sum()
+    if log {
+        let shift = m + vlog(Vec(repeating: sum))[0]
+        mapVectors(x, y, n) { $0 - shift }
+    } else {
+        let sumV = Vec(repeating: sum)
+        mapVectors(UnsafePointer(y), y, n) { $0 / sumV }
+    }
+}
+
+/// `lanes` (1...16) adjacent inner positions, axis stride `stride`.
+private func softmaxColumns(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, lanes: Int, log: Bool
+) {
+    @inline(__always) func get(_ p: UnsafePointer<Float>) -> Vec {
+        if lanes == 16 { return load(p) }
+        var v = Vec()
+        for j in 0..<lanes { v[j] = p[j] }
+        return v
+    }
+    @inline(__always) func put(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+        if lanes == 16 {
+            store(v, p)
+            return
+        }
+        for j in 0..<lanes { p[j] = v[j] }
+    }
+    var m = Vec(repeating: -.infinity)
+    for i in 0..<n { m = vmax(m, get(x + i * stride)) }
+    var s = Vec()
+    for i in 0..<n {
+        let e = vexp(get(x + i * stride) - m)
+        if !log { put(e, y + i * stride) }
+        s += e
+    }
+    if log {
+        let shift = m + vlog(s)
+        for i in 0..<n { put(get(x + i * stride) - shift, y + i * stride) }
+    } else {
+        for i in 0..<n { put(get(UnsafePointer(y + i * stride)) / s, y + i * stride) }
+    }
+}

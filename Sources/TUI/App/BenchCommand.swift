@@ -1,0 +1,68 @@
+import Analysis
+import ArgumentParser
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Forward-pass throughput at a given batch: warm-up, then best and median of several runs."
+    )
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(name: .long, help: "Samples per forward pass.")
+    var batch: Int = 256
+
+    @Option(name: .long, help: "Timed runs (the best and the median are reported).")
+    var runs: Int = 20
+
+    @Option(name: .long, help: "Untimed runs first.")
+    var warmup: Int = 3
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let (model, dataset) = try options.load()
+            guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
+            let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape)
+            // The first `batch` samples, repeated when the data has fewer.
+            let size = dataset.sampleSize
+            var input = [Float](repeating: 0, count: batch * size)
+            for i in 0..<batch {
+                let source = (i % dataset.count) * size
+                input.replaceSubrange(i * size..<(i + 1) * size, with: dataset.x[source..<source + size])
+            }
+            var times: [Double] = []
+            input.withUnsafeBufferPointer { x in
+                for run in 0..<(warmup + runs) {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    graph.run([x.baseAddress!])
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    if run >= warmup { times.append(seconds) }
+                }
+            }
+            times.sort()
+            let best = times[0], median = times[times.count / 2]
+            let flops = 2 * Double(graph.multiplyAccumulates)
+            if json {
+                try printJSON([
+                    "runtime": "qscope", "model": model.path, "batch": batch, "runs": runs, "threads": graph.threads,
+                    "best_seconds": best, "median_seconds": median, "images_per_second": Double(batch) / best,
+                    "median_images_per_second": Double(batch) / median, "gflops_per_second": flops / best / 1e9,
+                    "macs_per_pass": graph.multiplyAccumulates,
+                ])
+                return
+            }
+            print("model    \(model.path)  (batch \(batch), \(graph.threads) threads, \(runs) runs after \(warmup) warm-up)")
+            print("best     \(fixed(best * 1000, 3)) ms  ->  \(fixed(Double(batch) / best, 0)) images/s, \(fixed(flops / best / 1e9, 1)) GFLOP/s effective")
+            print("median   \(fixed(median * 1000, 3)) ms  ->  \(fixed(Double(batch) / median, 0)) images/s")
+        }
+    }
+}

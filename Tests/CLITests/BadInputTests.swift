@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// Bad input gives one clear line naming the file and what is wrong, and a non-zero exit status;
+/// never a crash, a hang or a trap.
+@Suite("bad input")
+struct BadInputTests {
+    static let bad = "Tests/Fixtures/bad/"
+
+    /// (arguments, file the message must name, words it must contain)
+    static let cases: [([String], String, [String])] = [
+        (["eval", "no/such/model.onnx", "--data", "sample-models/fashion-mnist-test-2000.npz"], "no/such/model.onnx", ["no such file"]),
+        (["info", "no/such/model.onnx"], "no/such/model.onnx", ["no such file"]),
+        (["eval", bad + "truncated.onnx", "--data", "sample-models/fashion-mnist-test-2000.npz"], bad + "truncated.onnx", ["not a valid ONNX model"]),
+        (["info", bad + "random.onnx"], bad + "random.onnx", ["not a valid ONNX model"]),
+        (["eval", bad + "unsupported_op.onnx", "--data", bad + "wrong_shape.npz"], bad + "unsupported_op.onnx", ["unsupported op Det", "determinant"]),
+        (["eval", "sample-models/cnn.onnx", "--data", bad + "wrong_shape.npz"], bad + "wrong_shape.npz", ["shape"]),
+        (["eval", "sample-models/mlp.onnx", "--data", bad + "bad_labels.npz"], bad + "bad_labels.npz", ["label 12"]),
+        (["eval", "sample-models/mlp.onnx", "--data", bad + "random.npz"], bad + "random.npz", []),
+        (["eval", "sample-models/mlp.onnx", "--data", "no/such/data.npz"], "no/such/data.npz", []),
+        (["bench", "sample-models/mlp.onnx", "--data", bad + "wrong_shape.npz"], bad + "wrong_shape.npz", ["shape"]),
+    ]
+
+    @Test("one line naming the file, non-zero exit", arguments: cases.indices)
+    func reportsCleanly(index: Int) throws {
+        let (arguments, file, words) = Self.cases[index]
+        let result = try QScopeProcess.run(arguments)
+        #expect(!result.timedOut, "hung: \(arguments)")
+        #expect(!result.crashed, "crashed: \(arguments)\n\(result.stderr)")
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 1, "stderr: \(result.stderr)")
+        let line = String(lines.first ?? "")
+        #expect(line.hasPrefix("qscope: \(file): "), "got: \(line)")
+        for word in words { #expect(line.contains(word), "'\(word)' missing from: \(line)") }
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a failed --logits write leaves no file behind")
+    func noHalfWrittenLogits() throws {
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-missing-dir-\(getpid())/out.npy").path
+        let result = try QScopeProcess.run(["eval", "sample-models/mlp.onnx", "--limit", "8", "--logits", target])
+        #expect(result.status != 0)
+        #expect(!result.crashed)
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+}
+
+@Suite("commands")
+struct CommandTests {
+    @Test("eval --json on the default model prints one object with the documented keys")
+    func evalJSON() throws {
+        let result = try QScopeProcess.run(["eval", "--json", "--limit", "300", "--batch", "64"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["samples"] as? Int == 300)
+        let accuracy = object?["accuracy"] as? Double ?? -1
+        let correct = object?["correct"] as? Int ?? -1
+        #expect(abs(accuracy - Double(correct) / 300) < 1e-12)
+        #expect(accuracy > 0.8)
+        #expect((object?["images_per_second"] as? Double ?? 0) > 0)
+        #expect((object?["ci95_low"] as? Double ?? 1) < accuracy && accuracy < (object?["ci95_high"] as? Double ?? 0))
+    }
+
+    @Test("info lists the quantizable layers with parameters and MACs")
+    func infoJSON() throws {
+        let result = try QScopeProcess.run(["info", "sample-models/mlp.onnx", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let layers = object?["layers"] as? [[String: Any]] ?? []
+        #expect(layers.count == 3)
+        #expect(layers.map { $0["parameters"] as? Int ?? 0 } == [784 * 256, 256 * 128, 128 * 10])
+        #expect(layers.map { $0["macs_per_sample"] as? Int ?? 0 } == [784 * 256, 256 * 128, 128 * 10])
+        #expect(layers.allSatisfy { $0["op"] as? String == "Gemm" })
+    }
+
+    @Test("eval --logits writes a float32 .npy of shape [N, classes]")
+    func logitsFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-logits-\(getpid()).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try QScopeProcess.run(["eval", "sample-models/mlp.onnx", "--limit", "37", "--logits", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let header = String(decoding: data.prefix(128), as: UTF8.self)
+        #expect(header.contains("'descr': '<f4'"))
+        #expect(header.contains("'shape': (37, 10)"))
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        #expect(data.count == 10 + headerLength + 37 * 10 * 4)
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Kernels
+import Testing
+
+// Throughput numbers, not assertions. Disabled unless QSCOPE_BENCH=1:
+//   QSCOPE_BENCH=1 swift test -c release --filter KernelsBench
+
+private let benchEnabled = ProcessInfo.processInfo.environment["QSCOPE_BENCH"] == "1"
+
+/// Best wall time of `body` in seconds over `repeats` timed batches after a warm-up.
+private func bestTime(repeats: Int = 5, inner: Int, _ body: () -> Void) -> Double {
+    for _ in 0..<max(1, inner / 4) { body() }
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<inner { body() }
+        let t = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(inner)
+        best = min(best, t)
+    }
+    return best
+}
+
+@Suite(.serialized, .enabled(if: benchEnabled)) struct KernelsBench {
+    @Test func gemm() {
+        var rng = TestRNG(seed: 1)
+        let shapes: [(Int, Int, Int, Bool)] = [
+            (512, 512, 512, false), (256, 784, 256, false), (256, 256, 784, false), (256, 256, 784, true),
+            (256, 10, 256, true), (1, 256, 784, false), (1, 256, 784, true), (64, 784, 288, false),
+            (64, 196, 576, false), (32, 784, 288, false), (1024, 1024, 1024, false), (32, 784, 9, false),
+            (64, 196, 32, false), (64, 49, 576, false),
+        ]
+        for (m, n, k, transB) in shapes {
+            let a = rng.floats(m * k)
+            let b = rng.floats(k * n)
+            var c = [Float](repeating: 0, count: m * n)
+            var line = "sgemm m=\(m) n=\(n) k=\(k) transB=\(transB):"
+            for threads in [1, 2] {
+                let flops = 2.0 * Double(m * n * k)
+                let inner = max(1, Int(2e9 / 100e9 / (flops / 1e9) * 1e0 * 1000) / 1000 + Int(2e8 / flops))
+                let t = bestTime(inner: inner) {
+                    sgemm(
+                        m: m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: transB ? k : n, transB: transB,
+                        c: &c, ldc: n, threads: threads)
+                }
+                line +=
+                    " \(threads)T \(String(format: "%.1f", flops / t / 1e9)) GFLOP/s (\(String(format: "%.1f", t * 1e6)) us)"
+            }
+            if m <= 256 {
+                let packed = PackedMatrix(b: b, ldb: transB ? k : n, transB: transB, k: k, n: n)
+                line += " | prepacked B:"
+                for threads in [1, 2] {
+                    let flops = 2.0 * Double(m * n * k)
+                    let t = bestTime(inner: max(1, Int(2e8 / flops))) {
+                        sgemm(m: m, a: a, lda: k, transA: false, packedB: packed, c: &c, ldc: n, threads: threads)
+                    }
+                    line += " \(threads)T \(String(format: "%.1f", flops / t / 1e9))"
+                }
+            }
+            print(line)
+        }
+    }
+}
+
+extension KernelsBench {
+    @Test func parallelScaling() {
+        var rng = TestRNG(seed: 1)
+        let (m, n, k) = (512, 512, 512)
+        let a = rng.floats(m * k)
+        let b = rng.floats(k * n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: 2 * m * n)
+        for threads in [1, 2] {
+            let t = bestTime(inner: 10) {
+                Parallel.forEach(threads, threads: threads) { i in
+                    sgemm(
+                        m: m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                        c: c + i * m * n, ldc: n, threads: 1)
+                }
+            }
+            print(
+                "independent sgemm x\(threads): \(String(format: "%.1f", Double(threads) * 2.0 * Double(m * n * k) / t / 1e9)) GFLOP/s"
+            )
+        }
+    }
+}
+
+extension KernelsBench {
+    /// Fashion-MNIST ResNet-like layers at batch 256.
+    @Test func conv() {
+        let shapes: [(String, Conv2DShape)] = [
+            (
+                "32->32 3x3 p1 28x28",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 28, inWidth: 28, outChannels: 32, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "32->64 3x3 s2 p1 28->14",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 28, inWidth: 28, outChannels: 64, kernelH: 3, kernelW: 3,
+                    strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "64->64 3x3 p1 14x14",
+                Conv2DShape(
+                    batch: 256, inChannels: 64, inHeight: 14, inWidth: 14, outChannels: 64, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "64->64 3x3 p1 7x7",
+                Conv2DShape(
+                    batch: 256, inChannels: 64, inHeight: 7, inWidth: 7, outChannels: 64, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "1x1 32->64 s2 28->14",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 28, inWidth: 28, outChannels: 64, kernelH: 1, kernelW: 1,
+                    strideH: 2, strideW: 2)
+            ),
+            (
+                "1->32 3x3 p1 28x28",
+                Conv2DShape(
+                    batch: 256, inChannels: 1, inHeight: 28, inWidth: 28, outChannels: 32, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            // The sample CNN's own layers (stem at 28x28, then 14x14 and 7x7) and the ViT patch embed.
+            (
+                "32->32 3x3 p1 14x14",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 14, inWidth: 14, outChannels: 32, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "32->64 3x3 s2 p1 14->7",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 14, inWidth: 14, outChannels: 64, kernelH: 3, kernelW: 3,
+                    strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+            ),
+            (
+                "1x1 32->64 s2 14->7",
+                Conv2DShape(
+                    batch: 256, inChannels: 32, inHeight: 14, inWidth: 14, outChannels: 64, kernelH: 1, kernelW: 1,
+                    strideH: 2, strideW: 2)
+            ),
+            (
+                "1->64 7x7 s7 (ViT patch)",
+                Conv2DShape(
+                    batch: 256, inChannels: 1, inHeight: 28, inWidth: 28, outChannels: 64, kernelH: 7, kernelW: 7,
+                    strideH: 7, strideW: 7)
+            ),
+            (
+                "dw 64 3x3 p1 14x14",
+                Conv2DShape(
+                    batch: 256, inChannels: 64, inHeight: 14, inWidth: 14, outChannels: 64, kernelH: 3, kernelW: 3,
+                    padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, group: 64)
+            ),
+        ]
+        var rng = TestRNG(seed: 2)
+        for (name, s) in shapes {
+            let x = rng.floats(s.batch * s.inChannels * s.inHeight * s.inWidth)
+            let w = rng.floats(s.outChannels * s.inChannels / s.group * s.kernelH * s.kernelW)
+            let bias = rng.floats(s.outChannels)
+            var y = [Float](repeating: 0, count: s.batch * s.outChannels * s.outHeight * s.outWidth)
+            let flops = 2.0 * Double(y.count) * Double(s.inChannels / s.group * s.kernelH * s.kernelW)
+            var line = "conv \(name) N=256:"
+            for threads in [1, 2] {
+                var ws = [Float](repeating: 0, count: max(1, conv2dWorkspaceCount(s, threads: threads)))
+                let t = bestTime(repeats: 3, inner: 3) {
+                    conv2d(s, input: x, weight: w, bias: bias, output: &y, relu: true, workspace: &ws, threads: threads)
+                }
+                line +=
+                    " \(threads)T \(String(format: "%.2f", t * 1e3)) ms (\(String(format: "%.1f", flops / t / 1e9)) GFLOP/s)"
+            }
+            print(line)
+        }
+    }
+}
