@@ -1,3 +1,4 @@
+import Dispatch
 import Kernels
 
 /// A graph compiled for concrete input shapes: shapes inferred, shape sub-graphs folded, operators
@@ -186,6 +187,24 @@ public final class CompiledGraph: @unchecked Sendable {
             step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count, outputTable: UnsafePointer(step.outputTable),
                                        workspace: workspace, threads: threads))
         }
+    }
+
+    /// Runs a forward pass like `run` and returns the wall time of each step as (node index, seconds),
+    /// in execution order (for `qscope bench --profile`).
+    public func runProfiled(_ inputs: [UnsafePointer<Float>]) -> [(node: Int, seconds: Double)] {
+        precondition(inputs.count == graph.inputIDs.count, "one buffer per graph input")
+        for (i, id) in graph.inputIDs.enumerated() where arenaOffsets[id] != nil {
+            (arena + arenaOffsets[id]!).update(from: inputs[i], count: inputTypes[i].count)
+        }
+        var timings: [(node: Int, seconds: Double)] = []
+        timings.reserveCapacity(steps.count)
+        for step in steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count,
+                                       outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads))
+            timings.append((step.nodeIndex, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+        }
+        return timings
     }
 
     /// Output `index` of the last pass (valid until the next pass).

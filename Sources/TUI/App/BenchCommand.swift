@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "Also time each op type (summed over nodes, median over runs).")
+    var profile = false
+
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
@@ -46,6 +49,25 @@ struct BenchCommand: ParsableCommand {
                     graph.run([x.baseAddress!])
                     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                     if run >= warmup { times.append(seconds) }
+                }
+            }
+            if profile {
+                var perNode: [Int: [Double]] = [:]
+                input.withUnsafeBufferPointer { x in
+                    for _ in 0..<runs {
+                        for (node, seconds) in graph.runProfiled([x.baseAddress!]) { perNode[node, default: []].append(seconds) }
+                    }
+                }
+                var perOp: [String: (seconds: Double, nodes: Int)] = [:]
+                for (node, samples) in perNode {
+                    let median = samples.sorted()[samples.count / 2]
+                    let op = model.graph.nodes[node].opType
+                    perOp[op, default: (0, 0)].seconds += median
+                    perOp[op, default: (0, 0)].nodes += 1
+                }
+                let total = perOp.values.reduce(0) { $0 + $1.seconds }
+                for (op, entry) in perOp.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+                    print("profile  \(op.padding(toLength: 20, withPad: " ", startingAt: 0)) \(fixed(entry.seconds * 1000, 3)) ms  \(fixed(entry.seconds / total * 100, 1)) %  (\(entry.nodes) nodes)")
                 }
             }
             times.sort()
