@@ -66,6 +66,12 @@ struct BenchCommand: ParsableCommand {
                     perOp[op, default: (0, 0)].nodes += 1
                 }
                 let total = perOp.values.reduce(0) { $0 + $1.seconds }
+                let slowest = perNode.map { ($0.key, $0.value.sorted()[$0.value.count / 2]) }.sorted { $0.1 > $1.1 }.prefix(8)
+                for (node, seconds) in slowest {
+                    let n = model.graph.nodes[node]
+                    let shapes = n.inputs.compactMap { $0.flatMap { graph.types[$0]?.shape } }
+                    print("node     \(n.label) \(shapes) \(fixed(seconds * 1000, 3)) ms")
+                }
                 for (op, entry) in perOp.sorted(by: { $0.value.seconds > $1.value.seconds }) {
                     print("profile  \(op.padding(toLength: 20, withPad: " ", startingAt: 0)) \(fixed(entry.seconds * 1000, 3)) ms  \(fixed(entry.seconds / total * 100, 1)) %  (\(entry.nodes) nodes)")
                 }

@@ -65,6 +65,11 @@ struct MatMulOperator: Operator {
     let aIndex: [Int], bIndex: [Int]
     /// True when B is one matrix shared by every batch: A's batch folds into M (one big GEMM).
     let foldsBatchIntoM: Bool
+    /// Many small products (attention scores and values) run through the unpacked small kernel.
+    let usesSmallKernel: Bool
+    let threads: Int
+
+    var workspaceCount: Int { usesSmallKernel ? threads * smallGemmScratchCount(n: n, k: k) : 0 }
 
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
@@ -73,15 +78,19 @@ struct MatMulOperator: Operator {
                   c: y, ldc: n, threads: io.threads)
             return
         }
-        // Many small products (attention): one thread each, spread over the threads.
-        let threads = io.threads
-        let chunks = Swift.min(threads, batch)
-        Parallel.forEach(chunks, threads: threads) { chunk in
-            var index = chunk
-            while index < batch {
-                sgemm(m: m, n: n, k: k, a: a + aIndex[index] * m * k, lda: k, transA: false,
-                      b: b + bIndex[index] * k * n, ldb: n, transB: false, c: y + index * m * n, ldc: n, threads: 1)
-                index += chunks
+        // Many products (attention): contiguous runs of the batch per thread, one thread each.
+        let chunks = Swift.min(io.threads, batch)
+        let scratchPerThread = usesSmallKernel ? smallGemmScratchCount(n: n, k: k) : 0
+        Parallel.forEach(chunks, threads: chunks) { chunk in
+            let scratch = io.workspace + chunk * scratchPerThread
+            for index in (batch * chunk / chunks)..<(batch * (chunk + 1) / chunks) {
+                let aMatrix = a + aIndex[index] * m * k, bMatrix = b + bIndex[index] * k * n, cMatrix = y + index * m * n
+                if usesSmallKernel {
+                    smallGemm(m: m, n: n, k: k, a: aMatrix, lda: k, b: bMatrix, ldb: n, c: cMatrix, ldc: n, scratch: scratch)
+                } else {
+                    sgemm(m: m, n: n, k: k, a: aMatrix, lda: k, transA: false, b: bMatrix, ldb: n, transB: false,
+                          c: cMatrix, ldc: n, threads: 1)
+                }
             }
         }
     }
@@ -111,6 +120,8 @@ struct MatMulOperator: Operator {
         }
         let sharedB = bBatch.reduce(1, *) == 1 && aBatch.reduce(1, *) == batch
         return MatMulOperator(outputTypes: [ValueType(try c.type(0).dataType, outShape)], m: m, n: n, k: k,
-                              batch: batch, aIndex: aIndex, bIndex: bIndex, foldsBatchIntoM: sharedB)
+                              batch: batch, aIndex: aIndex, bIndex: bIndex, foldsBatchIntoM: sharedB,
+                              usesSmallKernel: !sharedB && smallGemmSupports(n: n) && m <= 128 && k <= 256,
+                              threads: Parallel.maxThreads)
     }
 }
