@@ -5,6 +5,8 @@ import Testing
 @Suite struct SoftmaxTests {
     @Test(arguments: [
         (1, 1, 1), (3, 10, 1), (2, 1000, 1), (4, 7, 5), (2, 33, 17), (1, 5, 16), (300, 129, 1), (0, 4, 1),
+        // Short rows 16 at a time (plus leftover rows on the row path): attention over 17 tokens.
+        (16, 1, 1), (37, 17, 1), (1088, 17, 1), (50, 31, 1), (33, 2, 1),
     ])
     func softmaxAndLogSoftmax(outer: Int, len: Int, inner: Int) {
         var rng = TestRNG(seed: UInt64(outer * 1000 + len))
