@@ -100,16 +100,31 @@ public final class CompiledGraph: @unchecked Sendable {
     }
 
     /// Assigns arena offsets by first fit over value lifetimes, then builds the pointer tables.
-    private func planMemory(_ built: [(Int, Operator)], retainAll: Bool) throws {
+    ///
+    /// Reshape-like steps (`CopyOperator`: same elements, new shape) are not run: their output is a
+    /// view of their input's buffer, whose lifetime is extended to cover the view's readers. Values are
+    /// never written after they are produced, so sharing a buffer is safe.
+    private func planMemory(_ allBuilt: [(Int, Operator)], retainAll: Bool) throws {
+        var alias: [ValueID: ValueID] = [:]
+        var built: [(Int, Operator)] = []
+        for (nodeIndex, op) in allBuilt {
+            let node = graph.nodes[nodeIndex]
+            if op is CopyOperator, let source = node.inputs.first ?? nil, constants[source] == nil, node.outputs.count == 1 {
+                alias[node.outputs[0]] = alias[source] ?? source
+            } else {
+                built.append((nodeIndex, op))
+            }
+        }
+        func root(_ id: ValueID) -> ValueID { alias[id] ?? id }
         var firstUse: [ValueID: Int] = [:], lastUse: [ValueID: Int] = [:]
         for id in graph.inputIDs { firstUse[id] = 0 }
         for (stepIndex, (nodeIndex, _)) in built.enumerated() {
             let node = graph.nodes[nodeIndex]
-            for case let id? in node.inputs where constants[id] == nil { lastUse[id] = stepIndex }
+            for case let id? in node.inputs where constants[id] == nil { lastUse[root(id)] = stepIndex }
             for id in node.outputs where firstUse[id] == nil { firstUse[id] = stepIndex }
         }
         let end = built.count
-        for id in graph.outputIDs where constants[id] == nil { lastUse[id] = end }
+        for id in graph.outputIDs where constants[id] == nil { lastUse[root(id)] = end }
         if retainAll { for id in firstUse.keys { lastUse[id] = end } }
 
         struct Block { let offset: Int; let size: Int; let last: Int }
@@ -131,6 +146,7 @@ public final class CompiledGraph: @unchecked Sendable {
             arenaOffsets[id] = offset
             total = max(total, offset + size)
         }
+        for (view, source) in alias { arenaOffsets[view] = arenaOffsets[source] }
         arena.deallocate()
         arenaCount = total
         arena = .allocate(capacity: max(total, 1))

@@ -5,6 +5,9 @@
 /// 3. BatchNormalization is folded into the preceding Conv when that Conv's output feeds only the BN:
 ///    `W' = W·γ/√(σ²+ε)` per output channel, `b' = (b − μ)·γ/√(σ²+ε) + β`.
 /// 4. A Relu that is the only reader of a Conv's output is fused into the Conv.
+/// 5. An Add of a constant vector [N] to the output of a MatMul with a constant [K, N] weight becomes
+///    the MatMul's bias (third input, added in the GEMM's epilogue), as Gemm has it.
+/// 6. The exact-GELU subgraph exporters write, `0.5 · x · (1 + erf(x / √2))`, becomes one Gelu node.
 /// Shape sub-graphs that depend on the batch size are folded later, at compile time.
 public enum GraphSimplifier {
     public static func simplify(_ input: Graph) throws -> Graph {
@@ -13,6 +16,8 @@ public enum GraphSimplifier {
         try foldConstants(&graph)
         foldBatchNorms(&graph)
         fuseConvRelu(&graph)
+        fuseMatMulBias(&graph)
+        fuseGelu(&graph)
         removeDeadNodes(&graph)
         return graph
     }
@@ -107,6 +112,62 @@ public enum GraphSimplifier {
             graph.nodes[convIndex].outputs = relu.outputs
             graph.nodes[convIndex].attributes["qscope.fused_relu"] = .int(1)
             removed.insert(index)
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseMatMulBias(_ graph: inout Graph) {
+        let consumers = graph.consumers()
+        let producers = graph.producers()
+        var removed = Set<Int>()
+        for (index, add) in graph.nodes.enumerated() where add.opType == "Add" && add.inputs.count == 2 {
+            for (dataSlot, biasSlot) in [(0, 1), (1, 0)] {
+                guard let y = add.inputs[dataSlot], let biasID = add.inputs[biasSlot], let bias = graph.constants[biasID],
+                      let matmulIndex = producers[y], graph.nodes[matmulIndex].opType == "MatMul",
+                      graph.nodes[matmulIndex].inputs.count == 2, consumers[y].count == 1, !graph.outputIDs.contains(y),
+                      let weightID = graph.nodes[matmulIndex].inputs[1], let weight = graph.constants[weightID],
+                      weight.shape.count == 2, bias.count == weight.shape[1], bias.shape.dropLast().allSatisfy({ $0 == 1 })
+                else { continue }
+                let flat = graph.addValue(named: graph.valueNames[biasID])
+                graph.constants[flat] = Tensor(shape: [bias.count], values: bias.values)
+                graph.nodes[matmulIndex].inputs.append(flat)
+                graph.nodes[matmulIndex].outputs = add.outputs
+                removed.insert(index)
+                break
+            }
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseGelu(_ graph: inout Graph) {
+        let consumers = graph.consumers()
+        func only(_ id: ValueID) -> Int? {
+            consumers[id].count == 1 && !graph.outputIDs.contains(id) ? consumers[id][0] : nil
+        }
+        func constant(_ node: Node, other id: ValueID) -> Float? {
+            guard node.inputs.count == 2 else { return nil }
+            let otherID = node.inputs[0] == id ? node.inputs[1] : node.inputs[0]
+            return otherID.flatMap { graph.constants[$0]?.scalar }
+        }
+        func close(_ a: Float?, _ b: Float) -> Bool { a.map { abs($0 - b) <= 1e-4 * abs(b) } ?? false }
+        var removed = Set<Int>()
+        for (index, scale) in graph.nodes.enumerated() where ["Div", "Mul"].contains(scale.opType) && scale.inputs.count == 2 {
+            guard let x = scale.inputs[0], let scaled = scale.outputs.first, graph.constants[x] == nil else { continue }
+            let factor = constant(scale, other: x)
+            guard scale.inputs[0] == x,
+                  (scale.opType == "Div" && close(factor, Float(2).squareRoot())) || (scale.opType == "Mul" && close(factor, Float(0.5).squareRoot())),
+                  let erfIndex = only(scaled), graph.nodes[erfIndex].opType == "Erf",
+                  let erfOut = graph.nodes[erfIndex].outputs.first, let addIndex = only(erfOut),
+                  graph.nodes[addIndex].opType == "Add", close(constant(graph.nodes[addIndex], other: erfOut), 1),
+                  let addOut = graph.nodes[addIndex].outputs.first, let mulIndex = only(addOut),
+                  graph.nodes[mulIndex].opType == "Mul", graph.nodes[mulIndex].inputs.contains(x),
+                  let mulOut = graph.nodes[mulIndex].outputs.first, let halfIndex = only(mulOut),
+                  graph.nodes[halfIndex].opType == "Mul", close(constant(graph.nodes[halfIndex], other: mulOut), 0.5)
+            else { continue }
+            let gelu = Node(name: graph.nodes[halfIndex].name + ".gelu", opType: "Gelu", inputs: [x],
+                            outputs: graph.nodes[halfIndex].outputs)
+            graph.nodes[halfIndex] = gelu
+            removed.formUnion([index, erfIndex, addIndex, mulIndex])
         }
         graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }

@@ -80,7 +80,7 @@ public struct Model: Sendable {
                 suffix += 1
             }
             used.insert(unique)
-            let bias: ValueID? = node.opType == "MatMul" ? nil : (node.inputs.count > 2 ? node.inputs[2] : nil)
+            let bias: ValueID? = node.inputs.count > 2 ? node.inputs[2] : nil
             layers.append(QuantizableLayer(name: unique, opType: node.opType, nodeIndex: index, weight: weight,
                                            weightShape: tensor.shape, outputAxis: outputAxis, bias: bias))
         }

@@ -74,8 +74,9 @@ struct MatMulOperator: Operator {
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         if foldsBatchIntoM {
+            let epilogue = GemmEpilogue(bias: io.optionalInput(2), biasAxis: .column, relu: false)
             sgemm(m: batch * m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
-                  c: y, ldc: n, threads: io.threads)
+                  c: y, ldc: n, epilogue: epilogue, threads: io.threads)
             return
         }
         // Many products (attention): contiguous runs of the batch per thread, one thread each.
@@ -119,6 +120,10 @@ struct MatMulOperator: Operator {
             bIndex[i] = o[1]
         }
         let sharedB = bBatch.reduce(1, *) == 1 && aBatch.reduce(1, *) == batch
+        // A third input is the bias the simplifier folded in from a following Add (see GraphSimplifier).
+        if c.has(2) {
+            guard sharedB, !bVector, try c.type(2).count == n else { throw c.failure("a bias needs one shared [K, N] weight") }
+        }
         return MatMulOperator(outputTypes: [ValueType(try c.type(0).dataType, outShape)], m: m, n: n, k: k,
                               batch: batch, aIndex: aIndex, bIndex: bIndex, foldsBatchIntoM: sharedB,
                               usesSmallKernel: !sharedB && smallGemmSupports(n: n) && m <= 128 && k <= 256,
