@@ -4,7 +4,8 @@
 /// 2. Nodes whose inputs are all constant are folded (e.g. a Transpose of a weight, Constant chains).
 /// 3. BatchNormalization is folded into the preceding Conv when that Conv's output feeds only the BN:
 ///    `W' = W·γ/√(σ²+ε)` per output channel, `b' = (b − μ)·γ/√(σ²+ε) + β`.
-/// 4. A Relu that is the only reader of a Conv's output is fused into the Conv.
+/// 4. A Relu that is the only reader of a Conv's, Gemm's or MatMul-with-constant-weight's output is
+///    fused into it (applied in the GEMM epilogue).
 /// 5. An Add of a constant vector [N] to the output of a MatMul with a constant [K, N] weight becomes
 ///    the MatMul's bias (third input, added in the GEMM's epilogue), as Gemm has it.
 /// 6. The exact-GELU subgraph exporters write, `0.5 · x · (1 + erf(x / √2))`, becomes one Gelu node.
@@ -15,8 +16,8 @@ public enum GraphSimplifier {
         removePassThroughs(&graph)
         try foldConstants(&graph)
         foldBatchNorms(&graph)
-        fuseConvRelu(&graph)
         fuseMatMulBias(&graph)
+        fuseRelu(&graph)
         fuseGelu(&graph)
         removeDeadNodes(&graph)
         return graph
@@ -102,13 +103,18 @@ public enum GraphSimplifier {
         graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
-    static func fuseConvRelu(_ graph: inout Graph) {
+    static func fuseRelu(_ graph: inout Graph) {
         let consumers = graph.consumers()
         let producers = graph.producers()
         var removed = Set<Int>()
         for (index, relu) in graph.nodes.enumerated() where relu.opType == "Relu" {
-            guard let x = relu.inputs.first ?? nil, let convIndex = producers[x], graph.nodes[convIndex].opType == "Conv",
-                  consumers[x].count == 1, !graph.outputIDs.contains(x) else { continue }
+            guard let x = relu.inputs.first ?? nil, let convIndex = producers[x], consumers[x].count == 1,
+                  !graph.outputIDs.contains(x) else { continue }
+            let producer = graph.nodes[convIndex]
+            let constantWeight = producer.inputs.count > 1 && producer.inputs[1].map { graph.constants[$0] != nil } == true
+            guard producer.opType == "Conv" || producer.opType == "Gemm"
+                    || (producer.opType == "MatMul" && constantWeight && graph.constants[producer.inputs[1]!]!.shape.count == 2)
+            else { continue }
             graph.nodes[convIndex].outputs = relu.outputs
             graph.nodes[convIndex].attributes["qscope.fused_relu"] = .int(1)
             removed.insert(index)

@@ -10,24 +10,56 @@ struct GemmOperator: Operator {
     let bias: BiasLayout
     let cShape: [Int]
 
+    /// Set when B is a constant (a layer weight): it is packed once.
+    let packCache: WeightPackCache?
+    /// A following Relu fused by the simplifier.
+    let relu: Bool
+
     enum BiasLayout: Sendable { case none, column, row, full }
+
+    var workspaceCount: Int { packCache != nil && smallGemmSupports(n: n) ? Parallel.maxThreads * smallGemmScratchCount(n: n, k: k) : 0 }
 
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         let lda = transA ? m : k, ldb = transB ? k : n
+        var epilogue = GemmEpilogue(relu: relu)
+        var beta: Float = 0
         switch bias {
-        case .column where beta == 1, .row where beta == 1:
-            let epilogue = GemmEpilogue(bias: io.input(2), biasAxis: bias == .row ? .row : .column, relu: false)
-            sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                  c: y, ldc: n, alpha: alpha, beta: 0, epilogue: epilogue, threads: io.threads)
+        case .column where self.beta == 1, .row where self.beta == 1:
+            epilogue.bias = io.input(2)
+            epilogue.biasAxis = bias == .row ? .row : .column
         case .none:
-            sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                  c: y, ldc: n, alpha: alpha, beta: 0, threads: io.threads)
+            break
         default:
             // General C: broadcast it into Y, then accumulate with beta.
             StridedCopy(shape: [m, n], strides: Shapes.broadcastStrides(cShape, to: [m, n])).run(io.input(2), y)
+            beta = self.beta
+        }
+        if let packCache, !transA, smallGemmSupports(n: n), beta == 0 {
+            // Few outputs (a classifier head): unpacked rows of B, rows of A split over the threads.
+            let rows = packCache.rowMajor(for: b, ldb: ldb, transB: transB, k: k, n: n)
+            let parts = Swift.min(io.threads, Swift.max(1, m / 64))
+            let scratch = smallGemmScratchCount(n: n, k: k)
+            Parallel.forEach(parts, threads: parts) { part in
+                let r0 = m * part / parts, r1 = m * (part + 1) / parts
+                smallGemm(m: r1 - r0, n: n, k: k, a: a + r0 * k, lda: k, b: rows, ldb: n, c: y + r0 * n, ldc: n,
+                          scratch: io.workspace + part * scratch)
+                for r in r0..<r1 {
+                    let row = y + r * n
+                    if alpha != 1 { for j in 0..<n { row[j] *= alpha } }
+                    if let bias = epilogue.bias {
+                        for j in 0..<n { row[j] += epilogue.biasAxis == .row ? bias[r] : bias[j] }
+                    }
+                    if relu { for j in 0..<n { row[j] = Swift.max(row[j], 0) } }
+                }
+            }
+        } else if let packCache {
+            let packed = packCache.matrix(for: b, ldb: ldb, transB: transB, k: k, n: n)
+            sgemm(m: m, a: a, lda: lda, transA: transA, packedB: packed, c: y, ldc: n, alpha: alpha, beta: beta,
+                  epilogue: epilogue, threads: io.threads)
+        } else {
             sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
-                  c: y, ldc: n, alpha: alpha, beta: beta, threads: io.threads)
+                  c: y, ldc: n, alpha: alpha, beta: beta, epilogue: epilogue, threads: io.threads)
         }
     }
 
@@ -52,7 +84,9 @@ struct GemmOperator: Operator {
         }
         return GemmOperator(outputTypes: [ValueType(try c.type(0).dataType, [m, n])], m: m, n: n, k: k,
                             transA: transA, transB: transB, alpha: try c.float("alpha", 1),
-                            beta: try c.float("beta", 1), bias: layout, cShape: cShape)
+                            beta: try c.float("beta", 1), bias: layout, cShape: cShape,
+                            packCache: c.constants.count > 1 && c.constants[1] != nil ? WeightPackCache() : nil,
+                            relu: c.node.attributes["qscope.fused_relu"] != nil)
     }
 }
 
@@ -67,6 +101,10 @@ struct MatMulOperator: Operator {
     let foldsBatchIntoM: Bool
     /// Many small products (attention scores and values) run through the unpacked small kernel.
     let usesSmallKernel: Bool
+    /// Set when B is a constant (a layer weight): it is packed once.
+    let packCache: WeightPackCache?
+    /// A following Relu fused by the simplifier.
+    let relu: Bool
     let threads: Int
 
     var workspaceCount: Int { usesSmallKernel ? threads * smallGemmScratchCount(n: n, k: k) : 0 }
@@ -74,9 +112,15 @@ struct MatMulOperator: Operator {
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         if foldsBatchIntoM {
-            let epilogue = GemmEpilogue(bias: io.optionalInput(2), biasAxis: .column, relu: false)
-            sgemm(m: batch * m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
-                  c: y, ldc: n, epilogue: epilogue, threads: io.threads)
+            let epilogue = GemmEpilogue(bias: io.optionalInput(2), biasAxis: .column, relu: relu)
+            if let packCache {
+                let packed = packCache.matrix(for: b, ldb: n, transB: false, k: k, n: n)
+                sgemm(m: batch * m, a: a, lda: k, transA: false, packedB: packed, c: y, ldc: n, epilogue: epilogue,
+                      threads: io.threads)
+            } else {
+                sgemm(m: batch * m, n: n, k: k, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                      c: y, ldc: n, epilogue: epilogue, threads: io.threads)
+            }
             return
         }
         // Many products (attention): contiguous runs of the batch per thread, one thread each.
@@ -124,9 +168,13 @@ struct MatMulOperator: Operator {
         if c.has(2) {
             guard sharedB, !bVector, try c.type(2).count == n else { throw c.failure("a bias needs one shared [K, N] weight") }
         }
+        if c.node.attributes["qscope.fused_relu"] != nil && !sharedB {
+            throw c.failure("a fused Relu needs one shared [K, N] weight")
+        }
         return MatMulOperator(outputTypes: [ValueType(try c.type(0).dataType, outShape)], m: m, n: n, k: k,
                               batch: batch, aIndex: aIndex, bIndex: bIndex, foldsBatchIntoM: sharedB,
                               usesSmallKernel: !sharedB && smallGemmSupports(n: n) && m <= 128 && k <= 256,
-                              threads: Parallel.maxThreads)
+                              packCache: sharedB && c.constants.count > 1 && c.constants[1] != nil ? WeightPackCache() : nil,
+                              relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads)
     }
 }
