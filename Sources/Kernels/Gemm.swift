@@ -174,7 +174,7 @@ func gemmSerial(
         let nc = min(GemmBlocking.nc, n - jc)
         var pc = 0
         while pc < k {
-            let kc = min(GemmBlocking.kc, k - pc)
+            let kc = GemmBlocking.depth(k, from: pc)
             let first = pc == 0
             let last = pc + kc == k
             let bBlock: UnsafePointer<Float>

@@ -14,6 +14,14 @@ enum GemmBlocking {
     static let mr = 12
     static let nr = 32
     static let kc = 256
+
+    /// Rows of the K block starting at `pc` when K is split into equal blocks of at most `kc`
+    /// (784 = 4 x 196 rather than 3 x 256 + 16: a thin last block costs a full pass over C for few
+    /// FMAs). Packing (`PackedMatrix`) and the driver must split alike, so both call this.
+    static func depth(_ k: Int, from pc: Int) -> Int {
+        let blocks = (k + kc - 1) / kc
+        return min((k + blocks - 1) / blocks, k - pc)
+    }
     static let mc = 144
     static let nc = 512
 }

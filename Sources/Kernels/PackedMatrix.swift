@@ -6,7 +6,7 @@
 /// batch-1 products (m = 1) the packed layout streams the weight sequentially. Conv weights are the
 /// A operand of their GEMMs and are packed per call at ~0.2% cost, so there is no packed-A form.
 ///
-/// Layout: K blocks of `GemmBlocking.kc` rows; block `p0` starts at `p0 * paddedColumns` and holds
+/// Layout: K blocks of `GemmBlocking.depth(k, from:)` rows (at most `GemmBlocking.kc`); block `p0` starts at `p0 * paddedColumns` and holds
 /// `ceil(n / 32)` panels of `kc x 32` (k-major), zero-padded to `paddedColumns = roundUp(n, 32)`.
 /// Immutable after init, so sharing across threads is safe (`@unchecked Sendable` only because it
 /// owns a raw allocation).
@@ -31,7 +31,7 @@ public final class PackedMatrix: @unchecked Sendable {
         let view = MatrixView(b, ld: ldb, transposed: transB)
         var p0 = 0
         while p0 < k && n > 0 {
-            let kc = min(GemmBlocking.kc, k - p0)
+            let kc = GemmBlocking.depth(k, from: p0)
             packB(view.offset(row: p0, column: 0), kc: kc, nc: n, into: storage + p0 * paddedColumns)
             p0 += kc
         }
@@ -104,7 +104,7 @@ private func packedGemv(
                 var acc = (Vec(), Vec(), Vec(), Vec(), Vec(), Vec(), Vec(), Vec())
                 var p0 = 0
                 while p0 < k {
-                    let kc = min(GemmBlocking.kc, k - p0)
+                    let kc = GemmBlocking.depth(k, from: p0)
                     let block = base + p0 * padded + j0 * kc
                     // Panels past the last one alias panel 0; their sums are discarded below.
                     let b0 = block
