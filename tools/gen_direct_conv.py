@@ -7,16 +7,20 @@ Rerun after editing this file, from anywhere:
 It rewrites the Swift file in place (no other inputs; the output is deterministic).
 
 Why generated: each tile keeps up to 28 SIMD16<Float> accumulators in named variables (arrays or
-tuples of vectors are not kept in registers by the Swift optimizer), and each tile shape is a
-literal argument to an `@inline(__always)` body so every shape compiles to its own spill-free loop
-(as GemmMicroKernel.swift does for its row count). Writing the ~60 accumulators and their guards by
-hand is error-prone.
+tuples of vectors are not kept in registers by the Swift optimizer), and every tile shape needs its
+own straight-line loop. The reduction loop runs until a negative sentinel in the offset table: its
+trip count is then unknown to LLVM, which otherwise unrolls it 4x (znver4 loop-buffer heuristics)
+and spills the accumulators (measured: half speed). A single `@inline(__always)` body with literal shape arguments (the
+GemmMicroKernel.swift pattern) was NOT inlined for 54 shapes: the optimizer kept one generic body
+with runtime guards, at half the speed. So each shape is emitted as its own function.
 """
 
 import os
 
-# Pixel-major tiles: P output pixels (one output row) x B blocks of 16 output channels, P * B <= 28.
-PM_MAX_P = {1: 24, 2: 14, 3: 9, 4: 7}
+# Pixel-major tiles: P output pixels (one output row) x B blocks of 16 output channels, with
+# P * B accumulators + B weight vectors + 1 broadcast <= 32 zmm registers (P = 7, B = 4 needs 33 and
+# compiles to a loop full of spills and register shuffles).
+PM_MAX_P = {1: 28, 2: 14, 3: 9, 4: 6}
 # Spatial tiles: R output channels (one weight block) x Q vectors of 16 flattened output pixels.
 SP_MAX_R = {1: 16, 2: 14, 3: 9}
 
@@ -44,14 +48,6 @@ def pm_pairs():
             yield p, b
 
 
-def acc_names_pm():
-    names = []
-    for j in range(4):
-        for i in range(PM_MAX_P[j + 1]):
-            names.append((i, j))
-    return names
-
-
 def gen_pm():
     out = []
     w = out.append
@@ -67,74 +63,91 @@ def gen_pm():
     w("    var relu: Bool")
     w("    /// Scratch of at least 28 * 16 floats.")
     w("    var tile: UnsafeMutablePointer<Float>")
+    w("    /// Added before the ReLU, at the same offsets as `y` (nil: none).")
+    w("    var residual: UnsafePointer<Float>?")
     w("}")
-    w("")
-    w("@inline(__always)")
-    w("private func pmBody(")
-    w("    p: Int, b: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
-    w("    w: UnsafePointer<Float>, wStride: Int, _ st: PMStore")
-    w(") {")
-    names = acc_names_pm()
-    for i, j in names:
-        w(f"    var a{i}_{j} = Vec()")
-    w("    var kk = 0")
-    w("    var wp = w")
-    w("    while kk < k {")
-    w("        let xp = x + Int(offsets[kk])")
-    w("        let w0 = loadVec(wp)")
-    w("        let w1 = b > 1 ? loadVec(wp + wStride) : Vec()")
-    w("        let w2 = b > 2 ? loadVec(wp + 2 &* wStride) : Vec()")
-    w("        let w3 = b > 3 ? loadVec(wp + 3 &* wStride) : Vec()")
-    maxp = max(PM_MAX_P.values())
-    for i in range(maxp):
-        ind = "        "
-        if i > 0:
-            w(f"        if p > {i} {{")
-            ind = "            "
-        else:
-            w("        do {")
-            ind = "            "
-        w(f"{ind}let v = Vec(repeating: xp[{i}])")
-        for j in range(4):
-            if i < PM_MAX_P[j + 1]:
-                if j == 0:
-                    w(f"{ind}a{i}_{j} = a{i}_{j}.addingProduct(v, w{j})")
-                else:
-                    w(f"{ind}if b > {j} {{ a{i}_{j} = a{i}_{j}.addingProduct(v, w{j}) }}")
+    for p, b in pm_pairs():
+        w("")
+        w(f"private func pm{p}x{b}(")
+        w("    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,")
+        w("    _ st: PMStore")
+        w(") {")
+        for i in range(p):
+            for j in range(b):
+                w(f"    var a{i}_{j} = Vec()")
+        w("    var wp = w")
+        w("    var op = offsets")
+        w("    var off = op.pointee")
+        w("    repeat {")
+        w("        let xp = x + Int(off)")
+        for j in range(b):
+            if j == 0:
+                w("        let w0 = loadVec(wp)")
+            else:
+                w(f"        let w{j} = loadVec(wp + {j} &* wStride)")
+        for i in range(p):
+            w(f"        let x{i} = Vec(repeating: xp[{i}])")
+            for j in range(b):
+                w(f"        a{i}_{j} = a{i}_{j}.addingProduct(x{i}, w{j})")
+        w("        wp += 16")
+        w("        op += 1")
+        w("        off = op.pointee")
+        w("    } while off >= 0")
+        w("    let t = st.tile")
+        w("    let zero = Vec()")
+        for j in range(b):
+            w(f"    let bias{j} = loadVec(st.bias + {16 * j})")
+        w("    // ReLU in the vector stage unless a residual must be added first.")
+        w("    if st.relu && st.residual == nil {")
+        for i in range(p):
+            for j in range(b):
+                w(f"        storeVec(vmax(a{i}_{j} + bias{j}, zero), t + {(i * b + j) * 16})")
+        w("    } else {")
+        for i in range(p):
+            for j in range(b):
+                w(f"        storeVec(a{i}_{j} + bias{j}, t + {(i * b + j) * 16})")
+        w("    }")
+        w("    if experimentSkipStore { return }")
+        w("    // Transposed copy: channel c of the tile is column c of t.")
+        w("    var c = 0")
+        w("    var dst = st.y")
+        w("    if var r = st.residual {")
+        w("        while c < st.channels {")
+        w("            let src = t + c")
+        for i in range(p):
+            w(f"            let v{i} = src[{i * b * 16}] + r[{i}]")
+        w("            if st.relu {")
+        for i in range(p):
+            w(f"                dst[{i}] = v{i} < 0 ? 0 : v{i}")
+        w("            } else {")
+        for i in range(p):
+            w(f"                dst[{i}] = v{i}")
+        w("            }")
+        w("            dst += st.channelStride")
+        w("            r += st.channelStride")
+        w("            c &+= 1")
         w("        }")
-    w("        wp += 16")
-    w("        kk &+= 1")
-    w("    }")
-    # Epilogue: bias, relu, store into the stack tile t[(i * B + j) * 16 + lane].
-    w("    let t = st.tile")
-    w("    let zero = Vec()")
-    for j in range(4):
-        w(f"    let bias{j} = b > {j} ? loadVec(st.bias + {16 * j}) : zero")
-    for i, j in names:
-        cond = f"p > {i} && b > {j}"
-        w(f"    if {cond} {{ storeVec(st.relu ? vmax(a{i}_{j} + bias{j}, zero) : a{i}_{j} + bias{j}, t + {i} * b * 16 + {j * 16}) }}")
-    w("    // Transposed copy: channel c of the tile is column c of t.")
-    w("    var c = 0")
-    w("    var dst = st.y")
-    w("    while c < st.channels {")
-    w("        let src = t + c")
-    for i in range(maxp):
-        w(f"        if p > {i} {{ dst[{i}] = src[{i} * b * 16] }}")
-    w("        dst += st.channelStride")
-    w("        c &+= 1")
-    w("    }")
-    w("}")
+        w("        return")
+        w("    }")
+        w("    while c < st.channels {")
+        w("        let src = t + c")
+        for i in range(p):
+            w(f"        dst[{i}] = src[{i * b * 16}]")
+        w("        dst += st.channelStride")
+        w("        c &+= 1")
+        w("    }")
+        w("}")
     w("")
-    w("/// Computes one pixel-major tile of `p` pixels x `b` channel blocks over `k` reduction steps.")
+    w("/// Computes one pixel-major tile of `p` pixels x `b` channel blocks. `offsets` lists the reduction")
+    w("/// steps (at least one) and ends with a negative sentinel.")
     w("/// `w` points at the first block's packed weights `[k][16]`; block `j` is at `w + j * wStride`.")
-    w("@inline(never)")
     w("func pmTile(")
-    w("    p: Int, b: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
+    w("    p: Int, b: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
     w("    w: UnsafePointer<Float>, wStride: Int, _ st: PMStore")
     w(") {")
     w("    switch (b, p) {")
     for p, b in pm_pairs():
-        w(f"    case ({b}, {p}): pmBody(p: {p}, b: {b}, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)")
+        w(f"    case ({b}, {p}): pm{p}x{b}(x: x, offsets: offsets, w: w, wStride: wStride, st)")
     w('    default: preconditionFailure("pmTile: unsupported tile \\(p) x \\(b)")')
     w("    }")
     w("}")
@@ -151,6 +164,12 @@ def gen_pm():
     return out
 
 
+def sp_pairs():
+    for q in sorted(SP_MAX_R):
+        for r in range(1, SP_MAX_R[q] + 1):
+            yield r, q
+
+
 def gen_sp():
     out = []
     w = out.append
@@ -164,70 +183,64 @@ def gen_sp():
     w("    var bias: UnsafePointer<Float>")
     w("    var relu: Bool")
     w("    var lanes: Int")
-    w("}")
-    w("")
-    w("@inline(__always)")
-    w("private func spBody(")
-    w("    r: Int, q: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
-    w("    w: UnsafePointer<Float>, _ st: SPStore")
-    w(") {")
-    names = []
-    for qq in range(max(SP_MAX_R)):
-        for rr in range(16):
-            if rr < SP_MAX_R[qq + 1]:
-                names.append((rr, qq))
-    for rr, qq in names:
-        w(f"    var c{rr}_{qq} = Vec()")
-    w("    var kk = 0")
-    w("    var wp = w")
-    w("    while kk < k {")
-    w("        let xp = x + Int(offsets[kk])")
-    w("        let x0 = loadVec(xp)")
-    w("        let x1 = q > 1 ? loadVec(xp + 16) : Vec()")
-    w("        let x2 = q > 2 ? loadVec(xp + 32) : Vec()")
-    for rr in range(16):
-        if rr == 0:
-            w("        do {")
-        else:
-            w(f"        if r > {rr} {{")
-        w(f"            let v = Vec(repeating: wp[{rr}])")
-        for qq in range(max(SP_MAX_R)):
-            if rr < SP_MAX_R[qq + 1]:
-                if qq == 0:
-                    w(f"            c{rr}_{qq} = c{rr}_{qq}.addingProduct(x{qq}, v)")
-                else:
-                    w(f"            if q > {qq} {{ c{rr}_{qq} = c{rr}_{qq}.addingProduct(x{qq}, v) }}")
-        w("        }")
-    w("        wp += 16")
-    w("        kk &+= 1")
-    w("    }")
-    for rr, qq in names:
-        w(f"    if r > {rr} && q > {qq} {{ spStore(c{rr}_{qq}, st, r: {rr}, q: {qq}) }}")
+    w("    /// Added before the ReLU, at the same offsets as `y` (nil: none).")
+    w("    var residual: UnsafePointer<Float>?")
     w("}")
     w("")
     w("@inline(__always)")
     w("private func spStore(_ acc: Vec, _ st: SPStore, r: Int, q: Int) {")
     w("    var v = acc + st.bias[r]")
-    w("    if st.relu { v = vmax(v, Vec()) }")
-    w("    let d = st.y + r * st.channelStride + q * 16")
+    w("    let offset = r * st.channelStride + q * 16")
+    w("    let d = st.y + offset")
     w("    if st.lanes >= 16 {")
+    w("        if let res = st.residual { v += loadVec(res + offset) }")
+    w("        if st.relu { v = vmax(v, Vec()) }")
     w("        storeVec(v, d)")
     w("    } else {")
-    w("        for l in 0..<st.lanes { d[l] = v[l] }")
+    w("        for l in 0..<st.lanes {")
+    w("            var e = v[l]")
+    w("            if let res = st.residual { e += res[offset + l] }")
+    w("            d[l] = st.relu && e < 0 ? 0 : e")
+    w("        }")
     w("    }")
     w("}")
+    for r, q in sp_pairs():
+        w("")
+        w(f"private func sp{r}x{q}(")
+        w("    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore")
+        w(") {")
+        for rr in range(r):
+            for qq in range(q):
+                w(f"    var c{rr}_{qq} = Vec()")
+        w("    var wp = w")
+        w("    var op = offsets")
+        w("    var off = op.pointee")
+        w("    repeat {")
+        w("        let xp = x + Int(off)")
+        for qq in range(q):
+            w(f"        let x{qq} = loadVec(xp + {16 * qq})")
+        for rr in range(r):
+            w(f"        let v{rr} = Vec(repeating: wp[{rr}])")
+            for qq in range(q):
+                w(f"        c{rr}_{qq} = c{rr}_{qq}.addingProduct(x{qq}, v{rr})")
+        w("        wp += 16")
+        w("        op += 1")
+        w("        off = op.pointee")
+        w("    } while off >= 0")
+        for rr in range(r):
+            for qq in range(q):
+                w(f"    spStore(c{rr}_{qq}, st, r: {rr}, q: {qq})")
+        w("}")
     w("")
-    w("/// Computes one spatial tile of `r` channels x `q` pixel vectors over `k` reduction steps. `w`")
+    w("/// Computes one spatial tile of `r` channels x `q` pixel vectors; `offsets` as for `pmTile`. `w`")
     w("/// points at the weight block's packed weights `[k][16]` (channel `r` at lane `r`).")
-    w("@inline(never)")
     w("func spTile(")
-    w("    r: Int, q: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
+    w("    r: Int, q: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,")
     w("    w: UnsafePointer<Float>, _ st: SPStore")
     w(") {")
     w("    switch (q, r) {")
-    for qq in sorted(SP_MAX_R):
-        for rr in range(1, SP_MAX_R[qq] + 1):
-            w(f"    case ({qq}, {rr}): spBody(r: {rr}, q: {qq}, k: k, x: x, offsets: offsets, w: w, st)")
+    for r, q in sp_pairs():
+        w(f"    case ({q}, {r}): sp{r}x{q}(x: x, offsets: offsets, w: w, st)")
     w('    default: preconditionFailure("spTile: unsupported tile \\(r) x \\(q)")')
     w("    }")
     w("}")

@@ -73,7 +73,7 @@ public struct Conv2DShape: Sendable, Equatable {
     /// beats a GEMM of depth kernelH * kernelW.
     var isDepthwise: Bool { group > 1 && inPerGroup == 1 }
 
-    fileprivate func validate() {
+    func validate() {
         precondition(
             batch >= 0 && inChannels >= 0 && inHeight >= 0 && inWidth >= 0 && outChannels >= 0, "conv2d: negative size")
         precondition(
@@ -115,31 +115,149 @@ private func workspacePerWorker(_ s: Conv2DShape, threads: Int) -> Int {
 }
 
 /// Floats of workspace `conv2d` needs for this shape and thread count (0 for depthwise and for
-/// pointwise convs on large maps). Depends only on the shape and `threads`.
+/// pointwise convs on large maps). Depends only on the shape and `threads`; the same count serves
+/// the `packedWeights:` overload.
 public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
-    workspacePerWorker(s, threads: threads) * imageParallelism(s, threads: threads)
+    switch convAlgorithm(s) {
+    case .pixelMajor: return directConvWorkspaceCount(s, threads: max(1, threads), spatial: false)
+    case .spatial: return directConvWorkspaceCount(s, threads: max(1, threads), spatial: true)
+    case .gemm, .depthwise: return workspacePerWorker(s, threads: threads) * imageParallelism(s, threads: threads)
+    }
 }
 
 /// 2-D convolution (cross-correlation, as ONNX Conv), NCHW:
 /// `out[n, oc, oh, ow] = bias[oc] + sum over (c, kh, kw) of weight[oc, c, kh, kw] *
 /// in[n, g * C/group + c, oh * strideH - padTop + kh * dilationH, ow * strideW - padLeft + kw * dilationW]`
-/// with out-of-range input taps reading 0, then ReLU when `relu` is true.
+/// with out-of-range input taps reading 0, then `+ residual[n, oc, oh, ow]` when `residual` is
+/// given, then ReLU when `relu` is true (Conv -> Add -> Relu of a residual block in one pass).
 ///
-/// - `bias`: `outChannels` floats or nil. `workspace`: at least `conv2dWorkspaceCount(s, threads:)`
-///   floats (any alignment), not aliasing the tensors. `output` must not overlap `input`.
-/// - Strategy: im2col + GEMM (`[outC/group, K] x [K, images * outH * outW]`), several images per
-///   GEMM when the feature map is small; pointwise (1x1 stride 1) convs on large maps use the
-///   input as the GEMM operand directly; depthwise (one input channel per group) is a direct loop.
-///   With `batch >= 2` images are split over threads (single-threaded GEMMs, no synchronisation
-///   per image); a single image runs multi-threaded GEMMs instead.
-/// - Accuracy: float32 FMA accumulation over `C/group * kH * kW` terms (see `sgemm`).
+/// - `bias`: `outChannels` floats or nil. `residual`: a tensor of the output's shape or nil; it
+///   must not overlap `output`. `workspace`: at least `conv2dWorkspaceCount(s, threads:)` floats
+///   (any alignment), not aliasing the tensors. `output` must not overlap `input`.
+/// - Strategy (`convAlgorithm`): a direct convolution with register-blocked tiles
+///   (DirectConv.swift) for every shape except depthwise (one input channel per group: a direct
+///   loop) and pointwise 1x1 stride-1 unpadded convs (im2col-free GEMM on the input). The weights
+///   are repacked on every call (~4 us per 64x64x3x3); `PackedConvWeights` + the `packedWeights:`
+///   overload skip that. With `batch >= 2` images are split over threads; a single image is split
+///   by output channels (or rows).
+/// - Accuracy: float32 FMA accumulation over `C/group * kH * kW` terms in (c, kh, kw) order; the
+///   bias and the residual are added after the sum (as separate Conv and Add ops would).
 public func conv2d(
     _ s: Conv2DShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, relu: Bool = false, workspace: UnsafeMutablePointer<Float>, threads: Int
+    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false,
+    workspace: UnsafeMutablePointer<Float>, threads: Int
 ) {
     s.validate()
+    if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
+    let algorithm = convAlgorithm(s)
+    if algorithm == .pixelMajor || algorithm == .spatial {
+        let g = DirectConvGeometry(s, spatial: algorithm == .spatial)
+        directConv(
+            g, input: input, packed: nil, weight: weight, bias: bias, output: output, residual: residual,
+            relu: relu, workspace: workspace, threads: max(1, threads))
+        return
+    }
+    conv2dGemm(
+        s, input: input, weight: weight, bias: bias, output: output, residual: residual, relu: relu,
+        workspace: workspace, threads: threads)
+}
+
+/// Weights of one convolution repacked once for the direct kernels (`[group][16-channel block]
+/// [C/group * kH * kW][16]`), for callers that run the same layer many times (saves the repack
+/// on every call: ~4 us for 64x64x3x3, 15-20% of that layer at batch 1). For shapes that do not
+/// use the direct kernels it keeps a plain copy. Independent of `batch`.
+public final class PackedConvWeights: @unchecked Sendable {
+    /// The shape it was made for (`batch` is ignored when it is used).
+    public let shape: Conv2DShape
+    let storage: UnsafeMutablePointer<Float>
+    let direct: Bool
+
+    /// Packs `weight` (`[outChannels, inChannels / group, kernelH, kernelW]`); the pointer need not
+    /// outlive the call.
+    public init(_ s: Conv2DShape, weight: UnsafePointer<Float>) {
+        s.validate()
+        shape = s
+        let algorithm = convAlgorithm(s)
+        direct = algorithm == .pixelMajor || algorithm == .spatial
+        if direct {
+            let g = DirectConvGeometry(s, spatial: algorithm == .spatial)
+            storage = .allocate(capacity: max(1, g.packedWeightCount))
+            packDirectConvWeights(g, weight, storage, units: 0..<(s.group * g.blocks))
+        } else {
+            let count = s.outChannels * s.patch
+            storage = .allocate(capacity: max(1, count))
+            storage.initialize(from: weight, count: count)
+        }
+    }
+
+    deinit { storage.deallocate() }
+}
+
+/// `conv2d` with weights packed in advance (same semantics and the same workspace size).
+/// `packedWeights.shape` must equal `s` except for `batch`.
+public func conv2d(
+    _ s: Conv2DShape, input: UnsafePointer<Float>, packedWeights: PackedConvWeights, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, relu: Bool = false,
+    workspace: UnsafeMutablePointer<Float>, threads: Int
+) {
+    var same = packedWeights.shape
+    same.batch = s.batch
+    precondition(same == s, "conv2d: packed weights were made for another shape")
+    s.validate()
+    if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
+    if packedWeights.direct {
+        let g = DirectConvGeometry(s, spatial: convAlgorithm(s) == .spatial)
+        directConv(
+            g, input: input, packed: packedWeights.storage, weight: packedWeights.storage, bias: bias, output: output,
+            residual: residual, relu: relu, workspace: workspace, threads: max(1, threads))
+        return
+    }
+    conv2dGemm(
+        s, input: input, weight: packedWeights.storage, bias: bias, output: output, residual: residual, relu: relu,
+        workspace: workspace, threads: threads)
+}
+
+/// The GEMM / depthwise paths, with the residual (if any) added in a second pass.
+private func conv2dGemm(
+    _ s: Conv2DShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+    workspace: UnsafeMutablePointer<Float>, threads: Int
+) {
+    guard let residual else {
+        conv2dIm2col(
+            s, input: input, weight: weight, bias: bias, output: output, relu: relu, workspace: workspace,
+            threads: threads)
+        return
+    }
+    conv2dIm2col(
+        s, input: input, weight: weight, bias: bias, output: output, relu: false, workspace: workspace,
+        threads: threads)
+    let count = s.batch * s.outChannels * s.outHeight * s.outWidth
+    let parts = max(1, min(threads, count >> 15))
+    Parallel.forEach(parts, threads: parts) { part in
+        var i = count * part / parts
+        let end = count * (part + 1) / parts
+        while i + 16 <= end {
+            var v = UnsafeRawPointer(output + i).loadUnaligned(as: Vec.self)
+                + UnsafeRawPointer(residual + i).loadUnaligned(as: Vec.self)
+            if relu { v = vmax(v, Vec()) }
+            UnsafeMutableRawPointer(output + i).storeBytes(of: v, as: Vec.self)
+            i += 16
+        }
+        while i < end {
+            let v = output[i] + residual[i]
+            output[i] = relu && v < 0 ? 0 : v
+            i += 1
+        }
+    }
+}
+
+/// The im2col + GEMM path (and the depthwise loop).
+private func conv2dIm2col(
+    _ s: Conv2DShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, relu: Bool, workspace: UnsafeMutablePointer<Float>, threads: Int
+) {
     let outHW = s.outHeight * s.outWidth
-    if s.batch == 0 || s.outChannels == 0 || outHW == 0 { return }
     let inImage = s.inChannels * s.inHeight * s.inWidth
     let outImage = s.outChannels * outHW
     let perWorker = workspacePerWorker(s, threads: threads)

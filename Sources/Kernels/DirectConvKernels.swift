@@ -25,12 +25,3509 @@ struct PMStore {
     var relu: Bool
     /// Scratch of at least 28 * 16 floats.
     var tile: UnsafeMutablePointer<Float>
+    /// Added before the ReLU, at the same offsets as `y` (nil: none).
+    var residual: UnsafePointer<Float>?
 }
 
-@inline(__always)
-private func pmBody(
-    p: Int, b: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
-    w: UnsafePointer<Float>, wStride: Int, _ st: PMStore
+private func pm1x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+            } else {
+                dst[0] = v0
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm2x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm3x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm4x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm5x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm6x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm7x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm8x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm9x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm10x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm11x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm12x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm13x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm14x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm15x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm16x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm17x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm18x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm19x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm20x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm21x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm22x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm23x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var a22_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm24x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
 ) {
     var a0_0 = Vec()
     var a1_0 = Vec()
@@ -56,329 +3553,5380 @@ private func pmBody(
     var a21_0 = Vec()
     var a22_0 = Vec()
     var a23_0 = Vec()
-    var a0_1 = Vec()
-    var a1_1 = Vec()
-    var a2_1 = Vec()
-    var a3_1 = Vec()
-    var a4_1 = Vec()
-    var a5_1 = Vec()
-    var a6_1 = Vec()
-    var a7_1 = Vec()
-    var a8_1 = Vec()
-    var a9_1 = Vec()
-    var a10_1 = Vec()
-    var a11_1 = Vec()
-    var a12_1 = Vec()
-    var a13_1 = Vec()
-    var a0_2 = Vec()
-    var a1_2 = Vec()
-    var a2_2 = Vec()
-    var a3_2 = Vec()
-    var a4_2 = Vec()
-    var a5_2 = Vec()
-    var a6_2 = Vec()
-    var a7_2 = Vec()
-    var a8_2 = Vec()
-    var a0_3 = Vec()
-    var a1_3 = Vec()
-    var a2_3 = Vec()
-    var a3_3 = Vec()
-    var a4_3 = Vec()
-    var a5_3 = Vec()
-    var a6_3 = Vec()
-    var kk = 0
     var wp = w
-    while kk < k {
-        let xp = x + Int(offsets[kk])
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
         let w0 = loadVec(wp)
-        let w1 = b > 1 ? loadVec(wp + wStride) : Vec()
-        let w2 = b > 2 ? loadVec(wp + 2 &* wStride) : Vec()
-        let w3 = b > 3 ? loadVec(wp + 3 &* wStride) : Vec()
-        do {
-            let v = Vec(repeating: xp[0])
-            a0_0 = a0_0.addingProduct(v, w0)
-            if b > 1 { a0_1 = a0_1.addingProduct(v, w1) }
-            if b > 2 { a0_2 = a0_2.addingProduct(v, w2) }
-            if b > 3 { a0_3 = a0_3.addingProduct(v, w3) }
-        }
-        if p > 1 {
-            let v = Vec(repeating: xp[1])
-            a1_0 = a1_0.addingProduct(v, w0)
-            if b > 1 { a1_1 = a1_1.addingProduct(v, w1) }
-            if b > 2 { a1_2 = a1_2.addingProduct(v, w2) }
-            if b > 3 { a1_3 = a1_3.addingProduct(v, w3) }
-        }
-        if p > 2 {
-            let v = Vec(repeating: xp[2])
-            a2_0 = a2_0.addingProduct(v, w0)
-            if b > 1 { a2_1 = a2_1.addingProduct(v, w1) }
-            if b > 2 { a2_2 = a2_2.addingProduct(v, w2) }
-            if b > 3 { a2_3 = a2_3.addingProduct(v, w3) }
-        }
-        if p > 3 {
-            let v = Vec(repeating: xp[3])
-            a3_0 = a3_0.addingProduct(v, w0)
-            if b > 1 { a3_1 = a3_1.addingProduct(v, w1) }
-            if b > 2 { a3_2 = a3_2.addingProduct(v, w2) }
-            if b > 3 { a3_3 = a3_3.addingProduct(v, w3) }
-        }
-        if p > 4 {
-            let v = Vec(repeating: xp[4])
-            a4_0 = a4_0.addingProduct(v, w0)
-            if b > 1 { a4_1 = a4_1.addingProduct(v, w1) }
-            if b > 2 { a4_2 = a4_2.addingProduct(v, w2) }
-            if b > 3 { a4_3 = a4_3.addingProduct(v, w3) }
-        }
-        if p > 5 {
-            let v = Vec(repeating: xp[5])
-            a5_0 = a5_0.addingProduct(v, w0)
-            if b > 1 { a5_1 = a5_1.addingProduct(v, w1) }
-            if b > 2 { a5_2 = a5_2.addingProduct(v, w2) }
-            if b > 3 { a5_3 = a5_3.addingProduct(v, w3) }
-        }
-        if p > 6 {
-            let v = Vec(repeating: xp[6])
-            a6_0 = a6_0.addingProduct(v, w0)
-            if b > 1 { a6_1 = a6_1.addingProduct(v, w1) }
-            if b > 2 { a6_2 = a6_2.addingProduct(v, w2) }
-            if b > 3 { a6_3 = a6_3.addingProduct(v, w3) }
-        }
-        if p > 7 {
-            let v = Vec(repeating: xp[7])
-            a7_0 = a7_0.addingProduct(v, w0)
-            if b > 1 { a7_1 = a7_1.addingProduct(v, w1) }
-            if b > 2 { a7_2 = a7_2.addingProduct(v, w2) }
-        }
-        if p > 8 {
-            let v = Vec(repeating: xp[8])
-            a8_0 = a8_0.addingProduct(v, w0)
-            if b > 1 { a8_1 = a8_1.addingProduct(v, w1) }
-            if b > 2 { a8_2 = a8_2.addingProduct(v, w2) }
-        }
-        if p > 9 {
-            let v = Vec(repeating: xp[9])
-            a9_0 = a9_0.addingProduct(v, w0)
-            if b > 1 { a9_1 = a9_1.addingProduct(v, w1) }
-        }
-        if p > 10 {
-            let v = Vec(repeating: xp[10])
-            a10_0 = a10_0.addingProduct(v, w0)
-            if b > 1 { a10_1 = a10_1.addingProduct(v, w1) }
-        }
-        if p > 11 {
-            let v = Vec(repeating: xp[11])
-            a11_0 = a11_0.addingProduct(v, w0)
-            if b > 1 { a11_1 = a11_1.addingProduct(v, w1) }
-        }
-        if p > 12 {
-            let v = Vec(repeating: xp[12])
-            a12_0 = a12_0.addingProduct(v, w0)
-            if b > 1 { a12_1 = a12_1.addingProduct(v, w1) }
-        }
-        if p > 13 {
-            let v = Vec(repeating: xp[13])
-            a13_0 = a13_0.addingProduct(v, w0)
-            if b > 1 { a13_1 = a13_1.addingProduct(v, w1) }
-        }
-        if p > 14 {
-            let v = Vec(repeating: xp[14])
-            a14_0 = a14_0.addingProduct(v, w0)
-        }
-        if p > 15 {
-            let v = Vec(repeating: xp[15])
-            a15_0 = a15_0.addingProduct(v, w0)
-        }
-        if p > 16 {
-            let v = Vec(repeating: xp[16])
-            a16_0 = a16_0.addingProduct(v, w0)
-        }
-        if p > 17 {
-            let v = Vec(repeating: xp[17])
-            a17_0 = a17_0.addingProduct(v, w0)
-        }
-        if p > 18 {
-            let v = Vec(repeating: xp[18])
-            a18_0 = a18_0.addingProduct(v, w0)
-        }
-        if p > 19 {
-            let v = Vec(repeating: xp[19])
-            a19_0 = a19_0.addingProduct(v, w0)
-        }
-        if p > 20 {
-            let v = Vec(repeating: xp[20])
-            a20_0 = a20_0.addingProduct(v, w0)
-        }
-        if p > 21 {
-            let v = Vec(repeating: xp[21])
-            a21_0 = a21_0.addingProduct(v, w0)
-        }
-        if p > 22 {
-            let v = Vec(repeating: xp[22])
-            a22_0 = a22_0.addingProduct(v, w0)
-        }
-        if p > 23 {
-            let v = Vec(repeating: xp[23])
-            a23_0 = a23_0.addingProduct(v, w0)
-        }
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        let x23 = Vec(repeating: xp[23])
+        a23_0 = a23_0.addingProduct(x23, w0)
         wp += 16
-        kk &+= 1
-    }
+        op += 1
+        off = op.pointee
+    } while off >= 0
     let t = st.tile
     let zero = Vec()
-    let bias0 = b > 0 ? loadVec(st.bias + 0) : zero
-    let bias1 = b > 1 ? loadVec(st.bias + 16) : zero
-    let bias2 = b > 2 ? loadVec(st.bias + 32) : zero
-    let bias3 = b > 3 ? loadVec(st.bias + 48) : zero
-    if p > 0 && b > 0 { storeVec(st.relu ? vmax(a0_0 + bias0, zero) : a0_0 + bias0, t + 0 * b * 16 + 0) }
-    if p > 1 && b > 0 { storeVec(st.relu ? vmax(a1_0 + bias0, zero) : a1_0 + bias0, t + 1 * b * 16 + 0) }
-    if p > 2 && b > 0 { storeVec(st.relu ? vmax(a2_0 + bias0, zero) : a2_0 + bias0, t + 2 * b * 16 + 0) }
-    if p > 3 && b > 0 { storeVec(st.relu ? vmax(a3_0 + bias0, zero) : a3_0 + bias0, t + 3 * b * 16 + 0) }
-    if p > 4 && b > 0 { storeVec(st.relu ? vmax(a4_0 + bias0, zero) : a4_0 + bias0, t + 4 * b * 16 + 0) }
-    if p > 5 && b > 0 { storeVec(st.relu ? vmax(a5_0 + bias0, zero) : a5_0 + bias0, t + 5 * b * 16 + 0) }
-    if p > 6 && b > 0 { storeVec(st.relu ? vmax(a6_0 + bias0, zero) : a6_0 + bias0, t + 6 * b * 16 + 0) }
-    if p > 7 && b > 0 { storeVec(st.relu ? vmax(a7_0 + bias0, zero) : a7_0 + bias0, t + 7 * b * 16 + 0) }
-    if p > 8 && b > 0 { storeVec(st.relu ? vmax(a8_0 + bias0, zero) : a8_0 + bias0, t + 8 * b * 16 + 0) }
-    if p > 9 && b > 0 { storeVec(st.relu ? vmax(a9_0 + bias0, zero) : a9_0 + bias0, t + 9 * b * 16 + 0) }
-    if p > 10 && b > 0 { storeVec(st.relu ? vmax(a10_0 + bias0, zero) : a10_0 + bias0, t + 10 * b * 16 + 0) }
-    if p > 11 && b > 0 { storeVec(st.relu ? vmax(a11_0 + bias0, zero) : a11_0 + bias0, t + 11 * b * 16 + 0) }
-    if p > 12 && b > 0 { storeVec(st.relu ? vmax(a12_0 + bias0, zero) : a12_0 + bias0, t + 12 * b * 16 + 0) }
-    if p > 13 && b > 0 { storeVec(st.relu ? vmax(a13_0 + bias0, zero) : a13_0 + bias0, t + 13 * b * 16 + 0) }
-    if p > 14 && b > 0 { storeVec(st.relu ? vmax(a14_0 + bias0, zero) : a14_0 + bias0, t + 14 * b * 16 + 0) }
-    if p > 15 && b > 0 { storeVec(st.relu ? vmax(a15_0 + bias0, zero) : a15_0 + bias0, t + 15 * b * 16 + 0) }
-    if p > 16 && b > 0 { storeVec(st.relu ? vmax(a16_0 + bias0, zero) : a16_0 + bias0, t + 16 * b * 16 + 0) }
-    if p > 17 && b > 0 { storeVec(st.relu ? vmax(a17_0 + bias0, zero) : a17_0 + bias0, t + 17 * b * 16 + 0) }
-    if p > 18 && b > 0 { storeVec(st.relu ? vmax(a18_0 + bias0, zero) : a18_0 + bias0, t + 18 * b * 16 + 0) }
-    if p > 19 && b > 0 { storeVec(st.relu ? vmax(a19_0 + bias0, zero) : a19_0 + bias0, t + 19 * b * 16 + 0) }
-    if p > 20 && b > 0 { storeVec(st.relu ? vmax(a20_0 + bias0, zero) : a20_0 + bias0, t + 20 * b * 16 + 0) }
-    if p > 21 && b > 0 { storeVec(st.relu ? vmax(a21_0 + bias0, zero) : a21_0 + bias0, t + 21 * b * 16 + 0) }
-    if p > 22 && b > 0 { storeVec(st.relu ? vmax(a22_0 + bias0, zero) : a22_0 + bias0, t + 22 * b * 16 + 0) }
-    if p > 23 && b > 0 { storeVec(st.relu ? vmax(a23_0 + bias0, zero) : a23_0 + bias0, t + 23 * b * 16 + 0) }
-    if p > 0 && b > 1 { storeVec(st.relu ? vmax(a0_1 + bias1, zero) : a0_1 + bias1, t + 0 * b * 16 + 16) }
-    if p > 1 && b > 1 { storeVec(st.relu ? vmax(a1_1 + bias1, zero) : a1_1 + bias1, t + 1 * b * 16 + 16) }
-    if p > 2 && b > 1 { storeVec(st.relu ? vmax(a2_1 + bias1, zero) : a2_1 + bias1, t + 2 * b * 16 + 16) }
-    if p > 3 && b > 1 { storeVec(st.relu ? vmax(a3_1 + bias1, zero) : a3_1 + bias1, t + 3 * b * 16 + 16) }
-    if p > 4 && b > 1 { storeVec(st.relu ? vmax(a4_1 + bias1, zero) : a4_1 + bias1, t + 4 * b * 16 + 16) }
-    if p > 5 && b > 1 { storeVec(st.relu ? vmax(a5_1 + bias1, zero) : a5_1 + bias1, t + 5 * b * 16 + 16) }
-    if p > 6 && b > 1 { storeVec(st.relu ? vmax(a6_1 + bias1, zero) : a6_1 + bias1, t + 6 * b * 16 + 16) }
-    if p > 7 && b > 1 { storeVec(st.relu ? vmax(a7_1 + bias1, zero) : a7_1 + bias1, t + 7 * b * 16 + 16) }
-    if p > 8 && b > 1 { storeVec(st.relu ? vmax(a8_1 + bias1, zero) : a8_1 + bias1, t + 8 * b * 16 + 16) }
-    if p > 9 && b > 1 { storeVec(st.relu ? vmax(a9_1 + bias1, zero) : a9_1 + bias1, t + 9 * b * 16 + 16) }
-    if p > 10 && b > 1 { storeVec(st.relu ? vmax(a10_1 + bias1, zero) : a10_1 + bias1, t + 10 * b * 16 + 16) }
-    if p > 11 && b > 1 { storeVec(st.relu ? vmax(a11_1 + bias1, zero) : a11_1 + bias1, t + 11 * b * 16 + 16) }
-    if p > 12 && b > 1 { storeVec(st.relu ? vmax(a12_1 + bias1, zero) : a12_1 + bias1, t + 12 * b * 16 + 16) }
-    if p > 13 && b > 1 { storeVec(st.relu ? vmax(a13_1 + bias1, zero) : a13_1 + bias1, t + 13 * b * 16 + 16) }
-    if p > 0 && b > 2 { storeVec(st.relu ? vmax(a0_2 + bias2, zero) : a0_2 + bias2, t + 0 * b * 16 + 32) }
-    if p > 1 && b > 2 { storeVec(st.relu ? vmax(a1_2 + bias2, zero) : a1_2 + bias2, t + 1 * b * 16 + 32) }
-    if p > 2 && b > 2 { storeVec(st.relu ? vmax(a2_2 + bias2, zero) : a2_2 + bias2, t + 2 * b * 16 + 32) }
-    if p > 3 && b > 2 { storeVec(st.relu ? vmax(a3_2 + bias2, zero) : a3_2 + bias2, t + 3 * b * 16 + 32) }
-    if p > 4 && b > 2 { storeVec(st.relu ? vmax(a4_2 + bias2, zero) : a4_2 + bias2, t + 4 * b * 16 + 32) }
-    if p > 5 && b > 2 { storeVec(st.relu ? vmax(a5_2 + bias2, zero) : a5_2 + bias2, t + 5 * b * 16 + 32) }
-    if p > 6 && b > 2 { storeVec(st.relu ? vmax(a6_2 + bias2, zero) : a6_2 + bias2, t + 6 * b * 16 + 32) }
-    if p > 7 && b > 2 { storeVec(st.relu ? vmax(a7_2 + bias2, zero) : a7_2 + bias2, t + 7 * b * 16 + 32) }
-    if p > 8 && b > 2 { storeVec(st.relu ? vmax(a8_2 + bias2, zero) : a8_2 + bias2, t + 8 * b * 16 + 32) }
-    if p > 0 && b > 3 { storeVec(st.relu ? vmax(a0_3 + bias3, zero) : a0_3 + bias3, t + 0 * b * 16 + 48) }
-    if p > 1 && b > 3 { storeVec(st.relu ? vmax(a1_3 + bias3, zero) : a1_3 + bias3, t + 1 * b * 16 + 48) }
-    if p > 2 && b > 3 { storeVec(st.relu ? vmax(a2_3 + bias3, zero) : a2_3 + bias3, t + 2 * b * 16 + 48) }
-    if p > 3 && b > 3 { storeVec(st.relu ? vmax(a3_3 + bias3, zero) : a3_3 + bias3, t + 3 * b * 16 + 48) }
-    if p > 4 && b > 3 { storeVec(st.relu ? vmax(a4_3 + bias3, zero) : a4_3 + bias3, t + 4 * b * 16 + 48) }
-    if p > 5 && b > 3 { storeVec(st.relu ? vmax(a5_3 + bias3, zero) : a5_3 + bias3, t + 5 * b * 16 + 48) }
-    if p > 6 && b > 3 { storeVec(st.relu ? vmax(a6_3 + bias3, zero) : a6_3 + bias3, t + 6 * b * 16 + 48) }
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+        storeVec(vmax(a23_0 + bias0, zero), t + 368)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+        storeVec(a23_0 + bias0, t + 368)
+    }
+    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            let v23 = src[368] + r[23]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+                dst[23] = v23 < 0 ? 0 : v23
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+                dst[23] = v23
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
     while c < st.channels {
         let src = t + c
-        if p > 0 { dst[0] = src[0 * b * 16] }
-        if p > 1 { dst[1] = src[1 * b * 16] }
-        if p > 2 { dst[2] = src[2 * b * 16] }
-        if p > 3 { dst[3] = src[3 * b * 16] }
-        if p > 4 { dst[4] = src[4 * b * 16] }
-        if p > 5 { dst[5] = src[5 * b * 16] }
-        if p > 6 { dst[6] = src[6 * b * 16] }
-        if p > 7 { dst[7] = src[7 * b * 16] }
-        if p > 8 { dst[8] = src[8 * b * 16] }
-        if p > 9 { dst[9] = src[9 * b * 16] }
-        if p > 10 { dst[10] = src[10 * b * 16] }
-        if p > 11 { dst[11] = src[11 * b * 16] }
-        if p > 12 { dst[12] = src[12 * b * 16] }
-        if p > 13 { dst[13] = src[13 * b * 16] }
-        if p > 14 { dst[14] = src[14 * b * 16] }
-        if p > 15 { dst[15] = src[15 * b * 16] }
-        if p > 16 { dst[16] = src[16 * b * 16] }
-        if p > 17 { dst[17] = src[17 * b * 16] }
-        if p > 18 { dst[18] = src[18 * b * 16] }
-        if p > 19 { dst[19] = src[19 * b * 16] }
-        if p > 20 { dst[20] = src[20 * b * 16] }
-        if p > 21 { dst[21] = src[21 * b * 16] }
-        if p > 22 { dst[22] = src[22 * b * 16] }
-        if p > 23 { dst[23] = src[23 * b * 16] }
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst[23] = src[368]
         dst += st.channelStride
         c &+= 1
     }
 }
 
-/// Computes one pixel-major tile of `p` pixels x `b` channel blocks over `k` reduction steps.
+private func pm25x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var a22_0 = Vec()
+    var a23_0 = Vec()
+    var a24_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        let x23 = Vec(repeating: xp[23])
+        a23_0 = a23_0.addingProduct(x23, w0)
+        let x24 = Vec(repeating: xp[24])
+        a24_0 = a24_0.addingProduct(x24, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+        storeVec(vmax(a23_0 + bias0, zero), t + 368)
+        storeVec(vmax(a24_0 + bias0, zero), t + 384)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+        storeVec(a23_0 + bias0, t + 368)
+        storeVec(a24_0 + bias0, t + 384)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            let v23 = src[368] + r[23]
+            let v24 = src[384] + r[24]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+                dst[23] = v23 < 0 ? 0 : v23
+                dst[24] = v24 < 0 ? 0 : v24
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+                dst[23] = v23
+                dst[24] = v24
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst[23] = src[368]
+        dst[24] = src[384]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm26x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var a22_0 = Vec()
+    var a23_0 = Vec()
+    var a24_0 = Vec()
+    var a25_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        let x23 = Vec(repeating: xp[23])
+        a23_0 = a23_0.addingProduct(x23, w0)
+        let x24 = Vec(repeating: xp[24])
+        a24_0 = a24_0.addingProduct(x24, w0)
+        let x25 = Vec(repeating: xp[25])
+        a25_0 = a25_0.addingProduct(x25, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+        storeVec(vmax(a23_0 + bias0, zero), t + 368)
+        storeVec(vmax(a24_0 + bias0, zero), t + 384)
+        storeVec(vmax(a25_0 + bias0, zero), t + 400)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+        storeVec(a23_0 + bias0, t + 368)
+        storeVec(a24_0 + bias0, t + 384)
+        storeVec(a25_0 + bias0, t + 400)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            let v23 = src[368] + r[23]
+            let v24 = src[384] + r[24]
+            let v25 = src[400] + r[25]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+                dst[23] = v23 < 0 ? 0 : v23
+                dst[24] = v24 < 0 ? 0 : v24
+                dst[25] = v25 < 0 ? 0 : v25
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+                dst[23] = v23
+                dst[24] = v24
+                dst[25] = v25
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst[23] = src[368]
+        dst[24] = src[384]
+        dst[25] = src[400]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm27x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var a22_0 = Vec()
+    var a23_0 = Vec()
+    var a24_0 = Vec()
+    var a25_0 = Vec()
+    var a26_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        let x23 = Vec(repeating: xp[23])
+        a23_0 = a23_0.addingProduct(x23, w0)
+        let x24 = Vec(repeating: xp[24])
+        a24_0 = a24_0.addingProduct(x24, w0)
+        let x25 = Vec(repeating: xp[25])
+        a25_0 = a25_0.addingProduct(x25, w0)
+        let x26 = Vec(repeating: xp[26])
+        a26_0 = a26_0.addingProduct(x26, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+        storeVec(vmax(a23_0 + bias0, zero), t + 368)
+        storeVec(vmax(a24_0 + bias0, zero), t + 384)
+        storeVec(vmax(a25_0 + bias0, zero), t + 400)
+        storeVec(vmax(a26_0 + bias0, zero), t + 416)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+        storeVec(a23_0 + bias0, t + 368)
+        storeVec(a24_0 + bias0, t + 384)
+        storeVec(a25_0 + bias0, t + 400)
+        storeVec(a26_0 + bias0, t + 416)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            let v23 = src[368] + r[23]
+            let v24 = src[384] + r[24]
+            let v25 = src[400] + r[25]
+            let v26 = src[416] + r[26]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+                dst[23] = v23 < 0 ? 0 : v23
+                dst[24] = v24 < 0 ? 0 : v24
+                dst[25] = v25 < 0 ? 0 : v25
+                dst[26] = v26 < 0 ? 0 : v26
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+                dst[23] = v23
+                dst[24] = v24
+                dst[25] = v25
+                dst[26] = v26
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst[23] = src[368]
+        dst[24] = src[384]
+        dst[25] = src[400]
+        dst[26] = src[416]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm28x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a1_0 = Vec()
+    var a2_0 = Vec()
+    var a3_0 = Vec()
+    var a4_0 = Vec()
+    var a5_0 = Vec()
+    var a6_0 = Vec()
+    var a7_0 = Vec()
+    var a8_0 = Vec()
+    var a9_0 = Vec()
+    var a10_0 = Vec()
+    var a11_0 = Vec()
+    var a12_0 = Vec()
+    var a13_0 = Vec()
+    var a14_0 = Vec()
+    var a15_0 = Vec()
+    var a16_0 = Vec()
+    var a17_0 = Vec()
+    var a18_0 = Vec()
+    var a19_0 = Vec()
+    var a20_0 = Vec()
+    var a21_0 = Vec()
+    var a22_0 = Vec()
+    var a23_0 = Vec()
+    var a24_0 = Vec()
+    var a25_0 = Vec()
+    var a26_0 = Vec()
+    var a27_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        let x14 = Vec(repeating: xp[14])
+        a14_0 = a14_0.addingProduct(x14, w0)
+        let x15 = Vec(repeating: xp[15])
+        a15_0 = a15_0.addingProduct(x15, w0)
+        let x16 = Vec(repeating: xp[16])
+        a16_0 = a16_0.addingProduct(x16, w0)
+        let x17 = Vec(repeating: xp[17])
+        a17_0 = a17_0.addingProduct(x17, w0)
+        let x18 = Vec(repeating: xp[18])
+        a18_0 = a18_0.addingProduct(x18, w0)
+        let x19 = Vec(repeating: xp[19])
+        a19_0 = a19_0.addingProduct(x19, w0)
+        let x20 = Vec(repeating: xp[20])
+        a20_0 = a20_0.addingProduct(x20, w0)
+        let x21 = Vec(repeating: xp[21])
+        a21_0 = a21_0.addingProduct(x21, w0)
+        let x22 = Vec(repeating: xp[22])
+        a22_0 = a22_0.addingProduct(x22, w0)
+        let x23 = Vec(repeating: xp[23])
+        a23_0 = a23_0.addingProduct(x23, w0)
+        let x24 = Vec(repeating: xp[24])
+        a24_0 = a24_0.addingProduct(x24, w0)
+        let x25 = Vec(repeating: xp[25])
+        a25_0 = a25_0.addingProduct(x25, w0)
+        let x26 = Vec(repeating: xp[26])
+        a26_0 = a26_0.addingProduct(x26, w0)
+        let x27 = Vec(repeating: xp[27])
+        a27_0 = a27_0.addingProduct(x27, w0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a1_0 + bias0, zero), t + 16)
+        storeVec(vmax(a2_0 + bias0, zero), t + 32)
+        storeVec(vmax(a3_0 + bias0, zero), t + 48)
+        storeVec(vmax(a4_0 + bias0, zero), t + 64)
+        storeVec(vmax(a5_0 + bias0, zero), t + 80)
+        storeVec(vmax(a6_0 + bias0, zero), t + 96)
+        storeVec(vmax(a7_0 + bias0, zero), t + 112)
+        storeVec(vmax(a8_0 + bias0, zero), t + 128)
+        storeVec(vmax(a9_0 + bias0, zero), t + 144)
+        storeVec(vmax(a10_0 + bias0, zero), t + 160)
+        storeVec(vmax(a11_0 + bias0, zero), t + 176)
+        storeVec(vmax(a12_0 + bias0, zero), t + 192)
+        storeVec(vmax(a13_0 + bias0, zero), t + 208)
+        storeVec(vmax(a14_0 + bias0, zero), t + 224)
+        storeVec(vmax(a15_0 + bias0, zero), t + 240)
+        storeVec(vmax(a16_0 + bias0, zero), t + 256)
+        storeVec(vmax(a17_0 + bias0, zero), t + 272)
+        storeVec(vmax(a18_0 + bias0, zero), t + 288)
+        storeVec(vmax(a19_0 + bias0, zero), t + 304)
+        storeVec(vmax(a20_0 + bias0, zero), t + 320)
+        storeVec(vmax(a21_0 + bias0, zero), t + 336)
+        storeVec(vmax(a22_0 + bias0, zero), t + 352)
+        storeVec(vmax(a23_0 + bias0, zero), t + 368)
+        storeVec(vmax(a24_0 + bias0, zero), t + 384)
+        storeVec(vmax(a25_0 + bias0, zero), t + 400)
+        storeVec(vmax(a26_0 + bias0, zero), t + 416)
+        storeVec(vmax(a27_0 + bias0, zero), t + 432)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a1_0 + bias0, t + 16)
+        storeVec(a2_0 + bias0, t + 32)
+        storeVec(a3_0 + bias0, t + 48)
+        storeVec(a4_0 + bias0, t + 64)
+        storeVec(a5_0 + bias0, t + 80)
+        storeVec(a6_0 + bias0, t + 96)
+        storeVec(a7_0 + bias0, t + 112)
+        storeVec(a8_0 + bias0, t + 128)
+        storeVec(a9_0 + bias0, t + 144)
+        storeVec(a10_0 + bias0, t + 160)
+        storeVec(a11_0 + bias0, t + 176)
+        storeVec(a12_0 + bias0, t + 192)
+        storeVec(a13_0 + bias0, t + 208)
+        storeVec(a14_0 + bias0, t + 224)
+        storeVec(a15_0 + bias0, t + 240)
+        storeVec(a16_0 + bias0, t + 256)
+        storeVec(a17_0 + bias0, t + 272)
+        storeVec(a18_0 + bias0, t + 288)
+        storeVec(a19_0 + bias0, t + 304)
+        storeVec(a20_0 + bias0, t + 320)
+        storeVec(a21_0 + bias0, t + 336)
+        storeVec(a22_0 + bias0, t + 352)
+        storeVec(a23_0 + bias0, t + 368)
+        storeVec(a24_0 + bias0, t + 384)
+        storeVec(a25_0 + bias0, t + 400)
+        storeVec(a26_0 + bias0, t + 416)
+        storeVec(a27_0 + bias0, t + 432)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[16] + r[1]
+            let v2 = src[32] + r[2]
+            let v3 = src[48] + r[3]
+            let v4 = src[64] + r[4]
+            let v5 = src[80] + r[5]
+            let v6 = src[96] + r[6]
+            let v7 = src[112] + r[7]
+            let v8 = src[128] + r[8]
+            let v9 = src[144] + r[9]
+            let v10 = src[160] + r[10]
+            let v11 = src[176] + r[11]
+            let v12 = src[192] + r[12]
+            let v13 = src[208] + r[13]
+            let v14 = src[224] + r[14]
+            let v15 = src[240] + r[15]
+            let v16 = src[256] + r[16]
+            let v17 = src[272] + r[17]
+            let v18 = src[288] + r[18]
+            let v19 = src[304] + r[19]
+            let v20 = src[320] + r[20]
+            let v21 = src[336] + r[21]
+            let v22 = src[352] + r[22]
+            let v23 = src[368] + r[23]
+            let v24 = src[384] + r[24]
+            let v25 = src[400] + r[25]
+            let v26 = src[416] + r[26]
+            let v27 = src[432] + r[27]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+                dst[14] = v14 < 0 ? 0 : v14
+                dst[15] = v15 < 0 ? 0 : v15
+                dst[16] = v16 < 0 ? 0 : v16
+                dst[17] = v17 < 0 ? 0 : v17
+                dst[18] = v18 < 0 ? 0 : v18
+                dst[19] = v19 < 0 ? 0 : v19
+                dst[20] = v20 < 0 ? 0 : v20
+                dst[21] = v21 < 0 ? 0 : v21
+                dst[22] = v22 < 0 ? 0 : v22
+                dst[23] = v23 < 0 ? 0 : v23
+                dst[24] = v24 < 0 ? 0 : v24
+                dst[25] = v25 < 0 ? 0 : v25
+                dst[26] = v26 < 0 ? 0 : v26
+                dst[27] = v27 < 0 ? 0 : v27
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+                dst[14] = v14
+                dst[15] = v15
+                dst[16] = v16
+                dst[17] = v17
+                dst[18] = v18
+                dst[19] = v19
+                dst[20] = v20
+                dst[21] = v21
+                dst[22] = v22
+                dst[23] = v23
+                dst[24] = v24
+                dst[25] = v25
+                dst[26] = v26
+                dst[27] = v27
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[16]
+        dst[2] = src[32]
+        dst[3] = src[48]
+        dst[4] = src[64]
+        dst[5] = src[80]
+        dst[6] = src[96]
+        dst[7] = src[112]
+        dst[8] = src[128]
+        dst[9] = src[144]
+        dst[10] = src[160]
+        dst[11] = src[176]
+        dst[12] = src[192]
+        dst[13] = src[208]
+        dst[14] = src[224]
+        dst[15] = src[240]
+        dst[16] = src[256]
+        dst[17] = src[272]
+        dst[18] = src[288]
+        dst[19] = src[304]
+        dst[20] = src[320]
+        dst[21] = src[336]
+        dst[22] = src[352]
+        dst[23] = src[368]
+        dst[24] = src[384]
+        dst[25] = src[400]
+        dst[26] = src[416]
+        dst[27] = src[432]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm1x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+            } else {
+                dst[0] = v0
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm2x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm3x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm4x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm5x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm6x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm7x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm8x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm9x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm10x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a9_0 = Vec()
+    var a9_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        a9_1 = a9_1.addingProduct(x9, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+        storeVec(vmax(a9_0 + bias0, zero), t + 288)
+        storeVec(vmax(a9_1 + bias1, zero), t + 304)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+        storeVec(a9_0 + bias0, t + 288)
+        storeVec(a9_1 + bias1, t + 304)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            let v9 = src[288] + r[9]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst[9] = src[288]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm11x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a9_0 = Vec()
+    var a9_1 = Vec()
+    var a10_0 = Vec()
+    var a10_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        a9_1 = a9_1.addingProduct(x9, w1)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        a10_1 = a10_1.addingProduct(x10, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+        storeVec(vmax(a9_0 + bias0, zero), t + 288)
+        storeVec(vmax(a9_1 + bias1, zero), t + 304)
+        storeVec(vmax(a10_0 + bias0, zero), t + 320)
+        storeVec(vmax(a10_1 + bias1, zero), t + 336)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+        storeVec(a9_0 + bias0, t + 288)
+        storeVec(a9_1 + bias1, t + 304)
+        storeVec(a10_0 + bias0, t + 320)
+        storeVec(a10_1 + bias1, t + 336)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            let v9 = src[288] + r[9]
+            let v10 = src[320] + r[10]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst[9] = src[288]
+        dst[10] = src[320]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm12x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a9_0 = Vec()
+    var a9_1 = Vec()
+    var a10_0 = Vec()
+    var a10_1 = Vec()
+    var a11_0 = Vec()
+    var a11_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        a9_1 = a9_1.addingProduct(x9, w1)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        a10_1 = a10_1.addingProduct(x10, w1)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        a11_1 = a11_1.addingProduct(x11, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+        storeVec(vmax(a9_0 + bias0, zero), t + 288)
+        storeVec(vmax(a9_1 + bias1, zero), t + 304)
+        storeVec(vmax(a10_0 + bias0, zero), t + 320)
+        storeVec(vmax(a10_1 + bias1, zero), t + 336)
+        storeVec(vmax(a11_0 + bias0, zero), t + 352)
+        storeVec(vmax(a11_1 + bias1, zero), t + 368)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+        storeVec(a9_0 + bias0, t + 288)
+        storeVec(a9_1 + bias1, t + 304)
+        storeVec(a10_0 + bias0, t + 320)
+        storeVec(a10_1 + bias1, t + 336)
+        storeVec(a11_0 + bias0, t + 352)
+        storeVec(a11_1 + bias1, t + 368)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            let v9 = src[288] + r[9]
+            let v10 = src[320] + r[10]
+            let v11 = src[352] + r[11]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst[9] = src[288]
+        dst[10] = src[320]
+        dst[11] = src[352]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm13x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a9_0 = Vec()
+    var a9_1 = Vec()
+    var a10_0 = Vec()
+    var a10_1 = Vec()
+    var a11_0 = Vec()
+    var a11_1 = Vec()
+    var a12_0 = Vec()
+    var a12_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        a9_1 = a9_1.addingProduct(x9, w1)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        a10_1 = a10_1.addingProduct(x10, w1)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        a11_1 = a11_1.addingProduct(x11, w1)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        a12_1 = a12_1.addingProduct(x12, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+        storeVec(vmax(a9_0 + bias0, zero), t + 288)
+        storeVec(vmax(a9_1 + bias1, zero), t + 304)
+        storeVec(vmax(a10_0 + bias0, zero), t + 320)
+        storeVec(vmax(a10_1 + bias1, zero), t + 336)
+        storeVec(vmax(a11_0 + bias0, zero), t + 352)
+        storeVec(vmax(a11_1 + bias1, zero), t + 368)
+        storeVec(vmax(a12_0 + bias0, zero), t + 384)
+        storeVec(vmax(a12_1 + bias1, zero), t + 400)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+        storeVec(a9_0 + bias0, t + 288)
+        storeVec(a9_1 + bias1, t + 304)
+        storeVec(a10_0 + bias0, t + 320)
+        storeVec(a10_1 + bias1, t + 336)
+        storeVec(a11_0 + bias0, t + 352)
+        storeVec(a11_1 + bias1, t + 368)
+        storeVec(a12_0 + bias0, t + 384)
+        storeVec(a12_1 + bias1, t + 400)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            let v9 = src[288] + r[9]
+            let v10 = src[320] + r[10]
+            let v11 = src[352] + r[11]
+            let v12 = src[384] + r[12]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst[9] = src[288]
+        dst[10] = src[320]
+        dst[11] = src[352]
+        dst[12] = src[384]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm14x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a9_0 = Vec()
+    var a9_1 = Vec()
+    var a10_0 = Vec()
+    var a10_1 = Vec()
+    var a11_0 = Vec()
+    var a11_1 = Vec()
+    var a12_0 = Vec()
+    var a12_1 = Vec()
+    var a13_0 = Vec()
+    var a13_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        let x9 = Vec(repeating: xp[9])
+        a9_0 = a9_0.addingProduct(x9, w0)
+        a9_1 = a9_1.addingProduct(x9, w1)
+        let x10 = Vec(repeating: xp[10])
+        a10_0 = a10_0.addingProduct(x10, w0)
+        a10_1 = a10_1.addingProduct(x10, w1)
+        let x11 = Vec(repeating: xp[11])
+        a11_0 = a11_0.addingProduct(x11, w0)
+        a11_1 = a11_1.addingProduct(x11, w1)
+        let x12 = Vec(repeating: xp[12])
+        a12_0 = a12_0.addingProduct(x12, w0)
+        a12_1 = a12_1.addingProduct(x12, w1)
+        let x13 = Vec(repeating: xp[13])
+        a13_0 = a13_0.addingProduct(x13, w0)
+        a13_1 = a13_1.addingProduct(x13, w1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a1_0 + bias0, zero), t + 32)
+        storeVec(vmax(a1_1 + bias1, zero), t + 48)
+        storeVec(vmax(a2_0 + bias0, zero), t + 64)
+        storeVec(vmax(a2_1 + bias1, zero), t + 80)
+        storeVec(vmax(a3_0 + bias0, zero), t + 96)
+        storeVec(vmax(a3_1 + bias1, zero), t + 112)
+        storeVec(vmax(a4_0 + bias0, zero), t + 128)
+        storeVec(vmax(a4_1 + bias1, zero), t + 144)
+        storeVec(vmax(a5_0 + bias0, zero), t + 160)
+        storeVec(vmax(a5_1 + bias1, zero), t + 176)
+        storeVec(vmax(a6_0 + bias0, zero), t + 192)
+        storeVec(vmax(a6_1 + bias1, zero), t + 208)
+        storeVec(vmax(a7_0 + bias0, zero), t + 224)
+        storeVec(vmax(a7_1 + bias1, zero), t + 240)
+        storeVec(vmax(a8_0 + bias0, zero), t + 256)
+        storeVec(vmax(a8_1 + bias1, zero), t + 272)
+        storeVec(vmax(a9_0 + bias0, zero), t + 288)
+        storeVec(vmax(a9_1 + bias1, zero), t + 304)
+        storeVec(vmax(a10_0 + bias0, zero), t + 320)
+        storeVec(vmax(a10_1 + bias1, zero), t + 336)
+        storeVec(vmax(a11_0 + bias0, zero), t + 352)
+        storeVec(vmax(a11_1 + bias1, zero), t + 368)
+        storeVec(vmax(a12_0 + bias0, zero), t + 384)
+        storeVec(vmax(a12_1 + bias1, zero), t + 400)
+        storeVec(vmax(a13_0 + bias0, zero), t + 416)
+        storeVec(vmax(a13_1 + bias1, zero), t + 432)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a1_0 + bias0, t + 32)
+        storeVec(a1_1 + bias1, t + 48)
+        storeVec(a2_0 + bias0, t + 64)
+        storeVec(a2_1 + bias1, t + 80)
+        storeVec(a3_0 + bias0, t + 96)
+        storeVec(a3_1 + bias1, t + 112)
+        storeVec(a4_0 + bias0, t + 128)
+        storeVec(a4_1 + bias1, t + 144)
+        storeVec(a5_0 + bias0, t + 160)
+        storeVec(a5_1 + bias1, t + 176)
+        storeVec(a6_0 + bias0, t + 192)
+        storeVec(a6_1 + bias1, t + 208)
+        storeVec(a7_0 + bias0, t + 224)
+        storeVec(a7_1 + bias1, t + 240)
+        storeVec(a8_0 + bias0, t + 256)
+        storeVec(a8_1 + bias1, t + 272)
+        storeVec(a9_0 + bias0, t + 288)
+        storeVec(a9_1 + bias1, t + 304)
+        storeVec(a10_0 + bias0, t + 320)
+        storeVec(a10_1 + bias1, t + 336)
+        storeVec(a11_0 + bias0, t + 352)
+        storeVec(a11_1 + bias1, t + 368)
+        storeVec(a12_0 + bias0, t + 384)
+        storeVec(a12_1 + bias1, t + 400)
+        storeVec(a13_0 + bias0, t + 416)
+        storeVec(a13_1 + bias1, t + 432)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[32] + r[1]
+            let v2 = src[64] + r[2]
+            let v3 = src[96] + r[3]
+            let v4 = src[128] + r[4]
+            let v5 = src[160] + r[5]
+            let v6 = src[192] + r[6]
+            let v7 = src[224] + r[7]
+            let v8 = src[256] + r[8]
+            let v9 = src[288] + r[9]
+            let v10 = src[320] + r[10]
+            let v11 = src[352] + r[11]
+            let v12 = src[384] + r[12]
+            let v13 = src[416] + r[13]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+                dst[9] = v9 < 0 ? 0 : v9
+                dst[10] = v10 < 0 ? 0 : v10
+                dst[11] = v11 < 0 ? 0 : v11
+                dst[12] = v12 < 0 ? 0 : v12
+                dst[13] = v13 < 0 ? 0 : v13
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+                dst[9] = v9
+                dst[10] = v10
+                dst[11] = v11
+                dst[12] = v12
+                dst[13] = v13
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[32]
+        dst[2] = src[64]
+        dst[3] = src[96]
+        dst[4] = src[128]
+        dst[5] = src[160]
+        dst[6] = src[192]
+        dst[7] = src[224]
+        dst[8] = src[256]
+        dst[9] = src[288]
+        dst[10] = src[320]
+        dst[11] = src[352]
+        dst[12] = src[384]
+        dst[13] = src[416]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm1x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+            } else {
+                dst[0] = v0
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm2x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm3x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm4x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm5x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+        storeVec(vmax(a4_0 + bias0, zero), t + 192)
+        storeVec(vmax(a4_1 + bias1, zero), t + 208)
+        storeVec(vmax(a4_2 + bias2, zero), t + 224)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+        storeVec(a4_0 + bias0, t + 192)
+        storeVec(a4_1 + bias1, t + 208)
+        storeVec(a4_2 + bias2, t + 224)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            let v4 = src[192] + r[4]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst[4] = src[192]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm6x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a5_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        a5_2 = a5_2.addingProduct(x5, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+        storeVec(vmax(a4_0 + bias0, zero), t + 192)
+        storeVec(vmax(a4_1 + bias1, zero), t + 208)
+        storeVec(vmax(a4_2 + bias2, zero), t + 224)
+        storeVec(vmax(a5_0 + bias0, zero), t + 240)
+        storeVec(vmax(a5_1 + bias1, zero), t + 256)
+        storeVec(vmax(a5_2 + bias2, zero), t + 272)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+        storeVec(a4_0 + bias0, t + 192)
+        storeVec(a4_1 + bias1, t + 208)
+        storeVec(a4_2 + bias2, t + 224)
+        storeVec(a5_0 + bias0, t + 240)
+        storeVec(a5_1 + bias1, t + 256)
+        storeVec(a5_2 + bias2, t + 272)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            let v4 = src[192] + r[4]
+            let v5 = src[240] + r[5]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst[4] = src[192]
+        dst[5] = src[240]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm7x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a5_2 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a6_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        a5_2 = a5_2.addingProduct(x5, w2)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        a6_2 = a6_2.addingProduct(x6, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+        storeVec(vmax(a4_0 + bias0, zero), t + 192)
+        storeVec(vmax(a4_1 + bias1, zero), t + 208)
+        storeVec(vmax(a4_2 + bias2, zero), t + 224)
+        storeVec(vmax(a5_0 + bias0, zero), t + 240)
+        storeVec(vmax(a5_1 + bias1, zero), t + 256)
+        storeVec(vmax(a5_2 + bias2, zero), t + 272)
+        storeVec(vmax(a6_0 + bias0, zero), t + 288)
+        storeVec(vmax(a6_1 + bias1, zero), t + 304)
+        storeVec(vmax(a6_2 + bias2, zero), t + 320)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+        storeVec(a4_0 + bias0, t + 192)
+        storeVec(a4_1 + bias1, t + 208)
+        storeVec(a4_2 + bias2, t + 224)
+        storeVec(a5_0 + bias0, t + 240)
+        storeVec(a5_1 + bias1, t + 256)
+        storeVec(a5_2 + bias2, t + 272)
+        storeVec(a6_0 + bias0, t + 288)
+        storeVec(a6_1 + bias1, t + 304)
+        storeVec(a6_2 + bias2, t + 320)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            let v4 = src[192] + r[4]
+            let v5 = src[240] + r[5]
+            let v6 = src[288] + r[6]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst[4] = src[192]
+        dst[5] = src[240]
+        dst[6] = src[288]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm8x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a5_2 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a6_2 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a7_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        a5_2 = a5_2.addingProduct(x5, w2)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        a6_2 = a6_2.addingProduct(x6, w2)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        a7_2 = a7_2.addingProduct(x7, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+        storeVec(vmax(a4_0 + bias0, zero), t + 192)
+        storeVec(vmax(a4_1 + bias1, zero), t + 208)
+        storeVec(vmax(a4_2 + bias2, zero), t + 224)
+        storeVec(vmax(a5_0 + bias0, zero), t + 240)
+        storeVec(vmax(a5_1 + bias1, zero), t + 256)
+        storeVec(vmax(a5_2 + bias2, zero), t + 272)
+        storeVec(vmax(a6_0 + bias0, zero), t + 288)
+        storeVec(vmax(a6_1 + bias1, zero), t + 304)
+        storeVec(vmax(a6_2 + bias2, zero), t + 320)
+        storeVec(vmax(a7_0 + bias0, zero), t + 336)
+        storeVec(vmax(a7_1 + bias1, zero), t + 352)
+        storeVec(vmax(a7_2 + bias2, zero), t + 368)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+        storeVec(a4_0 + bias0, t + 192)
+        storeVec(a4_1 + bias1, t + 208)
+        storeVec(a4_2 + bias2, t + 224)
+        storeVec(a5_0 + bias0, t + 240)
+        storeVec(a5_1 + bias1, t + 256)
+        storeVec(a5_2 + bias2, t + 272)
+        storeVec(a6_0 + bias0, t + 288)
+        storeVec(a6_1 + bias1, t + 304)
+        storeVec(a6_2 + bias2, t + 320)
+        storeVec(a7_0 + bias0, t + 336)
+        storeVec(a7_1 + bias1, t + 352)
+        storeVec(a7_2 + bias2, t + 368)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            let v4 = src[192] + r[4]
+            let v5 = src[240] + r[5]
+            let v6 = src[288] + r[6]
+            let v7 = src[336] + r[7]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst[4] = src[192]
+        dst[5] = src[240]
+        dst[6] = src[288]
+        dst[7] = src[336]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm9x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a5_2 = Vec()
+    var a6_0 = Vec()
+    var a6_1 = Vec()
+    var a6_2 = Vec()
+    var a7_0 = Vec()
+    var a7_1 = Vec()
+    var a7_2 = Vec()
+    var a8_0 = Vec()
+    var a8_1 = Vec()
+    var a8_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        a5_2 = a5_2.addingProduct(x5, w2)
+        let x6 = Vec(repeating: xp[6])
+        a6_0 = a6_0.addingProduct(x6, w0)
+        a6_1 = a6_1.addingProduct(x6, w1)
+        a6_2 = a6_2.addingProduct(x6, w2)
+        let x7 = Vec(repeating: xp[7])
+        a7_0 = a7_0.addingProduct(x7, w0)
+        a7_1 = a7_1.addingProduct(x7, w1)
+        a7_2 = a7_2.addingProduct(x7, w2)
+        let x8 = Vec(repeating: xp[8])
+        a8_0 = a8_0.addingProduct(x8, w0)
+        a8_1 = a8_1.addingProduct(x8, w1)
+        a8_2 = a8_2.addingProduct(x8, w2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a1_0 + bias0, zero), t + 48)
+        storeVec(vmax(a1_1 + bias1, zero), t + 64)
+        storeVec(vmax(a1_2 + bias2, zero), t + 80)
+        storeVec(vmax(a2_0 + bias0, zero), t + 96)
+        storeVec(vmax(a2_1 + bias1, zero), t + 112)
+        storeVec(vmax(a2_2 + bias2, zero), t + 128)
+        storeVec(vmax(a3_0 + bias0, zero), t + 144)
+        storeVec(vmax(a3_1 + bias1, zero), t + 160)
+        storeVec(vmax(a3_2 + bias2, zero), t + 176)
+        storeVec(vmax(a4_0 + bias0, zero), t + 192)
+        storeVec(vmax(a4_1 + bias1, zero), t + 208)
+        storeVec(vmax(a4_2 + bias2, zero), t + 224)
+        storeVec(vmax(a5_0 + bias0, zero), t + 240)
+        storeVec(vmax(a5_1 + bias1, zero), t + 256)
+        storeVec(vmax(a5_2 + bias2, zero), t + 272)
+        storeVec(vmax(a6_0 + bias0, zero), t + 288)
+        storeVec(vmax(a6_1 + bias1, zero), t + 304)
+        storeVec(vmax(a6_2 + bias2, zero), t + 320)
+        storeVec(vmax(a7_0 + bias0, zero), t + 336)
+        storeVec(vmax(a7_1 + bias1, zero), t + 352)
+        storeVec(vmax(a7_2 + bias2, zero), t + 368)
+        storeVec(vmax(a8_0 + bias0, zero), t + 384)
+        storeVec(vmax(a8_1 + bias1, zero), t + 400)
+        storeVec(vmax(a8_2 + bias2, zero), t + 416)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a1_0 + bias0, t + 48)
+        storeVec(a1_1 + bias1, t + 64)
+        storeVec(a1_2 + bias2, t + 80)
+        storeVec(a2_0 + bias0, t + 96)
+        storeVec(a2_1 + bias1, t + 112)
+        storeVec(a2_2 + bias2, t + 128)
+        storeVec(a3_0 + bias0, t + 144)
+        storeVec(a3_1 + bias1, t + 160)
+        storeVec(a3_2 + bias2, t + 176)
+        storeVec(a4_0 + bias0, t + 192)
+        storeVec(a4_1 + bias1, t + 208)
+        storeVec(a4_2 + bias2, t + 224)
+        storeVec(a5_0 + bias0, t + 240)
+        storeVec(a5_1 + bias1, t + 256)
+        storeVec(a5_2 + bias2, t + 272)
+        storeVec(a6_0 + bias0, t + 288)
+        storeVec(a6_1 + bias1, t + 304)
+        storeVec(a6_2 + bias2, t + 320)
+        storeVec(a7_0 + bias0, t + 336)
+        storeVec(a7_1 + bias1, t + 352)
+        storeVec(a7_2 + bias2, t + 368)
+        storeVec(a8_0 + bias0, t + 384)
+        storeVec(a8_1 + bias1, t + 400)
+        storeVec(a8_2 + bias2, t + 416)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[48] + r[1]
+            let v2 = src[96] + r[2]
+            let v3 = src[144] + r[3]
+            let v4 = src[192] + r[4]
+            let v5 = src[240] + r[5]
+            let v6 = src[288] + r[6]
+            let v7 = src[336] + r[7]
+            let v8 = src[384] + r[8]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+                dst[6] = v6 < 0 ? 0 : v6
+                dst[7] = v7 < 0 ? 0 : v7
+                dst[8] = v8 < 0 ? 0 : v8
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+                dst[6] = v6
+                dst[7] = v7
+                dst[8] = v8
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[48]
+        dst[2] = src[96]
+        dst[3] = src[144]
+        dst[4] = src[192]
+        dst[5] = src[240]
+        dst[6] = src[288]
+        dst[7] = src[336]
+        dst[8] = src[384]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm1x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+            } else {
+                dst[0] = v0
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm2x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a1_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        a1_3 = a1_3.addingProduct(x1, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+        storeVec(vmax(a1_0 + bias0, zero), t + 64)
+        storeVec(vmax(a1_1 + bias1, zero), t + 80)
+        storeVec(vmax(a1_2 + bias2, zero), t + 96)
+        storeVec(vmax(a1_3 + bias3, zero), t + 112)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+        storeVec(a1_0 + bias0, t + 64)
+        storeVec(a1_1 + bias1, t + 80)
+        storeVec(a1_2 + bias2, t + 96)
+        storeVec(a1_3 + bias3, t + 112)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[64] + r[1]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[64]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm3x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a1_3 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a2_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        a1_3 = a1_3.addingProduct(x1, w3)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        a2_3 = a2_3.addingProduct(x2, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+        storeVec(vmax(a1_0 + bias0, zero), t + 64)
+        storeVec(vmax(a1_1 + bias1, zero), t + 80)
+        storeVec(vmax(a1_2 + bias2, zero), t + 96)
+        storeVec(vmax(a1_3 + bias3, zero), t + 112)
+        storeVec(vmax(a2_0 + bias0, zero), t + 128)
+        storeVec(vmax(a2_1 + bias1, zero), t + 144)
+        storeVec(vmax(a2_2 + bias2, zero), t + 160)
+        storeVec(vmax(a2_3 + bias3, zero), t + 176)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+        storeVec(a1_0 + bias0, t + 64)
+        storeVec(a1_1 + bias1, t + 80)
+        storeVec(a1_2 + bias2, t + 96)
+        storeVec(a1_3 + bias3, t + 112)
+        storeVec(a2_0 + bias0, t + 128)
+        storeVec(a2_1 + bias1, t + 144)
+        storeVec(a2_2 + bias2, t + 160)
+        storeVec(a2_3 + bias3, t + 176)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[64] + r[1]
+            let v2 = src[128] + r[2]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[64]
+        dst[2] = src[128]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm4x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a1_3 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a2_3 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a3_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        a1_3 = a1_3.addingProduct(x1, w3)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        a2_3 = a2_3.addingProduct(x2, w3)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        a3_3 = a3_3.addingProduct(x3, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+        storeVec(vmax(a1_0 + bias0, zero), t + 64)
+        storeVec(vmax(a1_1 + bias1, zero), t + 80)
+        storeVec(vmax(a1_2 + bias2, zero), t + 96)
+        storeVec(vmax(a1_3 + bias3, zero), t + 112)
+        storeVec(vmax(a2_0 + bias0, zero), t + 128)
+        storeVec(vmax(a2_1 + bias1, zero), t + 144)
+        storeVec(vmax(a2_2 + bias2, zero), t + 160)
+        storeVec(vmax(a2_3 + bias3, zero), t + 176)
+        storeVec(vmax(a3_0 + bias0, zero), t + 192)
+        storeVec(vmax(a3_1 + bias1, zero), t + 208)
+        storeVec(vmax(a3_2 + bias2, zero), t + 224)
+        storeVec(vmax(a3_3 + bias3, zero), t + 240)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+        storeVec(a1_0 + bias0, t + 64)
+        storeVec(a1_1 + bias1, t + 80)
+        storeVec(a1_2 + bias2, t + 96)
+        storeVec(a1_3 + bias3, t + 112)
+        storeVec(a2_0 + bias0, t + 128)
+        storeVec(a2_1 + bias1, t + 144)
+        storeVec(a2_2 + bias2, t + 160)
+        storeVec(a2_3 + bias3, t + 176)
+        storeVec(a3_0 + bias0, t + 192)
+        storeVec(a3_1 + bias1, t + 208)
+        storeVec(a3_2 + bias2, t + 224)
+        storeVec(a3_3 + bias3, t + 240)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[64] + r[1]
+            let v2 = src[128] + r[2]
+            let v3 = src[192] + r[3]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[64]
+        dst[2] = src[128]
+        dst[3] = src[192]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm5x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a1_3 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a2_3 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a3_3 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a4_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        a1_3 = a1_3.addingProduct(x1, w3)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        a2_3 = a2_3.addingProduct(x2, w3)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        a3_3 = a3_3.addingProduct(x3, w3)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        a4_3 = a4_3.addingProduct(x4, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+        storeVec(vmax(a1_0 + bias0, zero), t + 64)
+        storeVec(vmax(a1_1 + bias1, zero), t + 80)
+        storeVec(vmax(a1_2 + bias2, zero), t + 96)
+        storeVec(vmax(a1_3 + bias3, zero), t + 112)
+        storeVec(vmax(a2_0 + bias0, zero), t + 128)
+        storeVec(vmax(a2_1 + bias1, zero), t + 144)
+        storeVec(vmax(a2_2 + bias2, zero), t + 160)
+        storeVec(vmax(a2_3 + bias3, zero), t + 176)
+        storeVec(vmax(a3_0 + bias0, zero), t + 192)
+        storeVec(vmax(a3_1 + bias1, zero), t + 208)
+        storeVec(vmax(a3_2 + bias2, zero), t + 224)
+        storeVec(vmax(a3_3 + bias3, zero), t + 240)
+        storeVec(vmax(a4_0 + bias0, zero), t + 256)
+        storeVec(vmax(a4_1 + bias1, zero), t + 272)
+        storeVec(vmax(a4_2 + bias2, zero), t + 288)
+        storeVec(vmax(a4_3 + bias3, zero), t + 304)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+        storeVec(a1_0 + bias0, t + 64)
+        storeVec(a1_1 + bias1, t + 80)
+        storeVec(a1_2 + bias2, t + 96)
+        storeVec(a1_3 + bias3, t + 112)
+        storeVec(a2_0 + bias0, t + 128)
+        storeVec(a2_1 + bias1, t + 144)
+        storeVec(a2_2 + bias2, t + 160)
+        storeVec(a2_3 + bias3, t + 176)
+        storeVec(a3_0 + bias0, t + 192)
+        storeVec(a3_1 + bias1, t + 208)
+        storeVec(a3_2 + bias2, t + 224)
+        storeVec(a3_3 + bias3, t + 240)
+        storeVec(a4_0 + bias0, t + 256)
+        storeVec(a4_1 + bias1, t + 272)
+        storeVec(a4_2 + bias2, t + 288)
+        storeVec(a4_3 + bias3, t + 304)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[64] + r[1]
+            let v2 = src[128] + r[2]
+            let v3 = src[192] + r[3]
+            let v4 = src[256] + r[4]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[64]
+        dst[2] = src[128]
+        dst[3] = src[192]
+        dst[4] = src[256]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+private func pm6x4(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, wStride: Int,
+    _ st: PMStore
+) {
+    var a0_0 = Vec()
+    var a0_1 = Vec()
+    var a0_2 = Vec()
+    var a0_3 = Vec()
+    var a1_0 = Vec()
+    var a1_1 = Vec()
+    var a1_2 = Vec()
+    var a1_3 = Vec()
+    var a2_0 = Vec()
+    var a2_1 = Vec()
+    var a2_2 = Vec()
+    var a2_3 = Vec()
+    var a3_0 = Vec()
+    var a3_1 = Vec()
+    var a3_2 = Vec()
+    var a3_3 = Vec()
+    var a4_0 = Vec()
+    var a4_1 = Vec()
+    var a4_2 = Vec()
+    var a4_3 = Vec()
+    var a5_0 = Vec()
+    var a5_1 = Vec()
+    var a5_2 = Vec()
+    var a5_3 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let w0 = loadVec(wp)
+        let w1 = loadVec(wp + 1 &* wStride)
+        let w2 = loadVec(wp + 2 &* wStride)
+        let w3 = loadVec(wp + 3 &* wStride)
+        let x0 = Vec(repeating: xp[0])
+        a0_0 = a0_0.addingProduct(x0, w0)
+        a0_1 = a0_1.addingProduct(x0, w1)
+        a0_2 = a0_2.addingProduct(x0, w2)
+        a0_3 = a0_3.addingProduct(x0, w3)
+        let x1 = Vec(repeating: xp[1])
+        a1_0 = a1_0.addingProduct(x1, w0)
+        a1_1 = a1_1.addingProduct(x1, w1)
+        a1_2 = a1_2.addingProduct(x1, w2)
+        a1_3 = a1_3.addingProduct(x1, w3)
+        let x2 = Vec(repeating: xp[2])
+        a2_0 = a2_0.addingProduct(x2, w0)
+        a2_1 = a2_1.addingProduct(x2, w1)
+        a2_2 = a2_2.addingProduct(x2, w2)
+        a2_3 = a2_3.addingProduct(x2, w3)
+        let x3 = Vec(repeating: xp[3])
+        a3_0 = a3_0.addingProduct(x3, w0)
+        a3_1 = a3_1.addingProduct(x3, w1)
+        a3_2 = a3_2.addingProduct(x3, w2)
+        a3_3 = a3_3.addingProduct(x3, w3)
+        let x4 = Vec(repeating: xp[4])
+        a4_0 = a4_0.addingProduct(x4, w0)
+        a4_1 = a4_1.addingProduct(x4, w1)
+        a4_2 = a4_2.addingProduct(x4, w2)
+        a4_3 = a4_3.addingProduct(x4, w3)
+        let x5 = Vec(repeating: xp[5])
+        a5_0 = a5_0.addingProduct(x5, w0)
+        a5_1 = a5_1.addingProduct(x5, w1)
+        a5_2 = a5_2.addingProduct(x5, w2)
+        a5_3 = a5_3.addingProduct(x5, w3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    let t = st.tile
+    let zero = Vec()
+    let bias0 = loadVec(st.bias + 0)
+    let bias1 = loadVec(st.bias + 16)
+    let bias2 = loadVec(st.bias + 32)
+    let bias3 = loadVec(st.bias + 48)
+    // ReLU in the vector stage unless a residual must be added first.
+    if st.relu && st.residual == nil {
+        storeVec(vmax(a0_0 + bias0, zero), t + 0)
+        storeVec(vmax(a0_1 + bias1, zero), t + 16)
+        storeVec(vmax(a0_2 + bias2, zero), t + 32)
+        storeVec(vmax(a0_3 + bias3, zero), t + 48)
+        storeVec(vmax(a1_0 + bias0, zero), t + 64)
+        storeVec(vmax(a1_1 + bias1, zero), t + 80)
+        storeVec(vmax(a1_2 + bias2, zero), t + 96)
+        storeVec(vmax(a1_3 + bias3, zero), t + 112)
+        storeVec(vmax(a2_0 + bias0, zero), t + 128)
+        storeVec(vmax(a2_1 + bias1, zero), t + 144)
+        storeVec(vmax(a2_2 + bias2, zero), t + 160)
+        storeVec(vmax(a2_3 + bias3, zero), t + 176)
+        storeVec(vmax(a3_0 + bias0, zero), t + 192)
+        storeVec(vmax(a3_1 + bias1, zero), t + 208)
+        storeVec(vmax(a3_2 + bias2, zero), t + 224)
+        storeVec(vmax(a3_3 + bias3, zero), t + 240)
+        storeVec(vmax(a4_0 + bias0, zero), t + 256)
+        storeVec(vmax(a4_1 + bias1, zero), t + 272)
+        storeVec(vmax(a4_2 + bias2, zero), t + 288)
+        storeVec(vmax(a4_3 + bias3, zero), t + 304)
+        storeVec(vmax(a5_0 + bias0, zero), t + 320)
+        storeVec(vmax(a5_1 + bias1, zero), t + 336)
+        storeVec(vmax(a5_2 + bias2, zero), t + 352)
+        storeVec(vmax(a5_3 + bias3, zero), t + 368)
+    } else {
+        storeVec(a0_0 + bias0, t + 0)
+        storeVec(a0_1 + bias1, t + 16)
+        storeVec(a0_2 + bias2, t + 32)
+        storeVec(a0_3 + bias3, t + 48)
+        storeVec(a1_0 + bias0, t + 64)
+        storeVec(a1_1 + bias1, t + 80)
+        storeVec(a1_2 + bias2, t + 96)
+        storeVec(a1_3 + bias3, t + 112)
+        storeVec(a2_0 + bias0, t + 128)
+        storeVec(a2_1 + bias1, t + 144)
+        storeVec(a2_2 + bias2, t + 160)
+        storeVec(a2_3 + bias3, t + 176)
+        storeVec(a3_0 + bias0, t + 192)
+        storeVec(a3_1 + bias1, t + 208)
+        storeVec(a3_2 + bias2, t + 224)
+        storeVec(a3_3 + bias3, t + 240)
+        storeVec(a4_0 + bias0, t + 256)
+        storeVec(a4_1 + bias1, t + 272)
+        storeVec(a4_2 + bias2, t + 288)
+        storeVec(a4_3 + bias3, t + 304)
+        storeVec(a5_0 + bias0, t + 320)
+        storeVec(a5_1 + bias1, t + 336)
+        storeVec(a5_2 + bias2, t + 352)
+        storeVec(a5_3 + bias3, t + 368)
+    }
+    if experimentSkipStore { return }
+    // Transposed copy: channel c of the tile is column c of t.
+    var c = 0
+    var dst = st.y
+    if var r = st.residual {
+        while c < st.channels {
+            let src = t + c
+            let v0 = src[0] + r[0]
+            let v1 = src[64] + r[1]
+            let v2 = src[128] + r[2]
+            let v3 = src[192] + r[3]
+            let v4 = src[256] + r[4]
+            let v5 = src[320] + r[5]
+            if st.relu {
+                dst[0] = v0 < 0 ? 0 : v0
+                dst[1] = v1 < 0 ? 0 : v1
+                dst[2] = v2 < 0 ? 0 : v2
+                dst[3] = v3 < 0 ? 0 : v3
+                dst[4] = v4 < 0 ? 0 : v4
+                dst[5] = v5 < 0 ? 0 : v5
+            } else {
+                dst[0] = v0
+                dst[1] = v1
+                dst[2] = v2
+                dst[3] = v3
+                dst[4] = v4
+                dst[5] = v5
+            }
+            dst += st.channelStride
+            r += st.channelStride
+            c &+= 1
+        }
+        return
+    }
+    while c < st.channels {
+        let src = t + c
+        dst[0] = src[0]
+        dst[1] = src[64]
+        dst[2] = src[128]
+        dst[3] = src[192]
+        dst[4] = src[256]
+        dst[5] = src[320]
+        dst += st.channelStride
+        c &+= 1
+    }
+}
+
+/// Computes one pixel-major tile of `p` pixels x `b` channel blocks. `offsets` lists the reduction
+/// steps (at least one) and ends with a negative sentinel.
 /// `w` points at the first block's packed weights `[k][16]`; block `j` is at `w + j * wStride`.
-@inline(never)
 func pmTile(
-    p: Int, b: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    p: Int, b: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
     w: UnsafePointer<Float>, wStride: Int, _ st: PMStore
 ) {
     switch (b, p) {
-    case (1, 1): pmBody(p: 1, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 2): pmBody(p: 2, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 3): pmBody(p: 3, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 4): pmBody(p: 4, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 5): pmBody(p: 5, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 6): pmBody(p: 6, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 7): pmBody(p: 7, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 8): pmBody(p: 8, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 9): pmBody(p: 9, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 10): pmBody(p: 10, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 11): pmBody(p: 11, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 12): pmBody(p: 12, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 13): pmBody(p: 13, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 14): pmBody(p: 14, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 15): pmBody(p: 15, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 16): pmBody(p: 16, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 17): pmBody(p: 17, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 18): pmBody(p: 18, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 19): pmBody(p: 19, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 20): pmBody(p: 20, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 21): pmBody(p: 21, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 22): pmBody(p: 22, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 23): pmBody(p: 23, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (1, 24): pmBody(p: 24, b: 1, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 1): pmBody(p: 1, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 2): pmBody(p: 2, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 3): pmBody(p: 3, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 4): pmBody(p: 4, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 5): pmBody(p: 5, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 6): pmBody(p: 6, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 7): pmBody(p: 7, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 8): pmBody(p: 8, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 9): pmBody(p: 9, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 10): pmBody(p: 10, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 11): pmBody(p: 11, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 12): pmBody(p: 12, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 13): pmBody(p: 13, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (2, 14): pmBody(p: 14, b: 2, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 1): pmBody(p: 1, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 2): pmBody(p: 2, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 3): pmBody(p: 3, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 4): pmBody(p: 4, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 5): pmBody(p: 5, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 6): pmBody(p: 6, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 7): pmBody(p: 7, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 8): pmBody(p: 8, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (3, 9): pmBody(p: 9, b: 3, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 1): pmBody(p: 1, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 2): pmBody(p: 2, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 3): pmBody(p: 3, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 4): pmBody(p: 4, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 5): pmBody(p: 5, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 6): pmBody(p: 6, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
-    case (4, 7): pmBody(p: 7, b: 4, k: k, x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 1): pm1x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 2): pm2x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 3): pm3x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 4): pm4x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 5): pm5x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 6): pm6x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 7): pm7x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 8): pm8x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 9): pm9x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 10): pm10x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 11): pm11x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 12): pm12x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 13): pm13x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 14): pm14x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 15): pm15x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 16): pm16x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 17): pm17x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 18): pm18x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 19): pm19x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 20): pm20x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 21): pm21x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 22): pm22x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 23): pm23x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 24): pm24x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 25): pm25x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 26): pm26x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 27): pm27x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (1, 28): pm28x1(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 1): pm1x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 2): pm2x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 3): pm3x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 4): pm4x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 5): pm5x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 6): pm6x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 7): pm7x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 8): pm8x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 9): pm9x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 10): pm10x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 11): pm11x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 12): pm12x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 13): pm13x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (2, 14): pm14x2(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 1): pm1x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 2): pm2x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 3): pm3x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 4): pm4x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 5): pm5x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 6): pm6x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 7): pm7x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 8): pm8x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (3, 9): pm9x3(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 1): pm1x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 2): pm2x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 3): pm3x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 4): pm4x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 5): pm5x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
+    case (4, 6): pm6x4(x: x, offsets: offsets, w: w, wStride: wStride, st)
     default: preconditionFailure("pmTile: unsupported tile \(p) x \(b)")
     }
 }
@@ -387,10 +8935,10 @@ func pmTile(
 @inline(__always)
 func pmMaxPixels(_ b: Int) -> Int {
     switch b {
-    case 1: return 24
+    case 1: return 28
     case 2: return 14
     case 3: return 9
-    case 4: return 7
+    case 4: return 6
     default: return 0
     }
 }
@@ -404,12 +8952,735 @@ struct SPStore {
     var bias: UnsafePointer<Float>
     var relu: Bool
     var lanes: Int
+    /// Added before the ReLU, at the same offsets as `y` (nil: none).
+    var residual: UnsafePointer<Float>?
 }
 
 @inline(__always)
-private func spBody(
-    r: Int, q: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
-    w: UnsafePointer<Float>, _ st: SPStore
+private func spStore(_ acc: Vec, _ st: SPStore, r: Int, q: Int) {
+    var v = acc + st.bias[r]
+    let offset = r * st.channelStride + q * 16
+    let d = st.y + offset
+    if st.lanes >= 16 {
+        if let res = st.residual { v += loadVec(res + offset) }
+        if st.relu { v = vmax(v, Vec()) }
+        storeVec(v, d)
+    } else {
+        for l in 0..<st.lanes {
+            var e = v[l]
+            if let res = st.residual { e += res[offset + l] }
+            d[l] = st.relu && e < 0 ? 0 : e
+        }
+    }
+}
+
+private func sp1x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+}
+
+private func sp2x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+}
+
+private func sp3x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+}
+
+private func sp4x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+}
+
+private func sp5x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+}
+
+private func sp6x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+}
+
+private func sp7x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+}
+
+private func sp8x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+}
+
+private func sp9x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+}
+
+private func sp10x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+}
+
+private func sp11x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var c10_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+}
+
+private func sp12x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var c10_0 = Vec()
+    var c11_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c11_0, st, r: 11, q: 0)
+}
+
+private func sp13x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var c10_0 = Vec()
+    var c11_0 = Vec()
+    var c12_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c12_0, st, r: 12, q: 0)
+}
+
+private func sp14x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var c10_0 = Vec()
+    var c11_0 = Vec()
+    var c12_0 = Vec()
+    var c13_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        let v13 = Vec(repeating: wp[13])
+        c13_0 = c13_0.addingProduct(x0, v13)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c12_0, st, r: 12, q: 0)
+    spStore(c13_0, st, r: 13, q: 0)
+}
+
+private func sp15x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c1_0 = Vec()
+    var c2_0 = Vec()
+    var c3_0 = Vec()
+    var c4_0 = Vec()
+    var c5_0 = Vec()
+    var c6_0 = Vec()
+    var c7_0 = Vec()
+    var c8_0 = Vec()
+    var c9_0 = Vec()
+    var c10_0 = Vec()
+    var c11_0 = Vec()
+    var c12_0 = Vec()
+    var c13_0 = Vec()
+    var c14_0 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        let v13 = Vec(repeating: wp[13])
+        c13_0 = c13_0.addingProduct(x0, v13)
+        let v14 = Vec(repeating: wp[14])
+        c14_0 = c14_0.addingProduct(x0, v14)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c12_0, st, r: 12, q: 0)
+    spStore(c13_0, st, r: 13, q: 0)
+    spStore(c14_0, st, r: 14, q: 0)
+}
+
+private func sp16x1(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
 ) {
     var c0_0 = Vec()
     var c1_0 = Vec()
@@ -427,226 +9698,1674 @@ private func spBody(
     var c13_0 = Vec()
     var c14_0 = Vec()
     var c15_0 = Vec()
-    var c0_1 = Vec()
-    var c1_1 = Vec()
-    var c2_1 = Vec()
-    var c3_1 = Vec()
-    var c4_1 = Vec()
-    var c5_1 = Vec()
-    var c6_1 = Vec()
-    var c7_1 = Vec()
-    var c8_1 = Vec()
-    var c9_1 = Vec()
-    var c10_1 = Vec()
-    var c11_1 = Vec()
-    var c12_1 = Vec()
-    var c13_1 = Vec()
-    var c0_2 = Vec()
-    var c1_2 = Vec()
-    var c2_2 = Vec()
-    var c3_2 = Vec()
-    var c4_2 = Vec()
-    var c5_2 = Vec()
-    var c6_2 = Vec()
-    var c7_2 = Vec()
-    var c8_2 = Vec()
-    var kk = 0
     var wp = w
-    while kk < k {
-        let xp = x + Int(offsets[kk])
-        let x0 = loadVec(xp)
-        let x1 = q > 1 ? loadVec(xp + 16) : Vec()
-        let x2 = q > 2 ? loadVec(xp + 32) : Vec()
-        do {
-            let v = Vec(repeating: wp[0])
-            c0_0 = c0_0.addingProduct(x0, v)
-            if q > 1 { c0_1 = c0_1.addingProduct(x1, v) }
-            if q > 2 { c0_2 = c0_2.addingProduct(x2, v) }
-        }
-        if r > 1 {
-            let v = Vec(repeating: wp[1])
-            c1_0 = c1_0.addingProduct(x0, v)
-            if q > 1 { c1_1 = c1_1.addingProduct(x1, v) }
-            if q > 2 { c1_2 = c1_2.addingProduct(x2, v) }
-        }
-        if r > 2 {
-            let v = Vec(repeating: wp[2])
-            c2_0 = c2_0.addingProduct(x0, v)
-            if q > 1 { c2_1 = c2_1.addingProduct(x1, v) }
-            if q > 2 { c2_2 = c2_2.addingProduct(x2, v) }
-        }
-        if r > 3 {
-            let v = Vec(repeating: wp[3])
-            c3_0 = c3_0.addingProduct(x0, v)
-            if q > 1 { c3_1 = c3_1.addingProduct(x1, v) }
-            if q > 2 { c3_2 = c3_2.addingProduct(x2, v) }
-        }
-        if r > 4 {
-            let v = Vec(repeating: wp[4])
-            c4_0 = c4_0.addingProduct(x0, v)
-            if q > 1 { c4_1 = c4_1.addingProduct(x1, v) }
-            if q > 2 { c4_2 = c4_2.addingProduct(x2, v) }
-        }
-        if r > 5 {
-            let v = Vec(repeating: wp[5])
-            c5_0 = c5_0.addingProduct(x0, v)
-            if q > 1 { c5_1 = c5_1.addingProduct(x1, v) }
-            if q > 2 { c5_2 = c5_2.addingProduct(x2, v) }
-        }
-        if r > 6 {
-            let v = Vec(repeating: wp[6])
-            c6_0 = c6_0.addingProduct(x0, v)
-            if q > 1 { c6_1 = c6_1.addingProduct(x1, v) }
-            if q > 2 { c6_2 = c6_2.addingProduct(x2, v) }
-        }
-        if r > 7 {
-            let v = Vec(repeating: wp[7])
-            c7_0 = c7_0.addingProduct(x0, v)
-            if q > 1 { c7_1 = c7_1.addingProduct(x1, v) }
-            if q > 2 { c7_2 = c7_2.addingProduct(x2, v) }
-        }
-        if r > 8 {
-            let v = Vec(repeating: wp[8])
-            c8_0 = c8_0.addingProduct(x0, v)
-            if q > 1 { c8_1 = c8_1.addingProduct(x1, v) }
-            if q > 2 { c8_2 = c8_2.addingProduct(x2, v) }
-        }
-        if r > 9 {
-            let v = Vec(repeating: wp[9])
-            c9_0 = c9_0.addingProduct(x0, v)
-            if q > 1 { c9_1 = c9_1.addingProduct(x1, v) }
-        }
-        if r > 10 {
-            let v = Vec(repeating: wp[10])
-            c10_0 = c10_0.addingProduct(x0, v)
-            if q > 1 { c10_1 = c10_1.addingProduct(x1, v) }
-        }
-        if r > 11 {
-            let v = Vec(repeating: wp[11])
-            c11_0 = c11_0.addingProduct(x0, v)
-            if q > 1 { c11_1 = c11_1.addingProduct(x1, v) }
-        }
-        if r > 12 {
-            let v = Vec(repeating: wp[12])
-            c12_0 = c12_0.addingProduct(x0, v)
-            if q > 1 { c12_1 = c12_1.addingProduct(x1, v) }
-        }
-        if r > 13 {
-            let v = Vec(repeating: wp[13])
-            c13_0 = c13_0.addingProduct(x0, v)
-            if q > 1 { c13_1 = c13_1.addingProduct(x1, v) }
-        }
-        if r > 14 {
-            let v = Vec(repeating: wp[14])
-            c14_0 = c14_0.addingProduct(x0, v)
-        }
-        if r > 15 {
-            let v = Vec(repeating: wp[15])
-            c15_0 = c15_0.addingProduct(x0, v)
-        }
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        let v13 = Vec(repeating: wp[13])
+        c13_0 = c13_0.addingProduct(x0, v13)
+        let v14 = Vec(repeating: wp[14])
+        c14_0 = c14_0.addingProduct(x0, v14)
+        let v15 = Vec(repeating: wp[15])
+        c15_0 = c15_0.addingProduct(x0, v15)
         wp += 16
-        kk &+= 1
-    }
-    if r > 0 && q > 0 { spStore(c0_0, st, r: 0, q: 0) }
-    if r > 1 && q > 0 { spStore(c1_0, st, r: 1, q: 0) }
-    if r > 2 && q > 0 { spStore(c2_0, st, r: 2, q: 0) }
-    if r > 3 && q > 0 { spStore(c3_0, st, r: 3, q: 0) }
-    if r > 4 && q > 0 { spStore(c4_0, st, r: 4, q: 0) }
-    if r > 5 && q > 0 { spStore(c5_0, st, r: 5, q: 0) }
-    if r > 6 && q > 0 { spStore(c6_0, st, r: 6, q: 0) }
-    if r > 7 && q > 0 { spStore(c7_0, st, r: 7, q: 0) }
-    if r > 8 && q > 0 { spStore(c8_0, st, r: 8, q: 0) }
-    if r > 9 && q > 0 { spStore(c9_0, st, r: 9, q: 0) }
-    if r > 10 && q > 0 { spStore(c10_0, st, r: 10, q: 0) }
-    if r > 11 && q > 0 { spStore(c11_0, st, r: 11, q: 0) }
-    if r > 12 && q > 0 { spStore(c12_0, st, r: 12, q: 0) }
-    if r > 13 && q > 0 { spStore(c13_0, st, r: 13, q: 0) }
-    if r > 14 && q > 0 { spStore(c14_0, st, r: 14, q: 0) }
-    if r > 15 && q > 0 { spStore(c15_0, st, r: 15, q: 0) }
-    if r > 0 && q > 1 { spStore(c0_1, st, r: 0, q: 1) }
-    if r > 1 && q > 1 { spStore(c1_1, st, r: 1, q: 1) }
-    if r > 2 && q > 1 { spStore(c2_1, st, r: 2, q: 1) }
-    if r > 3 && q > 1 { spStore(c3_1, st, r: 3, q: 1) }
-    if r > 4 && q > 1 { spStore(c4_1, st, r: 4, q: 1) }
-    if r > 5 && q > 1 { spStore(c5_1, st, r: 5, q: 1) }
-    if r > 6 && q > 1 { spStore(c6_1, st, r: 6, q: 1) }
-    if r > 7 && q > 1 { spStore(c7_1, st, r: 7, q: 1) }
-    if r > 8 && q > 1 { spStore(c8_1, st, r: 8, q: 1) }
-    if r > 9 && q > 1 { spStore(c9_1, st, r: 9, q: 1) }
-    if r > 10 && q > 1 { spStore(c10_1, st, r: 10, q: 1) }
-    if r > 11 && q > 1 { spStore(c11_1, st, r: 11, q: 1) }
-    if r > 12 && q > 1 { spStore(c12_1, st, r: 12, q: 1) }
-    if r > 13 && q > 1 { spStore(c13_1, st, r: 13, q: 1) }
-    if r > 0 && q > 2 { spStore(c0_2, st, r: 0, q: 2) }
-    if r > 1 && q > 2 { spStore(c1_2, st, r: 1, q: 2) }
-    if r > 2 && q > 2 { spStore(c2_2, st, r: 2, q: 2) }
-    if r > 3 && q > 2 { spStore(c3_2, st, r: 3, q: 2) }
-    if r > 4 && q > 2 { spStore(c4_2, st, r: 4, q: 2) }
-    if r > 5 && q > 2 { spStore(c5_2, st, r: 5, q: 2) }
-    if r > 6 && q > 2 { spStore(c6_2, st, r: 6, q: 2) }
-    if r > 7 && q > 2 { spStore(c7_2, st, r: 7, q: 2) }
-    if r > 8 && q > 2 { spStore(c8_2, st, r: 8, q: 2) }
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c12_0, st, r: 12, q: 0)
+    spStore(c13_0, st, r: 13, q: 0)
+    spStore(c14_0, st, r: 14, q: 0)
+    spStore(c15_0, st, r: 15, q: 0)
 }
 
-@inline(__always)
-private func spStore(_ acc: Vec, _ st: SPStore, r: Int, q: Int) {
-    var v = acc + st.bias[r]
-    if st.relu { v = vmax(v, Vec()) }
-    let d = st.y + r * st.channelStride + q * 16
-    if st.lanes >= 16 {
-        storeVec(v, d)
-    } else {
-        for l in 0..<st.lanes { d[l] = v[l] }
-    }
+private func sp1x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
 }
 
-/// Computes one spatial tile of `r` channels x `q` pixel vectors over `k` reduction steps. `w`
+private func sp2x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+}
+
+private func sp3x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+}
+
+private func sp4x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+}
+
+private func sp5x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+}
+
+private func sp6x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+}
+
+private func sp7x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+}
+
+private func sp8x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+}
+
+private func sp9x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+}
+
+private func sp10x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c9_0 = Vec()
+    var c9_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        c9_1 = c9_1.addingProduct(x1, v9)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c9_1, st, r: 9, q: 1)
+}
+
+private func sp11x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c9_0 = Vec()
+    var c9_1 = Vec()
+    var c10_0 = Vec()
+    var c10_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        c9_1 = c9_1.addingProduct(x1, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        c10_1 = c10_1.addingProduct(x1, v10)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c9_1, st, r: 9, q: 1)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c10_1, st, r: 10, q: 1)
+}
+
+private func sp12x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c9_0 = Vec()
+    var c9_1 = Vec()
+    var c10_0 = Vec()
+    var c10_1 = Vec()
+    var c11_0 = Vec()
+    var c11_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        c9_1 = c9_1.addingProduct(x1, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        c10_1 = c10_1.addingProduct(x1, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        c11_1 = c11_1.addingProduct(x1, v11)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c9_1, st, r: 9, q: 1)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c10_1, st, r: 10, q: 1)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c11_1, st, r: 11, q: 1)
+}
+
+private func sp13x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c9_0 = Vec()
+    var c9_1 = Vec()
+    var c10_0 = Vec()
+    var c10_1 = Vec()
+    var c11_0 = Vec()
+    var c11_1 = Vec()
+    var c12_0 = Vec()
+    var c12_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        c9_1 = c9_1.addingProduct(x1, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        c10_1 = c10_1.addingProduct(x1, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        c11_1 = c11_1.addingProduct(x1, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        c12_1 = c12_1.addingProduct(x1, v12)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c9_1, st, r: 9, q: 1)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c10_1, st, r: 10, q: 1)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c11_1, st, r: 11, q: 1)
+    spStore(c12_0, st, r: 12, q: 0)
+    spStore(c12_1, st, r: 12, q: 1)
+}
+
+private func sp14x2(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c9_0 = Vec()
+    var c9_1 = Vec()
+    var c10_0 = Vec()
+    var c10_1 = Vec()
+    var c11_0 = Vec()
+    var c11_1 = Vec()
+    var c12_0 = Vec()
+    var c12_1 = Vec()
+    var c13_0 = Vec()
+    var c13_1 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        let v9 = Vec(repeating: wp[9])
+        c9_0 = c9_0.addingProduct(x0, v9)
+        c9_1 = c9_1.addingProduct(x1, v9)
+        let v10 = Vec(repeating: wp[10])
+        c10_0 = c10_0.addingProduct(x0, v10)
+        c10_1 = c10_1.addingProduct(x1, v10)
+        let v11 = Vec(repeating: wp[11])
+        c11_0 = c11_0.addingProduct(x0, v11)
+        c11_1 = c11_1.addingProduct(x1, v11)
+        let v12 = Vec(repeating: wp[12])
+        c12_0 = c12_0.addingProduct(x0, v12)
+        c12_1 = c12_1.addingProduct(x1, v12)
+        let v13 = Vec(repeating: wp[13])
+        c13_0 = c13_0.addingProduct(x0, v13)
+        c13_1 = c13_1.addingProduct(x1, v13)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c9_0, st, r: 9, q: 0)
+    spStore(c9_1, st, r: 9, q: 1)
+    spStore(c10_0, st, r: 10, q: 0)
+    spStore(c10_1, st, r: 10, q: 1)
+    spStore(c11_0, st, r: 11, q: 0)
+    spStore(c11_1, st, r: 11, q: 1)
+    spStore(c12_0, st, r: 12, q: 0)
+    spStore(c12_1, st, r: 12, q: 1)
+    spStore(c13_0, st, r: 13, q: 0)
+    spStore(c13_1, st, r: 13, q: 1)
+}
+
+private func sp1x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+}
+
+private func sp2x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+}
+
+private func sp3x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+}
+
+private func sp4x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+}
+
+private func sp5x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c4_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        c4_2 = c4_2.addingProduct(x2, v4)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c4_2, st, r: 4, q: 2)
+}
+
+private func sp6x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c4_2 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c5_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        c4_2 = c4_2.addingProduct(x2, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        c5_2 = c5_2.addingProduct(x2, v5)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c4_2, st, r: 4, q: 2)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c5_2, st, r: 5, q: 2)
+}
+
+private func sp7x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c4_2 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c5_2 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c6_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        c4_2 = c4_2.addingProduct(x2, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        c5_2 = c5_2.addingProduct(x2, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        c6_2 = c6_2.addingProduct(x2, v6)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c4_2, st, r: 4, q: 2)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c5_2, st, r: 5, q: 2)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c6_2, st, r: 6, q: 2)
+}
+
+private func sp8x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c4_2 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c5_2 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c6_2 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c7_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        c4_2 = c4_2.addingProduct(x2, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        c5_2 = c5_2.addingProduct(x2, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        c6_2 = c6_2.addingProduct(x2, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        c7_2 = c7_2.addingProduct(x2, v7)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c4_2, st, r: 4, q: 2)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c5_2, st, r: 5, q: 2)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c6_2, st, r: 6, q: 2)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c7_2, st, r: 7, q: 2)
+}
+
+private func sp9x3(
+    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
+) {
+    var c0_0 = Vec()
+    var c0_1 = Vec()
+    var c0_2 = Vec()
+    var c1_0 = Vec()
+    var c1_1 = Vec()
+    var c1_2 = Vec()
+    var c2_0 = Vec()
+    var c2_1 = Vec()
+    var c2_2 = Vec()
+    var c3_0 = Vec()
+    var c3_1 = Vec()
+    var c3_2 = Vec()
+    var c4_0 = Vec()
+    var c4_1 = Vec()
+    var c4_2 = Vec()
+    var c5_0 = Vec()
+    var c5_1 = Vec()
+    var c5_2 = Vec()
+    var c6_0 = Vec()
+    var c6_1 = Vec()
+    var c6_2 = Vec()
+    var c7_0 = Vec()
+    var c7_1 = Vec()
+    var c7_2 = Vec()
+    var c8_0 = Vec()
+    var c8_1 = Vec()
+    var c8_2 = Vec()
+    var wp = w
+    var op = offsets
+    var off = op.pointee
+    repeat {
+        let xp = x + Int(off)
+        let x0 = loadVec(xp + 0)
+        let x1 = loadVec(xp + 16)
+        let x2 = loadVec(xp + 32)
+        let v0 = Vec(repeating: wp[0])
+        c0_0 = c0_0.addingProduct(x0, v0)
+        c0_1 = c0_1.addingProduct(x1, v0)
+        c0_2 = c0_2.addingProduct(x2, v0)
+        let v1 = Vec(repeating: wp[1])
+        c1_0 = c1_0.addingProduct(x0, v1)
+        c1_1 = c1_1.addingProduct(x1, v1)
+        c1_2 = c1_2.addingProduct(x2, v1)
+        let v2 = Vec(repeating: wp[2])
+        c2_0 = c2_0.addingProduct(x0, v2)
+        c2_1 = c2_1.addingProduct(x1, v2)
+        c2_2 = c2_2.addingProduct(x2, v2)
+        let v3 = Vec(repeating: wp[3])
+        c3_0 = c3_0.addingProduct(x0, v3)
+        c3_1 = c3_1.addingProduct(x1, v3)
+        c3_2 = c3_2.addingProduct(x2, v3)
+        let v4 = Vec(repeating: wp[4])
+        c4_0 = c4_0.addingProduct(x0, v4)
+        c4_1 = c4_1.addingProduct(x1, v4)
+        c4_2 = c4_2.addingProduct(x2, v4)
+        let v5 = Vec(repeating: wp[5])
+        c5_0 = c5_0.addingProduct(x0, v5)
+        c5_1 = c5_1.addingProduct(x1, v5)
+        c5_2 = c5_2.addingProduct(x2, v5)
+        let v6 = Vec(repeating: wp[6])
+        c6_0 = c6_0.addingProduct(x0, v6)
+        c6_1 = c6_1.addingProduct(x1, v6)
+        c6_2 = c6_2.addingProduct(x2, v6)
+        let v7 = Vec(repeating: wp[7])
+        c7_0 = c7_0.addingProduct(x0, v7)
+        c7_1 = c7_1.addingProduct(x1, v7)
+        c7_2 = c7_2.addingProduct(x2, v7)
+        let v8 = Vec(repeating: wp[8])
+        c8_0 = c8_0.addingProduct(x0, v8)
+        c8_1 = c8_1.addingProduct(x1, v8)
+        c8_2 = c8_2.addingProduct(x2, v8)
+        wp += 16
+        op += 1
+        off = op.pointee
+    } while off >= 0
+    spStore(c0_0, st, r: 0, q: 0)
+    spStore(c0_1, st, r: 0, q: 1)
+    spStore(c0_2, st, r: 0, q: 2)
+    spStore(c1_0, st, r: 1, q: 0)
+    spStore(c1_1, st, r: 1, q: 1)
+    spStore(c1_2, st, r: 1, q: 2)
+    spStore(c2_0, st, r: 2, q: 0)
+    spStore(c2_1, st, r: 2, q: 1)
+    spStore(c2_2, st, r: 2, q: 2)
+    spStore(c3_0, st, r: 3, q: 0)
+    spStore(c3_1, st, r: 3, q: 1)
+    spStore(c3_2, st, r: 3, q: 2)
+    spStore(c4_0, st, r: 4, q: 0)
+    spStore(c4_1, st, r: 4, q: 1)
+    spStore(c4_2, st, r: 4, q: 2)
+    spStore(c5_0, st, r: 5, q: 0)
+    spStore(c5_1, st, r: 5, q: 1)
+    spStore(c5_2, st, r: 5, q: 2)
+    spStore(c6_0, st, r: 6, q: 0)
+    spStore(c6_1, st, r: 6, q: 1)
+    spStore(c6_2, st, r: 6, q: 2)
+    spStore(c7_0, st, r: 7, q: 0)
+    spStore(c7_1, st, r: 7, q: 1)
+    spStore(c7_2, st, r: 7, q: 2)
+    spStore(c8_0, st, r: 8, q: 0)
+    spStore(c8_1, st, r: 8, q: 1)
+    spStore(c8_2, st, r: 8, q: 2)
+}
+
+/// Computes one spatial tile of `r` channels x `q` pixel vectors; `offsets` as for `pmTile`. `w`
 /// points at the weight block's packed weights `[k][16]` (channel `r` at lane `r`).
-@inline(never)
 func spTile(
-    r: Int, q: Int, k: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    r: Int, q: Int, x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
     w: UnsafePointer<Float>, _ st: SPStore
 ) {
     switch (q, r) {
-    case (1, 1): spBody(r: 1, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 2): spBody(r: 2, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 3): spBody(r: 3, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 4): spBody(r: 4, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 5): spBody(r: 5, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 6): spBody(r: 6, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 7): spBody(r: 7, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 8): spBody(r: 8, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 9): spBody(r: 9, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 10): spBody(r: 10, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 11): spBody(r: 11, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 12): spBody(r: 12, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 13): spBody(r: 13, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 14): spBody(r: 14, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 15): spBody(r: 15, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (1, 16): spBody(r: 16, q: 1, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 1): spBody(r: 1, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 2): spBody(r: 2, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 3): spBody(r: 3, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 4): spBody(r: 4, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 5): spBody(r: 5, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 6): spBody(r: 6, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 7): spBody(r: 7, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 8): spBody(r: 8, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 9): spBody(r: 9, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 10): spBody(r: 10, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 11): spBody(r: 11, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 12): spBody(r: 12, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 13): spBody(r: 13, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (2, 14): spBody(r: 14, q: 2, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 1): spBody(r: 1, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 2): spBody(r: 2, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 3): spBody(r: 3, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 4): spBody(r: 4, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 5): spBody(r: 5, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 6): spBody(r: 6, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 7): spBody(r: 7, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 8): spBody(r: 8, q: 3, k: k, x: x, offsets: offsets, w: w, st)
-    case (3, 9): spBody(r: 9, q: 3, k: k, x: x, offsets: offsets, w: w, st)
+    case (1, 1): sp1x1(x: x, offsets: offsets, w: w, st)
+    case (1, 2): sp2x1(x: x, offsets: offsets, w: w, st)
+    case (1, 3): sp3x1(x: x, offsets: offsets, w: w, st)
+    case (1, 4): sp4x1(x: x, offsets: offsets, w: w, st)
+    case (1, 5): sp5x1(x: x, offsets: offsets, w: w, st)
+    case (1, 6): sp6x1(x: x, offsets: offsets, w: w, st)
+    case (1, 7): sp7x1(x: x, offsets: offsets, w: w, st)
+    case (1, 8): sp8x1(x: x, offsets: offsets, w: w, st)
+    case (1, 9): sp9x1(x: x, offsets: offsets, w: w, st)
+    case (1, 10): sp10x1(x: x, offsets: offsets, w: w, st)
+    case (1, 11): sp11x1(x: x, offsets: offsets, w: w, st)
+    case (1, 12): sp12x1(x: x, offsets: offsets, w: w, st)
+    case (1, 13): sp13x1(x: x, offsets: offsets, w: w, st)
+    case (1, 14): sp14x1(x: x, offsets: offsets, w: w, st)
+    case (1, 15): sp15x1(x: x, offsets: offsets, w: w, st)
+    case (1, 16): sp16x1(x: x, offsets: offsets, w: w, st)
+    case (2, 1): sp1x2(x: x, offsets: offsets, w: w, st)
+    case (2, 2): sp2x2(x: x, offsets: offsets, w: w, st)
+    case (2, 3): sp3x2(x: x, offsets: offsets, w: w, st)
+    case (2, 4): sp4x2(x: x, offsets: offsets, w: w, st)
+    case (2, 5): sp5x2(x: x, offsets: offsets, w: w, st)
+    case (2, 6): sp6x2(x: x, offsets: offsets, w: w, st)
+    case (2, 7): sp7x2(x: x, offsets: offsets, w: w, st)
+    case (2, 8): sp8x2(x: x, offsets: offsets, w: w, st)
+    case (2, 9): sp9x2(x: x, offsets: offsets, w: w, st)
+    case (2, 10): sp10x2(x: x, offsets: offsets, w: w, st)
+    case (2, 11): sp11x2(x: x, offsets: offsets, w: w, st)
+    case (2, 12): sp12x2(x: x, offsets: offsets, w: w, st)
+    case (2, 13): sp13x2(x: x, offsets: offsets, w: w, st)
+    case (2, 14): sp14x2(x: x, offsets: offsets, w: w, st)
+    case (3, 1): sp1x3(x: x, offsets: offsets, w: w, st)
+    case (3, 2): sp2x3(x: x, offsets: offsets, w: w, st)
+    case (3, 3): sp3x3(x: x, offsets: offsets, w: w, st)
+    case (3, 4): sp4x3(x: x, offsets: offsets, w: w, st)
+    case (3, 5): sp5x3(x: x, offsets: offsets, w: w, st)
+    case (3, 6): sp6x3(x: x, offsets: offsets, w: w, st)
+    case (3, 7): sp7x3(x: x, offsets: offsets, w: w, st)
+    case (3, 8): sp8x3(x: x, offsets: offsets, w: w, st)
+    case (3, 9): sp9x3(x: x, offsets: offsets, w: w, st)
     default: preconditionFailure("spTile: unsupported tile \(r) x \(q)")
     }
 }
