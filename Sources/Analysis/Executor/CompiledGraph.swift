@@ -34,8 +34,10 @@ public final class CompiledGraph: @unchecked Sendable {
     private var arenaOffsets: [ValueID: Int] = [:]
     private var arena: UnsafeMutablePointer<Float>
     private var arenaCount = 0
-    private var workspace: UnsafeMutablePointer<Float>
+    private(set) var workspace: UnsafeMutablePointer<Float>
     private var constantBuffers: [ValueID: UnsafeMutablePointer<Float>] = [:]
+    /// Values that are views of another value's buffer (Reshape-like steps), mapped to that value.
+    private(set) var viewSources: [ValueID: ValueID] = [:]
     /// Buffers installed by `substitute`, owned by the caller.
     private var substituted: [ValueID: UnsafePointer<Float>] = [:]
 
@@ -147,6 +149,7 @@ public final class CompiledGraph: @unchecked Sendable {
             total = max(total, offset + size)
         }
         for (view, source) in alias { arenaOffsets[view] = arenaOffsets[source] }
+        viewSources = alias
         arena.deallocate()
         arenaCount = total
         arena = .allocate(capacity: max(total, 1))
