@@ -121,3 +121,23 @@ extension ConvExperiment {
         print("convx pack 64x576: \(String(format: "%.2f", best / 1000)) us")
     }
 }
+
+extension ConvExperiment {
+    @Test func pool() {
+        let s = Pool2DShape(batch: 256, channels: 32, inHeight: 28, inWidth: 28, outHeight: 14, outWidth: 14, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2)
+        var s3 = s
+        s3.kernelH = 3; s3.kernelW = 3; s3.padTop = 1; s3.padLeft = 1; s3.padBottom = 1; s3.padRight = 1
+        var rng = TestRNG(seed: 1)
+        let x = rng.floats(256 * 32 * 28 * 28)
+        var y = [Float](repeating: 0, count: 256 * 32 * 14 * 14)
+        for (name, shape) in [("2x2", s), ("3x3p1", s3)] {
+            var best = Double.infinity
+            for _ in 0..<10 {
+                let t0 = threadCPU()
+                maxPool2d(shape, input: x, output: &y, threads: 1)
+                best = min(best, Double(threadCPU() - t0) * 1e-6)
+            }
+            print("pool \(name) 1T cpu \(best) ms")
+        }
+    }
+}

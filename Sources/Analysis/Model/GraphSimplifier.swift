@@ -9,6 +9,10 @@
 /// 5. An Add of a constant vector [N] to the output of a MatMul with a constant [K, N] weight becomes
 ///    the MatMul's bias (third input, added in the GEMM's epilogue), as Gemm has it.
 /// 6. The exact-GELU subgraph exporters write, `0.5 · x · (1 + erf(x / √2))`, becomes one Gelu node.
+/// 7. A residual `Add(Conv(...), r)` (optionally followed by a Relu that is the Add's only reader)
+///    becomes one Conv with `r` as a fourth input, added (then rectified) as each output tile is
+///    written: a ResNet block's sum costs no extra pass over memory. The Conv moves to the Add's
+///    place in the node order, where `r` is available.
 /// Shape sub-graphs that depend on the batch size are folded later, at compile time.
 public enum GraphSimplifier {
     public static func simplify(_ input: Graph) throws -> Graph {
@@ -18,6 +22,7 @@ public enum GraphSimplifier {
         foldBatchNorms(&graph)
         fuseMatMulBias(&graph)
         fuseRelu(&graph)
+        fuseResidual(&graph)
         fuseGelu(&graph)
         removeDeadNodes(&graph)
         return graph
@@ -118,6 +123,42 @@ public enum GraphSimplifier {
             graph.nodes[convIndex].outputs = relu.outputs
             graph.nodes[convIndex].attributes["qscope.fused_relu"] = .int(1)
             removed.insert(index)
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseResidual(_ graph: inout Graph) {
+        var removed = Set<Int>()
+        var consumers = graph.consumers()
+        var producers = graph.producers()
+        for addIndex in graph.nodes.indices where graph.nodes[addIndex].opType == "Add" && graph.nodes[addIndex].inputs.count == 2 {
+            let add = graph.nodes[addIndex]
+            for (convSlot, residualSlot) in [(0, 1), (1, 0)] {
+                guard let y = add.inputs[convSlot], let residual = add.inputs[residualSlot], y != residual,
+                      graph.constants[residual] == nil, let convIndex = producers[y], !removed.contains(convIndex),
+                      graph.nodes[convIndex].opType == "Conv", graph.nodes[convIndex].inputs.count <= 3,
+                      graph.nodes[convIndex].attributes["qscope.fused_relu"] == nil,
+                      consumers[y].count == 1, !graph.outputIDs.contains(y)
+                else { continue }
+                var conv = graph.nodes[convIndex]
+                while conv.inputs.count < 3 { conv.inputs.append(nil) }
+                conv.inputs.append(residual)
+                conv.outputs = add.outputs
+                if let sum = add.outputs.first, consumers[sum].count == 1, !graph.outputIDs.contains(sum),
+                   let reluIndex = Optional(consumers[sum][0]), graph.nodes[reluIndex].opType == "Relu" {
+                    conv.outputs = graph.nodes[reluIndex].outputs
+                    conv.attributes["qscope.fused_relu"] = .int(1)
+                    removed.insert(reluIndex)
+                    graph.nodes[reluIndex] = Node(name: "", opType: "", inputs: [], outputs: [])
+                }
+                // The Add's slot comes after both operands' producers in topological order.
+                graph.nodes[addIndex] = conv
+                removed.insert(convIndex)
+                graph.nodes[convIndex] = Node(name: "", opType: "", inputs: [], outputs: [])
+                consumers = graph.consumers()
+                producers = graph.producers()
+                break
+            }
         }
         graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }

@@ -4,17 +4,40 @@ import Kernels
 ///
 /// A 1-D convolution runs as a 2-D one with height 1. An optional fused ReLU is set by the graph
 /// simplifier when the Conv's only consumer is a Relu.
+/// A fourth input, set by the graph simplifier's residual fusion, is added to the result before the
+/// ReLU (`Relu(Conv(x) + r)`); it has the output's shape or broadcasts to it.
+///
+/// A constant weight is repacked for the direct kernels once (`ConvWeightPackCache`), not on every
+/// pass.
 struct ConvOperator: Operator {
     let outputTypes: [ValueType]
     let shape: Conv2DShape
     let relu: Bool
     let threads: Int
+    let packCache: ConvWeightPackCache?
+    /// Shape of the residual when it must be broadcast (nil when there is none or it has the output's shape).
+    let broadcastResidual: [Int]?
 
     var workspaceCount: Int { conv2dWorkspaceCount(shape, threads: threads) }
 
     func forward(_ io: OperatorIO) {
-        conv2d(shape, input: io.input(0), weight: io.input(1), bias: io.optionalInput(2), output: io.output(0),
-               relu: relu, workspace: io.workspace, threads: io.threads)
+        let residual: UnsafePointer<Float>? = io.inputCount > 3 ? io.optionalInput(3) : nil
+        let fusedResidual = broadcastResidual == nil ? residual : nil
+        let fusedRelu = relu && (residual == nil || fusedResidual != nil)
+        if let packCache {
+            conv2d(shape, input: io.input(0), packedWeights: packCache.packed(for: io.input(1), shape: shape),
+                   bias: io.optionalInput(2), output: io.output(0), residual: fusedResidual, relu: fusedRelu,
+                   workspace: io.workspace, threads: io.threads)
+        } else {
+            conv2d(shape, input: io.input(0), weight: io.input(1), bias: io.optionalInput(2), output: io.output(0),
+                   residual: fusedResidual, relu: fusedRelu, workspace: io.workspace, threads: io.threads)
+        }
+        if let residual, let residualShape = broadcastResidual {
+            let y = io.output(0), shape = outputTypes[0].shape
+            broadcastBinary(.add, a: y, aShape: shape, b: residual, bShape: residualShape, out: y, outShape: shape,
+                            threads: io.threads)
+            if relu { for i in 0..<outputTypes[0].count { y[i] = max(y[i], 0) } }
+        }
     }
 
     static func make(_ c: OperatorContext) throws -> Operator {
@@ -44,8 +67,20 @@ struct ConvOperator: Operator {
                                 dilationH: d2[0], dilationW: d2[1], group: group)
         guard shape.outHeight > 0, shape.outWidth > 0 else { throw c.failure("the output would be empty") }
         let out = spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth]
+        var broadcastResidual: [Int]?
+        if c.has(3) {
+            let r = try c.shape(3)
+            if r != out {
+                guard Shapes.broadcast(out, r) == out else {
+                    throw c.failure("the residual \(r) does not broadcast to the output \(out)")
+                }
+                broadcastResidual = r
+            }
+        }
+        let constantWeight = c.constants.count > 1 && c.constants[1] != nil
         return ConvOperator(outputTypes: [ValueType(try c.type(0).dataType, out)], shape: shape,
-                            relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads)
+                            relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads,
+                            packCache: constantWeight ? ConvWeightPackCache() : nil, broadcastResidual: broadcastResidual)
     }
 }
 
