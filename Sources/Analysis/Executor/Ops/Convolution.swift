@@ -18,6 +18,8 @@ struct ConvOperator: Operator {
     let relu: Bool
     let threads: Int
     let packCache: ConvWeightPackCache?
+
+    func invalidateCaches() { packCache?.invalidate() }
     /// Shape of the residual when it must be broadcast (nil when there is none or it has the output's shape).
     let broadcastResidual: [Int]?
 

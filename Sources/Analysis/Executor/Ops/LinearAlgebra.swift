@@ -12,6 +12,8 @@ struct GemmOperator: Operator {
 
     /// Set when B is a constant (a layer weight): it is packed once.
     let packCache: WeightPackCache?
+
+    func invalidateCaches() { packCache?.invalidate() }
     /// A following Relu fused by the simplifier.
     let relu: Bool
 
@@ -103,6 +105,8 @@ struct MatMulOperator: Operator {
     let usesSmallKernel: Bool
     /// Set when B is a constant (a layer weight): it is packed once.
     let packCache: WeightPackCache?
+
+    func invalidateCaches() { packCache?.invalidate() }
     /// A following Relu fused by the simplifier.
     let relu: Bool
     let threads: Int
