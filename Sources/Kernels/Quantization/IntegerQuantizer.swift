@@ -140,6 +140,19 @@ public struct IntegerQuantizer: Sendable, Hashable {
                            metadata: groups * (32 + (mapping == .affine ? bits : 0)))
     }
 
+    /// Fake-quantizes `count` values with a fixed scale and zero point (static activation
+    /// quantization): `out = (clamp(round(x / s) + z, lo, hi) − z)·s`; `out` may alias `x`.
+    public func fakeQuantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zero: Int32,
+                             into out: UnsafeMutablePointer<Float>) {
+        roundTrip(UnsafeBufferPointer(start: x, count: count), scale: scale, zero: zero, into: out)
+    }
+
+    /// The scale and zero point this quantizer derives from an observed range `[lo, hi]` (lo ≤ 0 ≤ hi),
+    /// e.g. activation calibration's running min and max.
+    public func parameters(forRange lo: Float, _ hi: Float) -> (scale: Float, zero: Int32) {
+        parameters(lo: min(lo, 0), hi: max(hi, 0))
+    }
+
     // MARK: - One group
 
     /// The scale and zero point for one slice, after the clipping rule.
