@@ -7,12 +7,13 @@ import Glibc
 /// boundary between `α·2^k` and `α·2^(k+1)` is `1.5·α·2^k`, exact ties go to the larger level), and
 /// 0 goes to +α. Per row, α is searched on a log grid, `α = max|w| / 2^K · 2^(j/8)` for
 /// j = −32 … 0 (K = 2^(B−1) − 1), minimising the row's squared error. A row of zeros gets α = 0 and
-/// stays zero (no zero-free level fits it).
+/// stays zero (no zero-free level fits it). B is at most 6 (shifts 0…31): wider codes would span more
+/// than the Float exponent range below max|w|.
 public struct PowerOfTwoQuantizer: Sendable, Hashable {
     public var bits: Int
 
     public init(bits: Int) {
-        precondition((2...8).contains(bits), "power-of-two bit-width must be 2...8")
+        precondition((2...6).contains(bits), "power-of-two bit-width must be 2...6")
         self.bits = bits
     }
 
@@ -40,7 +41,7 @@ public struct PowerOfTwoQuantizer: Sendable, Hashable {
                         var amax: Float = 0
                         for x in slice { amax = max(amax, abs(x)) }
                         guard amax > 0, amax.isFinite else { return }
-                        let top = amax / Float(1 << maxShift)
+                        let top = amax / Float(sign: .plus, exponent: maxShift, significand: 1)
                         var best = top
                         var bestError = Double.infinity
                         for j in -32...0 {
