@@ -8,6 +8,17 @@ struct QuantizationOptions: ParsableArguments {
                                             valueName: "SPEC"))
     var weights: String?
 
+    @Option(name: .long, help: ArgumentHelp("Fake-quantize each quantizable layer's input per tensor: intB[:asym][:clip=mse|clip=pNN.N].",
+                                            valueName: "SPEC"))
+    var activations: String?
+
+    @Option(name: .long, help: "Calibrate activation ranges on the first N samples.")
+    var calib: Int = 512
+
+    func validate() throws {
+        if calib < 1 { throw ValidationError("--calib must be at least 1") }
+    }
+
     /// What was applied, for the text and JSON reports.
     struct Applied {
         var json: [String: Any] = [:]
@@ -36,6 +47,16 @@ struct QuantizationOptions: ParsableArguments {
                 + "\(fixed(Double(q.totalBits) / 8 / 1_048_576, 4)) MB (codes only \(fixed(Double(q.payloadBits) / 8 / 1_048_576, 4)) MB), "
                 + "SQNR \(sqnr.isFinite ? fixed(sqnr, 2) : "inf") dB")
         }
-        return (Evaluator(model: model, sampleShape: dataset.sampleShape), quantized, applied)
+        var evaluated = model
+        if let activations {
+            let spec = try ActivationSpec(parsing: activations)
+            let calibration = dataset.prefix(calib)
+            let (withFakeQuant, calibrated) = try ActivationQuantization.apply(spec, to: model, calibration: calibration)
+            evaluated = withFakeQuant
+            applied.json["activations"] = spec.description
+            applied.json["calibration_samples"] = calibration.count
+            applied.lines.append("acts      \(spec)  at \(calibrated.count) layer inputs, calibrated on \(calibration.count) samples")
+        }
+        return (Evaluator(model: evaluated, sampleShape: dataset.sampleShape), quantized, applied)
     }
 }
