@@ -87,9 +87,31 @@ public struct FloatQuantizer: Sendable, Hashable {
         return out
     }
 
-    /// Quantize-dequantize without keeping codes (the fake-quant fast path).
+    /// Quantize-dequantize in one parallel pass without keeping codes (the fake-quant fast path);
+    /// equal to `dequantize(quantize(...))` bit for bit.
     public func fakeQuantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> [Float] {
-        dequantize(quantize(weights, rows: rows, columns: columns, threads: threads))
+        precondition(weights.count == rows * columns, "weight count does not match rows × columns")
+        let group: Int
+        switch scaling {
+        case .perRow: group = max(columns, 1)
+        case .sharedExponent(let block): group = min(block, max(columns, 1))
+        }
+        let groups = columns == 0 ? 0 : (columns + group - 1) / group
+        return weights.withUnsafeBufferPointer { w in
+            [Float](unsafeUninitializedCapacity: weights.count) { out, initialized in
+                let (wp, op) = (w.baseAddress, out.baseAddress)
+                Parallel.forEach(rows * groups, threads: threads) { index in
+                    let row = index / groups
+                    let start = row * columns + (index % groups) * group
+                    let count = min(group, row * columns + columns - start)
+                    let slice = UnsafeBufferPointer(start: wp! + start, count: count)
+                    let scale = fit(slice)
+                    encode(slice, scale: scale, into: op! + start)
+                    for i in start..<(start + count) { op![i] *= scale }
+                }
+                initialized = weights.count
+            }
+        }
     }
 
     /// methods.md §12: `n·b` element bits plus a 32-bit scale per row, or an 8-bit E8M0 exponent per
