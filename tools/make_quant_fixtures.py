@@ -21,6 +21,9 @@ bit for bit without a decimal round trip. References, one per file:
                    ml_dtypes), evaluated by ONNX Runtime on a rewritten ONNX file. BatchNorm is folded
                    into the preceding Conv first (float32, the same formula as qscope's simplifier),
                    because qscope quantizes the folded weights.
+  activation_accuracy.json  int8 weights plus static per-tensor int8 / uint8-asym activations at every
+                   layer input (ranges from ONNX Runtime on the first 512 samples), ONNX Runtime with
+                   QuantizeLinear/DequantizeLinear inserted and graph optimizations off.
 
 Usage: python3 tools/make_quant_fixtures.py   (CPU only; versions in tools/requirements.txt)
 """
@@ -346,6 +349,103 @@ def model_accuracy():
     save("model_accuracy.json", result)
 
 
+def layer_inputs(model):
+    """Distinct data inputs of the quantizable layers, in node order (qscope shares one fake-quant)."""
+    inits = {i.name for i in model.graph.initializer}
+    seen = []
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1 and n.input[1] in inits:
+            if n.input[0] not in seen:
+                seen.append(n.input[0])
+    return seen
+
+
+def session(model):
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep Q/DQ as float math
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def activation_accuracy():
+    """int8 weights (torch fake-quant) plus static per-tensor int8 activations at every layer input,
+    ranges from the first 512 samples run through ONNX Runtime, quantized by QuantizeLinear /
+    DequantizeLinear (then Clip to ±127·s for the symmetric case, whose code range is ±127, while ONNX's
+    int8 allows −128)."""
+    data = np.load(os.path.join(ROOT, "sample-models", "fashion-mnist-test-2000.npz"))
+    x, y = data["x"].astype(np.float32), data["y"]
+    calib = x[:512]
+    result = {"samples": int(len(y)), "calibration": 512, "weights": "int8", "models": {}}
+    for name in ["mlp", "cnn", "vit"]:
+        base = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        inits = {i.name: i for i in base.graph.initializer}
+        for wname, axis in quantizable(base):
+            w = numpy_helper.to_array(inits[wname]).astype(np.float32)
+            inits[wname].CopyFrom(numpy_helper.from_array(fake_quant(w, axis, "int8"), wname))
+        tensors = layer_inputs(base)
+        probe = onnx.ModelProto()
+        probe.CopyFrom(base)
+        existing = {o.name for o in probe.graph.output}
+        for t in tensors:
+            if t not in existing:
+                probe.graph.output.append(helper.make_empty_tensor_value_info(t))
+        sess = session(probe)
+        names = [o.name for o in sess.get_outputs()]
+        inp = sess.get_inputs()[0].name
+        lo = {t: np.float32(np.inf) for t in tensors}
+        hi = {t: np.float32(-np.inf) for t in tensors}
+        for i in range(0, len(calib), 128):
+            outs = dict(zip(names, sess.run(None, {inp: calib[i:i + 128]})))
+            for t in tensors:
+                v = outs[t] if t in outs else calib[i:i + 128]
+                lo[t] = min(lo[t], np.float32(v.min()))
+                hi[t] = max(hi[t], np.float32(v.max()))
+        entry = {}
+        for asym in [False, True]:
+            m = onnx.ModelProto()
+            m.CopyFrom(base)
+            nodes = []
+            replaced = {}
+            layer_nodes = {id(n) for n in m.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")
+                           and len(n.input) > 1 and n.input[1] in inits}
+            for n in m.graph.node:
+                if id(n) in layer_nodes and n.input[0] in tensors:
+                    t = n.input[0]
+                    if t not in replaced:
+                        l, h = min(lo[t], np.float32(0)), max(hi[t], np.float32(0))
+                        if asym:
+                            scale = np.float32((h - l) / np.float32(255))
+                            zero = np.uint8(np.clip(np.round(-l / scale), 0, 255))
+                        else:
+                            scale = np.float32(max(-l, h) / np.float32(127))
+                            zero = np.int8(0)
+                        tag = t.replace("/", "_") + "_q"
+                        m.graph.initializer.extend([numpy_helper.from_array(np.array(scale, np.float32), tag + "_s"),
+                                                    numpy_helper.from_array(np.array(zero), tag + "_z")])
+                        nodes.append(helper.make_node("QuantizeLinear", [t, tag + "_s", tag + "_z"], [tag + "_q"]))
+                        out = tag + "_dq"
+                        nodes.append(helper.make_node("DequantizeLinear", [tag + "_q", tag + "_s", tag + "_z"], [out]))
+                        if not asym:
+                            bound = np.float32(127) * scale
+                            m.graph.initializer.extend([numpy_helper.from_array(np.array(-bound, np.float32), tag + "_lo"),
+                                                        numpy_helper.from_array(np.array(bound, np.float32), tag + "_hi")])
+                            nodes.append(helper.make_node("Clip", [out, tag + "_lo", tag + "_hi"], [tag + "_c"]))
+                            out = tag + "_c"
+                        replaced[t] = out
+                    n.input[0] = replaced[t]
+                nodes.append(n)
+            del m.graph.node[:]
+            m.graph.node.extend(nodes)
+            sess = session(m)
+            inp = sess.get_inputs()[0].name
+            logits = np.concatenate([sess.run(None, {inp: x[i:i + 250]})[0] for i in range(0, len(x), 250)])
+            correct = int((logits.argmax(axis=1) == y).sum())
+            spec = "int8:asym" if asym else "int8"
+            entry[spec] = correct
+            print(name, "W int8 A", spec, correct)
+        result["models"][name] = {"activation_inputs": len(tensors), "correct": entry}
+    save("activation_accuracy.json", result)
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     int_cases()
@@ -353,3 +453,4 @@ if __name__ == "__main__":
     kmeans_cases()
     split_cases()
     model_accuracy()
+    activation_accuracy()
