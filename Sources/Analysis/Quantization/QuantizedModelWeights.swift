@@ -5,8 +5,7 @@ import Kernels
 /// and the buffers that compiled graphs read in place of the FP32 weights (design.md §4: the model's
 /// weights are never modified; `CompiledGraph.substitute` points the operators at these copies).
 ///
-/// The buffers live as long as this object: call `remove(from:)` before dropping it. Their addresses
-/// are fresh (`FreshBuffers`), so no operator's packed-weight cache can mistake them for old ones.
+/// The buffers live as long as this object: call `remove(from:)` before dropping it.
 public final class QuantizedModelWeights: @unchecked Sendable {
     public let spec: QuantizerSpec
     /// The layers quantized, in model order, with their results.
@@ -38,7 +37,9 @@ public final class QuantizedModelWeights: @unchecked Sendable {
     deinit { for (_, buffer) in buffers { buffer.deallocate() } }
 
     private static func copy(_ values: [Float]) -> UnsafeMutablePointer<Float> {
-        FreshBuffers.allocate(copying: values)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(values.count, 1))
+        values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: values.count) }
+        return buffer
     }
 
     /// Makes `graph` read the quantized weights.
