@@ -12,14 +12,14 @@ struct GemmOperator: Operator {
 
     /// Set when B is a constant (a layer weight): it is packed once.
     let packCache: WeightPackCache?
-
-    func invalidateCaches() { packCache?.invalidate() }
     /// A following Relu fused by the simplifier.
     let relu: Bool
 
     enum BiasLayout: Sendable { case none, column, row, full }
 
     var workspaceCount: Int { packCache != nil && smallGemmSupports(n: n) ? Parallel.maxThreads * smallGemmScratchCount(n: n, k: k) : 0 }
+
+    func invalidateCaches() { packCache?.invalidate() }
 
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
@@ -105,13 +105,13 @@ struct MatMulOperator: Operator {
     let usesSmallKernel: Bool
     /// Set when B is a constant (a layer weight): it is packed once.
     let packCache: WeightPackCache?
-
-    func invalidateCaches() { packCache?.invalidate() }
     /// A following Relu fused by the simplifier.
     let relu: Bool
     let threads: Int
 
     var workspaceCount: Int { usesSmallKernel ? threads * smallGemmScratchCount(n: n, k: k) : 0 }
+
+    func invalidateCaches() { packCache?.invalidate() }
 
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
@@ -127,8 +127,10 @@ struct MatMulOperator: Operator {
             }
             return
         }
-        // Many products (attention): contiguous runs of the batch per thread, one thread each.
-        let chunks = Swift.min(io.threads, batch)
+        // Many products (attention): contiguous runs of the batch per thread, one thread each; a
+        // few microseconds of work (batch-1 attention: 4 heads of 17x16x17) stay on one thread, as
+        // a fork/join costs more than it saves and stalls when the other core is busy.
+        let chunks = batch * m * n * k < 1 << 17 ? 1 : Swift.min(io.threads, batch)
         let scratchPerThread = usesSmallKernel ? smallGemmScratchCount(n: n, k: k) : 0
         Parallel.forEach(chunks, threads: chunks) { chunk in
             let scratch = io.workspace + chunk * scratchPerThread
