@@ -48,7 +48,9 @@ struct QuantizationOptions: ParsableArguments {
                 applied.json["smoothing_dead_channels"] = dead
                 applied.lines.append("smooth    \(spec.smoothing!.bias ? "SQ-b" : "SmoothQuant") on \(smoothing.layers.count) Gemm/MatMul layers"
                     + (dead > 0 ? " (\(dead) dead channels left unscaled)" : "")
-                    + (smoothing.skipped.isEmpty ? "" : "; not smoothed: " + smoothing.skipped.map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")))
+                    + Dictionary(grouping: smoothing.skipped, by: \.reason).sorted { $0.key < $1.key }.map { reason, layers in
+                        "; not smoothed (\(reason)): " + layers.map(\.name).joined(separator: ", ")
+                    }.joined())
             }
         }
         var quantized: QuantizedModelWeights?

@@ -164,3 +164,30 @@ struct SmoothQuantTests {
         }
     }
 }
+
+@Suite("compare activation rows")
+struct CompareActivationRowsTests {
+    @Test("compare --activations: plain, smooth=α, smooth=α:bias rows equal the eval path")
+    func rows() throws {
+        let specs = QuantizerComparison.activationSpecs(try ActivationSpec(parsing: "int4:asym"), alpha: 0.8)
+        #expect(specs.map(\.description) == ["int4:asym", "int4:asym:smooth=0.8", "int4:asym:smooth=0.8:bias"])
+        #expect(QuantizerComparison.activationSpecs(try ActivationSpec(parsing: "int8:smooth=0.3:bias")).map(\.description)
+            == ["int8", "int8:smooth=0.3", "int8:smooth=0.3:bias"])
+        let (model, full) = try SmoothQuantTests.load("mlp")
+        let dataset = full.prefix(600)
+        let comparison = QuantizerComparison(model: model, dataset: dataset)
+        let baseline = try comparison.baseline()
+        for text in ["int4", "int4:smooth=0.5:bias"] {
+            let spec = try ActivationSpec(parsing: text)
+            let row = try comparison.activationRow(weights: .int(4), activations: spec, calibration: 300, baseline: baseline)
+            #expect(row.activations == text)
+            #expect(row.quantizer == "int4")
+            #expect((row.smoothedLayers ?? []).count == (spec.smoothing == nil ? 0 : 3))
+            let prepared = try ActivationQuantization.prepare(spec, to: model, calibration: dataset.prefix(300))
+            let weights = try QuantizedModelWeights(model: prepared.model, spec: .int(4))
+            let direct = try Evaluator(model: prepared.model, sampleShape: dataset.sampleShape).evaluate(dataset, weights: weights)
+            #expect(row.accuracy == direct.accuracy)
+            #expect(row.outputSQNR.isFinite && row.outputSQNR > 0)
+        }
+    }
+}
