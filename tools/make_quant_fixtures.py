@@ -24,6 +24,16 @@ bit for bit without a decimal round trip. References, one per file:
   activation_accuracy.json  int8 weights plus static per-tensor int8 / uint8-asym activations at every
                    layer input (ranges from ONNX Runtime on the first 512 samples), ONNX Runtime with
                    QuantizeLinear/DequantizeLinear inserted and graph optimizations off.
+  smoothing.json   SmoothQuant (methods.md §5.1) and SQ-b (§6.2) reimplemented in NumPy on the MLP and ViT:
+                   per-input-channel min/max at every Gemm/MatMul input (constant 2-D weight) from ONNX
+                   Runtime on the first 512 samples, s_j = max(a_j^α / max(max_k|W_kj|, 1e-5)^(1−α), 1e-5)
+                   in float32 (a_j = max|X_j|, or the half-range for SQ-b; a_j = 0 gives s_j = 1), the
+                   ONNX graph rewritten with Sub/Div before each layer, W·s, and the SQ-b bias fold
+                   (Gemm bias, or an Add after a MatMul); per-tensor symmetric activations calibrated on
+                   the smoothed inputs of the FP32-weight model (as qscope does) and fake-quantized with
+                   plain ONNX Div/Round/Clip/Mul, then int8 weights (torch fake-quant of W·s). Stores s_j (and c_j) per layer for α = 0.5 and the
+                   correct-sample counts for int8/int4 activations without smoothing, with smooth=0.5
+                   and with smooth=0.5:bias, and max|x| of every fake-quantized input.
 
 Usage: python3 tools/make_quant_fixtures.py   (CPU only; versions in tools/requirements.txt)
 """
@@ -363,6 +373,7 @@ def layer_inputs(model):
 def session(model):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep Q/DQ as float math
+    options.log_severity_level = 3  # rewritten graphs leave unused initializers: not worth a warning each
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
@@ -446,11 +457,211 @@ def activation_accuracy():
     save("activation_accuracy.json", result)
 
 
+# ---------------------------------------------------------------------------------------------
+# SmoothQuant / SQ-b
+
+def smoothable(model):
+    """(node, weight name, input axis of W) for Gemm (alpha = beta = 1) / MatMul with a constant 2-D weight."""
+    inits = {i.name: i for i in model.graph.initializer}
+    out = []
+    for n in model.graph.node:
+        if n.op_type not in ("Gemm", "MatMul") or len(n.input) < 2 or n.input[1] not in inits:
+            continue
+        if len(inits[n.input[1]].dims) != 2:
+            continue
+        attrs = {a.name: a for a in n.attribute}
+        if n.op_type == "Gemm":
+            if attrs.get("transA") and attrs["transA"].i != 0:
+                continue
+            if any(k in attrs and attrs[k].f != 1.0 for k in ("alpha", "beta")):
+                continue
+            trans_b = attrs["transB"].i if "transB" in attrs else 0
+            in_axis = 1 if trans_b else 0
+        else:
+            in_axis = 0
+        out.append((n, n.input[1], in_axis))
+    return out
+
+
+def probe(model, tensors, x, batch=128):
+    """Runs x through ONNX Runtime in batches and yields {tensor: values} for the named tensors."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    existing = {o.name for o in m.graph.output}
+    for t in tensors:
+        if t not in existing:
+            m.graph.output.append(helper.make_empty_tensor_value_info(t))
+    sess = session(m)
+    names = [o.name for o in sess.get_outputs()]
+    inp = sess.get_inputs()[0].name
+    for i in range(0, len(x), batch):
+        outs = dict(zip(names, sess.run(None, {inp: x[i:i + batch]})))
+        outs[inp] = x[i:i + batch]
+        yield {t: outs[t] for t in tensors}
+
+
+def smooth_model(base, calib, alpha, bias):
+    """The rewritten ONNX model and {layer: (s, c)}."""
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    inits = {i.name: i for i in m.graph.initializer}
+    layers = smoothable(m)
+    lo, hi = {}, {}
+    for outs in probe(m, sorted({n.input[0] for n, _, _ in layers}), calib):
+        for t, v in outs.items():
+            v = v.reshape(-1, v.shape[-1])
+            lo[t] = np.minimum(lo.get(t, np.full(v.shape[1], np.inf, np.float32)), v.min(axis=0))
+            hi[t] = np.maximum(hi.get(t, np.full(v.shape[1], -np.inf, np.float32)), v.max(axis=0))
+    result = {}
+    before, after = {}, {}
+    for n, wname, in_axis in layers:
+        w = numpy_helper.to_array(inits[wname]).astype(np.float32)
+        wk = np.moveaxis(w, in_axis, 1)  # [out, in]
+        wmax = np.maximum(np.abs(wk).max(axis=0), np.float32(1e-5)).astype(np.float32)
+        l, h = lo[n.input[0]].astype(np.float32), hi[n.input[0]].astype(np.float32)
+        if bias:
+            c = ((h + l) / np.float32(2)).astype(np.float32)
+            a = ((h - l) / np.float32(2)).astype(np.float32)
+        else:
+            c = np.zeros_like(l)
+            a = np.maximum(np.abs(l), np.abs(h)).astype(np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.maximum(np.power(a, np.float32(alpha)) / np.power(wmax, np.float32(1 - alpha)),
+                           np.float32(1e-5)).astype(np.float32)
+        dead = ~(a > 0)
+        s[dead] = 1
+        c[dead & ~np.isfinite(c)] = 0
+        tag = n.name.replace("/", "_") + ("_sqb" if bias else "_smooth")
+        nodes = []
+        cur = n.input[0]
+        if bias:
+            m.graph.initializer.append(numpy_helper.from_array(c, tag + "_c"))
+            nodes.append(helper.make_node("Sub", [cur, tag + "_c"], [tag + "_centred"]))
+            cur = tag + "_centred"
+        m.graph.initializer.append(numpy_helper.from_array(s, tag + "_s"))
+        nodes.append(helper.make_node("Div", [cur, tag + "_s"], [tag + "_x"]))
+        n.input[0] = tag + "_x"
+        shape = [1, 1]
+        shape[in_axis] = -1
+        w2 = (w * s.reshape(shape)).astype(np.float32)
+        m.graph.initializer.append(numpy_helper.from_array(w2, tag + "_w"))
+        n.input[1] = tag + "_w"
+        if bias:
+            delta = (wk.astype(np.float64) @ c.astype(np.float64)).astype(np.float32)  # ORIGINAL W
+            if n.op_type == "Gemm":
+                b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float32) if len(n.input) > 2 else np.zeros_like(delta)
+                m.graph.initializer.append(numpy_helper.from_array((b + delta).astype(np.float32), tag + "_b"))
+                if len(n.input) > 2:
+                    n.input[2] = tag + "_b"
+                else:
+                    n.input.append(tag + "_b")
+            else:
+                m.graph.initializer.append(numpy_helper.from_array(delta, tag + "_d"))
+                original = n.output[0]
+                n.output[0] = tag + "_y"
+                after[id(n)] = [helper.make_node("Add", [tag + "_y", tag + "_d"], [original])]
+        before[id(n)] = nodes
+        result[n.name] = (s, c)
+    nodes = []
+    for n in m.graph.node:
+        nodes += before.get(id(n), [])
+        nodes.append(n)
+        nodes += after.get(id(n), [])
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m, result
+
+
+def quantize_weights_int8(model):
+    inits = {i.name: i for i in model.graph.initializer}
+    for wname, axis in quantizable(model):
+        w = numpy_helper.to_array(inits[wname]).astype(np.float32)
+        inits[wname].CopyFrom(numpy_helper.from_array(fake_quant(w, axis, "int8"), wname))
+
+
+def fake_quant_inputs(model, calib, bits):
+    """Symmetric per-tensor fake-quant (x / s, round half to even, clip ±qmax, · s) before every
+    quantizable layer, one per distinct input, calibrated on calib (sym-absmax)."""
+    tensors = layer_inputs(model)
+    amax = {t: np.float32(0) for t in tensors}
+    for outs in probe(model, tensors, calib):
+        for t, v in outs.items():
+            amax[t] = max(amax[t], np.float32(np.abs(v).max()))
+    qmax = np.float32(2 ** (bits - 1) - 1)
+    inits = {i.name for i in model.graph.initializer}
+    nodes, replaced = [], {}
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1 and n.input[1] in inits and n.input[0] in amax:
+            t = n.input[0]
+            if t not in replaced:
+                scale = np.float32(amax[t] / qmax)
+                tag = t.replace("/", "_") + "_fq"
+                model.graph.initializer.extend([
+                    numpy_helper.from_array(np.array(scale, np.float32), tag + "_s"),
+                    numpy_helper.from_array(np.array(-qmax, np.float32), tag + "_lo"),
+                    numpy_helper.from_array(np.array(qmax, np.float32), tag + "_hi")])
+                nodes += [helper.make_node("Div", [t, tag + "_s"], [tag + "_d"]),
+                          helper.make_node("Round", [tag + "_d"], [tag + "_r"]),
+                          helper.make_node("Clip", [tag + "_r", tag + "_lo", tag + "_hi"], [tag + "_c"]),
+                          helper.make_node("Mul", [tag + "_c", tag + "_s"], [tag + "_q"])]
+                replaced[t] = tag + "_q"
+            n.input[0] = replaced[t]
+        nodes.append(n)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return [amax[t] for t in tensors]
+
+
+def smoothing():
+    data = np.load(os.path.join(ROOT, "sample-models", "fashion-mnist-test-2000.npz"))
+    x, y = data["x"].astype(np.float32), data["y"]
+    calib = x[:512]
+    alpha = 0.5
+    result = {"samples": int(len(y)), "calibration": 512, "alpha": alpha, "weights": "int8", "models": {}}
+    for name in ["mlp", "vit"]:
+        base = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        entry = {"correct": {}, "scales": {}, "centres": {}, "dead": {}, "amax": {}}
+        for variant in [None, "smooth=0.5", "smooth=0.5:bias"]:
+            if variant is None:
+                m = onnx.ModelProto()
+                m.CopyFrom(base)
+            else:
+                m, per_layer = smooth_model(base, calib, alpha, variant.endswith(":bias"))
+                # FP exactness of the rewrite, as a sanity check of this reference itself.
+                fp = np.concatenate([session(base).run(None, {"input": x[:500]})[0]])
+                sm = np.concatenate([session(m).run(None, {"input": x[:500]})[0]])
+                print(name, variant, "rewrite max |Δlogit|", float(np.abs(fp - sm).max()))
+                entry["scales"][variant] = {k: bits(s) for k, (s, c) in per_layer.items()}
+                entry["dead"][variant] = {k: int((s == 1).sum()) for k, (s, c) in per_layer.items()}
+                if variant.endswith(":bias"):
+                    entry["centres"][variant] = {k: bits(c) for k, (s, c) in per_layer.items()}
+            for b in [8, 4]:
+                q = onnx.ModelProto()
+                q.CopyFrom(m)
+                # Ranges from the FP32-weight (smoothed) model, as qscope calibrates, then int8 weights.
+                amax = fake_quant_inputs(q, calib, b)
+                quantize_weights_int8(q)
+                entry["amax"][variant or "none"] = bits(amax)  # max|x| per fake-quantized tensor, graph order
+                sess = session(q)
+                inp = sess.get_inputs()[0].name
+                logits = np.concatenate([sess.run(None, {inp: x[i:i + 250]})[0] for i in range(0, len(x), 250)])
+                spec = f"int{b}" + (":" + variant if variant else "")
+                entry["correct"][spec] = int((logits.argmax(axis=1) == y).sum())
+                print(name, "W int8 A", spec, entry["correct"][spec])
+        result["models"][name] = entry
+    save("smoothing.json", result)
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
+    import sys
+    if sys.argv[1:] == ["smoothing"]:  # only this fixture (the others are unchanged by it)
+        smoothing()
+        sys.exit(0)
     int_cases()
     fp_cases()
     kmeans_cases()
     split_cases()
     model_accuracy()
     activation_accuracy()
+    smoothing()

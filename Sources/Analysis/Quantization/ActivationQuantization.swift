@@ -24,7 +24,32 @@ public enum ActivationQuantization {
     /// (already fitted to the model input); also returns the calibrated parameters in graph order.
     public static func apply(_ spec: ActivationSpec, to model: Model, calibration: Dataset,
                              batch: Int = 256) throws -> (Model, [Calibrated]) {
+        let prepared = try prepare(spec, to: model, calibration: calibration, batch: batch)
+        return (prepared.model, prepared.calibrated)
+    }
+
+    /// The result of `prepare`: the model to evaluate, the calibrated fake-quant parameters and, with
+    /// `smooth=α`, what SmoothQuant did.
+    public struct Prepared: Sendable {
+        public var model: Model
+        public var calibrated: [Calibrated]
+        public var smoothing: SmoothQuant.Result?
+    }
+
+    /// Like `apply`, and with `spec.smoothing` first rewrites the model with SmoothQuant / SQ-b
+    /// (calibrated on the same samples), then calibrates the per-tensor quantizers on the smoothed
+    /// inputs `X̂` (a second pass, so clipping rules see the real smoothed values). Quantize weights
+    /// on the returned model: the smoothed layers' weights are `Ŵ = W·s`.
+    public static func prepare(_ spec: ActivationSpec, to original: Model, calibration: Dataset,
+                               batch: Int = 256) throws -> Prepared {
         guard calibration.count > 0 else { throw QScopeError("activation calibration needs at least one sample") }
+        var model = original
+        var smoothing: SmoothQuant.Result?
+        if let smooth = spec.smoothing {
+            let result = try SmoothQuant.apply(smooth, to: original, calibration: calibration, batch: batch)
+            model = result.model
+            smoothing = result
+        }
         var inputs: [ValueID] = []
         for layer in model.layers {
             if let input = model.graph.nodes[layer.nodeIndex].inputs[0], !inputs.contains(input) { inputs.append(input) }
@@ -43,7 +68,7 @@ public enum ActivationQuantization {
             }
             return Calibrated(input: id, low: s.low, high: s.high, scale: scale, zeroPoint: zero)
         }
-        return (insert(calibrated, spec: spec, into: model), calibrated)
+        return Prepared(model: insert(calibrated, spec: spec, into: model), calibrated: calibrated, smoothing: smoothing)
     }
 
     private struct Observed {

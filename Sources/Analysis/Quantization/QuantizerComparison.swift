@@ -9,6 +9,10 @@ public final class QuantizerComparison: Sendable {
     /// One row of the table.
     public struct Row: Sendable {
         public var quantizer: String
+        /// The activation spec of an activation row (`activationRow`), nil for weight-only rows.
+        public var activations: String?
+        /// Layers SmoothQuant / SQ-b smoothed in an activation row with `smooth=α`.
+        public var smoothedLayers: [String]?
         /// Bits per weight including all metadata (methods.md §12).
         public var bitsPerWeight: Double
         /// Storage of the quantized layers in MB (2^20 bytes), codes plus metadata.
@@ -78,10 +82,56 @@ public final class QuantizerComparison: Sendable {
         let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepLogits: true) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = weights.results.compactMap(\.denseTotalBits)
-        return Row(quantizer: spec.description, bitsPerWeight: weights.bitsPerWeight,
+        return Row(quantizer: spec.description, activations: nil, smoothedLayers: nil, bitsPerWeight: weights.bitsPerWeight,
                    sizeMB: Double(weights.totalBits) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
                    weightSQNR: weights.weightSQNR(model: model),
+                   outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
+                   accuracy: result.accuracy,
+                   delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
+                   seconds: seconds)
+    }
+
+    /// The activation rows `compare --activations SPEC` adds: SPEC without smoothing, with
+    /// `smooth=α` (SmoothQuant) and with `smooth=α:bias` (SQ-b); α from SPEC when it has one, else
+    /// `alpha`.
+    public static func activationSpecs(_ spec: ActivationSpec, alpha: Float = 0.5) -> [ActivationSpec] {
+        let a = spec.smoothing?.alpha ?? alpha
+        var plain = spec
+        plain.smoothing = nil
+        var smooth = spec
+        smooth.smoothing = .init(alpha: a, bias: false)
+        var biased = spec
+        biased.smoothing = .init(alpha: a, bias: true)
+        return [plain, smooth, biased]
+    }
+
+    /// Weights `weights` (nil: FP32) on `layers` (by name; nil: every layer) plus static activation
+    /// fake-quant `activations` calibrated on the first `calibration` samples (with smoothing when the
+    /// spec asks; the weights quantized are then the smoothed ones), scored against `baseline`.
+    public func activationRow(weights: QuantizerSpec?, activations: ActivationSpec, calibration: Int,
+                              layers: [QuantizableLayer]? = nil, baseline: EvaluationResult,
+                              threads: Int = Parallel.maxThreads) throws -> Row {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let prepared = try ActivationQuantization.prepare(activations, to: model, calibration: dataset.prefix(calibration),
+                                                          batch: batch)
+        var quantized: QuantizedModelWeights?
+        if let weights {
+            let names = layers.map { Set($0.map(\.name)) }
+            let chosen = names.map { n in prepared.model.layers.filter { n.contains($0.name) } }
+            quantized = try QuantizedModelWeights(model: prepared.model, spec: weights, layers: chosen, threads: threads)
+        }
+        let evaluator = Evaluator(model: prepared.model, sampleShape: dataset.sampleShape)
+        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepLogits: true)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let dense = quantized?.results.compactMap(\.denseTotalBits) ?? []
+        return Row(quantizer: weights?.description ?? "fp32", activations: activations.description,
+                   smoothedLayers: prepared.smoothing?.layers.map(\.name),
+                   bitsPerWeight: quantized?.bitsPerWeight ?? 32,
+                   sizeMB: quantized.map { Double($0.totalBits) / 8 / 1_048_576 }
+                       ?? Double((layers ?? model.layers).reduce(0) { $0 + $1.parameterCount } * 32) / 8 / 1_048_576,
+                   denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
+                   weightSQNR: quantized?.weightSQNR(model: prepared.model) ?? .infinity,
                    outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },

@@ -6,7 +6,7 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Every quantizer family at one bit-width, side by side: size, SQNR, accuracy and time.",
-        discussion: "Quantizes all quantizable layers (or --layer NAME) with one spec per family and evaluates each against FP32."
+        discussion: "Quantizes all quantizable layers (or --layer NAME) with one spec per family and evaluates each against FP32. With --activations SPEC, three more rows: weights intB plus SPEC without smoothing, with smooth=α and with smooth=α:bias (SmoothQuant / SQ-b at Gemm and MatMul inputs; other layers are not smoothed, each row lists the smoothed layers in --json)."
     )
 
     @OptionGroup var options: ModelOptions
@@ -23,12 +23,24 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per forward pass.")
     var batch: Int = 256
 
+    @Option(name: .long, help: ArgumentHelp("Also add rows with weights intB plus static activation fake-quant SPEC (intB[:asym][:clip=...]) without smoothing, with smooth=α (SmoothQuant) and with smooth=α:bias (SQ-b).",
+                                            valueName: "SPEC"))
+    var activations: String?
+
+    @Option(name: .long, help: "α of the smoothed activation rows when SPEC has no smooth=α (0..1).")
+    var smooth: Double = 0.5
+
+    @Option(name: .long, help: "Calibrate activation ranges (and smoothing) on the first N samples.")
+    var calib: Int = 512
+
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if !(0...1).contains(smooth) { throw ValidationError("--smooth must be in [0, 1], got \(smooth)") }
+        if calib < 1 { throw ValidationError("--calib must be at least 1") }
     }
 
     func run() throws {
@@ -36,6 +48,9 @@ struct CompareCommand: ParsableCommand {
             var (model, dataset) = try options.load()
             if let limit { dataset = dataset.prefix(limit) }
             let specs = try QuantizerComparison.specs(bits: bits)
+            let activationSpecs = try activations.map {
+                QuantizerComparison.activationSpecs(try ActivationSpec(parsing: $0), alpha: Float(smooth))
+            } ?? []
             var layers: [QuantizableLayer]?
             if let layer {
                 guard let found = model.layers.first(where: { $0.name == layer }) else {
@@ -45,9 +60,21 @@ struct CompareCommand: ParsableCommand {
             }
             let comparison = QuantizerComparison(model: model, dataset: dataset, batch: batch)
             let start = DispatchTime.now().uptimeNanoseconds
-            let rows = try comparison.run(specs, layers: layers) { index, row in
-                let line = "compare: \(index + 1)/\(specs.count) \(row.quantizer) \(fixed(row.seconds, 2)) s\n"
+            let count = specs.count + activationSpecs.count
+            var rows = try comparison.run(specs, layers: layers) { index, row in
+                let line = "compare: \(index + 1)/\(count) \(row.quantizer) \(fixed(row.seconds, 2)) s\n"
                 FileHandle.standardError.write(Data(line.utf8))
+            }
+            if !activationSpecs.isEmpty {
+                let baseline = try comparison.baseline()
+                let weights = try QuantizerSpec(parsing: "int\(bits)")
+                for (index, spec) in activationSpecs.enumerated() {
+                    let row = try comparison.activationRow(weights: weights, activations: spec, calibration: calib,
+                                                           layers: layers, baseline: baseline)
+                    rows.append(row)
+                    let line = "compare: \(specs.count + index + 1)/\(count) \(row.quantizer) A \(spec) \(fixed(row.seconds, 2)) s\n"
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
             }
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             func finite(_ x: Double) -> Any { x.isFinite ? x : (x > 0 ? "inf" : "-inf") }
@@ -61,17 +88,19 @@ struct CompareCommand: ParsableCommand {
                     object["accuracy"] = row.accuracy ?? NSNull()
                     object["delta"] = row.delta ?? NSNull()
                     if let dense = row.denseSizeMB { object["dense_size_mb"] = dense }
+                    if let a = row.activations { object["activations"] = a }
+                    if let smoothed = row.smoothedLayers { object["smoothed_layers"] = smoothed }
                     return object
                 }
                 try printJSON(["model": model.path, "data": dataset.source, "samples": dataset.count, "bits": bits,
-                               "layer": layer ?? NSNull(), "seconds": total, "rows": objects])
+                               "layer": layer ?? NSNull(), "calibration_samples": activations == nil ? NSNull() : min(calib, dataset.count) as Any, "seconds": total, "rows": objects])
                 return
             }
             print("model  \(model.path)  \(layer.map { "layer \($0)" } ?? "all \(model.layers.count) layers")  \(dataset.count) samples  B=\(bits)")
             let header = ["quantizer", "bits/w", "size MB", "W SQNR dB", "out SQNR dB", "accuracy %", "Δ pts", "s"]
             let body = rows.map { row -> [String] in
                 let size = fixed(row.sizeMB, 4) + (row.denseSizeMB.map { " (dense \(fixed($0, 4)))" } ?? "")
-                return [row.quantizer, fixed(row.bitsPerWeight, 3), size,
+                return [row.quantizer + (row.activations.map { " A " + $0 } ?? ""), fixed(row.bitsPerWeight, 3), size,
                         row.weightSQNR.isFinite ? fixed(row.weightSQNR, 2) : "inf",
                         row.outputSQNR.isFinite ? fixed(row.outputSQNR, 2) : "inf",
                         row.accuracy.map { fixed($0 * 100, 2) } ?? "n/a",

@@ -8,7 +8,7 @@ struct QuantizationOptions: ParsableArguments {
                                             valueName: "SPEC"))
     var weights: String?
 
-    @Option(name: .long, help: ArgumentHelp("Fake-quantize each quantizable layer's input per tensor: intB[:asym][:clip=mse|clip=pNN.N].",
+    @Option(name: .long, help: ArgumentHelp("Fake-quantize each quantizable layer's input per tensor: intB[:asym][:clip=mse|clip=pNN.N][:smooth=α[:bias]] (SmoothQuant / SQ-b at Gemm and MatMul inputs).",
                                             valueName: "SPEC"))
     var activations: String?
 
@@ -29,33 +29,47 @@ struct QuantizationOptions: ParsableArguments {
     /// weights to substitute.
     func prepare(model: Model, dataset: Dataset) throws -> (Evaluator, QuantizedModelWeights?, Applied) {
         var applied = Applied()
+        var evaluated = model
+        var smoothed = false
+        // Activations first: with smooth=α the weights to quantize are the smoothed ones (Ŵ = W·s).
+        if let activations {
+            let spec = try ActivationSpec(parsing: activations)
+            let calibration = dataset.prefix(calib)
+            let prepared = try ActivationQuantization.prepare(spec, to: model, calibration: calibration)
+            evaluated = prepared.model
+            applied.json["activations"] = spec.description
+            applied.json["calibration_samples"] = calibration.count
+            applied.lines.append("acts      \(spec)  at \(prepared.calibrated.count) layer inputs, calibrated on \(calibration.count) samples")
+            if let smoothing = prepared.smoothing {
+                smoothed = !smoothing.layers.isEmpty
+                applied.json["smoothed_layers"] = smoothing.layers.map(\.name)
+                applied.json["smoothing_skipped"] = smoothing.skipped.map { ["layer": $0.name, "reason": $0.reason] }
+                let dead = smoothing.layers.reduce(0) { $0 + $1.deadChannels }
+                applied.json["smoothing_dead_channels"] = dead
+                applied.lines.append("smooth    \(spec.smoothing!.bias ? "SQ-b" : "SmoothQuant") on \(smoothing.layers.count) Gemm/MatMul layers"
+                    + (dead > 0 ? " (\(dead) dead channels left unscaled)" : "")
+                    + Dictionary(grouping: smoothing.skipped, by: \.reason).sorted { $0.key < $1.key }.map { reason, layers in
+                        "; not smoothed (\(reason)): " + layers.map(\.name).joined(separator: ", ")
+                    }.joined())
+            }
+        }
         var quantized: QuantizedModelWeights?
         if let weights {
             let spec = try QuantizerSpec(parsing: weights)
             let start = DispatchTime.now().uptimeNanoseconds
-            let q = try QuantizedModelWeights(model: model, spec: spec, threads: ProcessInfo.processInfo.activeProcessorCount)
+            let q = try QuantizedModelWeights(model: evaluated, spec: spec, threads: ProcessInfo.processInfo.activeProcessorCount)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             quantized = q
             applied.json["weights"] = spec.description
             applied.json["weight_bits_per_weight"] = q.bitsPerWeight
             applied.json["weight_size_mb"] = Double(q.totalBits) / 8 / 1_048_576
             applied.json["weight_payload_mb"] = Double(q.payloadBits) / 8 / 1_048_576
-            let sqnr = q.weightSQNR(model: model)
+            let sqnr = q.weightSQNR(model: evaluated)
             applied.json["weight_sqnr_db"] = sqnr.isFinite ? sqnr : nil
             applied.json["quantize_seconds"] = seconds
-            applied.lines.append("weights   \(spec)  on \(q.layers.count) layers: \(fixed(q.bitsPerWeight, 3)) bits/weight with metadata, "
+            applied.lines.insert("weights   \(spec)  on \(q.layers.count) layers: \(fixed(q.bitsPerWeight, 3)) bits/weight with metadata, "
                 + "\(fixed(Double(q.totalBits) / 8 / 1_048_576, 4)) MB (codes only \(fixed(Double(q.payloadBits) / 8 / 1_048_576, 4)) MB), "
-                + "SQNR \(sqnr.isFinite ? fixed(sqnr, 2) : "inf") dB")
-        }
-        var evaluated = model
-        if let activations {
-            let spec = try ActivationSpec(parsing: activations)
-            let calibration = dataset.prefix(calib)
-            let (withFakeQuant, calibrated) = try ActivationQuantization.apply(spec, to: model, calibration: calibration)
-            evaluated = withFakeQuant
-            applied.json["activations"] = spec.description
-            applied.json["calibration_samples"] = calibration.count
-            applied.lines.append("acts      \(spec)  at \(calibrated.count) layer inputs, calibrated on \(calibration.count) samples")
+                + "SQNR \(sqnr.isFinite ? fixed(sqnr, 2) : "inf") dB" + (smoothed ? " (of the smoothed weights W·s)" : ""), at: 0)
         }
         return (Evaluator(model: evaluated, sampleShape: dataset.sampleShape), quantized, applied)
     }
