@@ -1,0 +1,34 @@
+/// The whole screen for a state: the one function the runtime calls per frame.
+///
+/// Pure: paints `buffer` (of the terminal's size) from `state` alone; never fails, whatever the size.
+public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buffer: inout CellBuffer) {
+    let layout = state.layout
+    if layout.isTooSmall {
+        TooSmallNotice.render(size: buffer.size, into: &buffer)
+        return
+    }
+    TitleBar.render(state, in: layout.title, into: &buffer)
+    LayersTable.render(state, in: layout.layers, into: &buffer)
+    DetailPane.render(state, in: layout.detail, into: &buffer)
+    StatusLine.render(state, in: layout.status, into: &buffer)
+    BottomLine.render(state, keymap: keymap, in: layout.bottom, into: &buffer)
+    if state.overlay == .help {
+        HelpOverlay.render(state, keymap: keymap, in: Rect(size: buffer.size), into: &buffer)
+    }
+}
+
+/// Shown instead of the panels when the terminal is below `ScreenLayout.minimum`.
+enum TooSmallNotice {
+    static func render(size: Size, into buffer: inout CellBuffer) {
+        let lines = [
+            "terminal too small",
+            "\(size.width)x\(size.height), need \(ScreenLayout.minimum.width)x\(ScreenLayout.minimum.height)",
+            "q quits",
+        ]
+        let top = max(0, (size.height - lines.count) / 2)
+        for (i, line) in lines.enumerated() {
+            let width = min(size.width, DisplayWidth.of(line))
+            buffer.put(line, x: max(0, (size.width - width) / 2), y: top + i, style: i == 0 ? .bad : .dim, maxWidth: size.width)
+        }
+    }
+}
