@@ -38,10 +38,19 @@ struct WorkbenchCommand: ParsableCommand {
                 throw QScopeError("the workbench needs a terminal; for headless runs use 'qscope eval' (with --plan)")
             }
             let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
-            let summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
-            let runtime = try WorkbenchRuntime(summary: summary, plan: initialPlan, planPath: planPath, evaluator: evaluator,
+            var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
+            summary.path = Self.relativeToWorkingDirectory(model.path)
+            summary.dataPath = Self.relativeToWorkingDirectory(dataset.source)
+            let runtime = try WorkbenchRuntime(summary: summary, plan: initialPlan,
+                                               planPath: Self.relativeToWorkingDirectory(planPath), evaluator: evaluator,
                                                themes: catalog, themeIndex: themeIndex)
             runtime.run()
         }
+    }
+
+    /// `path` without the working directory in front (shorter on screen; still valid for saving).
+    static func relativeToWorkingDirectory(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        return path.hasPrefix(cwd) ? String(path.dropFirst(cwd.count)) : path
     }
 }

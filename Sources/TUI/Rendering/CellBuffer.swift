@@ -46,7 +46,7 @@ public struct CellBuffer: Equatable, Sendable {
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, style: Style = .text, maxWidth: Int = Int.max) -> Int {
         guard y >= 0, y < size.height else { return 0 }
-        let limit = min(x + max(0, maxWidth), size.width)
+        let limit = x + min(max(0, maxWidth), max(0, size.width - x))  // no overflow for maxWidth = .max
         var column = x
         for character in text {
             var glyph = character

@@ -64,10 +64,7 @@ enum DetailPane {
         guard chart.height >= 1 else { return }
 
         // Resample the fine histogram to one column per cell.
-        var columns = [Int](repeating: 0, count: chart.width)
-        for (bin, count) in w.histogram.enumerated() {
-            columns[min(chart.width - 1, bin * chart.width / w.histogram.count)] += count
-        }
+        let columns = resample(w.histogram, to: chart.width, samples: layer.parameters)
         let peak = max(1, columns.max() ?? 1)
         let eighths = chart.height * 8
         let range = Double(w.maximum) - Double(w.minimum)
@@ -103,5 +100,15 @@ enum DetailPane {
             }
         }
         buffer.put(hi, x: rect.maxX - DisplayWidth.of(hi), y: axisY, style: .dim)
+    }
+
+    /// Histogram counts per plot column. Small layers get coarser bins (about 8 weights per bin) so
+    /// the shape is not lost in sampling noise; bins wider than a column repeat over its columns.
+    static func resample(_ fine: [Int], to width: Int, samples: Int) -> [Int] {
+        guard width > 0, !fine.isEmpty else { return [] }
+        let bins = max(1, min(width, fine.count, samples / 8))
+        var coarse = [Int](repeating: 0, count: bins)
+        for (i, count) in fine.enumerated() { coarse[i * bins / fine.count] += count }
+        return (0..<width).map { coarse[$0 * bins / width] }
     }
 }

@@ -15,18 +15,18 @@ enum StatusLine {
             func s(_ style: Style) -> Style { stale ? Style(.dim) : style }
             let metric = e.correct == nil ? "agree" : "acc"
             let interval = e.interval
-            segments.append(("\(metric) \(Format.percent(e.accuracy))", s(Style(.text, attributes: .bold))))
-            segments.append((compact ? "[\(Text.fixed(interval.lower * 100, 1))–\(Text.fixed(interval.upper * 100, 1))]"
-                                     : "(95% CI \(Text.fixed(interval.lower * 100, 2))–\(Text.fixed(interval.upper * 100, 2)))", s(.dim)))
+            let ci = compact ? "[\(Text.fixed(interval.lower * 100, 1))–\(Text.fixed(interval.upper * 100, 1))]"
+                             : "(95% CI \(Text.fixed(interval.lower * 100, 2))–\(Text.fixed(interval.upper * 100, 2)))"
+            segments.append(("\(metric) \(Format.percent(e.accuracy)) \(ci)", s(Style(.text, attributes: .bold))))
             if let reference = e.referenceAccuracy {
                 let delta = e.accuracy - reference
                 let style: Style = delta < -0.005 ? .bad : delta < 0 ? .warn : .good
-                segments.append(("Δ \(Format.points(delta))" + (compact ? "" : " vs FP32 \(Format.percent(reference))"), s(style)))
+                segments.append(("Δ \(Format.points(delta))" + (compact ? "" : " vs FP32"), s(style)))
             }
             segments.append((compact ? "\(Format.mebibytes(bits: e.size.payloadBits))/\(Format.mebibytes(bits: e.size.totalBits)) MB"
-                                     : "size \(Format.mebibytes(bits: e.size.payloadBits)) MB weights · \(Format.mebibytes(bits: e.size.totalBits)) MB w/ meta",
+                                     : "\(Format.mebibytes(bits: e.size.payloadBits)) MB weights · \(Format.mebibytes(bits: e.size.totalBits)) MB w/ meta",
                              s(.text)))
-            segments.append(("\(Text.fixed(e.size.averagePayloadBits, 2)) b/w", s(.text)))
+            segments.append(("\(Text.fixed(e.size.averagePayloadBits, 2)) bits/w", s(.text)))
         } else {
             segments.append(("accuracy pending", Style(.dim)))
         }
