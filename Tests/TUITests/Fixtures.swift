@@ -1,5 +1,5 @@
 import Analysis
-@testable import TUI
+import TUI
 
 /// Deterministic screen states for reducer and snapshot tests: a CNN-shaped model summary with
 /// pseudo-random Gaussian weights and hand-written evaluation numbers (nothing is timed or run).

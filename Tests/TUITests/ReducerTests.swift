@@ -1,6 +1,6 @@
 import Analysis
 import Testing
-@testable import TUI
+import TUI
 
 /// The reducer, key by key: state changes and the effects it asks for (no terminal, no engine).
 @Suite("reducer")
@@ -34,7 +34,7 @@ struct ReducerTests {
 
     @Test("page keys move by the visible rows and keep the selection visible")
     func paging() {
-        var state = Fixtures.openedState(size: Size(width: 80, height: 24))
+        var state = Fixtures.openedState(size: Size(width: 80, height: 20))
         let rows = state.layout.visibleLayerRows
         #expect(rows < 9)
         _ = send(&state, .pageDown)
@@ -249,8 +249,9 @@ struct ReducerTests {
 
     @Test("mouse: a click on a row selects it, the wheel scrolls, clicks elsewhere do nothing")
     func mouse() {
-        var state = Fixtures.openedState(size: Size(width: 80, height: 24))
+        var state = Fixtures.openedState(size: Size(width: 80, height: 20))
         let rows = state.layout.layerRows
+        #expect(rows.height < 9)
         _ = reduce(&state, .mouse(MouseEvent(.press, x: rows.x + 3, y: rows.y + 2)))
         #expect(state.selection == 2)
         _ = reduce(&state, .mouse(MouseEvent(.press, x: 0, y: 0)))

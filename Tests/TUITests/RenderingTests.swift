@@ -1,5 +1,5 @@
 import Testing
-@testable import TUI
+import TUI
 
 @Suite("cell buffer and terminal diff")
 struct RenderingTests {

@@ -1,7 +1,7 @@
 import Analysis
 import SnapshotTesting
 import Testing
-@testable import TUI
+import TUI
 
 /// Whole screens rendered to text and compared with committed file snapshots
 /// (`__Snapshots__/ScreenSnapshotTests/*.txt`). Re-record with `SNAPSHOT_TESTING_RECORD=all`;
@@ -79,7 +79,7 @@ struct ScreenSnapshotTests {
         var state = Fixtures.editedState(size: Size(width: 80, height: 24))
         state.glyphs = .ascii
         let screen = text(state)
-        #expect(screen.unicodeScalars.allSatisfy { $0.isASCII || "·…∞−±Δ●◌◐▏".unicodeScalars.contains($0) })
+        #expect(screen.unicodeScalars.allSatisfy { $0.isASCII || "·…∞−–±Δ●◌◐▏".unicodeScalars.contains($0) })
         assertSnapshot(of: screen, as: .lines, named: "80x24")
     }
 

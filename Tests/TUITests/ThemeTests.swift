@@ -1,7 +1,7 @@
 import Analysis
 import Foundation
 import Testing
-@testable import TUI
+import TUI
 
 @Suite("themes")
 struct ThemeTests {

@@ -15,6 +15,14 @@ public struct LayerQuantization: Hashable, Sendable {
 
     public static let maxGridLevels = 512
 
+    public init(parameters: Int, payloadBits: Int, totalBits: Int, sqnrDB: Double, gridLevels: [Float]) {
+        self.parameters = parameters
+        self.payloadBits = payloadBits
+        self.totalBits = totalBits
+        self.sqnrDB = sqnrDB
+        self.gridLevels = gridLevels
+    }
+
     /// A float layer: 32 bits per weight, no metadata, no error.
     public static func float(parameters: Int) -> LayerQuantization {
         LayerQuantization(parameters: parameters, payloadBits: 32 * parameters, totalBits: 32 * parameters,

@@ -20,6 +20,20 @@ public struct PlanEvaluation: Hashable, Sendable {
     /// needed, e.g. the FP32 plan, whose result is the cached reference).
     public var resumedAtLayer: Int
 
+    public init(plan: Plan, samples: Int, correct: Int?, agreement: Int, referenceCorrect: Int?,
+                layers: [LayerQuantization], size: PlanSize, referenceSize: PlanSize, seconds: Double, resumedAtLayer: Int) {
+        self.plan = plan
+        self.samples = samples
+        self.correct = correct
+        self.agreement = agreement
+        self.referenceCorrect = referenceCorrect
+        self.layers = layers
+        self.size = size
+        self.referenceSize = referenceSize
+        self.seconds = seconds
+        self.resumedAtLayer = resumedAtLayer
+    }
+
     /// Fraction correct, or agreement with FP32 when there are no labels.
     public var accuracy: Double {
         Double(correct ?? agreement) / Double(max(samples, 1))

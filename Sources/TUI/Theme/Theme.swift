@@ -27,6 +27,15 @@ public struct Theme: Equatable, Sendable {
     /// Attributes used instead of colours on a monochrome terminal.
     public var mono: [Role: TextAttributes]
 
+    public init(name: String, palette: [String: ThemeColor], roles: [Role: RoleStyle], heatStops: [ThemeColor],
+                mono: [Role: TextAttributes]) {
+        self.name = name
+        self.palette = palette
+        self.roles = roles
+        self.heatStops = heatStops
+        self.mono = mono
+    }
+
     /// The role's style (text's style for a role the theme leaves out).
     public func style(_ role: Role) -> RoleStyle { roles[role] ?? roles[.text] ?? RoleStyle(.terminalDefault) }
 

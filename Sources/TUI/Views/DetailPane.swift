@@ -48,7 +48,7 @@ enum DetailPane {
         let levels = result?.gridLevels ?? []
         let chart = Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 2)
         // Caption: what the grid shows.
-        var caption = "weights (FP32) histogram"
+        var caption = "FP32 weights"
         if state.plan.choices[state.selection].weights == nil {
             caption += " · float: no grid"
         } else if result == nil {
@@ -58,7 +58,7 @@ enum DetailPane {
         } else if levels.count > chart.width {
             caption += " · \(levels.count) levels (denser than the plot)"
         } else {
-            caption += " · \(state.glyphs.gridMark) \(levels.count) grid levels (widest channel)"
+            caption += " · \(state.glyphs.gridMark) \(levels.count) levels of the widest channel's grid"
         }
         buffer.put(caption, x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
         guard chart.height >= 1 else { return }
@@ -102,11 +102,13 @@ enum DetailPane {
         buffer.put(hi, x: rect.maxX - DisplayWidth.of(hi), y: axisY, style: .dim)
     }
 
-    /// Histogram counts per plot column. Small layers get coarser bins (about 8 weights per bin) so
-    /// the shape is not lost in sampling noise; bins wider than a column repeat over its columns.
+    /// Histogram counts per plot column. Coarse bins merge a whole number of fine bins (a divisor of
+    /// the fine count: uneven merging would alias into a comb); small layers get coarser bins (about
+    /// 8 weights per bin) so the shape is not lost in noise; a bin wider than a column repeats.
     static func resample(_ fine: [Int], to width: Int, samples: Int) -> [Int] {
         guard width > 0, !fine.isEmpty else { return [] }
-        let bins = max(1, min(width, fine.count, samples / 8))
+        let limit = max(1, min(width, fine.count, samples / 8))
+        let bins = (1...limit).last { fine.count % $0 == 0 } ?? 1
         var coarse = [Int](repeating: 0, count: bins)
         for (i, count) in fine.enumerated() { coarse[i * bins / fine.count] += count }
         return (0..<width).map { coarse[$0 * bins / width] }

@@ -89,13 +89,13 @@ enum BottomLine {
         }
         let hints: [(Action, String)] = [
             (.selectNext, "select"), (.bitsUp, "bits"), (.applyBitsToAll, "all"), (.undo, "undo"), (.redo, "redo"),
-            (.save, "save"), (.load, "open"), (.cycleTheme, "theme"), (.toggleHelp, "help"), (.quit, "quit"),
+            (.save, "save"), (.load, "open"), (.toggleHelp, "help"), (.quit, "quit"), (.cycleTheme, "theme"),
         ]
         var x = rect.x
         for (action, label) in hints {
             let keys: String
             switch action {
-            case .selectNext: keys = "↑↓"
+            case .selectNext: keys = state.glyphs == .ascii ? "j/k" : "↑↓"
             case .bitsUp: keys = "+/-"
             default: keys = keymap.keys(for: action).first?.displayName ?? ""
             }
