@@ -67,7 +67,7 @@ public enum PlanFile {
         }
         guard let root = object as? [String: Any] else { throw fail("is not a JSON object") }
         guard root["format"] as? String == format else { throw fail("is not a qscope plan (\"format\" must be \"\(format)\")") }
-        guard let fileVersion = root["version"] as? Int, !(root["version"] is Bool) else {
+        guard let fileVersion = root["version"] as? Int else {
             throw fail("has no integer \"version\"")
         }
         guard fileVersion == version else {
@@ -93,7 +93,7 @@ public enum PlanFile {
                 choice.activations = try spec(value, field: "activations", layer: name, fail)
             }
             if let value = entry["split"] {
-                guard let parts = value as? Int, !(value is Bool), parts >= 2 else {
+                guard let parts = value as? Int, parts >= 2 else {
                     throw fail("layer '\(name)': split must be an integer of at least 2")
                 }
                 choice.split = parts
