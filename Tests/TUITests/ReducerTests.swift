@@ -1,3 +1,4 @@
+import Foundation
 import Analysis
 import Testing
 import TUI
@@ -271,5 +272,18 @@ struct ReducerTests {
         }
         #expect(keymap.action(for: .control("r")) == .redo)
         #expect(keymap.markdownRows.count == keymap.bindings.count)
+    }
+}
+
+@Suite("key map documentation")
+struct KeymapDocumentationTests {
+    @Test("the README's key table is the keymap's (regenerate it from Keymap.markdownRows)")
+    func readmeMatchesKeymap() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for row in Keymap.standard.markdownRows {
+            #expect(text.contains(row + "\n"), "README lacks: \(row)")
+        }
     }
 }
