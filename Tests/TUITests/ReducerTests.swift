@@ -13,7 +13,7 @@ struct ReducerTests {
     @Test("↑/↓ and j/k move the selection and stop at the ends")
     func selection() {
         var state = Fixtures.openedState()
-        #expect(send(&state, .down).isEmpty)
+        _ = send(&state, .down)
         #expect(state.selection == 1)
         _ = send(&state, .character("j"), .character("j"))
         #expect(state.selection == 3)
@@ -72,7 +72,8 @@ struct ReducerTests {
     func editRequestsEvaluation() {
         var state = Fixtures.openedState()
         let before = state.requestedGeneration
-        let effects = send(&state, .down, .character("-"))
+        _ = send(&state, .down)
+        let effects = send(&state, .character("-"))
         #expect(state.requestedGeneration == before + 1)
         #expect(effects == [.evaluate(state.plan, generation: before + 1)])
         #expect(state.engine == .queued)
@@ -215,6 +216,27 @@ struct ReducerTests {
         #expect(state.selection >= state.scroll && state.selection < state.scroll + state.layout.visibleLayerRows)
     }
 
+    @Test("while idle, moving to a layer prefetches its next lower and higher setting; not while busy")
+    func prefetch() {
+        var state = Fixtures.openedState()
+        var down = state.plan, up = state.plan
+        down.choices[1].weights = .int(16)
+        up.choices[1].weights = nil
+        #expect(send(&state, .down) == [.prefetch([down])])  // float has nothing above it
+        _ = send(&state, .character("-"))
+        #expect(send(&state, .down, .up).isEmpty)  // the engine is busy: no speculation
+        let generation = state.requestedGeneration
+        let effects = reduce(&state, .engine(.finished(generation: generation, Fixtures.evaluation(state.plan))))
+        down = state.plan
+        down.choices[1].weights = .int(8)
+        up = state.plan
+        up.choices[1].weights = nil
+        #expect(effects == [.prefetch([down, up])])
+        // Stale results never trigger a prefetch; the first layer at int2 prefetches only int3.
+        #expect(reduce(&state, .engine(.finished(generation: generation - 1, Fixtures.evaluation(state.plan)))).isEmpty)
+        #expect(send(&state, .character("g")) == [.prefetch([{ var p = state.plan; p.choices[0].weights = .int(16); return p }()])])
+    }
+
     @Test("unbound keys do nothing")
     func unbound() {
         var state = Fixtures.openedState()
@@ -238,7 +260,7 @@ struct ReducerTests {
         _ = reduce(&state, .engine(.started(generation: current)))
         _ = reduce(&state, .engine(.progress(generation: current, done: 3, total: 8)))
         #expect(state.engine == .running(done: 3, total: 8))
-        _ = reduce(&state, .engine(.finished(generation: current, Fixtures.evaluation(state.plan, correct: 1700))))
+        #expect(!reduce(&state, .engine(.finished(generation: current, Fixtures.evaluation(state.plan, correct: 1700)))).isEmpty)
         #expect(state.engine == .idle)
         #expect(state.evaluationIsCurrent)
         #expect(state.evaluation?.correct == 1700)

@@ -7,6 +7,7 @@
 ///   (key repeat) costs one evaluation; cancelling during the sleep is free.
 /// - A cancelled evaluation publishes nothing after its cancellation: no `.progress`, `.finished`
 ///   or `.failed` (checked before every `post`).
+/// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently.
 /// - Heavy work runs in `PlanEvaluator` (its own actor), never on this actor, so `submit` always
 ///   answers at once.
 public actor Engine {
@@ -18,6 +19,8 @@ public actor Engine {
     private let debounce: Duration
     private let post: @Sendable (EngineEvent) -> Void
     private var current: Task<Void, Never>?
+    /// Speculative evaluations started by `prefetch`; any `submit` cancels them.
+    private var speculation: Task<Void, Never>?
     private var latestGeneration: UInt64?
 
     /// - Parameters:
@@ -45,10 +48,14 @@ public actor Engine {
         latestGeneration = generation
         let previous = current
         previous?.cancel()
+        let speculative = speculation
+        speculative?.cancel()
+        speculation = nil
         let (clock, debounce, evaluate, post) = (self.clock, self.debounce, self.evaluate, self.post)
         current = Task {
-            // Wait until the superseded evaluation has stopped touching the evaluator.
+            // Wait until superseded and speculative work has stopped touching the evaluator.
             await previous?.value
+            await speculative?.value
             do {
                 if debounce > .zero { try await clock.sleep(for: debounce) }
                 try Task.checkCancellation()
@@ -69,13 +76,33 @@ public actor Engine {
         }
     }
 
-    /// Cancels the pending or running evaluation (it publishes nothing more).
-    public func cancel() {
-        current?.cancel()
+    /// Evaluates `plans` in order once the current request is done, publishing nothing: for an
+    /// evaluator that caches results (`PlanEvaluator`), the edits the user is likely to make next then
+    /// come back at once. Replaces earlier prefetches; any `submit` cancels it between batches.
+    public func prefetch(_ plans: [Plan]) {
+        let previous = speculation
+        previous?.cancel()
+        let running = current
+        let evaluate = self.evaluate
+        speculation = Task {
+            await previous?.value
+            await running?.value
+            for plan in plans {
+                if Task.isCancelled { return }
+                _ = try? await evaluate(plan) { _, _ in }
+            }
+        }
     }
 
-    /// Waits until the current evaluation (if any) has finished or stopped; for tests and shutdown.
+    /// Cancels the pending or running evaluation (it publishes nothing more) and any prefetch.
+    public func cancel() {
+        current?.cancel()
+        speculation?.cancel()
+    }
+
+    /// Waits until the current evaluation and any prefetch have finished or stopped; for tests.
     public func settle() async {
         await current?.value
+        await speculation?.value
     }
 }

@@ -11,6 +11,9 @@ import Foundation
 ///   0..<k resumes at k and runs only the rest of the network. The cut used is the latest cached one
 ///   whose prefix matches. Boundaries are kept up to `boundaryBudgetBytes`, least recently used first out.
 ///
+/// - Results: predictions of the last 64 plans are kept, so undo, redo and prefetched edits are
+///   answered without a pass.
+///
 /// An actor, so that one evaluation runs at a time (the compiled graphs and caches are shared);
 /// callers are cancelled between batches (`Task.isCancelled`), and a cancelled evaluation throws
 /// `CancellationError` and leaves no boundary half-saved.
@@ -33,6 +36,10 @@ public actor PlanEvaluator {
     private var boundaries: [Boundary] = []
     private var lastPlan: Plan?
     private var reference: (correct: Int?, predictions: [Int])?
+    /// Predictions of recently evaluated plans (undo, redo and prefetched edits cost no pass).
+    private var memo: [Plan: [Int]] = [:]
+    private var memoOrder: [Plan] = []
+    private static let memoCapacity = 64
     private var useCounter = 0
 
     /// Upper bound on memory held by saved boundaries.
@@ -48,7 +55,7 @@ public actor PlanEvaluator {
     }
 
     /// Prepares graphs for `dataset` (already fitted to the model's input) in batches of `batchSize`.
-    public init(model: Model, dataset: Dataset, batchSize: Int = 250) throws {
+    public init(model: Model, dataset: Dataset, batchSize: Int = 256) throws {
         guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
         self.model = model
         self.dataset = dataset
@@ -111,8 +118,12 @@ public actor PlanEvaluator {
         // Save a cut at the first layer that changed: the next edit most likely touches it again.
         let firstChange = lastPlan.flatMap { plan.firstDifference(from: $0) }
         var (predictions, resumed) = (reference!.predictions, plan.count)
-        if !plan.isAllFloat {
+        if let known = memo[plan] {
+            predictions = known
+            progress(batches.count, batches.count)
+        } else if !plan.isAllFloat {
             (predictions, resumed) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], progress: progress)
+            remember(plan, predictions)
         }
         let referencePredictions = reference!.predictions
         let agreement = zip(predictions, referencePredictions).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
@@ -122,6 +133,21 @@ public actor PlanEvaluator {
             referenceSize: PlanSize(model.layers.indices.map { .float(parameters: model.layers[$0].parameterCount) }),
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, resumedAtLayer: resumed)
     }
+
+    private func remember(_ plan: Plan, _ predictions: [Int]) {
+        memo[plan] = predictions
+        memoOrder.append(plan)
+        if memoOrder.count > Self.memoCapacity { memo[memoOrder.removeFirst()] = nil }
+    }
+
+    /// Evaluates `plan` ahead of need (the engine calls this while idle for the edits the user is
+    /// likely to make next); the result is kept, so evaluating the plan later costs no pass.
+    public func prefetch(_ plan: Plan) throws {
+        _ = try evaluate(plan)
+    }
+
+    /// Test hook: whether `plan`'s predictions are cached.
+    public func isCached(_ plan: Plan) -> Bool { memo[plan] != nil || plan.isAllFloat && reference != nil }
 
     private func score(_ predictions: [Int]) -> Int? {
         dataset.labels.map { labels in zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }

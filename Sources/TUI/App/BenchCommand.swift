@@ -38,7 +38,7 @@ struct BenchCommand: ParsableCommand {
             let (model, dataset) = try options.load()
             guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
             if workbench {
-                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset, batch: 250, frames: max(runs, 50))
+                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset, batch: batch, frames: max(runs, 50))
                 if json { try printJSON(report.json) } else { report.lines.forEach { print($0) } }
                 return
             }

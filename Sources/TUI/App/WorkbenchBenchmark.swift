@@ -11,7 +11,8 @@ import TUI
 /// - edit -> accuracy: `PlanEvaluator.evaluate` after changing one layer, for every layer: "first"
 ///   is the first edit of that layer after an edit elsewhere, "repeat" a further edit of the same
 ///   layer (what `-` pressed again costs). Engine: the same through the `Engine` actor, including
-///   its 15 ms debounce, from `submit` to the `.finished` event.
+///   its 15 ms debounce, from `submit` to the `.finished` event, and for an edit the engine had
+///   prefetched while idle (the selected layer's next setting).
 enum WorkbenchBenchmark {
     struct Report {
         var lines: [String] = []
@@ -67,6 +68,21 @@ enum WorkbenchBenchmark {
         let engineMs = milliseconds(since: t2)
         report.lines.append("engine    submit -> finished, repeat edit of layer \(middle): \(fixed(engineMs, 1)) ms (15 ms debounce included)")
 
+        // The same edit when the engine had prefetched it while idle (what `-` costs after a pause).
+        var next = plan
+        next.choices[middle].weights = .int(3)
+        let prefetched = next
+        _ = try runBlocking {
+            await engine.prefetch([prefetched])
+            await engine.settle()
+            return 0
+        }
+        let t4 = DispatchTime.now().uptimeNanoseconds
+        Task { await engine.submit(prefetched, generation: 2) }
+        done.wait()
+        let prefetchedMs = milliseconds(since: t4)
+        report.lines.append("engine    submit -> finished, edit prefetched while idle: \(fixed(prefetchedMs, 1)) ms (debounce included)")
+
         // Frames.
         var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
         summary.path = WorkbenchCommand.relativeToWorkingDirectory(model.path)
@@ -95,7 +111,7 @@ enum WorkbenchBenchmark {
             "model": model.path, "samples": dataset.count, "layers": names.count, "open_ms": openMs,
             "edit_repeat_median_ms": median(repeatTimes), "edit_repeat_max_ms": repeatTimes.max() ?? 0,
             "edit_first_median_ms": median(firstTimes), "edit_first_max_ms": firstTimes.max() ?? 0,
-            "engine_edit_ms": engineMs, "per_layer": perLayer,
+            "engine_edit_ms": engineMs, "engine_prefetched_edit_ms": prefetchedMs, "per_layer": perLayer,
             "frame_full_median_ms": median(fullTimes), "frame_full_max_ms": fullTimes.max() ?? 0,
             "frame_edit_median_ms": median(editTimes),
         ]

@@ -18,8 +18,10 @@ struct WorkbenchCommand: ParsableCommand {
     @Option(name: .long, help: "Colour theme: a name from themes/ (dark, light, mono) or a .theme file.")
     var theme: String?
 
-    @Option(name: .long, help: "Samples per forward pass in the engine.")
-    var batch: Int = 250
+    /// Same default as `eval`, so that `eval --plan` reproduces the screen's accuracy bit for bit
+    /// (different batch splits may round differently and flip a near tie).
+    @Option(name: .long, help: "Samples per forward pass in the engine (as for eval).")
+    var batch: Int = 256
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }

@@ -81,6 +81,9 @@ final class WorkbenchRuntime {
             case .evaluate(let plan, let generation):
                 let engine = self.engine
                 Task { await engine.submit(plan, generation: generation) }
+            case .prefetch(let plans):
+                let engine = self.engine
+                Task { await engine.prefetch(plans) }
             case .savePlan(let plan, let path):
                 do {
                     try PlanFile.save(plan, modelPath: state.model.path, to: path)

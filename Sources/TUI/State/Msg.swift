@@ -19,6 +19,9 @@ public enum Msg: Sendable {
 public enum Effect: Hashable, Sendable {
     /// Submit `plan` to the engine as request `generation` (superseding earlier ones).
     case evaluate(Plan, generation: UInt64)
+    /// While the engine is idle, evaluate these plans ahead (the selected layer one step down and up),
+    /// so that the next `-` or `+` is answered from the cache.
+    case prefetch([Plan])
     case savePlan(Plan, path: String)
     case loadPlan(path: String)
     /// Switch the backend to theme `index` of `AppState.themeNames` and repaint everything.

@@ -17,6 +17,7 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
         return [.redraw]
     case .engine(let event):
         reduceEngine(&state, event)
+        if case .finished = event, event.generation == state.requestedGeneration { return prefetchEffects(state) }
         return []
     case .planSaved(let plan, let path):
         state.savedPlan = plan
@@ -40,12 +41,17 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
     let count = state.model.layers.count
     let page = max(1, state.layout.visibleLayerRows)
     switch action {
-    case .selectPrevious: select(&state, state.selection - 1)
-    case .selectNext: select(&state, state.selection + 1)
-    case .pageUp: select(&state, state.selection - page)
-    case .pageDown: select(&state, state.selection + page)
-    case .selectFirst: select(&state, 0)
-    case .selectLast: select(&state, count - 1)
+    case .selectPrevious, .selectNext, .pageUp, .pageDown, .selectFirst, .selectLast:
+        let before = state.selection
+        switch action {
+        case .selectPrevious: select(&state, state.selection - 1)
+        case .selectNext: select(&state, state.selection + 1)
+        case .pageUp: select(&state, state.selection - page)
+        case .pageDown: select(&state, state.selection + page)
+        case .selectFirst: select(&state, 0)
+        default: select(&state, count - 1)
+        }
+        return state.selection != before ? prefetchEffects(state) : []
     case .bitsUp, .bitsDown:
         guard count > 0 else { return [] }
         var plan = state.plan
@@ -159,7 +165,10 @@ func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
         let rows = layout.layerRows
         guard rows.contains(x: event.x, y: event.y) else { return [] }
         let index = state.scroll + (event.y - rows.y)
-        if index < count { select(&state, index) }
+        if index < count, index != state.selection {
+            select(&state, index)
+            return prefetchEffects(state)
+        }
     case .wheelUp, .wheelDown:
         let step = event.kind == .wheelUp ? -3 : 3
         let maxScroll = max(0, count - layout.visibleLayerRows)
@@ -187,6 +196,21 @@ func reduceEngine(_ state: inout AppState, _ event: EngineEvent) {
         state.engine = .idle
         state.engineError = message
     }
+}
+
+/// When the engine is idle and nothing modal is open: the current plan with the selected layer one
+/// step down and one step up the bits ladder (down first: lowering bits is the usual next move).
+func prefetchEffects(_ state: AppState) -> [Effect] {
+    guard state.engine == .idle, state.evaluationIsCurrent, state.overlay == nil,
+          state.selection < state.plan.count else { return [] }
+    let current = state.plan.choices[state.selection].weights
+    var plans: [Plan] = []
+    for next in [WeightBitsLadder.down(current), WeightBitsLadder.up(current)] where next != current {
+        var plan = state.plan
+        plan.choices[state.selection].weights = next
+        plans.append(plan)
+    }
+    return plans.isEmpty ? [] : [.prefetch(plans)]
 }
 
 /// Makes `plan` current with an undo entry, and asks for its evaluation; no-op when unchanged.

@@ -103,6 +103,27 @@ struct EngineTests {
         #expect(finished == [.finished(generation: 2, Self.fakeResult(Self.plan(3)))])
     }
 
+    @Test("prefetch evaluates silently after the current request; a submit cancels it")
+    func prefetch() async throws {
+        let log = EventLog(), calls = Calls()
+        let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, progress in
+            calls.append(plan)
+            progress(1, 1)
+            if plan == Self.plan(5) { while !Task.isCancelled { await Task.yield() } }
+            return Self.fakeResult(plan)
+        }, post: log.append)
+        await engine.prefetch([Self.plan(8), Self.plan(6)])
+        await engine.settle()
+        #expect(calls.all == [Self.plan(8), Self.plan(6)])
+        #expect(log.all.isEmpty)
+        await engine.prefetch([Self.plan(5), Self.plan(7)])
+        for _ in 0..<1_000_000 where calls.all.count < 3 { await Task.yield() }
+        await engine.submit(Self.plan(2), generation: 1)
+        await engine.settle()
+        #expect(calls.all == [Self.plan(8), Self.plan(6), Self.plan(5), Self.plan(2)])
+        #expect(log.all.last == .finished(generation: 1, Self.fakeResult(Self.plan(2))))
+    }
+
     @Test("an evaluation error is published as one failed event")
     func failure() async {
         let log = EventLog()

@@ -67,6 +67,22 @@ struct PlanEvaluatorTests {
         #expect(await evaluator.cachedBoundaryLayers.contains(4))
     }
 
+    @Test("a prefetched plan is answered from the cache, with the same numbers")
+    func prefetched() async throws {
+        let (model, dataset) = try Self.load("cnn", samples: 100)
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: 50)
+        var plan = Plan(model: model)
+        plan.choices[3].weights = .int(3)
+        #expect(await !evaluator.isCached(plan))
+        try await evaluator.prefetch(plan)
+        #expect(await evaluator.isCached(plan))
+        let passes = await evaluator.passes
+        let cached = try await evaluator.evaluate(plan)
+        #expect(await evaluator.passes == passes)
+        let fresh = try await PlanEvaluator(model: model, dataset: dataset, batchSize: 50).evaluate(plan)
+        #expect(cached.correct == fresh.correct && cached.agreement == fresh.agreement)
+    }
+
     @Test("sizes follow methods.md §12: int b per-channel = n·b + rows·32 bits; float = 32 bits per weight")
     func sizes() async throws {
         let (model, dataset) = try Self.load("mlp", samples: 50)
