@@ -15,6 +15,26 @@ public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buf
     if state.overlay == .help {
         HelpOverlay.render(state, keymap: keymap, in: Rect(size: buffer.size), into: &buffer)
     }
+    if state.glyphs == .ascii { ASCIIFallback.apply(to: &buffer) }
+}
+
+/// For terminals whose locale is not UTF-8 (where ncurses drops other characters): the typographic
+/// characters the views use, one cell each, spelled in ASCII; anything else non-ASCII becomes `?`.
+enum ASCIIFallback {
+    static let table: [Character: Character] = [
+        "·": "|", "…": "~", "∞": "*", "−": "-", "–": "-", "±": "+", "Δ": "d", "●": "*", "◌": "o", "◐": "*",
+        "▏": "|", "▶": ">", "↑": "^", "↓": "v", "←": "<", "→": ">", "┆": "|", "█": "#", "░": ".",
+    ]
+
+    static func apply(to buffer: inout CellBuffer) {
+        for y in 0..<buffer.size.height {
+            for x in 0..<buffer.size.width {
+                let cell = buffer[x, y]
+                guard !cell.glyph.isASCII, !cell.isContinuation else { continue }
+                buffer[x, y].glyph = table[cell.glyph] ?? "?"
+            }
+        }
+    }
 }
 
 /// Shown instead of the panels when the terminal is below `ScreenLayout.minimum`.
