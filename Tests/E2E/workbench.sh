@@ -7,8 +7,8 @@
 # Scenario on the sample CNN: wait for the FP32 accuracy, select a layer, lower it to 2 bits and
 # watch the accuracy fall, undo, resize (120x40 -> 80x24 -> too small -> back), save the plan under
 # a temporary path through the prompt, check the file and that `qscope eval --plan` reports the
-# accuracy the screen shows, quit; then runs ended by SIGTERM, Ctrl-C and a crash (SIGSEGV). After each exit the terminal
-# must be restored (canonical mode and echo on, alternate screen off) and nothing may have been
+# accuracy the screen shows, quit; then runs ended by SIGTERM, Ctrl-C and a crash (SIGSEGV). After
+# each exit the terminal must be restored (canonical mode and echo on, alternate screen off) and nothing may have been
 # written to stderr. Waits poll the screen for text (never fixed sleeps); each wait gives up after
 # 60 s. Prints "N passed, N failed" last; exit status 1 when anything failed.
 set -uo pipefail
@@ -30,7 +30,10 @@ check() {  # check "description" command...
   if "$@"; then passed=$((passed + 1)); echo "ok    $what"; else failed=$((failed + 1)); echo "FAIL  $what"; fi
 }
 screen() { "${T[@]}" capture-pane -p -t "$1" 2>/dev/null; }
-# wait_for SESSION REGEX...: every regex must match the same capture.
+# wait_for SESSION REGEX...: every regex must match the same capture, and the screen must be settled:
+# two captures 50 ms apart are identical (tmux may show a frame half-written: a new table row under
+# an old status line). The matching capture is kept in $LAST for reading numbers from it.
+LAST=""
 wait_for() {
   local session="$1"; shift
   local deadline=$((SECONDS + 60))
@@ -38,7 +41,11 @@ wait_for() {
     local text; text="$(screen "$session")"
     local all=1
     for pattern in "$@"; do grep -qE -- "$pattern" <<<"$text" || { all=0; break; }; done
-    [ $all -eq 1 ] && return 0
+    if [ $all -eq 1 ]; then
+      sleep 0.05
+      if [ "$(screen "$session")" = "$text" ]; then LAST="$text"; return 0; fi
+      continue
+    fi
     sleep 0.05
   done
   echo "      timed out waiting for: $*"; screen "$session" | sed 's/^/      | /'
@@ -52,7 +59,7 @@ wait_dead() {  # the pane's command (the sh wrapper) has exited
   done
   return 1
 }
-accuracy() { screen "$1" | grep -oE 'acc [0-9]+\.[0-9]+%' | head -1 | grep -oE '[0-9]+\.[0-9]+'; }
+accuracy() { grep -oE 'acc [0-9]+\.[0-9]+%' <<<"$LAST" | head -1 | grep -oE '[0-9]+\.[0-9]+'; }  # of the last wait_for
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 restored() {  # stty -a written by the wrapper after qscope exited
@@ -72,17 +79,17 @@ start() {
 # --- run 1: edit, undo, resize, save, quit -------------------------------------------------------
 start main
 check "opens on the sample CNN and shows the FP32 accuracy" wait_for main 'Layers' '● idle' 'acc 92\.85%' '/layer2/conv2/Conv'
-fp32="$(accuracy main)"
+fp32="$(accuracy)"
 "${T[@]}" send-keys -t main j j j j
 check "j selects a layer" wait_for main '▶   4 /layer2/conv2/Conv' 'Detail · /layer2/conv2/Conv'
 "${T[@]}" send-keys -t main - - - - - - -
 check "- seven times: layer 4 at int2, evaluated" wait_for main '▶   4 /layer2/conv2/Conv +Conv +36,864 +2 int2' '● idle'
-low="$(accuracy main)"
+low="$(accuracy)"
 check "accuracy fell at 2 bits ($fp32% -> $low%)" less_than "$low" "$fp32"
 check "status shows Δ vs FP32 and sizes" wait_for main 'Δ −[0-9.]+ pp vs FP32' 'MB weights · [0-9.]+ MB w/ meta' 'bits/w'
 "${T[@]}" send-keys -t main u
 check "u undoes to int3" wait_for main '▶   4 /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
-undone="$(accuracy main)"
+undone="$(accuracy)"
 check "accuracy after undo ($undone%) is at least the 2-bit one" at_least "$undone" "$low"
 "${T[@]}" resize-window -t main -x 80 -y 24
 check "resize to 80x24 re-lays out the screen" wait_for main '^┌ Layers ─+┐$' '● idle'
