@@ -8,8 +8,8 @@
 # watch the accuracy fall, undo, resize (120x40 -> 80x24 -> too small -> back), save the plan under
 # a temporary path through the prompt, check the file and that `qscope eval --plan` reports the
 # accuracy the screen shows, quit; then runs ended by SIGTERM, Ctrl-C and a crash (SIGSEGV). After
-# each exit the terminal must be restored (canonical mode and echo on, alternate screen off) and nothing may have been
-# written to stderr. Waits poll the screen for text (never fixed sleeps); each wait gives up after
+# each exit the terminal must be restored (canonical mode and echo on, alternate screen off); a
+# normal run must write nothing to stderr. Waits poll the screen for text (never fixed sleeps); each wait gives up after
 # 60 s. Prints "N passed, N failed" last; exit status 1 when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
