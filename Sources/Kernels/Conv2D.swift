@@ -69,6 +69,27 @@ public struct Conv2DShape: Sendable, Equatable {
             && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
     }
 
+    /// 1x1, unpadded, strided (a ResNet projection shortcut) with several images: a pointwise
+    /// convolution (GEMM) of the input subsampled at the output grid. Measured for 32->64 channels,
+    /// 14x14 -> 7x7: 0.35 vs 0.58 ms per 64 images on one core; a single image stays on the direct
+    /// kernels (9 vs 11 us).
+    var isStridedPointwise: Bool { batch >= 2 && hasStridedPointwiseGeometry }
+
+    /// `isStridedPointwise` without the batch condition.
+    var hasStridedPointwiseGeometry: Bool {
+        kernelH == 1 && kernelW == 1 && (strideH > 1 || strideW > 1)
+            && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+    }
+
+    /// The pointwise convolution of the subsampled input (`isStridedPointwise`).
+    var subsampledPointwise: Conv2DShape {
+        Conv2DShape(batch: batch, inChannels: inChannels, inHeight: outHeight, inWidth: outWidth,
+                    outChannels: outChannels, kernelH: 1, kernelW: 1, group: group)
+    }
+
+    /// Floats of the subsampled input of a strided pointwise convolution.
+    var subsampledCount: Int { batch * inChannels * outHeight * outWidth }
+
     /// One input channel per group (depthwise, possibly with a channel multiplier): a direct loop
     /// beats a GEMM of depth kernelH * kernelW.
     var isDepthwise: Bool { group > 1 && inPerGroup == 1 }
@@ -118,11 +139,48 @@ private func workspacePerWorker(_ s: Conv2DShape, threads: Int) -> Int {
 /// pointwise convs on large maps). Depends only on the shape and `threads`; the same count serves
 /// the `packedWeights:` overload.
 public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
+    // Winograd: transformed weights (for the unpacked overload) + per-worker buffers. The direct
+    // kernels' count is covered too, so that toggling `ConvolutionOptions.winograd` between sizing
+    // and running is safe.
+    let winograd = usesWinograd(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
+    if s.isStridedPointwise {
+        return s.subsampledCount + conv2dWorkspaceCount(s.subsampledPointwise, threads: threads)
+    }
+    return max(winograd, directWorkspaceCount(s, threads: threads))
+}
+
+/// Copies the input taps of a strided pointwise convolution (`s.isStridedPointwise`) into
+/// `subsampled` (`[batch, C, outH, outW]`).
+private func subsample(_ s: Conv2DShape, _ input: UnsafePointer<Float>, _ subsampled: UnsafeMutablePointer<Float>, threads: Int) {
+    let planes = s.batch * s.inChannels
+    let parts = max(1, min(threads, planes * s.outHeight * s.outWidth >> 15))
+    Parallel.forEach(parts, threads: parts) { part in
+        for p in (planes * part / parts)..<(planes * (part + 1) / parts) {
+            let x = input + p * s.inHeight * s.inWidth
+            let y = subsampled + p * s.outHeight * s.outWidth
+            for oh in 0..<s.outHeight {
+                let row = x + oh * s.strideH * s.inWidth
+                for ow in 0..<s.outWidth { y[oh * s.outWidth + ow] = row[ow * s.strideW] }
+            }
+        }
+    }
+}
+
+private func directWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
     switch convAlgorithm(s) {
     case .pixelMajor: return directConvWorkspaceCount(s, threads: max(1, threads), spatial: false)
     case .spatial: return directConvWorkspaceCount(s, threads: max(1, threads), spatial: true)
     case .gemm, .depthwise: return workspacePerWorker(s, threads: threads) * imageParallelism(s, threads: threads)
     }
+}
+
+/// Whether `conv2d` runs `s` as a Winograd F(2x2, 3x3) convolution (Winograd.swift).
+///
+/// Measured (thread CPU time, Zen 4): batch 64, 64->64 channels 7x7 1.81 vs 2.27 ms direct, 14x14
+/// 6.56 vs 8.79 ms; 32->32 14x14 2.05 vs 2.18 ms (the transforms cost as much as the products
+/// there). A single image with few tiles (7x7: 16 tiles) is faster direct (42 vs 36 us).
+func usesWinograd(_ s: Conv2DShape) -> Bool {
+    winogradApplies(s) && (s.batch >= 2 || (s.outHeight + 1) / 2 * ((s.outWidth + 1) / 2) >= 32)
 }
 
 /// 2-D convolution (cross-correlation, as ONNX Conv), NCHW:
@@ -149,6 +207,20 @@ public func conv2d(
 ) {
     s.validate()
     if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
+    if s.isStridedPointwise {
+        subsample(s, input, workspace, threads: threads)
+        conv2d(s.subsampledPointwise, input: workspace, weight: weight, bias: bias, output: output, residual: residual,
+               relu: relu, workspace: workspace + s.subsampledCount, threads: threads)
+        return
+    }
+    if usesWinograd(s) {
+        let g = WinogradGeometry(s)
+        packWinogradWeights(g, weight, workspace)
+        winogradConv(
+            g, input: input, u: workspace, bias: bias, output: output, residual: residual, relu: relu,
+            workspace: workspace + g.weightFloats, threads: max(1, threads))
+        return
+    }
     let algorithm = convAlgorithm(s)
     if algorithm == .pixelMajor || algorithm == .spatial {
         let g = DirectConvGeometry(s, spatial: algorithm == .spatial)
@@ -171,6 +243,10 @@ public final class PackedConvWeights: @unchecked Sendable {
     public let shape: Conv2DShape
     let storage: UnsafeMutablePointer<Float>
     let direct: Bool
+    /// The weights as given, for strided 1x1 convolutions (their multi-image path is a GEMM).
+    let plain: UnsafeMutablePointer<Float>?
+    /// Winograd-transformed weights when the geometry allows F(2x2, 3x3).
+    let winograd: UnsafeMutablePointer<Float>?
 
     /// Packs `weight` (`[outChannels, inChannels / group, kernelH, kernelW]`); the pointer need not
     /// outlive the call.
@@ -188,9 +264,29 @@ public final class PackedConvWeights: @unchecked Sendable {
             storage = .allocate(capacity: max(1, count))
             storage.initialize(from: weight, count: count)
         }
+        if s.hasStridedPointwiseGeometry {
+            let count = s.outChannels * s.patch
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+            copy.initialize(from: weight, count: count)
+            plain = copy
+        } else {
+            plain = nil
+        }
+        if winogradApplies(s) {
+            let g = WinogradGeometry(s)
+            let u = UnsafeMutablePointer<Float>.allocate(capacity: g.weightFloats)
+            packWinogradWeights(g, weight, u)
+            winograd = u
+        } else {
+            winograd = nil
+        }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        plain?.deallocate()
+        winograd?.deallocate()
+    }
 }
 
 /// `conv2d` with weights packed in advance (same semantics and the same workspace size).
@@ -205,6 +301,19 @@ public func conv2d(
     precondition(same == s, "conv2d: packed weights were made for another shape")
     s.validate()
     if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
+    if s.isStridedPointwise, let plain = packedWeights.plain {
+        subsample(s, input, workspace, threads: threads)
+        conv2d(s.subsampledPointwise, input: workspace, weight: plain, bias: bias, output: output,
+               residual: residual, relu: relu, workspace: workspace + s.subsampledCount, threads: threads)
+        return
+    }
+    if usesWinograd(s), let u = packedWeights.winograd {
+        let g = WinogradGeometry(s)
+        winogradConv(
+            g, input: input, u: u, bias: bias, output: output, residual: residual, relu: relu,
+            workspace: workspace + g.weightFloats, threads: max(1, threads))
+        return
+    }
     if packedWeights.direct {
         let g = DirectConvGeometry(s, spatial: convAlgorithm(s) == .spatial)
         directConv(

@@ -76,6 +76,10 @@ public func maxPool2d(
     threads: Int = Parallel.maxThreads
 ) {
     s.validate()
+    if s.isUnpadded2x2Stride2 {
+        maxPool2x2Stride2(s, input: input, output: output, threads: threads)
+        return
+    }
     poolPlanes(s, threads: threads) { plane in
         let x = input + plane * s.inHeight * s.inWidth
         let y = output + plane * s.outHeight * s.outWidth
@@ -91,6 +95,34 @@ public func maxPool2d(
                     for kw in w0..<w1 { m = max(m, row[kw * s.dilationW]) }
                 }
                 y[oh * s.outWidth + ow] = m
+            }
+        }
+    }
+}
+
+extension Pool2DShape {
+    /// The 2x2, stride-2 window with no padding whose every window lies inside the input (floor
+    /// mode): the common CNN down-sampling, which has a vectorised path.
+    var isUnpadded2x2Stride2: Bool {
+        kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && dilationH == 1 && dilationW == 1
+            && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+            && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth
+    }
+}
+
+/// `maxPool2d` for `isUnpadded2x2Stride2` shapes: a branch-free loop over each output row that
+/// the compiler vectorises (max of the two rows, then of even and odd columns).
+private func maxPool2x2Stride2(
+    _ s: Pool2DShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, threads: Int
+) {
+    poolPlanes(s, threads: threads) { plane in
+        let x = input + plane * s.inHeight * s.inWidth
+        let y = output + plane * s.outHeight * s.outWidth
+        for oh in 0..<s.outHeight {
+            let r0 = x + 2 * oh * s.inWidth, r1 = r0 + s.inWidth
+            let out = y + oh * s.outWidth
+            for i in 0..<s.outWidth {
+                out[i] = max(max(r0[2 * i], r0[2 * i + 1]), max(r1[2 * i], r1[2 * i + 1]))
             }
         }
     }

@@ -241,3 +241,29 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
         #expect(toleranceRatio(y, want, rtol: 1e-5, atol: 2e-6 * 144) <= 1)
     }
 }
+
+/// Winograd F(2x2, 3x3) (3x3 stride-1 convs with >= 16 input and output channels): odd and even
+/// map sizes (half-used last tiles), asymmetric and over-wide padding, channel counts that are not
+/// multiples of 16, batches that span several chunks, a single image split by tiles, and the same
+/// shapes with Winograd switched off (the direct kernels) for comparison.
+@Suite(.serialized) struct WinogradTests {
+    @Test(arguments: [
+        (2, 16, 7, 7, 16), (3, 20, 5, 6, 40), (1, 32, 14, 14, 32), (1, 64, 15, 13, 70), (5, 17, 9, 4, 33),
+        (40, 32, 14, 14, 32), (2, 48, 3, 3, 16),
+    ])
+    func matchesReference(batch: Int, c: Int, h: Int, w: Int, oc: Int) {
+        for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
+            let s = Conv2DShape(
+                batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
+                padTop: pads.0, padLeft: pads.1, padBottom: pads.2, padRight: pads.3)
+            checkConv(s, seed: UInt64(batch * 31 + c + h * 7 + oc), "winograd \(batch)x\(c)x\(h)x\(w) -> \(oc) pads \(pads)")
+        }
+    }
+
+    @Test func directKernelsWhenSwitchedOff() {
+        ConvolutionOptions.winograd = false
+        defer { ConvolutionOptions.winograd = true }
+        checkConv(same3x3(batch: 3, c: 32, h: 14, w: 14, oc: 32), seed: 77, "winograd off")
+        #expect(ConvolutionOptions.winograd == false)
+    }
+}

@@ -41,6 +41,8 @@ private func threadCPU() -> UInt64 {
                     var ws = [Float](repeating: 0, count: max(1, conv2dWorkspaceCount(s, threads: threads)))
                     let packed = PackedConvWeights(s, weight: w)
                     for usePacked in [false, true] {
+                        ConvolutionOptions.winograd = env["QSCOPE_CONVX_WINOGRAD"] != "0"
+                        defer { ConvolutionOptions.winograd = true }
                         let inner = max(1, Int(4e8 / flops))
                         var best = Double.infinity
                         for rep in 0..<25 {
@@ -119,5 +121,44 @@ extension ConvExperiment {
             best = min(best, t)
         }
         print("convx pack 64x576: \(String(format: "%.2f", best / 1000)) us")
+    }
+}
+
+extension ConvExperiment {
+    @Test func pool() {
+        let s = Pool2DShape(batch: 256, channels: 32, inHeight: 28, inWidth: 28, outHeight: 14, outWidth: 14, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2)
+        var s3 = s
+        s3.kernelH = 3; s3.kernelW = 3; s3.padTop = 1; s3.padLeft = 1; s3.padBottom = 1; s3.padRight = 1
+        var rng = TestRNG(seed: 1)
+        let x = rng.floats(256 * 32 * 28 * 28)
+        var y = [Float](repeating: 0, count: 256 * 32 * 14 * 14)
+        for (name, shape) in [("2x2", s), ("3x3p1", s3)] {
+            var best = Double.infinity
+            for _ in 0..<10 {
+                let t0 = threadCPU()
+                maxPool2d(shape, input: x, output: &y, threads: 1)
+                best = min(best, Double(threadCPU() - t0) * 1e-6)
+            }
+            print("pool \(name) 1T cpu \(best) ms")
+        }
+    }
+}
+
+extension ConvExperiment {
+    /// Single-thread CPU-time GEMM rates (robust to a busy machine).
+    @Test func gemmCPU() {
+        var rng = TestRNG(seed: 5)
+        for (m, n, k) in [(512, 512, 512), (256, 256, 784), (256, 128, 256)] {
+            let a = rng.floats(m * k), b = rng.floats(n * k)
+            var c = [Float](repeating: 0, count: m * n)
+            let packed = PackedMatrix(b: b, ldb: k, transB: true, k: k, n: n)
+            var best = Double.infinity
+            for _ in 0..<30 {
+                let t0 = threadCPU()
+                sgemm(m: m, a: a, lda: k, transA: false, packedB: packed, c: &c, ldc: n, threads: 1)
+                best = min(best, Double(threadCPU() - t0) * 1e-9)
+            }
+            print("gemmcpu \(m)x\(n)x\(k) 1T \(String(format: "%.1f", 2.0 * Double(m * n * k) / best / 1e9)) GFLOP/s")
+        }
     }
 }

@@ -94,9 +94,17 @@ private func referencePool(_ s: Pool2DShape, _ x: [Float], max isMax: Bool, incl
             batch: 3, channels: 64, inHeight: 28, inWidth: 28, outHeight: 14, outWidth: 14, kernelH: 2, kernelW: 2,
             strideH: 2, strideW: 2),
         Pool2DShape(batch: 1, channels: 1, inHeight: 1, inWidth: 1, outHeight: 1, outWidth: 1, kernelH: 1, kernelW: 1),
+        // Vectorised 2x2/2 path: rows of 16 + 16 + 3 outputs, and an odd input whose last row and
+        // column no window reads (floor mode).
+        Pool2DShape(
+            batch: 2, channels: 3, inHeight: 6, inWidth: 70, outHeight: 3, outWidth: 35, kernelH: 2, kernelW: 2,
+            strideH: 2, strideW: 2),
+        Pool2DShape(
+            batch: 1, channels: 5, inHeight: 9, inWidth: 9, outHeight: 4, outWidth: 4, kernelH: 2, kernelW: 2,
+            strideH: 2, strideW: 2),
     ]
 
-    @Test(arguments: 0..<7)
+    @Test(arguments: 0..<9)
     func maxAndAverage(index: Int) {
         let s = Self.shapes[index]
         var rng = TestRNG(seed: UInt64(index))

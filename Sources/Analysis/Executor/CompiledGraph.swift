@@ -251,8 +251,9 @@ public final class CompiledGraph: @unchecked Sendable {
         guard constants[id] != nil else { return }
         let target = buffer.map { UnsafeMutablePointer(mutating: $0) } ?? pointer(for: id)
         if let buffer { substituted[id] = buffer } else { substituted[id] = nil }
-        for step in steps {
+        for step in steps where step.inputs.contains(id) {
             for (i, input) in step.inputs.enumerated() where input == id { step.inputTable[i] = target }
+            step.op.invalidateCaches()
         }
     }
 }

@@ -50,10 +50,15 @@ public protocol Operator: Sendable {
     var workspaceCount: Int { get }
     /// Computes the outputs from the inputs. Must not allocate in steady state when avoidable.
     func forward(_ io: OperatorIO)
+    /// Drops anything derived from a constant input's buffer (e.g. prepacked weights); called when
+    /// `CompiledGraph.substitute` rewires one. Caches keyed by address alone are not enough: a
+    /// freed substitute's address may be handed out again for different values.
+    func invalidateCaches()
 }
 
 extension Operator {
     public var workspaceCount: Int { 0 }
+    public func invalidateCaches() {}
 }
 
 /// What an operator's builder knows about the node at compile time.

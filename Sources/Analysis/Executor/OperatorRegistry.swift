@@ -41,6 +41,7 @@ public enum OperatorRegistry {
         for name in ["Sum", "Mean", "Max", "Min"] { table[name] = VariadicOperator.make }
         table["PRelu"] = PReluOperator.make
         table["Where"] = WhereOperator.make
+        table["QScopeFakeQuant"] = FakeQuantOperator.make  // activation fake-quant (Analysis/Quantization)
         table["Gemm"] = GemmOperator.make
         table["MatMul"] = MatMulOperator.make
         table["Conv"] = ConvOperator.make

@@ -4,8 +4,9 @@ import Kernels
 /// while the operator keeps reading the same buffer.
 ///
 /// Packing a transposed [out, in] weight costs ~10 % of a batch-256 product and dominates batch-1
-/// products, so it is done once. The cache is keyed by the buffer's address: `CompiledGraph.substitute`
-/// hands an operator a different buffer (e.g. fake-quantized weights), which repacks; a buffer must not
+/// products, so it is done once. The cache is keyed by the buffer's address, and
+/// `CompiledGraph.substitute` (which hands an operator a different buffer, e.g. fake-quantized
+/// weights) drops it, since a new buffer may reuse a freed one's address; a buffer must not
 /// change in place while it is in use (the same contract `substitute` states). One compiled graph runs
 /// on one thread at a time, so the cache needs no lock.
 final class WeightPackCache: @unchecked Sendable {
@@ -15,6 +16,13 @@ final class WeightPackCache: @unchecked Sendable {
     private var rows: UnsafeMutablePointer<Float>?
 
     deinit { rows?.deallocate() }
+
+    /// Forgets both forms (the weight buffer was substituted).
+    func invalidate() {
+        source = nil
+        packed = nil
+        rowsSource = nil
+    }
 
     /// The packed form of op(B) read from `b`.
     func matrix(for b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int) -> PackedMatrix {
@@ -36,5 +44,28 @@ final class WeightPackCache: @unchecked Sendable {
         rows = fresh
         rowsSource = b
         return UnsafePointer(fresh)
+    }
+}
+
+/// A constant convolution weight repacked for the direct kernels (`PackedConvWeights`), kept while
+/// the operator reads the same buffer (same contract as `WeightPackCache`: a substituted buffer
+/// repacks; a buffer must not change in place while in use). Saves the repack on every pass
+/// (~4 us for a 64x64x3x3 layer, 15-20% of its time at batch 1).
+final class ConvWeightPackCache: @unchecked Sendable {
+    private var source: UnsafePointer<Float>?
+    private var packed: PackedConvWeights?
+
+    /// Forgets the packed form (the weight buffer was substituted).
+    func invalidate() {
+        source = nil
+        packed = nil
+    }
+
+    func packed(for weight: UnsafePointer<Float>, shape: Conv2DShape) -> PackedConvWeights {
+        if let packed, source == weight { return packed }
+        let fresh = PackedConvWeights(shape, weight: weight)
+        packed = fresh
+        source = weight
+        return fresh
     }
 }

@@ -9,6 +9,13 @@
 /// 5. An Add of a constant vector [N] to the output of a MatMul with a constant [K, N] weight becomes
 ///    the MatMul's bias (third input, added in the GEMM's epilogue), as Gemm has it.
 /// 6. The exact-GELU subgraph exporters write, `0.5 · x · (1 + erf(x / √2))`, becomes one Gelu node.
+/// 7. A residual `Add(Conv(...), r)` (optionally followed by a Relu that is the Add's only reader)
+///    becomes one Conv with `r` as a fourth input, added (then rectified) as each output tile is
+///    written: a ResNet block's sum costs no extra pass over memory. The Conv moves to the Add's
+///    place in the node order, where `r` is available.
+/// 8. A 2x2, stride-2, unpadded MaxPool that is the only reader of a Conv's output (a CNN stem:
+///    conv, ReLU, pool) is fused into the Conv: each image's convolution is pooled while it is still
+///    in cache instead of being written to memory and read back.
 /// Shape sub-graphs that depend on the batch size are folded later, at compile time.
 public enum GraphSimplifier {
     public static func simplify(_ input: Graph) throws -> Graph {
@@ -18,6 +25,8 @@ public enum GraphSimplifier {
         foldBatchNorms(&graph)
         fuseMatMulBias(&graph)
         fuseRelu(&graph)
+        fuseResidual(&graph)
+        fuseMaxPool(&graph)
         fuseGelu(&graph)
         removeDeadNodes(&graph)
         return graph
@@ -117,6 +126,77 @@ public enum GraphSimplifier {
             else { continue }
             graph.nodes[convIndex].outputs = relu.outputs
             graph.nodes[convIndex].attributes["qscope.fused_relu"] = .int(1)
+            removed.insert(index)
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseResidual(_ graph: inout Graph) {
+        var removed = Set<Int>()
+        var consumers = graph.consumers()
+        var producers = graph.producers()
+        for addIndex in graph.nodes.indices where graph.nodes[addIndex].opType == "Add" && graph.nodes[addIndex].inputs.count == 2 {
+            let add = graph.nodes[addIndex]
+            for (convSlot, residualSlot) in [(0, 1), (1, 0)] {
+                guard let y = add.inputs[convSlot], let residual = add.inputs[residualSlot], y != residual,
+                      graph.constants[residual] == nil, let convIndex = producers[y], !removed.contains(convIndex),
+                      graph.nodes[convIndex].opType == "Conv", graph.nodes[convIndex].inputs.count <= 3,
+                      graph.nodes[convIndex].attributes["qscope.fused_relu"] == nil,
+                      consumers[y].count == 1, !graph.outputIDs.contains(y)
+                else { continue }
+                var conv = graph.nodes[convIndex]
+                while conv.inputs.count < 3 { conv.inputs.append(nil) }
+                conv.inputs.append(residual)
+                conv.outputs = add.outputs
+                if let sum = add.outputs.first, consumers[sum].count == 1, !graph.outputIDs.contains(sum),
+                   let reluIndex = Optional(consumers[sum][0]), graph.nodes[reluIndex].opType == "Relu" {
+                    conv.outputs = graph.nodes[reluIndex].outputs
+                    conv.attributes["qscope.fused_relu"] = .int(1)
+                    removed.insert(reluIndex)
+                    graph.nodes[reluIndex] = Node(name: "", opType: "", inputs: [], outputs: [])
+                }
+                // The Add's slot comes after both operands' producers in topological order.
+                graph.nodes[addIndex] = conv
+                removed.insert(convIndex)
+                graph.nodes[convIndex] = Node(name: "", opType: "", inputs: [], outputs: [])
+                consumers = graph.consumers()
+                producers = graph.producers()
+                break
+            }
+        }
+        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    static func fuseMaxPool(_ graph: inout Graph) {
+        let consumers = graph.consumers()
+        let producers = graph.producers()
+        var removed = Set<Int>()
+        func ints(_ node: Node, _ name: String) -> [Int]? {
+            guard let attribute = node.attributes[name] else { return nil }
+            if case .ints(let values) = attribute { return values }
+            return []
+        }
+        func int(_ node: Node, _ name: String) -> Int? {
+            guard let attribute = node.attributes[name] else { return nil }
+            if case .int(let value) = attribute { return value }
+            return -1
+        }
+        func string(_ node: Node, _ name: String) -> String? {
+            guard let attribute = node.attributes[name] else { return nil }
+            if case .string(let value) = attribute { return value }
+            return "?"
+        }
+        for (index, pool) in graph.nodes.enumerated() where pool.opType == "MaxPool" && pool.outputs.count == 1 {
+            guard ints(pool, "kernel_shape") == [2, 2], ints(pool, "strides") == [2, 2],
+                  (ints(pool, "pads") ?? [0, 0, 0, 0]) == [0, 0, 0, 0], (ints(pool, "dilations") ?? [1, 1]) == [1, 1],
+                  (int(pool, "ceil_mode") ?? 0) == 0, (int(pool, "storage_order") ?? 0) == 0,
+                  (string(pool, "auto_pad") ?? "NOTSET") == "NOTSET",
+                  let x = pool.inputs.first ?? nil, let convIndex = producers[x], graph.nodes[convIndex].opType == "Conv",
+                  graph.nodes[convIndex].inputs.count <= 3, graph.nodes[convIndex].attributes["qscope.fused_maxpool"] == nil,
+                  consumers[x].count == 1, !graph.outputIDs.contains(x)
+            else { continue }
+            graph.nodes[convIndex].outputs = pool.outputs
+            graph.nodes[convIndex].attributes["qscope.fused_maxpool"] = .int(1)
             removed.insert(index)
         }
         graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)

@@ -7,35 +7,74 @@ extension QuantizerSpec {
     ///   - weight: the FP32 weight tensor; it is not modified.
     ///   - outputAxis: the axis indexing output channels (`QuantizableLayer.outputAxis`); per-channel
     ///     scales are per slice along it.
-    ///   - bias: the layer's bias, for methods that split or change it (SplitQuant).
+    ///   - bias: the layer's bias; SplitQuant splits it with the weights (its parts stay FP32 and sum
+    ///     back exactly, so no replacement bias is returned).
     ///   - threads: threads for the per-channel loops.
     /// - Returns: the dequantized weight in the input's shape and layout, its storage and its SQNR.
     public func quantize(weight: Tensor, outputAxis: Int, bias: Tensor? = nil, threads: Int = 1) throws -> QuantizedWeights {
         let layout = try ChannelLayout(shape: weight.shape, outputAxis: outputAxis)
         let matrix = layout.toChannelMajor(weight.values)
-        let (values, bits) = try quantizeChannelMajor(matrix, channels: layout.channels, columns: layout.columns,
+        var dense: Int?
+        let values: [Float]
+        let bits: StorageBits
+        if case .split(let inner) = family {
+            // methods.md §7.1: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
+            // weights over the whole matrix.
+            let split = SplitQuantizer(inner: inner, perChannel: weight.shape.count >= 3)
+            let result = try split.quantize(matrix, channels: layout.channels, columns: layout.columns, threads: threads)
+            (values, bits, dense) = (result.values, result.compact, result.dense.total)
+        } else {
+            (values, bits) = try quantizeChannelMajor(matrix, channels: layout.channels, columns: layout.columns,
                                                       threads: threads)
+        }
         let restored = layout.fromChannelMajor(values)
         return QuantizedWeights(values: restored, bias: nil, totalBits: bits.total, payloadBits: bits.payload,
-                                sqnrDB: QuantizedWeights.sqnr(original: weight.values, quantized: restored))
+                                sqnrDB: QuantizedWeights.sqnr(original: weight.values, quantized: restored),
+                                denseTotalBits: dense)
     }
 
-    /// Quantize-dequantizes a `[channels, columns]` matrix.
+    /// Quantize-dequantizes a `[channels, columns]` matrix (every family but `split3`).
     func quantizeChannelMajor(_ matrix: [Float], channels: Int, columns: Int, threads: Int) throws -> ([Float], StorageBits) {
+        func shape(_ granularity: Granularity) -> (rows: Int, columns: Int) {
+            granularity == .tensor ? (1, channels * columns) : (channels, columns)
+        }
         switch family {
         case .integer(let bits, let mapping, let granularity, let clipping):
             var quantizer = IntegerQuantizer(bits: bits, mapping: mapping, clipping: clipping)
-            var rows = channels
-            var cols = columns
-            switch granularity {
-            case .channel: break
-            case .tensor: (rows, cols) = (1, channels * columns)
-            case .group(let size): quantizer.groupSize = size
-            }
-            let encoded = quantizer.quantize(matrix, rows: rows, columns: cols, threads: threads)
+            if case .group(let size) = granularity { quantizer.groupSize = size }
+            let (r, c) = shape(granularity)
+            let encoded = quantizer.quantize(matrix, rows: r, columns: c, threads: threads)
             return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
-        default:
-            throw QScopeError("quantizer '\(self)' is not implemented yet")
+        case .float(let format, let granularity, let clipping):
+            var quantizer = FloatQuantizer(format: format, clipping: clipping)
+            if case .group(let size) = granularity { quantizer.scaling = .sharedExponent(block: size) }
+            let (r, c) = shape(granularity)
+            let encoded = quantizer.quantize(matrix, rows: r, columns: c, threads: threads)
+            return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
+        case .power(let bits, let exponent, let granularity):
+            let (r, c) = shape(granularity)
+            let a = exponent ?? PowerQuantizer.searchExponent(matrix, rows: r, columns: c, bits: bits, threads: threads)
+            let quantizer = PowerQuantizer(bits: bits, exponent: a)
+            let encoded = quantizer.quantize(matrix, rows: r, columns: c, threads: threads)
+            return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
+        case .powerOfTwo(let bits, let granularity):
+            let quantizer = PowerOfTwoQuantizer(bits: bits)
+            let (r, c) = shape(granularity)
+            let encoded = quantizer.quantize(matrix, rows: r, columns: c, threads: threads)
+            return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
+        case .lookupTable(let bits, let sparse):
+            let quantizer = LookupTableQuantizer(bits: bits, sparsePercent: sparse)
+            let encoded = quantizer.quantize(matrix, rows: channels, columns: columns, threads: threads)
+            return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
+        case .split:
+            let split = SplitQuantizer(inner: try innerOfSplit(), perChannel: false)
+            let result = try split.quantize(matrix, channels: channels, columns: columns, threads: threads)
+            return (result.values, result.compact)
         }
+    }
+
+    private func innerOfSplit() throws -> QuantizerSpec {
+        guard case .split(let inner) = family else { throw QScopeError("not a split spec") }
+        return inner
     }
 }

@@ -11,7 +11,7 @@ import Kernels
 ///   or `block=N` (MX-style shared E8M0 scale per N values, OCP MX uses 32); `clip=mse`.
 /// - `powB[:a=A]` (B = 2...8, 0 < A ≤ 1): NUPES/PowerQuant power-exponent grid, A searched per layer
 ///   when absent (§8). Option `tensor`.
-/// - `potB` (B = 2...8): DenseShift zero-free ±α·2^k, per-channel α searched for PTQ (§9).
+/// - `potB` (B = 2...6): DenseShift zero-free ±α·2^k, per-channel α searched for PTQ (§9).
 /// - `lutB[:sparse=F]` (B = 2...8, 0 ≤ F < 100 percent): SqueezeLLM per-channel k-means codebook,
 ///   the F % largest-magnitude weights kept in FP16 (§10).
 /// - `split3:SPEC`: SplitQuant 3-way split of the weights, each part quantized with SPEC (§7).
@@ -102,7 +102,7 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
     public static let grammarSummary =
         "valid: intB (B=2..16)[:asym|:hawq][:tensor|:group=G][:clip=mse|:clip=pNN.N], "
         + "fp8:e4m3, fp8:e5m2, fp6:e3m2, fp6:e2m3, fp4:e2m1 [:tensor|:block=N][:clip=mse], "
-        + "powB[:a=A] (B=2..8, 0<A<=1), potB (B=2..8), lutB[:sparse=F] (B=2..8, F percent in [0,100)), split3:SPEC"
+        + "powB[:a=A] (B=2..8, 0<A<=1), potB (B=2..6), lutB[:sparse=F] (B=2..8, F percent in [0,100)), split3:SPEC"
 
     /// Parses a spec string; throws a one-line `QScopeError` naming the problem and the valid forms.
     public init(parsing text: String) throws {
@@ -211,7 +211,7 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
             }
             self.init(.power(bits: bits, exponent: exponent, granularity: grain))
         } else if head.hasPrefix("pot") {
-            let bits = try bitWidth(prefix: "pot", range: 2...8)
+            let bits = try bitWidth(prefix: "pot", range: 2...6)
             var grain = Granularity.channel
             for option in options {
                 let (key, _) = try take(option)

@@ -47,13 +47,16 @@ public struct FloatFormat: Sendable, Hashable, CustomStringConvertible {
     @inlinable
     public func round(_ x: Float) -> Float {
         let magnitude = abs(x)
-        guard magnitude.isFinite else { return x.isNaN ? x : (x < 0 ? -maxValue : maxValue) }
-        // log2 of 0 is −inf (methods.md §13 pitfall 30): zero and subnormal inputs use the
-        // subnormal binade's step, which `max` with the minimum normal exponent gives.
-        let e = magnitude == 0 ? minNormalExponent : max(magnitude.exponent, minNormalExponent)
-        let step = Float(sign: .plus, exponent: e - mantissaBits, significand: 1)
-        let rounded = min((magnitude / step).rounded(.toNearestOrEven) * step, maxValue)
-        return x.sign == .minus ? -rounded : rounded
+        guard magnitude <= maxValue else { return x.isNaN ? x : (x < 0 ? -maxValue : maxValue) }
+        // The binade's exponent from the bit pattern; zero and Float subnormals read −127 and, like
+        // the format's own subnormals, use the smallest normal binade's step (log2 0 = −inf is never
+        // taken: methods.md §13 pitfall 30). Both powers of two below are normal Floats for every
+        // format here (2^(e−M) ≥ 2^−16, 2^(M−e) ≤ 2^16).
+        let e = Swift.max(Int(magnitude.bitPattern >> 23) - 127, minNormalExponent)
+        let up = Float(bitPattern: UInt32(127 + mantissaBits - e) << 23)
+        let step = Float(bitPattern: UInt32(127 - mantissaBits + e) << 23)
+        let rounded = Swift.min((magnitude * up).rounded(.toNearestOrEven) * step, maxValue)
+        return Float(bitPattern: rounded.bitPattern | (x.bitPattern & 0x8000_0000))
     }
 
     /// All non-negative finite values of the format in increasing order (0 first).

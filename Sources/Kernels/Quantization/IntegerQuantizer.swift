@@ -115,9 +115,8 @@ public struct IntegerQuantizer: Sendable, Hashable {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         let group = min(groupSize ?? columns, max(columns, 1))
         let groups = columns == 0 ? 0 : (columns + group - 1) / group
-        var out = [Float](repeating: 0, count: weights.count)
-        weights.withUnsafeBufferPointer { w in
-            out.withUnsafeMutableBufferPointer { o in
+        return weights.withUnsafeBufferPointer { w in
+            [Float](unsafeUninitializedCapacity: weights.count) { o, initialized in
                 let (wp, op) = (w.baseAddress, o.baseAddress)
                 Parallel.forEach(rows * groups, threads: threads) { index in
                     let row = index / groups
@@ -127,9 +126,9 @@ public struct IntegerQuantizer: Sendable, Hashable {
                     let (scale, zero) = fit(slice)
                     roundTrip(slice, scale: scale, zero: zero, into: op! + start)
                 }
+                initialized = weights.count
             }
         }
-        return out
     }
 
     /// Storage per methods.md §12: `n·B` code bits; per group a Float32 scale (32 bits), plus a B-bit
@@ -138,6 +137,19 @@ public struct IntegerQuantizer: Sendable, Hashable {
         let groups = encoded.rows * encoded.groupsPerRow
         return StorageBits(payload: encoded.codes.count * bits,
                            metadata: groups * (32 + (mapping == .affine ? bits : 0)))
+    }
+
+    /// Fake-quantizes `count` values with a fixed scale and zero point (static activation
+    /// quantization): `out = (clamp(round(x / s) + z, lo, hi) − z)·s`; `out` may alias `x`.
+    public func fakeQuantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zero: Int32,
+                             into out: UnsafeMutablePointer<Float>) {
+        roundTrip(UnsafeBufferPointer(start: x, count: count), scale: scale, zero: zero, into: out)
+    }
+
+    /// The scale and zero point this quantizer derives from an observed range `[lo, hi]` (lo ≤ 0 ≤ hi),
+    /// e.g. activation calibration's running min and max.
+    public func parameters(forRange lo: Float, _ hi: Float) -> (scale: Float, zero: Int32) {
+        parameters(lo: min(lo, 0), hi: max(hi, 0))
     }
 
     // MARK: - One group

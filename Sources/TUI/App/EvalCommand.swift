@@ -26,9 +26,14 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @OptionGroup var quantization: QuantizationOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if plan != nil, quantization.weights != nil || quantization.activations != nil {
+            throw ValidationError("--plan sets the quantizers per layer; it cannot be combined with --weights or --activations")
+        }
     }
 
     func run() throws {
@@ -39,8 +44,8 @@ struct EvalCommand: ParsableCommand {
                 try evaluatePlan(plan, model: model, dataset: dataset)
                 return
             }
-            let evaluator = Evaluator(model: model, sampleShape: dataset.sampleShape)
-            let result = try evaluator.evaluate(dataset, batch: batch, keepLogits: logits != nil)
+            let (evaluator, weights, quantInfo) = try quantization.prepare(model: model, dataset: dataset)
+            let result = try evaluator.evaluate(dataset, batch: batch, weights: weights, keepLogits: logits != nil)
             if let logits, let values = result.logits {
                 try NPY.writeFloat32(values, shape: [result.samples, result.classes], to: logits)
             }
@@ -58,6 +63,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 if let reference { object["reference_accuracy_onnxruntime"] = reference }
                 if let logits { object["logits_file"] = logits }
+                object.merge(quantInfo.json) { $1 }
                 try printJSON(object)
                 return
             }
@@ -68,6 +74,7 @@ struct EvalCommand: ParsableCommand {
             } else {
                 print("accuracy  n/a (the data has no labels)")
             }
+            for line in quantInfo.lines { print(line) }
             if let reference { print("reference \(fixed(reference * 100, 2)) % (FP32, ONNX Runtime, from the manifest)") }
             print("speed     \(fixed(result.imagesPerSecond, 0)) images/s  (batch \(result.batch), \(fixed(result.seconds, 3)) s)")
             if let logits { print("logits    \(logits)  [\(result.samples), \(result.classes)] float32") }

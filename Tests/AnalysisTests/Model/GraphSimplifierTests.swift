@@ -30,6 +30,28 @@ struct GraphSimplifierTests {
         #expect(model.layers.filter { $0.opType == "Conv" }.allSatisfy { $0.bias != nil })
     }
 
+    @Test("CNN: every residual Add (and the Relu after it), and the stem's max pool, are fused into convolutions")
+    func cnnResidualFusion() throws {
+        let (file, executed, model) = try Self.ops("sample-models/cnn.onnx")
+        #expect(file["Add"] == 3)
+        #expect(executed["Add"] == nil)
+        let residual = model.graph.nodes.filter { $0.opType == "Conv" && $0.inputs.count == 4 }
+        #expect(residual.count == 3)
+        #expect(residual.allSatisfy { $0.attributes["qscope.fused_relu"] != nil })
+        #expect(executed["Relu"] == nil)
+        // The stem's 2x2 max pool is fused into the stem convolution.
+        #expect(file["MaxPool"] == 1)
+        #expect(executed["MaxPool"] == nil)
+        let pooled = model.graph.nodes.filter { $0.attributes["qscope.fused_maxpool"] != nil }
+        #expect(pooled.map(\.name) == ["/stem/stem.0/Conv"])
+        // Node order stays topological: every input is produced before it is read.
+        var available = Set(model.graph.inputIDs).union(model.graph.constants.keys)
+        for node in model.graph.nodes {
+            for case let input? in node.inputs { #expect(available.contains(input), "\(node.name) reads \(input) early") }
+            available.formUnion(node.outputs)
+        }
+    }
+
     @Test("ViT: GELU subgraphs become Gelu, MatMul+Add become biased MatMuls")
     func vitRewrites() throws {
         let (file, executed, model) = try Self.ops("sample-models/vit.onnx")

@@ -19,6 +19,8 @@ struct GemmOperator: Operator {
 
     var workspaceCount: Int { packCache != nil && smallGemmSupports(n: n) ? Parallel.maxThreads * smallGemmScratchCount(n: n, k: k) : 0 }
 
+    func invalidateCaches() { packCache?.invalidate() }
+
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         let lda = transA ? m : k, ldb = transB ? k : n
@@ -109,6 +111,8 @@ struct MatMulOperator: Operator {
 
     var workspaceCount: Int { usesSmallKernel ? threads * smallGemmScratchCount(n: n, k: k) : 0 }
 
+    func invalidateCaches() { packCache?.invalidate() }
+
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         if foldsBatchIntoM {
@@ -123,8 +127,10 @@ struct MatMulOperator: Operator {
             }
             return
         }
-        // Many products (attention): contiguous runs of the batch per thread, one thread each.
-        let chunks = Swift.min(io.threads, batch)
+        // Many products (attention): contiguous runs of the batch per thread, one thread each; a
+        // few microseconds of work (batch-1 attention: 4 heads of 17x16x17) stay on one thread, as
+        // a fork/join costs more than it saves and stalls when the other core is busy.
+        let chunks = batch * m * n * k < 1 << 17 ? 1 : Swift.min(io.threads, batch)
         let scratchPerThread = usesSmallKernel ? smallGemmScratchCount(n: n, k: k) : 0
         Parallel.forEach(chunks, threads: chunks) { chunk in
             let scratch = io.workspace + chunk * scratchPerThread

@@ -1,0 +1,123 @@
+import Kernels
+
+/// Static activation fake-quant at the input of every quantizable layer (design.md §4, issue 5).
+///
+/// Calibration runs the FP32 model on the calibration samples and records, per distinct layer input
+/// tensor, its running min and max (and, when the spec clips, a strided subsample of at most
+/// `maxKeptValues` values on which the MSE or percentile rule is evaluated). The quantized model is the
+/// same graph with a `QScopeFakeQuant` node in front of each such input (one per tensor, shared by the
+/// layers that read it, e.g. q/k/v), carrying the calibrated scale and zero point.
+public enum ActivationQuantization {
+    /// Values kept per tensor for clipped calibration.
+    public static let maxKeptValues = 1 << 20
+
+    /// A calibrated tensor: the layer input it quantizes and its parameters.
+    public struct Calibrated: Sendable {
+        public var input: ValueID
+        public var low: Float
+        public var high: Float
+        public var scale: Float
+        public var zeroPoint: Int32
+    }
+
+    /// `model` with fake-quant inserted before its quantizable layers, calibrated on `calibration`
+    /// (already fitted to the model input); also returns the calibrated parameters in graph order.
+    public static func apply(_ spec: ActivationSpec, to model: Model, calibration: Dataset,
+                             batch: Int = 256) throws -> (Model, [Calibrated]) {
+        guard calibration.count > 0 else { throw QScopeError("activation calibration needs at least one sample") }
+        var inputs: [ValueID] = []
+        for layer in model.layers {
+            if let input = model.graph.nodes[layer.nodeIndex].inputs[0], !inputs.contains(input) { inputs.append(input) }
+        }
+        let stats = try observe(model: model, inputs: inputs, calibration: calibration, batch: batch,
+                                keepValues: spec.clipping != .none)
+        let quantizer = spec.quantizer
+        let calibrated = inputs.map { id -> Calibrated in
+            let s = stats[id]!
+            let (scale, zero): (Float, Int32)
+            if spec.clipping == .none || s.kept.isEmpty {
+                (scale, zero) = quantizer.parameters(forRange: s.low, s.high)
+            } else {
+                let encoded = quantizer.quantize(s.kept, rows: 1, columns: s.kept.count)
+                (scale, zero) = (encoded.scales[0], encoded.zeroPoints.first ?? 0)
+            }
+            return Calibrated(input: id, low: s.low, high: s.high, scale: scale, zeroPoint: zero)
+        }
+        return (insert(calibrated, spec: spec, into: model), calibrated)
+    }
+
+    private struct Observed {
+        var low: Float = .infinity
+        var high: Float = -.infinity
+        var kept: [Float] = []
+    }
+
+    /// Min, max (and a subsample) of each value in `inputs` over the calibration samples.
+    private static func observe(model: Model, inputs: [ValueID], calibration: Dataset, batch: Int,
+                                keepValues: Bool) throws -> [ValueID: Observed] {
+        let total = calibration.count
+        let size = calibration.sampleSize
+        var graphs: [Int: CompiledGraph] = [:]
+        var stats = Dictionary(uniqueKeysWithValues: inputs.map { ($0, Observed()) })
+        try calibration.x.withUnsafeBufferPointer { x in
+            var offset = 0
+            while offset < total {
+                let n = min(batch, total - offset)
+                let graph: CompiledGraph
+                if let cached = graphs[n] {
+                    graph = cached
+                } else {
+                    graph = try model.compile(batch: n, sampleShape: calibration.sampleShape, retainAll: true)
+                    graphs[n] = graph
+                }
+                graph.run([x.baseAddress! + offset * size])
+                for id in inputs {
+                    guard let values = graph.value(id) else { throw QScopeError("layer input \(model.graph.valueNames[id]) is not kept") }
+                    var s = stats[id]!
+                    for v in values where !v.isNaN {
+                        s.low = min(s.low, v)
+                        s.high = max(s.high, v)
+                    }
+                    if keepValues {
+                        let perSample = values.count / max(n, 1)
+                        let stride = max(1, (perSample * total + maxKeptValues - 1) / maxKeptValues)
+                        for i in Swift.stride(from: 0, to: values.count, by: stride) { s.kept.append(values[i]) }
+                    }
+                    stats[id] = s
+                }
+                offset += n
+            }
+        }
+        return stats
+    }
+
+    /// The graph with a `QScopeFakeQuant` node before the first reader of each calibrated input, and
+    /// every quantizable layer reading the fake-quantized value.
+    static func insert(_ calibrated: [Calibrated], spec: ActivationSpec, into model: Model) -> Model {
+        var graph = model.graph
+        var replacement: [ValueID: ValueID] = [:]
+        var pending = Dictionary(uniqueKeysWithValues: calibrated.map { ($0.input, $0) })
+        let layerNodes = Set(model.layers.map(\.nodeIndex))
+        var nodes: [Node] = []
+        for (index, node) in model.graph.nodes.enumerated() {
+            var node = node
+            if layerNodes.contains(index), let input = node.inputs[0] {
+                if let c = pending.removeValue(forKey: input) {
+                    let output = graph.addValue(named: model.graph.valueNames[input] + "_fakequant")
+                    nodes.append(Node(name: model.graph.valueNames[input] + "_fakequant", opType: "QScopeFakeQuant",
+                                      inputs: [input], outputs: [output],
+                                      attributes: ["bits": .int(spec.bits), "affine": .int(spec.asymmetric ? 1 : 0),
+                                                   "scale": .float(c.scale), "zero_point": .int(Int(c.zeroPoint))]))
+                    replacement[input] = output
+                }
+                if let quantized = replacement[input] { node.inputs[0] = quantized }
+            }
+            nodes.append(node)
+        }
+        graph.nodes = nodes
+        var quantized = model
+        quantized.graph = graph
+        quantized.layers = Model.findLayers(graph)
+        return quantized
+    }
+}

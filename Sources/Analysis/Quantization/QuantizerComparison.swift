@@ -1,0 +1,115 @@
+import Dispatch
+import Synchronization
+import Foundation
+import Kernels
+
+/// `qscope compare`: one quantizer per family at a bit-width, applied to the whole model or one layer,
+/// each scored against the FP32 model on the same data.
+public final class QuantizerComparison: Sendable {
+    /// One row of the table.
+    public struct Row: Sendable {
+        public var quantizer: String
+        /// Bits per weight including all metadata (methods.md §12).
+        public var bitsPerWeight: Double
+        /// Storage of the quantized layers in MB (2^20 bytes), codes plus metadata.
+        public var sizeMB: Double
+        /// For SplitQuant: the size if the three parts are stored densely (methods.md §7.4).
+        public var denseSizeMB: Double?
+        public var weightSQNR: Double
+        /// SQNR of the logits against the FP32 logits, in dB.
+        public var outputSQNR: Double
+        public var accuracy: Double?
+        /// Accuracy minus the FP32 accuracy.
+        public var delta: Double?
+        /// Quantization plus evaluation time.
+        public var seconds: Double
+    }
+
+    public let model: Model
+    public let dataset: Dataset
+    public let batch: Int
+    /// Evaluators not in use: each holds its own compiled graphs, so rows can run concurrently.
+    private let idle: Mutex<[Evaluator]>
+
+    public init(model: Model, dataset: Dataset, batch: Int = 256) {
+        self.model = model
+        self.dataset = dataset
+        self.batch = batch
+        self.idle = Mutex([])
+    }
+
+    /// Runs `body` with an evaluator no other thread is using.
+    private func withEvaluator<T>(_ body: (Evaluator) throws -> T) rethrows -> T {
+        let evaluator = idle.withLock { $0.popLast() } ?? Evaluator(model: model, sampleShape: dataset.sampleShape)
+        defer { idle.withLock { $0.append(evaluator) } }
+        return try body(evaluator)
+    }
+
+    /// One spec per family at `bits`: intB, intB:clip=mse, intB:group=32 (B ≤ 8), the FP formats of
+    /// that width (with the MX block variant for FP4), powB, potB (B ≤ 6), lutB, lutB:sparse=0.5,
+    /// split3:intB and split3:intB:asym (the paper's affine parts; pow/lut/FP only for B ≤ 8).
+    public static func specs(bits: Int) throws -> [QuantizerSpec] {
+        guard (2...16).contains(bits) else { throw QScopeError("--bits must be 2..16, got \(bits)") }
+        var texts = ["int\(bits)", "int\(bits):clip=mse"]
+        if bits <= 8 {
+            texts.append("int\(bits):group=32")
+            switch bits {
+            case 8: texts += ["fp8:e4m3", "fp8:e5m2"]
+            case 6: texts += ["fp6:e3m2", "fp6:e2m3"]
+            case 4: texts += ["fp4:e2m1", "fp4:e2m1:block=32"]
+            default: break
+            }
+            texts += ["pow\(bits)"] + (bits <= 6 ? ["pot\(bits)"] : []) + ["lut\(bits)", "lut\(bits):sparse=0.5"]
+        }
+        texts += ["split3:int\(bits)", "split3:int\(bits):asym"]
+        return try texts.map { try QuantizerSpec(parsing: $0) }
+    }
+
+    /// The FP32 result (with logits), computed once.
+    public func baseline() throws -> EvaluationResult {
+        try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepLogits: true) }
+    }
+
+    /// Scores `spec` on `layers` (nil: every layer) against `baseline`.
+    public func row(_ spec: QuantizerSpec, layers: [QuantizableLayer]?, baseline: EvaluationResult,
+                    threads: Int = Parallel.maxThreads) throws -> Row {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, threads: threads)
+        let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepLogits: true) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let dense = weights.results.compactMap(\.denseTotalBits)
+        return Row(quantizer: spec.description, bitsPerWeight: weights.bitsPerWeight,
+                   sizeMB: Double(weights.totalBits) / 8 / 1_048_576,
+                   denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
+                   weightSQNR: weights.weightSQNR(model: model),
+                   outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
+                   accuracy: result.accuracy,
+                   delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
+                   seconds: seconds)
+    }
+
+    /// All rows for `specs` in order, `threads` rows at a time (each row single-threaded: rows are
+    /// independent, which keeps both cores busy where one forward pass would not), reporting each as
+    /// it finishes (`progress` is called under a lock, in completion order). Rows not started when
+    /// `isCancelled` turns true are left out; the first error is rethrown after running rows finish.
+    public func run(_ specs: [QuantizerSpec], layers: [QuantizableLayer]? = nil, threads: Int = Parallel.maxThreads,
+                    progress: (Int, Row) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }) throws -> [Row] {
+        let base = try baseline()
+        let state = Mutex<(rows: [Row?], error: QScopeError?)>((Array(repeating: nil, count: specs.count), nil))
+        let report = Mutex(())
+        Parallel.forEach(specs.count, threads: threads) { index in
+            if isCancelled() || state.withLock({ $0.error != nil }) { return }
+            do {
+                let row = try self.row(specs[index], layers: layers, baseline: base, threads: 1)
+                state.withLock { $0.rows[index] = row }
+                report.withLock { _ in progress(index, row) }
+            } catch {
+                let failure = error as? QScopeError ?? QScopeError("\(specs[index]): \(error)")
+                state.withLock { if $0.error == nil { $0.error = failure } }
+            }
+        }
+        let (rows, error) = state.withLock { ($0.rows, $0.error) }
+        if let error { throw error }
+        return rows.compactMap { $0 }
+    }
+}
