@@ -80,15 +80,29 @@ start() {
 start main
 check "opens on the sample CNN and shows the FP32 accuracy" wait_for main 'Layers' '● idle' 'acc 92\.85%' '/layer2/conv2/Conv'
 fp32="$(accuracy)"
-"${T[@]}" send-keys -t main j j j j
-check "j selects a layer" wait_for main '▶   4 /layer2/conv2/Conv' 'Detail · /layer2/conv2/Conv'
+# select_layer SESSION NAME: from the first row, j until NAME is selected (at most 30 rows).
+select_layer() {
+  local session="$1" name="$2"
+  "${T[@]}" send-keys -t "$session" g
+  for _ in $(seq 30); do
+    wait_for "$session" "Detail · " >/dev/null || return 1
+    grep -qE -- "▶ +[0-9]+ $name " <<<"$LAST" && return 0
+    local before; before="$(grep -oE '▶ +[0-9]+' <<<"$LAST")"
+    "${T[@]}" send-keys -t "$session" j
+    local deadline=$((SECONDS + 10))
+    while [ "$(screen "$session" | grep -oE '▶ +[0-9]+')" = "$before" ] && [ $SECONDS -lt $deadline ]; do sleep 0.02; done
+  done
+  return 1
+}
+check "j selects a layer" select_layer main /layer2/conv2/Conv
+check "the detail pane follows the selection" wait_for main 'Detail · /layer2/conv2/Conv'
 "${T[@]}" send-keys -t main - - - - - - -
-check "- seven times: layer 4 at int2, evaluated" wait_for main '▶   4 /layer2/conv2/Conv +Conv +36,864 +2 int2' '● idle'
+check "- seven times: the layer at int2, evaluated" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +2 int2' '● idle'
 low="$(accuracy)"
 check "accuracy fell at 2 bits ($fp32% -> $low%)" less_than "$low" "$fp32"
 check "status shows Δ vs FP32 and sizes" wait_for main 'Δ −[0-9.]+ pp vs FP32' 'MB weights · [0-9.]+ MB w/ meta' 'bits/w'
 "${T[@]}" send-keys -t main u
-check "u undoes to int3" wait_for main '▶   4 /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
+check "u undoes to int3" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
 undone="$(accuracy)"
 check "accuracy after undo ($undone%) is at least the 2-bit one" at_least "$undone" "$low"
 "${T[@]}" resize-window -t main -x 80 -y 24
@@ -108,7 +122,7 @@ check "s asks for a path with the default" wait_for main 'Save plan to: sample-m
 "${T[@]}" send-keys -t main -l "$plan"
 "${T[@]}" send-keys -t main Enter
 check "saved message" wait_for main "saved $plan"
-check "plan file: format, version, layer 4 int3, others float" python3 - "$plan" <<'PY'
+check "plan file: format, version, the layer at int3, others float" python3 - "$plan" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
 layers = p["layers"]
