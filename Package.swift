@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/pointfreeco/swift-snapshot-testing", exact: "1.19.7"),
     ],
     targets: [
         // MARK: - Libraries (TUI -> Analysis -> Kernels)
@@ -37,17 +38,30 @@ let package = Package(
             ],
             swiftSettings: fastMath
         ),
+        // The workbench's state, reducer, views, themes and buffer diffing: pure Swift, no terminal.
         .target(
             name: "TUI",
             dependencies: ["Analysis"],
             path: "Sources/TUI",
-            exclude: ["App"],
+            exclude: ["App", "CursesShim", "CursesBackend"],
             swiftSettings: fastMath
+        ),
+        // The only code that includes curses (style.md §3): a C shim over ncursesw and the Swift
+        // backend on top of it. No test target depends on them.
+        .target(
+            name: "CQScopeCurses",
+            path: "Sources/TUI/CursesShim",
+            linkerSettings: [.linkedLibrary("ncursesw")]
+        ),
+        .target(
+            name: "CursesBackend",
+            dependencies: ["TUI", "CQScopeCurses"],
+            path: "Sources/TUI/CursesBackend"
         ),
         .executableTarget(
             name: "qscope",
             dependencies: [
-                "TUI", "Analysis", "Kernels",
+                "TUI", "CursesBackend", "Analysis", "Kernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/TUI/App",
@@ -60,6 +74,14 @@ let package = Package(
             name: "AnalysisTests",
             dependencies: ["Analysis", "Kernels"],
             swiftSettings: fastMath
+        ),
+        .testTarget(
+            name: "TUITests",
+            dependencies: [
+                "TUI", "Analysis",
+                .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
+            ],
+            exclude: ["__Snapshots__"]
         ),
         // Runs the built `qscope` binary (bad input, JSON output); needs no module of ours.
         .testTarget(name: "CLITests"),

@@ -19,6 +19,14 @@ struct BadInputTests {
         (["eval", "sample-models/mlp.onnx", "--data", bad + "random.npz"], bad + "random.npz", []),
         (["eval", "sample-models/mlp.onnx", "--data", "no/such/data.npz"], "no/such/data.npz", []),
         (["bench", "sample-models/mlp.onnx", "--data", bad + "wrong_shape.npz"], bad + "wrong_shape.npz", ["shape"]),
+        // The workbench (the default command) checks its inputs before it takes over the terminal.
+        (["no/such/model.onnx"], "no/such/model.onnx", ["no such file"]),
+        ([bad + "truncated.onnx", "--data", "sample-models/fashion-mnist-test-2000.npz"], bad + "truncated.onnx", ["not a valid ONNX model"]),
+        (["sample-models/mlp.onnx", "--plan", "no/such/plan.qscope.json"], "no/such/plan.qscope.json", ["no such file"]),
+        (["sample-models/mlp.onnx", "--plan", "sample-models/manifest.json"], "sample-models/manifest.json", ["not a qscope plan"]),
+        (["sample-models/mlp.onnx", "--theme", "no/such.theme"], "no/such.theme", ["cannot read the theme file"]),
+        (["sample-models/mlp.onnx", "--theme", "nosuchtheme"], "nosuchtheme", ["no such theme", "dark"]),
+        (["eval", "sample-models/mlp.onnx", "--plan", "no/such/plan.qscope.json"], "no/such/plan.qscope.json", ["no such file"]),
     ]
 
     @Test("one line naming the file, non-zero exit", arguments: cases.indices)
@@ -60,6 +68,25 @@ struct CommandTests {
         #expect(accuracy > 0.8)
         #expect((object?["images_per_second"] as? Double ?? 0) > 0)
         #expect((object?["ci95_low"] as? Double ?? 1) < accuracy && accuracy < (object?["ci95_high"] as? Double ?? 0))
+    }
+
+    @Test("without a terminal the workbench refuses with one line instead of drawing")
+    func workbenchNeedsTerminal() throws {
+        let result = try QScopeProcess.run(["sample-models/mlp.onnx"])
+        #expect(result.status == 1)
+        #expect(!result.crashed && !result.timedOut)
+        #expect(result.stderr == "qscope: the workbench needs a terminal; for headless runs use 'qscope eval' (with --plan)\n")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a broken theme file is reported with its file and line")
+    func brokenTheme() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-broken-\(getpid()).theme").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("[palette]\nfg = \"#c8ccd4\"\n[roles]\ntext = \"fg\"\naccent = \"blu bold\"\n".utf8).write(to: URL(fileURLWithPath: path))
+        let result = try QScopeProcess.run(["sample-models/mlp.onnx", "--theme", path])
+        #expect(result.status == 1)
+        #expect(result.stderr == "qscope: \(path): line 5: unknown palette colour 'blu'\n")
     }
 
     @Test("info lists the quantizable layers with parameters and MACs")

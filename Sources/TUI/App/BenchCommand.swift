@@ -25,6 +25,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Also time each op type (summed over nodes, median over runs).")
     var profile = false
 
+    @Flag(name: .long, help: "Measure the workbench instead: one-layer edit -> accuracy on every layer, and frame rendering.")
+    var workbench = false
+
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
@@ -34,6 +37,11 @@ struct BenchCommand: ParsableCommand {
         try reportingErrors {
             let (model, dataset) = try options.load()
             guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
+            if workbench {
+                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset, batch: batch, frames: max(runs, 50))
+                if json { try printJSON(report.json) } else { report.lines.forEach { print($0) } }
+                return
+            }
             let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape)
             // The first `batch` samples, repeated when the data has fewer.
             let size = dataset.sampleSize

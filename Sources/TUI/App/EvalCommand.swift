@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Synchronization
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Write the logits as a float32 .npy of shape [N, classes].")
     var logits: String?
 
+    @Option(name: .long, help: "Evaluate with this plan's fake-quantized weights (*.qscope.json), as the workbench does.")
+    var plan: String?
+
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
@@ -27,12 +31,19 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if plan != nil, quantization.weights != nil || quantization.activations != nil {
+            throw ValidationError("--plan sets the quantizers per layer; it cannot be combined with --weights or --activations")
+        }
     }
 
     func run() throws {
         try reportingErrors {
             var (model, dataset) = try options.load()
             if let limit { dataset = dataset.prefix(limit) }
+            if let plan {
+                try evaluatePlan(plan, model: model, dataset: dataset)
+                return
+            }
             let (evaluator, weights, quantInfo) = try quantization.prepare(model: model, dataset: dataset)
             let result = try evaluator.evaluate(dataset, batch: batch, weights: weights, keepLogits: logits != nil)
             if let logits, let values = result.logits {
@@ -69,4 +80,61 @@ struct EvalCommand: ParsableCommand {
             if let logits { print("logits    \(logits)  [\(result.samples), \(result.classes)] float32") }
         }
     }
+
+    /// `--plan`: the same evaluation the workbench's engine runs (same batches, same substituted
+    /// weights), so the accuracy equals the screen's for the same plan and data.
+    private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) throws {
+        let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+        let result = try runBlocking { try await evaluator.evaluate(plan) }
+        let interval = result.interval
+        if json {
+            var object: [String: Any] = [
+                "model": model.path, "data": dataset.source, "plan": path, "samples": result.samples,
+                "classes": evaluator.classes, "batch": evaluator.batchSize, "seconds": result.seconds,
+                "agreement_with_fp32": result.agreement,
+                "weights_mb": result.size.payloadMB, "weights_with_metadata_mb": result.size.totalMB,
+                "average_bits_per_weight": result.size.averagePayloadBits,
+                "average_bits_per_weight_with_metadata": result.size.averageTotalBits,
+            ]
+            if let correct = result.correct {
+                object["correct"] = correct
+                object["accuracy"] = result.accuracy
+                object["ci95_low"] = interval.lower
+                object["ci95_high"] = interval.upper
+            }
+            if let reference = result.referenceAccuracy { object["fp32_accuracy"] = reference }
+            try printJSON(object)
+            return
+        }
+        print("model     \(model.path)")
+        print("plan      \(path)")
+        print("data      \(dataset.source)  (\(result.samples) samples)")
+        if result.correct != nil, let reference = result.referenceAccuracy {
+            print("accuracy  \(fixed(result.accuracy * 100, 2)) %  (95% CI \(fixed(interval.lower * 100, 2))–\(fixed(interval.upper * 100, 2)) %)  \(result.correct!)/\(result.samples) correct")
+            print("fp32      \(fixed(reference * 100, 2)) %  (Δ \(fixed((result.accuracy - reference) * 100, 2)) pp)")
+        } else {
+            print("agreement \(fixed(result.accuracy * 100, 2)) % of top-1 predictions equal FP32's (the data has no labels)")
+        }
+        print("size      \(fixed(result.size.payloadMB, 4)) MB weights, \(fixed(result.size.totalMB, 4)) MB with metadata, \(fixed(result.size.averagePayloadBits, 2)) bits/weight")
+    }
+}
+
+/// Runs async work to completion from synchronous command code (the commands are not async).
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
+        done.signal()
+    }
+    done.wait()
+    return try box.get()
+}
+
+/// A thread-safe slot for `runBlocking`'s result.
+final class ResultBox<T: Sendable>: Sendable {
+    private let value = Mutex<Result<T, Error>?>(nil)
+    func set(_ result: Result<T, Error>) { value.withLock { $0 = result } }
+    func get() throws -> T { try value.withLock { $0! }.get() }
 }

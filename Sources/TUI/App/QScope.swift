@@ -7,9 +7,12 @@ struct QScope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qscope",
         abstract: "A workbench for mixed-precision quantization of neural networks.",
-        discussion: "Without a model path, commands use the bundled default sample model and its evaluation data.",
-        subcommands: [EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self],
-        defaultSubcommand: EvalCommand.self
+        discussion: """
+            Without a subcommand qscope opens the workbench. Without a model path, commands use the bundled \
+            default sample model and its evaluation data.
+            """,
+        subcommands: [WorkbenchCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self],
+        defaultSubcommand: WorkbenchCommand.self
     )
 }
 

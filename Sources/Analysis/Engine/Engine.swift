@@ -1,0 +1,108 @@
+/// The background worker the workbench talks to: evaluates the latest plan, and only that.
+///
+/// - Latest wins: `submit` cancels whatever evaluation is pending or running, then starts one for
+///   the new plan. At most one evaluation is alive at a time (the previous task is awaited before
+///   the next one touches the evaluator).
+/// - Debounce: each evaluation first sleeps `debounce` on the injected clock, so a burst of edits
+///   (key repeat) costs one evaluation; cancelling during the sleep is free.
+/// - A cancelled evaluation publishes nothing after its cancellation: no `.progress`, `.finished`
+///   or `.failed` (checked before every `post`).
+/// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently.
+/// - Heavy work runs in `PlanEvaluator` (its own actor), never on this actor, so `submit` always
+///   answers at once.
+public actor Engine {
+    /// What evaluates a plan: the real `PlanEvaluator`, or a stand-in in tests.
+    public typealias Evaluate = @Sendable (Plan, @escaping @Sendable (Int, Int) -> Void) async throws -> PlanEvaluation
+
+    private let evaluate: Evaluate
+    private let clock: any Clock<Duration>
+    private let debounce: Duration
+    private let post: @Sendable (EngineEvent) -> Void
+    private var current: Task<Void, Never>?
+    /// Speculative evaluations started by `prefetch`; any `submit` cancels them.
+    private var speculation: Task<Void, Never>?
+    private var latestGeneration: UInt64?
+
+    /// - Parameters:
+    ///   - post: called from the engine's tasks (any thread) with each event.
+    public init(clock: any Clock<Duration> = ContinuousClock(), debounce: Duration = .milliseconds(15),
+                evaluate: @escaping Evaluate, post: @escaping @Sendable (EngineEvent) -> Void) {
+        self.clock = clock
+        self.debounce = debounce
+        self.evaluate = evaluate
+        self.post = post
+    }
+
+    /// An engine backed by a `PlanEvaluator`.
+    public init(evaluator: PlanEvaluator, clock: any Clock<Duration> = ContinuousClock(),
+                debounce: Duration = .milliseconds(15), post: @escaping @Sendable (EngineEvent) -> Void) {
+        self.init(clock: clock, debounce: debounce, evaluate: { plan, progress in
+            try await evaluator.evaluate(plan, progress: progress)
+        }, post: post)
+    }
+
+    /// Starts evaluating `plan` as request `generation`, cancelling the previous request. A request
+    /// older than one already submitted is ignored (callers may reach the actor out of order).
+    public func submit(_ plan: Plan, generation: UInt64) {
+        if let latestGeneration, generation <= latestGeneration { return }
+        latestGeneration = generation
+        let previous = current
+        previous?.cancel()
+        let speculative = speculation
+        speculative?.cancel()
+        speculation = nil
+        let (clock, debounce, evaluate, post) = (self.clock, self.debounce, self.evaluate, self.post)
+        current = Task {
+            // Wait until superseded and speculative work has stopped touching the evaluator.
+            await previous?.value
+            await speculative?.value
+            do {
+                if debounce > .zero { try await clock.sleep(for: debounce) }
+                try Task.checkCancellation()
+                post(.started(generation: generation))
+                let result = try await evaluate(plan) { done, total in
+                    if !Task.isCancelled { post(.progress(generation: generation, done: done, total: total)) }
+                }
+                try Task.checkCancellation()
+                post(.finished(generation: generation, result))
+            } catch is CancellationError {
+                // Superseded: publish nothing.
+            } catch {
+                if !Task.isCancelled {
+                    let message = (error as? QScopeError)?.description ?? "\(error)"
+                    post(.failed(generation: generation, message: message))
+                }
+            }
+        }
+    }
+
+    /// Evaluates `plans` in order once the current request is done, publishing nothing: for an
+    /// evaluator that caches results (`PlanEvaluator`), the edits the user is likely to make next then
+    /// come back at once. Replaces earlier prefetches; any `submit` cancels it between batches.
+    public func prefetch(_ plans: [Plan]) {
+        let previous = speculation
+        previous?.cancel()
+        let running = current
+        let evaluate = self.evaluate
+        speculation = Task {
+            await previous?.value
+            await running?.value
+            for plan in plans {
+                if Task.isCancelled { return }
+                _ = try? await evaluate(plan) { _, _ in }
+            }
+        }
+    }
+
+    /// Cancels the pending or running evaluation (it publishes nothing more) and any prefetch.
+    public func cancel() {
+        current?.cancel()
+        speculation?.cancel()
+    }
+
+    /// Waits until the current evaluation and any prefetch have finished or stopped; for tests.
+    public func settle() async {
+        await current?.value
+        await speculation?.value
+    }
+}

@@ -1,0 +1,262 @@
+import Foundation
+
+/// Evaluates plans on a fixed evaluation set as fast as an edit allows.
+///
+/// - Weights: each quantizable layer's weight is replaced by its fake-quantized copy through
+///   `CompiledGraph.substitute` (the FP32 weights are never modified); quantized copies are cached
+///   per (layer, spec) in a `QuantizedWeightCache`.
+/// - Prefix cache: the values crossing the cut before a layer's step depend only on the choices of
+///   the layers before it. When a plan first differs from the previous one at layer k, the pass
+///   saves those boundary values (per batch) at k; a later plan with the same choices for layers
+///   0..<k resumes at k and runs only the rest of the network. The cut used is the latest cached one
+///   whose prefix matches. Boundaries are kept up to `boundaryBudgetBytes`, least recently used first out.
+///
+/// - Results: predictions of the last 64 plans are kept, so undo, redo and prefetched edits are
+///   answered without a pass.
+///
+/// An actor, so that one evaluation runs at a time (the compiled graphs and caches are shared);
+/// callers are cancelled between batches (`Task.isCancelled`), and a cancelled evaluation throws
+/// `CancellationError` and leaves no boundary half-saved.
+public actor PlanEvaluator {
+    public nonisolated let model: Model
+    public nonisolated let dataset: Dataset
+    /// Number of classes of the model's logits.
+    public nonisolated let classes: Int
+    public nonisolated let batchSize: Int
+    /// Test hook: how many forward passes (over the whole evaluation set) have run.
+    public private(set) var passes = 0
+
+    private let weights: QuantizedWeightCache
+    /// Graph per batch size (the last batch may be smaller).
+    private var graphs: [Int: CompiledGraph] = [:]
+    private let batches: [Range<Int>]
+    /// Step index of each layer's node (same in every compiled graph: steps follow the node order).
+    private let layerSteps: [Int]
+    private var applied: [Int: [LayerChoice?]] = [:]
+    private var boundaries: [Boundary] = []
+    private var lastPlan: Plan?
+    private var reference: (correct: Int?, predictions: [Int])?
+    /// Predictions of recently evaluated plans (undo, redo and prefetched edits cost no pass).
+    private var memo: [Plan: [Int]] = [:]
+    private var memoOrder: [Plan] = []
+    private static let memoCapacity = 64
+    private var useCounter = 0
+
+    /// Upper bound on memory held by saved boundaries.
+    public var boundaryBudgetBytes = 6 << 30
+
+    private struct Boundary {
+        var layer: Int
+        var prefix: ArraySlice<LayerChoice>
+        /// Per batch: the live values at the layer's step.
+        var values: [[(ValueID, [Float])]]
+        var bytes: Int
+        var lastUse: Int
+    }
+
+    /// Prepares graphs for `dataset` (already fitted to the model's input) in batches of `batchSize`.
+    public init(model: Model, dataset: Dataset, batchSize: Int = 256) throws {
+        guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
+        self.model = model
+        self.dataset = dataset
+        self.batchSize = max(1, min(batchSize, dataset.count))
+        var ranges: [Range<Int>] = []
+        var start = 0
+        while start < dataset.count {
+            ranges.append(start..<min(start + self.batchSize, dataset.count))
+            start += self.batchSize
+        }
+        batches = ranges
+        weights = QuantizedWeightCache(model: model)
+        var compiled: [Int: CompiledGraph] = [:]
+        for size in Set(ranges.map(\.count)) {
+            let graph = try model.compile(batch: size, sampleShape: dataset.sampleShape)
+            guard let out = graph.outputTypes.first, out.rank == 2, out.shape[0] == size else {
+                throw QScopeError(file: model.path, "the first output has shape \(graph.outputTypes.first?.shape ?? []); qscope expects logits [batch, classes]")
+            }
+            compiled[size] = graph
+        }
+        graphs = compiled
+        let any = compiled[ranges[0].count]!
+        classes = any.outputTypes[0].shape[1]
+        if dataset.labels != nil { try dataset.validateLabels(classes: classes) }
+        layerSteps = try model.layers.map { layer in
+            guard let step = any.stepIndex(ofNode: layer.nodeIndex) else {
+                throw QScopeError(file: model.path, "layer '\(layer.name)' has no executable step")
+            }
+            return step
+        }
+    }
+
+    /// The quantization stats of one layer under one choice (cached; no forward pass).
+    public func layerQuantization(layer: Int, choice: LayerChoice) throws -> LayerQuantization {
+        guard let spec = choice.weights else { return .float(parameters: model.layers[layer].parameterCount) }
+        return try weights.entry(layer: layer, spec: spec).result
+    }
+
+    /// Evaluates `plan`. `progress(done, total)` is called after each batch (total = batch count).
+    /// - Throws: `CancellationError` when the calling task is cancelled (nothing is published and no
+    ///   cache is left inconsistent); `QScopeError` for a choice the engine cannot apply.
+    public func evaluate(_ plan: Plan, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> PlanEvaluation {
+        guard plan.layerNames == model.layers.map(\.name) else {
+            throw QScopeError(file: model.path, "the plan is for another model")
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for (i, choice) in plan.choices.enumerated() where choice.activations != nil || choice.split != nil {
+            throw QScopeError("layer '\(plan.layerNames[i])': activation quantization and splitting are not supported yet")
+        }
+        let layerStats = try plan.choices.enumerated().map { try layerQuantization(layer: $0.offset, choice: $0.element) }
+        if reference == nil {
+            // The FP32 pass, once: the reference for Δ, and a boundary at every layer (all-float
+            // prefixes), so that the first edit of any layer of the opened plan resumes there.
+            let float = Plan(layerNames: plan.layerNames)
+            let silent: @Sendable (Int, Int) -> Void = { _, _ in }
+            let (predictions, _) = try pass(float, saveAt: Array(plan.choices.indices),
+                                            progress: plan.isAllFloat ? progress : silent)
+            reference = (score(predictions), predictions)
+        }
+        // Save a cut at the first layer that changed: the next edit most likely touches it again.
+        let firstChange = lastPlan.flatMap { plan.firstDifference(from: $0) }
+        var (predictions, resumed) = (reference!.predictions, plan.count)
+        if let known = memo[plan] {
+            predictions = known
+            progress(batches.count, batches.count)
+        } else if !plan.isAllFloat {
+            (predictions, resumed) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], progress: progress)
+            remember(plan, predictions)
+        }
+        let referencePredictions = reference!.predictions
+        let agreement = zip(predictions, referencePredictions).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+        return PlanEvaluation(
+            plan: plan, samples: dataset.count, correct: score(predictions), agreement: agreement,
+            referenceCorrect: reference!.correct, layers: layerStats, size: PlanSize(layerStats),
+            referenceSize: PlanSize(model.layers.indices.map { .float(parameters: model.layers[$0].parameterCount) }),
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, resumedAtLayer: resumed)
+    }
+
+    private func remember(_ plan: Plan, _ predictions: [Int]) {
+        memo[plan] = predictions
+        memoOrder.append(plan)
+        if memoOrder.count > Self.memoCapacity { memo[memoOrder.removeFirst()] = nil }
+    }
+
+    /// Evaluates `plan` ahead of need (the engine calls this while idle for the edits the user is
+    /// likely to make next); the result is kept, so evaluating the plan later costs no pass.
+    public func prefetch(_ plan: Plan) throws {
+        _ = try evaluate(plan)
+    }
+
+    /// Test hook: whether `plan`'s predictions are cached.
+    public func isCached(_ plan: Plan) -> Bool { memo[plan] != nil || plan.isAllFloat && reference != nil }
+
+    private func score(_ predictions: [Int]) -> Int? {
+        dataset.labels.map { labels in zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }
+    }
+
+    /// A pass that uses and fills the prefix cache: resumes at the latest saved cut whose prefix
+    /// matches `plan`, and saves the boundary values at each layer of `saveAt` that lies after it
+    /// (and is not cached yet). Returns the predictions and the layer it resumed at (0 = full pass).
+    private func pass(_ plan: Plan, saveAt requested: [Int], progress: @Sendable (Int, Int) -> Void) throws -> ([Int], Int) {
+        useCounter += 1
+        var resume: Int?
+        for (i, boundary) in boundaries.enumerated() where plan.choices[..<boundary.layer] == boundary.prefix {
+            if resume == nil || boundary.layer > boundaries[resume!].layer { resume = i }
+        }
+        let resumeLayer = resume.map { boundaries[$0].layer } ?? 0
+        let saveLayers = Set(requested).sorted().filter { layer in
+            layer > resumeLayer || (resume == nil && layer == 0 && layerSteps[0] > 0)
+        }.filter { layer in
+            !boundaries.contains { $0.layer == layer && plan.choices[..<layer] == $0.prefix }
+        }
+        if let resume { boundaries[resume].lastUse = useCounter }
+        let resumeValues = resume.map { boundaries[$0].values }
+        var saved = [[[(ValueID, [Float])]]](repeating: [], count: saveLayers.count)
+        let predictions = try forward(plan, progress: progress) { batch, graph in
+            var from = resumeLayer > 0 || resume != nil ? self.layerSteps[resumeLayer] : 0
+            if let resumeValues {
+                for (id, values) in resumeValues[batch] {
+                    let target = graph.mutableValue(id)!
+                    values.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+                }
+            } else {
+                self.setInputs(graph, batch: batch)
+            }
+            for (slot, layer) in saveLayers.enumerated() {
+                let cut = self.layerSteps[layer]
+                graph.run(steps: from..<cut)
+                saved[slot].append(graph.liveValues(atStep: cut).map { ($0, Array(graph.mutableValue($0)!)) })
+                from = cut
+            }
+            graph.run(steps: from..<graph.stepCount)
+        }
+        for (slot, layer) in saveLayers.enumerated() {
+            let bytes = saved[slot].reduce(0) { $0 + $1.reduce(0) { $0 + $1.1.count * 4 } }
+            boundaries.append(Boundary(layer: layer, prefix: plan.choices[..<layer], values: saved[slot],
+                                       bytes: bytes, lastUse: useCounter))
+        }
+        while boundaries.reduce(0, { $0 + $1.bytes }) > boundaryBudgetBytes, boundaries.count > 1,
+              let oldest = boundaries.indices.min(by: { boundaries[$0].lastUse < boundaries[$1].lastUse }) {
+            boundaries.remove(at: oldest)
+        }
+        lastPlan = plan
+        return (predictions, resumeLayer)
+    }
+
+    /// Test hook: the layers with a saved boundary, ascending (duplicates when prefixes differ).
+    public var cachedBoundaryLayers: [Int] { boundaries.map(\.layer).sorted() }
+
+    /// Runs every batch with `plan`'s weights substituted; `runBatch` does the pass (a full pass in
+    /// the first overload). Checks cancellation before each batch.
+    private func forward(_ plan: Plan, progress: @Sendable (Int, Int) -> Void) throws -> [Int] {
+        try forward(plan, progress: progress) { batch, graph in
+            setInputs(graph, batch: batch)
+            graph.run(steps: 0..<graph.stepCount)
+        }
+    }
+
+    private func forward(_ plan: Plan, progress: @Sendable (Int, Int) -> Void,
+                         runBatch: (Int, CompiledGraph) throws -> Void) throws -> [Int] {
+        var predictions = [Int](repeating: 0, count: dataset.count)
+        for (size, graph) in graphs { try apply(plan, to: graph, key: size) }
+        for (b, range) in batches.enumerated() {
+            try Task.checkCancellation()
+            let graph = graphs[range.count]!
+            try runBatch(b, graph)
+            let out = graph.output(0)
+            for i in 0..<range.count {
+                let row = out.baseAddress! + i * classes
+                var best = 0
+                for c in 1..<classes where row[c] > row[best] { best = c }
+                predictions[range.lowerBound + i] = best
+            }
+            progress(b + 1, batches.count)
+        }
+        passes += 1
+        return predictions
+    }
+
+    private func setInputs(_ graph: CompiledGraph, batch: Int) {
+        let range = batches[batch]
+        let size = dataset.sampleSize
+        dataset.x.withUnsafeBufferPointer { x in graph.setInputs([x.baseAddress! + range.lowerBound * size]) }
+    }
+
+    /// Substitutes the plan's weights (and replacement biases) into `graph`, touching only layers
+    /// whose choice changed since the last call for this graph.
+    private func apply(_ plan: Plan, to graph: CompiledGraph, key: Int) throws {
+        var current = applied[key] ?? Array(repeating: nil, count: plan.count)
+        for (i, choice) in plan.choices.enumerated() where current[i] != choice {
+            let layer = model.layers[i]
+            if let spec = choice.weights {
+                let entry = try weights.entry(layer: i, spec: spec)
+                graph.substitute(layer.weight, with: UnsafePointer(entry.weights.baseAddress!))
+                if let bias = layer.bias { graph.substitute(bias, with: entry.bias.map { UnsafePointer($0.baseAddress!) }) }
+            } else {
+                graph.substitute(layer.weight, with: nil)
+                if let bias = layer.bias { graph.substitute(bias, with: nil) }
+            }
+            current[i] = choice
+        }
+        applied[key] = current
+    }
+}

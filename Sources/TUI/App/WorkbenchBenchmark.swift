@@ -1,0 +1,131 @@
+import Analysis
+import Foundation
+import Synchronization
+import TUI
+
+/// `qscope bench --workbench`: the workbench's speed targets (design.md §9), measured on the model
+/// and data given (default: the sample CNN and its 2,000 images).
+///
+/// - frame: `renderScreen` of a 120x40 screen plus the terminal diff, into an in-memory backend;
+///   "full" repaints every cell (first frame, resize), "edit" is the frame after one bit change.
+/// - edit -> accuracy: `PlanEvaluator.evaluate` after changing one layer, for every layer: "first"
+///   is the first edit of that layer after an edit elsewhere, "repeat" a further edit of the same
+///   layer (what `-` pressed again costs). Engine: the same through the `Engine` actor, including
+///   its 15 ms debounce, from `submit` to the `.finished` event, and for an edit the engine had
+///   prefetched while idle (the selected layer's next setting).
+enum WorkbenchBenchmark {
+    struct Report {
+        var lines: [String] = []
+        var json: [String: Any] = [:]
+    }
+
+    static func run(model: Model, dataset: Dataset, batch: Int, frames: Int) throws -> Report {
+        var report = Report()
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+        let names = model.layers.map(\.name)
+        var plan = Plan(layerNames: names)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let reference = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
+        let openMs = milliseconds(since: start)
+        report.lines.append("model     \(model.path)  (\(names.count) layers, \(dataset.count) samples, batch \(evaluator.batchSize))")
+        report.lines.append("open      FP32 pass + prefix cache fill: \(fixed(openMs, 1)) ms  (accuracy \(fixed(reference.accuracy * 100, 2)) %)")
+
+        var firstTimes: [Double] = [], repeatTimes: [Double] = []
+        var perLayer: [[String: Any]] = []
+        for k in names.indices {
+            plan.choices[k].weights = .int(8)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
+            let first = milliseconds(since: t0)
+            plan.choices[k].weights = .int(4)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let result = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
+            let again = milliseconds(since: t1)
+            firstTimes.append(first)
+            repeatTimes.append(again)
+            perLayer.append(["layer": names[k], "first_ms": first, "repeat_ms": again, "resumed_at_layer": result.resumedAtLayer])
+            report.lines.append("edit      layer \(String(k).padding(toLength: 3, withPad: " ", startingAt: 0)) first \(fixed(first, 1).leftPadded(7)) ms  repeat \(fixed(again, 1).leftPadded(7)) ms  (resumed at layer \(result.resumedAtLayer))  \(names[k])")
+        }
+        report.lines.append("edit      repeat: median \(fixed(median(repeatTimes), 1)) ms, max \(fixed(repeatTimes.max() ?? 0, 1)) ms; first: median \(fixed(median(firstTimes), 1)) ms, max \(fixed(firstTimes.max() ?? 0, 1)) ms")
+
+        // Through the engine: submit -> .finished (includes the debounce).
+        let finished = Mutex<UInt64>(0)
+        let done = DispatchSemaphore(value: 0)
+        let engine = Engine(evaluator: evaluator) { event in
+            if case .finished(let generation, _) = event {
+                finished.withLock { $0 = generation }
+                done.signal()
+            }
+        }
+        let middle = names.count / 2
+        plan.choices[middle].weights = .int(3)
+        _ = try runBlocking { [plan] in try await evaluator.evaluate(plan) }  // warm the cut at `middle`
+        plan.choices[middle].weights = .int(2)
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        let submitted = plan
+        Task { await engine.submit(submitted, generation: 1) }
+        done.wait()
+        let engineMs = milliseconds(since: t2)
+        report.lines.append("engine    submit -> finished, repeat edit of layer \(middle): \(fixed(engineMs, 1)) ms (15 ms debounce included)")
+
+        // The same edit when the engine had prefetched it while idle (what `-` costs after a pause).
+        var next = plan
+        next.choices[middle].weights = .int(3)
+        let prefetched = next
+        _ = try runBlocking {
+            await engine.prefetch([prefetched])
+            await engine.settle()
+            return 0
+        }
+        let t4 = DispatchTime.now().uptimeNanoseconds
+        Task { await engine.submit(prefetched, generation: 2) }
+        done.wait()
+        let prefetchedMs = milliseconds(since: t4)
+        report.lines.append("engine    submit -> finished, edit prefetched while idle: \(fixed(prefetchedMs, 1)) ms (debounce included)")
+
+        // Frames.
+        var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
+        summary.path = WorkbenchCommand.relativeToWorkingDirectory(model.path)
+        var state = AppState(model: summary, size: Size(width: 120, height: 40), themeNames: ["dark", "light", "mono"])
+        _ = initialEffects(&state)
+        state.selection = middle
+        state.plan = plan
+        state.evaluation = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
+        state.engine = .idle
+        var terminal = Terminal(backend: MemoryBackend(size: state.size))
+        var fullTimes: [Double] = [], editTimes: [Double] = []
+        for i in 0..<frames {
+            terminal.invalidate()
+            let t = DispatchTime.now().uptimeNanoseconds
+            terminal.draw { renderScreen(state, into: &$0) }
+            fullTimes.append(milliseconds(since: t))
+            // The frame after a key: one bit change (the evaluation pending).
+            var edited = state
+            _ = reduce(&edited, .key(i % 2 == 0 ? .character("-") : .character("+")))
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            terminal.draw { renderScreen(edited, into: &$0) }
+            editTimes.append(milliseconds(since: t3))
+        }
+        report.lines.append("frame     120x40 full repaint: median \(fixed(median(fullTimes), 3)) ms, max \(fixed(fullTimes.max() ?? 0, 3)) ms; after an edit: median \(fixed(median(editTimes), 3)) ms (\(frames) frames)")
+        report.json = [
+            "model": model.path, "samples": dataset.count, "layers": names.count, "open_ms": openMs,
+            "edit_repeat_median_ms": median(repeatTimes), "edit_repeat_max_ms": repeatTimes.max() ?? 0,
+            "edit_first_median_ms": median(firstTimes), "edit_first_max_ms": firstTimes.max() ?? 0,
+            "engine_edit_ms": engineMs, "engine_prefetched_edit_ms": prefetchedMs, "per_layer": perLayer,
+            "frame_full_median_ms": median(fullTimes), "frame_full_max_ms": fullTimes.max() ?? 0,
+            "frame_edit_median_ms": median(editTimes),
+        ]
+        return report
+    }
+
+    static func milliseconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        return values.sorted()[values.count / 2]
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}

@@ -1,0 +1,116 @@
+import Analysis
+import CursesBackend
+import Foundation
+import Glibc
+import TUI
+
+/// The only place with a terminal, threads and I/O: the UI loop on the main thread.
+///
+/// Loop: wait in `poll` on stdin and the mailbox's wake pipe (250 ms timeout) → read every pending
+/// key without blocking (this also empties ncurses' own key buffer) → take engine messages from the
+/// mailbox → feed each message to `reduce` → run the effects → paint a frame when something changed.
+/// Key handling never waits for the engine: evaluations run in the engine's tasks and come back as
+/// messages.
+final class WorkbenchRuntime {
+    private var state: AppState
+    private let keymap = Keymap.standard
+    private let screen: CursesTerminal
+    private var terminal: Terminal<CursesTerminal>
+    private let mailbox = Mailbox()
+    private let engine: Engine
+    private let themes: ThemeCatalog
+
+    init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
+         themeIndex: Int) throws {
+        self.themes = themes
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            screen = try CursesTerminal(theme: themes.themes[themeIndex], environment: environment)
+        } catch let error as CursesError {
+            throw QScopeError(error.description)
+        }
+        terminal = Terminal(backend: screen)
+        state = AppState(model: summary, plan: plan, planPath: planPath, size: screen.size, themeNames: themes.names,
+                         themeIndex: themeIndex, glyphs: screen.unicode ? .unicode : .ascii)
+        let mailbox = self.mailbox
+        engine = Engine(evaluator: evaluator) { event in mailbox.post(.engine(event)) }
+    }
+
+    /// Runs until the user quits; restores the terminal before returning.
+    func run() {
+        defer { screen.close() }
+        execute(initialEffects(&state))
+        paint()
+        var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: mailbox.wakeFD, events: Int16(POLLIN), revents: 0)]
+        while !state.quitting {
+            _ = poll(&fds, 2, 250)
+            var changed = false
+            while let event = screen.readEvent(timeoutMilliseconds: 0) {
+                switch event {
+                case .key(let key): dispatch(.key(key))
+                case .mouse(let mouse): dispatch(.mouse(mouse))
+                case .resize(let size): dispatch(.resize(size))
+                case .ignored: continue
+                }
+                changed = true
+                if state.quitting { break }
+            }
+            for msg in mailbox.drain() {
+                dispatch(msg)
+                changed = true
+            }
+            if changed && !state.quitting { paint() }
+        }
+        let engine = self.engine
+        Task { await engine.cancel() }
+    }
+
+    private func dispatch(_ msg: Msg) {
+        execute(reduce(&state, msg, keymap: keymap))
+    }
+
+    private func paint() {
+        let state = self.state, keymap = self.keymap
+        terminal.draw { renderScreen(state, keymap: keymap, into: &$0) }
+    }
+
+    private func execute(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .evaluate(let plan, let generation):
+                let engine = self.engine
+                Task { await engine.submit(plan, generation: generation) }
+            case .prefetch(let plans):
+                let engine = self.engine
+                Task { await engine.prefetch(plans) }
+            case .savePlan(let plan, let path):
+                do {
+                    try PlanFile.save(plan, modelPath: state.model.path, to: path)
+                    dispatch(.planSaved(plan, path: path))
+                } catch {
+                    dispatch(.fileFailed(message: Self.describe(error)))
+                }
+            case .loadPlan(let path):
+                do {
+                    let plan = try PlanFile.load(path: path, layerNames: state.model.layerNames)
+                    dispatch(.planLoaded(plan, path: path))
+                } catch {
+                    dispatch(.fileFailed(message: Self.describe(error)))
+                }
+            case .applyTheme(let index):
+                screen.setTheme(themes.themes[index])
+                terminal.invalidate()
+            case .redraw:
+                screen.updateSize()
+                terminal.invalidate()
+            case .quit:
+                break
+            }
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        (error as? QScopeError)?.description ?? "\(error)"
+    }
+}

@@ -1,0 +1,9 @@
+/// What a key asks for in the main view. The reducer sees actions, never raw keys (except while a
+/// prompt is collecting text).
+public enum Action: String, CaseIterable, Hashable, Sendable {
+    case selectPrevious, selectNext, pageUp, pageDown, selectFirst, selectLast
+    case bitsUp, bitsDown, applyBitsToAll
+    case undo, redo
+    case save, load
+    case cycleTheme, toggleHelp, redraw, quit
+}

@@ -1,0 +1,54 @@
+/// Small text helpers for fixed-width cells.
+public enum Text {
+    /// `text` cut to at most `width` columns, ending in "…" when it was cut.
+    public static func truncate(_ text: String, to width: Int, ellipsis: String = "…") -> String {
+        guard width > 0 else { return "" }
+        if DisplayWidth.of(text) <= width { return text }
+        var result = ""
+        var used = 0
+        let room = width - DisplayWidth.of(ellipsis)
+        for character in text {
+            let w = DisplayWidth.of(character)
+            if used + w > room { break }
+            result.append(character)
+            used += w
+        }
+        return room > 0 ? result + ellipsis : String(ellipsis.prefix(width))
+    }
+
+    /// `text` padded with spaces (or cut) to exactly `width` columns, aligned left or right.
+    public static func pad(_ text: String, to width: Int, alignRight: Bool = false) -> String {
+        let cut = truncate(text, to: width)
+        let spaces = String(repeating: " ", count: max(0, width - DisplayWidth.of(cut)))
+        return alignRight ? spaces + cut : cut + spaces
+    }
+
+    /// Fixed-point decimal in the C locale (`fixed(3.14159, 2)` = "3.14"); "nan"/"inf" spelled out.
+    public static func fixed(_ value: Double, _ decimals: Int) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let rounded = (abs(value) * scale).rounded(.toNearestOrEven)
+        let negative = value < 0 && rounded > 0
+        let whole = Int(rounded / scale)
+        var text = String(whole)
+        if decimals > 0 {
+            let fraction = Int(rounded - Double(whole) * scale)
+            let digits = String(fraction)
+            text += "." + String(repeating: "0", count: max(0, decimals - digits.count)) + digits
+        }
+        return negative ? "-" + text : text
+    }
+
+    /// A count with thousands separators: 1234567 -> "1,234,567".
+    public static func grouped(_ value: Int) -> String {
+        let digits = String(abs(value))
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return value < 0 ? "-" + out : out
+    }
+}

@@ -1,0 +1,32 @@
+import Analysis
+
+/// Everything that can happen to the workbench: input, resizes, engine events and the results of
+/// effects. The reducer is the only place that turns them into state changes.
+public enum Msg: Sendable {
+    case key(Key)
+    case mouse(MouseEvent)
+    case resize(Size)
+    case engine(EngineEvent)
+    /// A `.savePlan` effect succeeded.
+    case planSaved(Plan, path: String)
+    /// A `.loadPlan` effect read a plan.
+    case planLoaded(Plan, path: String)
+    /// A save or load failed; `message` is the one-line error (it names the file).
+    case fileFailed(message: String)
+}
+
+/// Work the reducer asks the runtime to do; described as data so that reducer tests can check it.
+public enum Effect: Hashable, Sendable {
+    /// Submit `plan` to the engine as request `generation` (superseding earlier ones).
+    case evaluate(Plan, generation: UInt64)
+    /// While the engine is idle, evaluate these plans ahead (the selected layer one step down and up),
+    /// so that the next `-` or `+` is answered from the cache.
+    case prefetch([Plan])
+    case savePlan(Plan, path: String)
+    case loadPlan(path: String)
+    /// Switch the backend to theme `index` of `AppState.themeNames` and repaint everything.
+    case applyTheme(index: Int)
+    /// Repaint every cell (Ctrl-L).
+    case redraw
+    case quit
+}

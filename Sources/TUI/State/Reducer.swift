@@ -1,0 +1,247 @@
+import Analysis
+
+/// The workbench's update function: applies `msg` to `state` and returns the effects to run.
+/// Pure: no I/O, no clocks, no terminal; the runtime executes the effects.
+public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standard) -> [Effect] {
+    switch msg {
+    case .key(let key):
+        state.notice = nil
+        if let overlay = state.overlay { return reduceOverlay(&state, overlay, key) }
+        guard let action = keymap.action(for: key) else { return [] }
+        return reduceAction(&state, action)
+    case .mouse(let event):
+        return reduceMouse(&state, event)
+    case .resize(let size):
+        state.size = size
+        keepSelectionVisible(&state)
+        return [.redraw]
+    case .engine(let event):
+        reduceEngine(&state, event)
+        if case .finished = event, event.generation == state.requestedGeneration { return prefetchEffects(state) }
+        return []
+    case .planSaved(let plan, let path):
+        state.savedPlan = plan
+        state.planPath = path
+        state.notice = Notice("saved \(path)")
+        return []
+    case .planLoaded(let plan, let path):
+        state.planPath = path
+        state.notice = Notice("opened \(path)")
+        let effects = replacePlan(&state, with: plan)
+        state.savedPlan = plan
+        return effects
+    case .fileFailed(let message):
+        state.notice = Notice(message, isError: true)
+        return []
+    }
+}
+
+/// The action of a key in the main view.
+func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
+    let count = state.model.layers.count
+    let page = max(1, state.layout.visibleLayerRows)
+    switch action {
+    case .selectPrevious, .selectNext, .pageUp, .pageDown, .selectFirst, .selectLast:
+        let before = state.selection
+        switch action {
+        case .selectPrevious: select(&state, state.selection - 1)
+        case .selectNext: select(&state, state.selection + 1)
+        case .pageUp: select(&state, state.selection - page)
+        case .pageDown: select(&state, state.selection + page)
+        case .selectFirst: select(&state, 0)
+        default: select(&state, count - 1)
+        }
+        return state.selection != before ? prefetchEffects(state) : []
+    case .bitsUp, .bitsDown:
+        guard count > 0 else { return [] }
+        var plan = state.plan
+        let current = plan.choices[state.selection].weights
+        plan.choices[state.selection].weights = action == .bitsUp ? WeightBitsLadder.up(current) : WeightBitsLadder.down(current)
+        return replacePlan(&state, with: plan)
+    case .applyBitsToAll:
+        guard count > 0 else { return [] }
+        var plan = state.plan
+        let spec = plan.choices[state.selection].weights
+        for i in plan.choices.indices { plan.choices[i].weights = spec }
+        return replacePlan(&state, with: plan)
+    case .undo:
+        guard let previous = state.undoStack.popLast() else {
+            state.notice = Notice("nothing to undo")
+            return []
+        }
+        state.redoStack.append(state.plan)
+        state.plan = previous
+        return requestEvaluation(&state)
+    case .redo:
+        guard let next = state.redoStack.popLast() else {
+            state.notice = Notice("nothing to redo")
+            return []
+        }
+        state.undoStack.append(state.plan)
+        state.plan = next
+        return requestEvaluation(&state)
+    case .save:
+        state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
+    case .load:
+        state.overlay = .prompt(Prompt(.loadPlan, text: state.planPath))
+    case .cycleTheme:
+        state.themeIndex = (state.themeIndex + 1) % max(1, state.themeNames.count)
+        state.notice = Notice("theme \(state.themeNames[state.themeIndex])")
+        return [.applyTheme(index: state.themeIndex)]
+    case .toggleHelp:
+        state.overlay = .help
+    case .redraw:
+        return [.redraw]
+    case .quit:
+        if state.hasUnsavedChanges {
+            state.overlay = .confirmQuit
+            return []
+        }
+        state.quitting = true
+        return [.quit]
+    }
+    return []
+}
+
+/// Keys while an overlay is open.
+func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key) -> [Effect] {
+    switch overlay {
+    case .help:
+        // Any key closes the help; `q` closes it without quitting.
+        state.overlay = nil
+        return []
+    case .confirmQuit:
+        switch key {
+        case .character("y"), .character("Y"):
+            state.overlay = nil
+            state.quitting = true
+            return [.quit]
+        case .character("s"):
+            state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
+        default:
+            state.overlay = nil
+        }
+        return []
+    case .prompt(var prompt):
+        switch key {
+        case .escape, .control("c"), .control("g"):
+            state.overlay = nil
+        case .enter:
+            state.overlay = nil
+            let path = prompt.text.trimmingSpaces
+            guard !path.isEmpty else {
+                state.notice = Notice("no path given", isError: true)
+                return []
+            }
+            switch prompt.purpose {
+            case .savePlan: return [.savePlan(state.plan, path: path)]
+            case .loadPlan: return [.loadPlan(path: path)]
+            }
+        case .backspace, .delete:
+            if !prompt.text.isEmpty { prompt.text.removeLast() }
+            state.overlay = .prompt(prompt)
+        case .control("u"):
+            prompt.text = ""
+            state.overlay = .prompt(prompt)
+        case .character(let c):
+            prompt.text.append(c)
+            state.overlay = .prompt(prompt)
+        default:
+            break
+        }
+        return []
+    }
+}
+
+func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
+    guard state.overlay == nil else {
+        if event.kind == .press, state.overlay == .help { state.overlay = nil }
+        return []
+    }
+    let layout = state.layout
+    let count = state.model.layers.count
+    switch event.kind {
+    case .press:
+        let rows = layout.layerRows
+        guard rows.contains(x: event.x, y: event.y) else { return [] }
+        let index = state.scroll + (event.y - rows.y)
+        if index < count, index != state.selection {
+            select(&state, index)
+            return prefetchEffects(state)
+        }
+    case .wheelUp, .wheelDown:
+        let step = event.kind == .wheelUp ? -3 : 3
+        let maxScroll = max(0, count - layout.visibleLayerRows)
+        state.scroll = min(max(0, state.scroll + step), maxScroll)
+        // Keep the selection on screen so that keys act on a visible row.
+        let last = state.scroll + max(1, layout.visibleLayerRows) - 1
+        state.selection = min(max(state.selection, state.scroll), min(last, count - 1))
+    }
+    return []
+}
+
+func reduceEngine(_ state: inout AppState, _ event: EngineEvent) {
+    // Results of superseded requests are dropped (the engine cancels them; this is the second belt).
+    guard event.generation == state.requestedGeneration else { return }
+    switch event {
+    case .started:
+        state.engine = .running(done: 0, total: 0)
+    case .progress(_, let done, let total):
+        state.engine = .running(done: done, total: total)
+    case .finished(_, let evaluation):
+        state.engine = .idle
+        state.evaluation = evaluation
+        state.engineError = nil
+    case .failed(_, let message):
+        state.engine = .idle
+        state.engineError = message
+    }
+}
+
+/// When the engine is idle and nothing modal is open: the current plan with the selected layer one
+/// step down and one step up the bits ladder (down first: lowering bits is the usual next move).
+func prefetchEffects(_ state: AppState) -> [Effect] {
+    guard state.engine == .idle, state.evaluationIsCurrent, state.overlay == nil,
+          state.selection < state.plan.count else { return [] }
+    let current = state.plan.choices[state.selection].weights
+    var plans: [Plan] = []
+    for next in [WeightBitsLadder.down(current), WeightBitsLadder.up(current)] where next != current {
+        var plan = state.plan
+        plan.choices[state.selection].weights = next
+        plans.append(plan)
+    }
+    return plans.isEmpty ? [] : [.prefetch(plans)]
+}
+
+/// Makes `plan` current with an undo entry, and asks for its evaluation; no-op when unchanged.
+func replacePlan(_ state: inout AppState, with plan: Plan) -> [Effect] {
+    guard plan != state.plan else { return [] }
+    state.undoStack.append(state.plan)
+    state.redoStack.removeAll()
+    state.plan = plan
+    return requestEvaluation(&state)
+}
+
+func requestEvaluation(_ state: inout AppState) -> [Effect] {
+    state.requestedGeneration += 1
+    state.engine = .queued
+    state.engineError = nil
+    return [.evaluate(state.plan, generation: state.requestedGeneration)]
+}
+
+/// The effects to run when the workbench opens: evaluate the initial plan.
+public func initialEffects(_ state: inout AppState) -> [Effect] { requestEvaluation(&state) }
+
+func select(_ state: inout AppState, _ index: Int) {
+    let count = state.model.layers.count
+    guard count > 0 else { return }
+    state.selection = min(max(0, index), count - 1)
+    keepSelectionVisible(&state)
+}
+
+func keepSelectionVisible(_ state: inout AppState) {
+    let rows = max(1, state.layout.visibleLayerRows)
+    if state.selection < state.scroll { state.scroll = state.selection }
+    if state.selection >= state.scroll + rows { state.scroll = state.selection - rows + 1 }
+    state.scroll = max(0, min(state.scroll, max(0, state.model.layers.count - rows)))
+}

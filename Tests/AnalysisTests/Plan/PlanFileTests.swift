@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import Analysis
+
+@Suite("plan files")
+struct PlanFileTests {
+    static let names = ["/stem/Conv", "/body/\"quoted\"/MatMul", "/fc/Gemm"]
+
+    func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("qscope-plan-\(getpid())-\(name)").path
+    }
+
+    @Test("save then load gives the same plan; the file is human-readable JSON in model order")
+    func roundTrip() throws {
+        var plan = Plan(layerNames: Self.names)
+        plan.choices[0].weights = .int(4)
+        plan.choices[1].weights = try QuantizerSpec(parsing: "int8:asym")
+        let path = temporaryPath("roundtrip.qscope.json")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try PlanFile.save(plan, modelPath: "m.onnx", to: path)
+        #expect(try PlanFile.load(path: path, layerNames: Self.names) == plan)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == """
+            {
+              "format": "qscope-plan",
+              "version": 1,
+              "model": "m.onnx",
+              "layers": {
+                "/stem/Conv": { "weights": "int4" },
+                "/body/\\"quoted\\"/MatMul": { "weights": "int8:asym" },
+                "/fc/Gemm": { "weights": "float" }
+              }
+            }
+
+            """)
+    }
+
+    @Test("reserved fields (activations, split) round-trip and are written only when set")
+    func reservedFields() throws {
+        var plan = Plan(layerNames: Self.names)
+        plan.choices[2] = LayerChoice(weights: .int(6), activations: .int(8), split: 3)
+        let text = PlanFile.encode(plan, modelPath: nil)
+        #expect(text.contains("{ \"weights\": \"int6\", \"activations\": \"int8\", \"split\": 3 }"))
+        #expect(!text.contains("\"model\""))
+        #expect(text.components(separatedBy: "activations").count == 2)
+        #expect(try PlanFile.decode(Data(text.utf8), file: "p", layerNames: Self.names) == plan)
+    }
+
+    @Test("layers not listed stay float")
+    func missingLayersAreFloat() throws {
+        let json = #"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": "int2"}}}"#
+        let plan = try PlanFile.decode(Data(json.utf8), file: "p", layerNames: Self.names)
+        #expect(plan.choices.map(\.weights) == [nil, nil, .int(2)])
+    }
+
+    @Test("bad plans fail with one line naming the file", arguments: [
+        (#"{"format": "qscope-plan", "version": 2, "layers": {}}"#, "plan version 2 is not supported"),
+        (#"{"format": "qscope-plan", "layers": {}}"#, "has no integer \"version\""),
+        (#"{"format": "other", "version": 1, "layers": {}}"#, "is not a qscope plan"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/nope": {"weights": "int4"}}}"#, "unknown layer '/nope'"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": "int99"}}}"#, "layer '/fc/Gemm': bad quantizer spec 'int99'"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": 4}}}"#, "weights must be a string"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"bits": 4}}}"#, "unknown field 'bits'"),
+        (#"{"format": "qscope-plan", "version": 1}"#, "has no \"layers\" object"),
+        (#"[1, 2]"#, "is not a JSON object"),
+        (#"{"format": "#, "is not valid JSON"),
+    ])
+    func badPlans(json: String, expected: String) {
+        #expect {
+            _ = try PlanFile.decode(Data(json.utf8), file: "dir/bad.qscope.json", layerNames: Self.names)
+        } throws: { error in
+            guard let error = error as? QScopeError else { return false }
+            return error.file == "dir/bad.qscope.json" && error.message.contains(expected) && !error.description.contains("\n")
+        }
+    }
+
+    @Test("a missing file and an unwritable path are reported with the path; nothing half-written")
+    func fileErrors() throws {
+        #expect(throws: QScopeError(file: "no/such/plan.json", "no such file")) {
+            _ = try PlanFile.load(path: "no/such/plan.json", layerNames: Self.names)
+        }
+        let target = temporaryPath("missing-dir") + "/plan.qscope.json"
+        #expect { try PlanFile.save(Plan(layerNames: Self.names), modelPath: nil, to: target) } throws: { error in
+            (error as? QScopeError)?.file == target
+        }
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    @Test("default path: <model>.qscope.json beside the model")
+    func defaultPath() {
+        #expect(PlanFile.defaultPath(forModel: "sample-models/cnn.onnx") == "sample-models/cnn.qscope.json")
+        #expect(PlanFile.defaultPath(forModel: "model") == "model.qscope.json")
+    }
+
+    @Test("the +/- ladder: 2 3 4 5 6 8 16 float")
+    func ladder() {
+        var spec: QuantizerSpec? = nil
+        var seen: [String] = []
+        for _ in 0..<8 {
+            spec = WeightBitsLadder.down(spec)
+            seen.append(WeightBitsLadder.label(spec))
+        }
+        #expect(seen == ["int16", "int8", "int6", "int5", "int4", "int3", "int2", "int2"])
+        #expect(WeightBitsLadder.up(.int(16)) == nil)
+        #expect(WeightBitsLadder.up(nil) == nil)
+        #expect(WeightBitsLadder.up(.int(6)) == .int(8))
+    }
+
+    @Test("firstDifference finds the first changed layer")
+    func firstDifference() {
+        let a = Plan(layerNames: Self.names)
+        var b = a
+        #expect(b.firstDifference(from: a) == nil)
+        b.choices[1].weights = .int(4)
+        b.choices[2].weights = .int(4)
+        #expect(b.firstDifference(from: a) == 1)
+        #expect(Plan(layerNames: ["x"]).firstDifference(from: a) == 0)
+    }
+}
