@@ -140,7 +140,7 @@ private func workspacePerWorker(_ s: Conv2DShape, threads: Int) -> Int {
 /// the `packedWeights:` overload.
 public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
     // Winograd: transformed weights (for the unpacked overload) + per-worker buffers. The direct
-    // kernels' count is covered too, so that toggling `ConvolutionOptions.winograd` between sizing
+    // kernels' count is covered too, so that changing `ConvolutionOptions.winograd` between sizing
     // and running is safe.
     let winograd = usesWinograd(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
     if s.isStridedPointwise {
@@ -176,11 +176,20 @@ private func directWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
 
 /// Whether `conv2d` runs `s` as a Winograd F(2x2, 3x3) convolution (Winograd.swift).
 ///
-/// Measured (thread CPU time, Zen 4): batch 64, 64->64 channels 7x7 1.81 vs 2.27 ms direct, 14x14
-/// 6.56 vs 8.79 ms; 32->32 14x14 2.05 vs 2.18 ms (the transforms cost as much as the products
-/// there). A single image with few tiles (7x7: 16 tiles) is faster direct (42 vs 36 us).
+/// Measured on two threads (Zen 4, batch 256; ms Winograd vs direct): 64 -> 64 channels on 14x14
+/// 14.1 vs 18.0; on 7x7 4.64 vs 4.63; 32 -> 32 on 14x14 5.96 vs 4.94 (the transforms cost as much as
+/// the multiplications save and both threads share the memory traffic); a single image: direct
+/// equal or faster. So `.auto` takes Winograd only for >= 64 channels in and out on maps of at
+/// least 32 tiles (about 11x11), with several images.
 func usesWinograd(_ s: Conv2DShape) -> Bool {
-    winogradApplies(s) && (s.batch >= 2 || (s.outHeight + 1) / 2 * ((s.outWidth + 1) / 2) >= 32)
+    guard winogradApplies(s) else { return false }
+    switch ConvolutionOptions.winograd {
+    case .always: return true
+    case .never: return false
+    case .auto:
+        return s.batch >= 2 && s.inChannels >= 64 && s.outChannels >= 64
+            && (s.outHeight + 1) / 2 * ((s.outWidth + 1) / 2) >= 32
+    }
 }
 
 /// 2-D convolution (cross-correlation, as ONNX Conv), NCHW:

@@ -23,20 +23,29 @@ import Synchronization
 /// Whether `s` has the geometry F(2x2, 3x3) handles and enough channels for its transforms to pay
 /// off (measured: below 16 input or output channels the direct kernels win).
 func winogradApplies(_ s: Conv2DShape) -> Bool {
-    ConvolutionOptions.winograd && s.kernelH == 3 && s.kernelW == 3 && s.strideH == 1 && s.strideW == 1 && s.dilationH == 1 && s.dilationW == 1
+    ConvolutionOptions.winograd != .never && s.kernelH == 3 && s.kernelW == 3 && s.strideH == 1 && s.strideW == 1 && s.dilationH == 1 && s.dilationW == 1
         && s.group == 1 && s.inChannels >= 16 && s.outChannels >= 16 && s.outHeight >= 2 && s.outWidth >= 2
 }
 
 /// Process-wide choices of convolution algorithm.
 public enum ConvolutionOptions {
-    private static let winogradAllowed = Atomic<Bool>(true)
+    /// When eligible 3x3 convolutions use Winograd F(2x2, 3x3).
+    public enum WinogradPolicy: Int, Sendable {
+        /// Where it measured faster on this machine kind (`usesWinograd`).
+        case auto
+        /// Every eligible convolution (tests, experiments).
+        case always
+        /// Never: every convolution sums its terms directly (float32 rounding closest to a
+        /// direct reference).
+        case never
+    }
 
-    /// Whether eligible 3x3 convolutions use Winograd F(2x2, 3x3) (default true). With false every
-    /// convolution sums its terms directly: ~2x slower on such layers, float32 rounding closer to a
-    /// direct reference. Read when a convolution runs and when `PackedConvWeights` are made.
-    public static var winograd: Bool {
-        get { winogradAllowed.load(ordering: .relaxed) }
-        set { winogradAllowed.store(newValue, ordering: .relaxed) }
+    private static let policy = Atomic<Int>(WinogradPolicy.auto.rawValue)
+
+    /// Read when a convolution runs and when `PackedConvWeights` are made. Default `.auto`.
+    public static var winograd: WinogradPolicy {
+        get { WinogradPolicy(rawValue: policy.load(ordering: .relaxed)) ?? .auto }
+        set { policy.store(newValue.rawValue, ordering: .relaxed) }
     }
 }
 
@@ -57,8 +66,10 @@ struct WinogradGeometry {
     /// Rows (tiles) of V and M per chunk, rounded up to the kernels' 12-row blocks.
     let rows: Int
 
-    /// Bytes of V + M one chunk may use (half of a 2 MiB L2).
-    static let chunkBytes = 1 << 20
+    /// Bytes of V + M one chunk may use: with the transformed weights (256 KiB for 64 -> 64
+    /// channels) and the input buffer, a chunk stays inside a core's 1 MiB L2 (1 MiB chunks measured
+    /// 20% slower on two threads).
+    static let chunkBytes = 3 << 17
 
     init(_ s: Conv2DShape) {
         self.s = s

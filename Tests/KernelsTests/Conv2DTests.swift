@@ -247,11 +247,14 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
 /// multiples of 16, batches that span several chunks, a single image split by tiles, and the same
 /// shapes with Winograd switched off (the direct kernels) for comparison.
 @Suite(.serialized) struct WinogradTests {
+    init() { ConvolutionOptions.winograd = .always }
+
     @Test(arguments: [
         (2, 16, 7, 7, 16), (3, 20, 5, 6, 40), (1, 32, 14, 14, 32), (1, 64, 15, 13, 70), (5, 17, 9, 4, 33),
         (40, 32, 14, 14, 32), (2, 48, 3, 3, 16),
     ])
     func matchesReference(batch: Int, c: Int, h: Int, w: Int, oc: Int) {
+        defer { ConvolutionOptions.winograd = .auto }
         for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
             let s = Conv2DShape(
                 batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
@@ -261,9 +264,9 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
     }
 
     @Test func directKernelsWhenSwitchedOff() {
-        ConvolutionOptions.winograd = false
-        defer { ConvolutionOptions.winograd = true }
-        checkConv(same3x3(batch: 3, c: 32, h: 14, w: 14, oc: 32), seed: 77, "winograd off")
-        #expect(ConvolutionOptions.winograd == false)
+        ConvolutionOptions.winograd = .never
+        defer { ConvolutionOptions.winograd = .auto }
+        checkConv(same3x3(batch: 3, c: 64, h: 14, w: 14, oc: 64), seed: 77, "winograd off")
+        #expect(ConvolutionOptions.winograd == .never)
     }
 }

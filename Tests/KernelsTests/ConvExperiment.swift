@@ -41,8 +41,8 @@ private func threadCPU() -> UInt64 {
                     var ws = [Float](repeating: 0, count: max(1, conv2dWorkspaceCount(s, threads: threads)))
                     let packed = PackedConvWeights(s, weight: w)
                     for usePacked in [false, true] {
-                        ConvolutionOptions.winograd = env["QSCOPE_CONVX_WINOGRAD"] != "0"
-                        defer { ConvolutionOptions.winograd = true }
+                        ConvolutionOptions.winograd = ["0": .never, "1": .always][env["QSCOPE_CONVX_WINOGRAD"] ?? ""] ?? .auto
+                        defer { ConvolutionOptions.winograd = .auto }
                         let inner = max(1, Int(4e8 / flops))
                         var best = Double.infinity
                         for rep in 0..<25 {
