@@ -143,22 +143,3 @@ extension ConvExperiment {
         }
     }
 }
-
-extension ConvExperiment {
-    /// Single-thread CPU-time GEMM rates (robust to a busy machine).
-    @Test func gemmCPU() {
-        var rng = TestRNG(seed: 5)
-        for (m, n, k) in [(512, 512, 512), (256, 256, 784), (256, 128, 256)] {
-            let a = rng.floats(m * k), b = rng.floats(n * k)
-            var c = [Float](repeating: 0, count: m * n)
-            let packed = PackedMatrix(b: b, ldb: k, transB: true, k: k, n: n)
-            var best = Double.infinity
-            for _ in 0..<30 {
-                let t0 = threadCPU()
-                sgemm(m: m, a: a, lda: k, transA: false, packedB: packed, c: &c, ldc: n, threads: 1)
-                best = min(best, Double(threadCPU() - t0) * 1e-9)
-            }
-            print("gemmcpu \(m)x\(n)x\(k) 1T \(String(format: "%.1f", 2.0 * Double(m * n * k) / best / 1e9)) GFLOP/s")
-        }
-    }
-}

@@ -13,9 +13,6 @@
 ///    becomes one Conv with `r` as a fourth input, added (then rectified) as each output tile is
 ///    written: a ResNet block's sum costs no extra pass over memory. The Conv moves to the Add's
 ///    place in the node order, where `r` is available.
-/// 8. A 2x2, stride-2, unpadded MaxPool that is the only reader of a Conv's output (a CNN stem:
-///    conv, ReLU, pool) is fused into the Conv: each image's convolution is pooled while it is still
-///    in cache instead of being written to memory and read back.
 /// Shape sub-graphs that depend on the batch size are folded later, at compile time.
 public enum GraphSimplifier {
     public static func simplify(_ input: Graph) throws -> Graph {
@@ -26,7 +23,6 @@ public enum GraphSimplifier {
         fuseMatMulBias(&graph)
         fuseRelu(&graph)
         fuseResidual(&graph)
-        fuseMaxPool(&graph)
         fuseGelu(&graph)
         removeDeadNodes(&graph)
         return graph
@@ -163,41 +159,6 @@ public enum GraphSimplifier {
                 producers = graph.producers()
                 break
             }
-        }
-        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-    }
-
-    static func fuseMaxPool(_ graph: inout Graph) {
-        let consumers = graph.consumers()
-        let producers = graph.producers()
-        var removed = Set<Int>()
-        func ints(_ node: Node, _ name: String) -> [Int]? {
-            guard let attribute = node.attributes[name] else { return nil }
-            if case .ints(let values) = attribute { return values }
-            return []
-        }
-        func int(_ node: Node, _ name: String) -> Int? {
-            guard let attribute = node.attributes[name] else { return nil }
-            if case .int(let value) = attribute { return value }
-            return -1
-        }
-        func string(_ node: Node, _ name: String) -> String? {
-            guard let attribute = node.attributes[name] else { return nil }
-            if case .string(let value) = attribute { return value }
-            return "?"
-        }
-        for (index, pool) in graph.nodes.enumerated() where pool.opType == "MaxPool" && pool.outputs.count == 1 {
-            guard ints(pool, "kernel_shape") == [2, 2], ints(pool, "strides") == [2, 2],
-                  (ints(pool, "pads") ?? [0, 0, 0, 0]) == [0, 0, 0, 0], (ints(pool, "dilations") ?? [1, 1]) == [1, 1],
-                  (int(pool, "ceil_mode") ?? 0) == 0, (int(pool, "storage_order") ?? 0) == 0,
-                  (string(pool, "auto_pad") ?? "NOTSET") == "NOTSET",
-                  let x = pool.inputs.first ?? nil, let convIndex = producers[x], graph.nodes[convIndex].opType == "Conv",
-                  graph.nodes[convIndex].inputs.count <= 3, graph.nodes[convIndex].attributes["qscope.fused_maxpool"] == nil,
-                  consumers[x].count == 1, !graph.outputIDs.contains(x)
-            else { continue }
-            graph.nodes[convIndex].outputs = pool.outputs
-            graph.nodes[convIndex].attributes["qscope.fused_maxpool"] = .int(1)
-            removed.insert(index)
         }
         graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }

@@ -4,9 +4,6 @@ import Kernels
 ///
 /// A 1-D convolution runs as a 2-D one with height 1. An optional fused ReLU is set by the graph
 /// simplifier when the Conv's only consumer is a Relu.
-/// A 2x2, stride-2 max pool may be fused after it (`qscope.fused_maxpool`, set by the graph
-/// simplifier): the output is then the pooled map.
-///
 /// A fourth input, set by the graph simplifier's residual fusion, is added to the result before the
 /// ReLU (`Relu(Conv(x) + r)`); it has the output's shape or broadcasts to it.
 ///
@@ -23,35 +20,9 @@ struct ConvOperator: Operator {
     /// Shape of the residual when it must be broadcast (nil when there is none or it has the output's shape).
     let broadcastResidual: [Int]?
 
-    /// Set when a 2x2, stride-2 max pool is fused after the convolution (and its ReLU): the
-    /// geometry of that pool for one image.
-    let pool: Pool2DShape?
-
-    var workspaceCount: Int {
-        guard pool != nil else { return conv2dWorkspaceCount(shape, threads: threads) }
-        let (image, workers, innerThreads) = pooledSplit
-        return workers * (image + conv2dWorkspaceCount(single, threads: innerThreads))
-    }
-
-    /// The convolution of one image.
-    private var single: Conv2DShape {
-        var s = shape
-        s.batch = 1
-        return s
-    }
-
-    /// With a fused pool: floats of one image's convolution, the workers over images, and the threads
-    /// of each image's convolution (all of them when there is a single image).
-    private var pooledSplit: (image: Int, workers: Int, innerThreads: Int) {
-        let workers = max(1, min(threads, shape.batch))
-        return (shape.outChannels * shape.outHeight * shape.outWidth, workers, workers == 1 ? threads : 1)
-    }
+    var workspaceCount: Int { conv2dWorkspaceCount(shape, threads: threads) }
 
     func forward(_ io: OperatorIO) {
-        if let pool {
-            forwardPooled(io, pool: pool)
-            return
-        }
         let residual: UnsafePointer<Float>? = io.inputCount > 3 ? io.optionalInput(3) : nil
         let fusedResidual = broadcastResidual == nil ? residual : nil
         let fusedRelu = relu && (residual == nil || fusedResidual != nil)
@@ -68,32 +39,6 @@ struct ConvOperator: Operator {
             broadcastBinary(.add, a: y, aShape: shape, b: residual, bShape: residualShape, out: y, outShape: shape,
                             threads: io.threads)
             if relu { for i in 0..<outputTypes[0].count { y[i] = max(y[i], 0) } }
-        }
-    }
-
-    /// Convolution (+ ReLU) of each image into the workspace, then its 2x2 max pool into the output,
-    /// images split over threads (one image: its convolution uses every thread).
-    private func forwardPooled(_ io: OperatorIO, pool: Pool2DShape) {
-        let (image, workers, innerThreads) = pooledSplit
-        let one = single
-        let perWorker = image + conv2dWorkspaceCount(one, threads: innerThreads)
-        let inputImage = shape.inChannels * shape.inHeight * shape.inWidth
-        let outputImage = pool.channels * pool.outHeight * pool.outWidth
-        let packed = packCache.map { $0.packed(for: io.input(1), shape: shape) }
-        let x = io.input(0), w = io.input(1), bias = io.optionalInput(2), y = io.output(0)
-        Parallel.forEach(workers, threads: workers) { worker in
-            let convolved = io.workspace + worker * perWorker
-            let scratch = convolved + image
-            for n in (shape.batch * worker / workers)..<(shape.batch * (worker + 1) / workers) {
-                if let packed {
-                    conv2d(one, input: x + n * inputImage, packedWeights: packed, bias: bias, output: convolved,
-                           relu: relu, workspace: scratch, threads: innerThreads)
-                } else {
-                    conv2d(one, input: x + n * inputImage, weight: w, bias: bias, output: convolved, relu: relu,
-                           workspace: scratch, threads: innerThreads)
-                }
-                maxPool2d(pool, input: convolved, output: y + n * outputImage, threads: innerThreads)
-            }
         }
     }
 
@@ -123,17 +68,7 @@ struct ConvOperator: Operator {
                                 padTop: begin2[0], padLeft: begin2[1], padBottom: end2[0], padRight: end2[1],
                                 dilationH: d2[0], dilationW: d2[1], group: group)
         guard shape.outHeight > 0, shape.outWidth > 0 else { throw c.failure("the output would be empty") }
-        var out = spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth]
-        var pool: Pool2DShape?
-        if c.node.attributes["qscope.fused_maxpool"] != nil {
-            guard spatial == 2, !c.has(3), shape.outHeight >= 2, shape.outWidth >= 2 else {
-                throw c.failure("a fused max pool needs a 2-D convolution without residual and an output of at least 2x2")
-            }
-            pool = Pool2DShape(batch: 1, channels: w[0], inHeight: shape.outHeight, inWidth: shape.outWidth,
-                               outHeight: shape.outHeight / 2, outWidth: shape.outWidth / 2, kernelH: 2, kernelW: 2,
-                               strideH: 2, strideW: 2)
-            out = [x[0], w[0], shape.outHeight / 2, shape.outWidth / 2]
-        }
+        let out = spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth]
         var broadcastResidual: [Int]?
         if c.has(3) {
             let r = try c.shape(3)
@@ -147,8 +82,7 @@ struct ConvOperator: Operator {
         let constantWeight = c.constants.count > 1 && c.constants[1] != nil
         return ConvOperator(outputTypes: [ValueType(try c.type(0).dataType, out)], shape: shape,
                             relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads,
-                            packCache: constantWeight ? ConvWeightPackCache() : nil, broadcastResidual: broadcastResidual,
-                            pool: pool)
+                            packCache: constantWeight ? ConvWeightPackCache() : nil, broadcastResidual: broadcastResidual)
     }
 }
 
