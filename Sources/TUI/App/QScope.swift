@@ -8,7 +8,7 @@ struct QScope: ParsableCommand {
         commandName: "qscope",
         abstract: "A workbench for mixed-precision quantization of neural networks.",
         discussion: "Without a model path, commands use the bundled default sample model and its evaluation data.",
-        subcommands: [EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self],
+        subcommands: [EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self, AnalyzeCommand.self],
         defaultSubcommand: EvalCommand.self
     )
 }
