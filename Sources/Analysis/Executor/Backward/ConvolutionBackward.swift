@@ -97,6 +97,64 @@ struct ConvDerivative: DerivativeRule {
         if relu { applyReluMask(out, y: y, count: outCount, probes: probes) }
     }
 
+    /// Images per block: the im2col matrix of a block holds about 4M floats.
+    private var blockImages: Int { max(1, min(s.batch, (1 << 22) / max(kSize * spatial, 1))) }
+
+    /// col[K, nb·L] of images `images` (column block b·L..<(b+1)·L is image b).
+    private func im2colBlock(_ images: [UnsafePointer<Float>], _ col: UnsafeMutablePointer<Float>, threads: Int) {
+        let nb = images.count, l = spatial
+        Parallel.forEach(min(threads, nb), threads: min(threads, nb)) { part in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kSize * l)
+            defer { scratch.deallocate() }
+            for b in (nb * part / min(threads, nb))..<(nb * (part + 1) / min(threads, nb)) {
+                im2col(images[b], scratch)
+                for r in 0..<kSize { (col + r * nb * l + b * l).update(from: scratch + r * l, count: l) }
+            }
+        }
+    }
+
+    /// images[b] += col2im(col block b) for a col[K, nb·L].
+    private func col2imBlock(_ col: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>], threads: Int) {
+        let nb = images.count, l = spatial
+        Parallel.forEach(min(threads, nb), threads: min(threads, nb)) { part in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kSize * l)
+            defer { scratch.deallocate() }
+            for b in (nb * part / min(threads, nb))..<(nb * (part + 1) / min(threads, nb)) {
+                for r in 0..<kSize { (scratch + r * l).update(from: col + r * nb * l + b * l, count: l) }
+                col2im(scratch, images[b])
+            }
+        }
+    }
+
+    /// z[Cout, nb·L] from output-shaped images [Cout, L].
+    private func pack(_ images: [UnsafePointer<Float>], _ z: UnsafeMutablePointer<Float>) {
+        let nb = images.count, l = spatial
+        for (b, image) in images.enumerated() {
+            for c in 0..<s.outChannels { (z + c * nb * l + b * l).update(from: image + c * l, count: l) }
+        }
+    }
+
+    /// images[b] += z[Cout, nb·L] block b.
+    private func unpackAdd(_ z: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>]) {
+        let nb = images.count, l = spatial
+        for (b, image) in images.enumerated() {
+            for c in 0..<s.outChannels {
+                let source = z + c * nb * l + b * l, target = image + c * l
+                for i in 0..<l { target[i] += source[i] }
+            }
+        }
+    }
+
+    /// Calls body(first, count) for blocks of `total` images.
+    private func blocks(_ total: Int, _ body: (Int, Int) -> Void) {
+        let nb = blockImages
+        var first = 0
+        while first < total {
+            body(first, min(nb, total - first))
+            first += nb
+        }
+    }
+
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0] else { return }
         let x = d.input(0), w = d.input(1)
@@ -105,17 +163,20 @@ struct ConvDerivative: DerivativeRule {
             masked(g, d.outputs[0], probes: 1, into: z)
             if let gr = d.inputGrad(3) { residualAccumulate(z, into: gr, toOutput: false) }
             guard gx != nil || gw != nil else { return }
-            withScratch(kSize * spatial) { col in
-                for image in 0..<s.batch {
-                    let zi = z + image * outImage
-                    if let gw {
-                        im2col(x + image * inImage, col)
-                        matmulAccumulate(m: s.outChannels, n: kSize, k: spatial, zi, false, col, true, gw, threads: d.threads)
-                    }
-                    if let gx {
-                        matmulAccumulate(m: kSize, n: spatial, k: s.outChannels, w, true, zi, false, col, accumulate: false,
-                                         threads: d.threads)
-                        col2im(col, gx + image * inImage)
+            let nb = blockImages
+            withScratch(kSize * spatial * nb) { col in
+                withScratch(outImage * nb) { zb in
+                    blocks(s.batch) { first, n in
+                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                        if let gw {
+                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                            matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true, gw, threads: d.threads)
+                        }
+                        if let gx {
+                            matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col, accumulate: false,
+                                             threads: d.threads)
+                            col2imBlock(col, (first..<(first + n)).map { gx + $0 * inImage }, threads: d.threads)
+                        }
                     }
                 }
             }
@@ -126,22 +187,27 @@ struct ConvDerivative: DerivativeRule {
         guard let out = d.outputTangents[0] else { return }
         let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
         let probes = d.probes
-        let colCount = kSize * spatial
-        withScratch(colCount) { cols in
-            for image in 0..<s.batch {
-                let col = cols
+        let nb = blockImages
+        withScratch(kSize * spatial * nb) { col in
+            withScratch(outImage * nb) { zb in
                 if let tw {
-                    im2col(x + image * inImage, col)
-                    for p in 0..<probes {
-                        matmulAccumulate(m: s.outChannels, n: spatial, k: kSize, tw + p * weightCount, false, col, false,
-                                         out + p * outCount + image * outImage, threads: d.threads)
+                    // V_p · col(x): one im2col per block, shared by the probes.
+                    blocks(s.batch) { first, n in
+                        im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                        for p in 0..<probes {
+                            matmulAccumulate(m: s.outChannels, n: n * spatial, k: kSize, tw + p * weightCount, false, col, false, zb,
+                                             accumulate: false, threads: d.threads)
+                            unpackAdd(zb, (first..<(first + n)).map { out + p * outCount + $0 * outImage })
+                        }
                     }
                 }
                 if let tx {
-                    for p in 0..<probes {
-                        im2col(tx + p * inCount + image * inImage, col)
-                        matmulAccumulate(m: s.outChannels, n: spatial, k: kSize, w, false, col, false,
-                                         out + p * outCount + image * outImage, threads: d.threads)
+                    // W · col(ẋ): the probes' images are just more images.
+                    blocks(probes * s.batch) { first, n in
+                        im2colBlock((first..<(first + n)).map { tx + $0 * inImage }, col, threads: d.threads)
+                        matmulAccumulate(m: s.outChannels, n: n * spatial, k: kSize, w, false, col, false, zb, accumulate: false,
+                                         threads: d.threads)
+                        unpackAdd(zb, (first..<(first + n)).map { out + $0 * outImage })
                     }
                 }
             }
@@ -158,7 +224,7 @@ struct ConvDerivative: DerivativeRule {
         let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
         let tgx = d.inputTangentGrad(0), tgw = d.inputTangentGrad(1)
         let probes = d.probes
-        let colCount = kSize * spatial
+        let nb = blockImages
         withScratch(outCount) { z in
             withScratch(probes * outCount) { tz in
                 if let g { masked(g, d.outputs[0], probes: 1, into: z) }
@@ -168,38 +234,51 @@ struct ConvDerivative: DerivativeRule {
                     for p in 0..<probes { residualAccumulate(tz + p * outCount, into: tgr + p * rCount, toOutput: false) }
                 }
                 guard tgx != nil || tgw != nil else { return }
-                withScratch(2 * colCount) { cols in
-                    let colX = cols, col = cols + colCount
-                    for image in 0..<s.batch {
-                        let zi = z + image * outImage
-                        if tgw != nil && tg != nil { im2col(x + image * inImage, colX) }
-                        for p in 0..<probes {
-                            let tzi = tz + p * outCount + image * outImage
-                            if let tgw {
-                                let target = tgw + p * weightCount
-                                if tg != nil {
-                                    matmulAccumulate(m: s.outChannels, n: kSize, k: spatial, tzi, false, colX, true, target,
-                                                     threads: d.threads)
-                                }
-                                if g != nil, let tx {
-                                    im2col(tx + p * inCount + image * inImage, col)
-                                    matmulAccumulate(m: s.outChannels, n: kSize, k: spatial, zi, false, col, true, target,
-                                                     threads: d.threads)
+                withScratch(kSize * spatial * nb) { col in
+                    withScratch(outImage * nb) { zb in
+                        if let tgw {
+                            if tg != nil {
+                                // dW̄_p += Ż̄_p · col(x)ᵀ
+                                blocks(s.batch) { first, n in
+                                    im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                                    for p in 0..<probes {
+                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                         tgw + p * weightCount, threads: d.threads)
+                                    }
                                 }
                             }
-                            if let tgx {
-                                var any = false
-                                if tg != nil {
-                                    matmulAccumulate(m: kSize, n: spatial, k: s.outChannels, w, true, tzi, false, col,
+                            if g != nil, let tx {
+                                // dW̄_p += Z̄ · col(ẋ_p)ᵀ
+                                for p in 0..<probes {
+                                    blocks(s.batch) { first, n in
+                                        im2colBlock((first..<(first + n)).map { tx + p * inCount + $0 * inImage }, col, threads: d.threads)
+                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                         tgw + p * weightCount, threads: d.threads)
+                                    }
+                                }
+                            }
+                        }
+                        if let tgx {
+                            // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄)
+                            if tg != nil {
+                                blocks(probes * s.batch) { first, n in
+                                    pack((first..<(first + n)).map { UnsafePointer(tz + $0 * outImage) }, zb)
+                                    matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
                                                      accumulate: false, threads: d.threads)
-                                    any = true
+                                    col2imBlock(col, (first..<(first + n)).map { tgx + $0 * inImage }, threads: d.threads)
                                 }
-                                if g != nil, let tw {
-                                    matmulAccumulate(m: kSize, n: spatial, k: s.outChannels, tw + p * weightCount, true, zi, false,
-                                                     col, accumulate: any, threads: d.threads)
-                                    any = true
+                            }
+                            if g != nil, let tw {
+                                for p in 0..<probes {
+                                    blocks(s.batch) { first, n in
+                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, tw + p * weightCount, true, zb,
+                                                         false, col, accumulate: false, threads: d.threads)
+                                        col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
+                                    }
                                 }
-                                if any { col2im(col, tgx + p * inCount + image * inImage) }
                             }
                         }
                     }
