@@ -121,6 +121,10 @@ public final class ReverseMode: @unchecked Sendable {
 
     private func count(_ id: ValueID) -> Int { compiled.types[id]?.count ?? 0 }
 
+    /// Floats of all run-time values of one pass (each of primal, adjoint and, per probe, tangent and
+    /// tangent adjoint has about this many): what sizes the batch for a memory budget.
+    public var valueFloats: Int { runtimeRoots.reduce(0) { $0 + count($1) } }
+
     /// A copy of `graph` in which each Conv with a fused 2x2 max pool is followed by a MaxPool node
     /// again, so that the convolution's output is a retained value.
     static func unfusingMaxPools(_ graph: Graph) -> Graph {
@@ -248,7 +252,8 @@ public final class ReverseMode: @unchecked Sendable {
                 tangents[id]?.deallocate()
                 tangentGrads[id]?.deallocate()
                 tangents[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
-                tangentGrads[id] = .allocate(capacity: max(probes * count(id), 1))
+                // A value computed from the input alone needs no tangent of its adjoint: no weight is upstream.
+                tangentGrads[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
             }
             tangentCapacity = probes
         }

@@ -14,8 +14,11 @@ public struct HessianOptions: Sendable {
     public var seed: UInt64 = 0
     /// Probes per tangent pass (larger: bigger GEMMs, more memory).
     public var probeBatch = 8
-    /// Samples per compiled pass.
-    public var chunk = 128
+    /// Samples per compiled pass; 0 picks the largest that keeps the passes' values within
+    /// `memoryBudgetFloats`.
+    public var chunk = 0
+    /// Floats the retained values, adjoints, tangents and tangent adjoints may take (default 1 GiB).
+    public var memoryBudgetFloats = 1 << 28
     public var threads = Parallel.maxThreads
 
     public init() {}
@@ -67,7 +70,13 @@ public enum HessianTraceEstimator {
         guard options.maxProbes >= 1 else { throw QScopeError("--probes must be at least 1") }
         guard !model.layers.isEmpty else { throw QScopeError(file: model.path, "the model has no quantizable layers") }
         let total = options.samples
-        let chunk = max(1, min(options.chunk, total))
+        let probeBatch = max(1, min(options.probeBatch, options.maxProbes))
+        var chunk = options.chunk
+        if chunk <= 0 {
+            let one = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1)
+            chunk = options.memoryBudgetFloats / max(1, one.valueFloats * (2 + 2 * probeBatch))
+        }
+        chunk = max(1, min(chunk, total))
         let sampleSize = data.sampleSize
         let main = try ReverseMode(model: model, batch: chunk, sampleShape: data.sampleShape, threads: options.threads)
         let rest = total % chunk == 0 ? nil
@@ -104,7 +113,6 @@ public enum HessianTraceEstimator {
 
         let layers = model.layers
         let counts = layers.map(\.parameterCount)
-        let probeBatch = max(1, min(options.probeBatch, options.maxProbes))
         let directions = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
         let products = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
         defer {

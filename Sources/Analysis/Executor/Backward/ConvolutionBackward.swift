@@ -33,6 +33,16 @@ struct ConvDerivative: DerivativeRule {
     private var inCount: Int { s.batch * inImage }
     private var weightCount: Int { s.outChannels * kSize }
 
+    /// Output columns [lo, hi) whose input column ow·stride − pad + j·dilation is inside the image.
+    @inline(__always)
+    private func columnRange(_ j: Int) -> (Int, Int) {
+        let offset = j * s.dilationW - s.padLeft
+        var lo = 0, hi = s.outWidth
+        while lo < hi && lo * s.strideW + offset < 0 { lo += 1 }
+        while hi > lo && (hi - 1) * s.strideW + offset >= s.inWidth { hi -= 1 }
+        return (lo, hi)
+    }
+
     /// col[K, L] from one image.
     private func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
         let l = spatial
@@ -40,18 +50,23 @@ struct ConvDerivative: DerivativeRule {
             for i in 0..<s.kernelH {
                 for j in 0..<s.kernelW {
                     let row = col + ((c * s.kernelH + i) * s.kernelW + j) * l
+                    let (lo, hi) = columnRange(j)
+                    let offset = j * s.dilationW - s.padLeft
                     for oh in 0..<s.outHeight {
                         let h = oh * s.strideH - s.padTop + i * s.dilationH
                         let out = row + oh * s.outWidth
-                        guard h >= 0 && h < s.inHeight else {
-                            for ow in 0..<s.outWidth { out[ow] = 0 }
+                        guard h >= 0 && h < s.inHeight, lo < hi else {
+                            out.update(repeating: 0, count: s.outWidth)
                             continue
                         }
-                        let src = x + (c * s.inHeight + h) * s.inWidth
-                        for ow in 0..<s.outWidth {
-                            let w = ow * s.strideW - s.padLeft + j * s.dilationW
-                            out[ow] = w >= 0 && w < s.inWidth ? src[w] : 0
+                        let src = x + (c * s.inHeight + h) * s.inWidth + offset
+                        for ow in 0..<lo { out[ow] = 0 }
+                        if s.strideW == 1 {
+                            (out + lo).update(from: src + lo, count: hi - lo)
+                        } else {
+                            for ow in lo..<hi { out[ow] = src[ow * s.strideW] }
                         }
+                        for ow in hi..<s.outWidth { out[ow] = 0 }
                     }
                 }
             }
@@ -65,14 +80,18 @@ struct ConvDerivative: DerivativeRule {
             for i in 0..<s.kernelH {
                 for j in 0..<s.kernelW {
                     let row = col + ((c * s.kernelH + i) * s.kernelW + j) * l
+                    let (lo, hi) = columnRange(j)
+                    guard lo < hi else { continue }
+                    let offset = j * s.dilationW - s.padLeft
                     for oh in 0..<s.outHeight {
                         let h = oh * s.strideH - s.padTop + i * s.dilationH
                         guard h >= 0 && h < s.inHeight else { continue }
-                        let dst = x + (c * s.inHeight + h) * s.inWidth
+                        let dst = x + (c * s.inHeight + h) * s.inWidth + offset
                         let src = row + oh * s.outWidth
-                        for ow in 0..<s.outWidth {
-                            let w = ow * s.strideW - s.padLeft + j * s.dilationW
-                            if w >= 0 && w < s.inWidth { dst[w] += src[ow] }
+                        if s.strideW == 1 {
+                            for ow in lo..<hi { dst[ow] += src[ow] }
+                        } else {
+                            for ow in lo..<hi { dst[ow * s.strideW] += src[ow] }
                         }
                     }
                 }
@@ -191,13 +210,15 @@ struct ConvDerivative: DerivativeRule {
         withScratch(kSize * spatial * nb) { col in
             withScratch(outImage * nb) { zb in
                 if let tw {
-                    // V_p · col(x): one im2col per block, shared by the probes.
-                    blocks(s.batch) { first, n in
-                        im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
-                        for p in 0..<probes {
-                            matmulAccumulate(m: s.outChannels, n: n * spatial, k: kSize, tw + p * weightCount, false, col, false, zb,
+                    // [V_1; …; V_P] · col(x): one im2col and one GEMM per block for all probes.
+                    withScratch(probes * outImage * nb) { zp in
+                        blocks(s.batch) { first, n in
+                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                            matmulAccumulate(m: probes * s.outChannels, n: n * spatial, k: kSize, tw, false, col, false, zp,
                                              accumulate: false, threads: d.threads)
-                            unpackAdd(zb, (first..<(first + n)).map { out + p * outCount + $0 * outImage })
+                            for p in 0..<probes {
+                                unpackAdd(zp + p * s.outChannels * n * spatial, (first..<(first + n)).map { out + p * outCount + $0 * outImage })
+                            }
                         }
                     }
                 }
@@ -261,23 +282,24 @@ struct ConvDerivative: DerivativeRule {
                             }
                         }
                         if let tgx {
-                            // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄)
-                            if tg != nil {
-                                blocks(probes * s.batch) { first, n in
-                                    pack((first..<(first + n)).map { UnsafePointer(tz + $0 * outImage) }, zb)
-                                    matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
-                                                     accumulate: false, threads: d.threads)
-                                    col2imBlock(col, (first..<(first + n)).map { tgx + $0 * inImage }, threads: d.threads)
-                                }
-                            }
-                            if g != nil, let tw {
-                                for p in 0..<probes {
-                                    blocks(s.batch) { first, n in
-                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
-                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, tw + p * weightCount, true, zb,
-                                                         false, col, accumulate: false, threads: d.threads)
-                                        col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
+                            // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄), one col2im per block.
+                            let second = g != nil ? tw : nil
+                            guard tg != nil || second != nil else { return }
+                            for p in 0..<probes {
+                                blocks(s.batch) { first, n in
+                                    var any = false
+                                    if tg != nil {
+                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
+                                                         accumulate: false, threads: d.threads)
+                                        any = true
                                     }
+                                    if let second {
+                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, second + p * weightCount, true, zb,
+                                                         false, col, accumulate: any, threads: d.threads)
+                                    }
+                                    col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
                                 }
                             }
                         }

@@ -115,8 +115,8 @@ struct BatchedMatMulDerivative: DerivativeRule {
         let ga = d.inputGrad(0), gb = d.inputGrad(1)
         for i in 0..<batch {
             let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, gi = g + i * m * n
-            if let ga { matmulAccumulate(m: m, n: k, k: n, gi, false, b + bi, true, ga + ai, threads: 1) }
-            if let gb { matmulAccumulate(m: k, n: n, k: m, a + ai, true, gi, false, gb + bi, threads: 1) }
+            if let ga { smallProduct(m: m, n: k, k: n, gi, false, b + bi, true, ga + ai) }
+            if let gb { smallProduct(m: k, n: n, k: m, a + ai, true, gi, false, gb + bi) }
         }
     }
 
@@ -127,8 +127,8 @@ struct BatchedMatMulDerivative: DerivativeRule {
         Parallel.forEach(d.probes, threads: d.threads) { p in
             for i in 0..<batch {
                 let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, o = out + p * outCount + i * m * n
-                if let ta { matmulAccumulate(m: m, n: n, k: k, ta + p * aCount + ai, false, b + bi, false, o, threads: 1) }
-                if let tb { matmulAccumulate(m: m, n: n, k: k, a + ai, false, tb + p * bCount + bi, false, o, threads: 1) }
+                if let ta { smallProduct(m: m, n: n, k: k, ta + p * aCount + ai, false, b + bi, false, o) }
+                if let tb { smallProduct(m: m, n: n, k: k, a + ai, false, tb + p * bCount + bi, false, o) }
             }
         }
     }
@@ -143,14 +143,49 @@ struct BatchedMatMulDerivative: DerivativeRule {
                 let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, gi = i * m * n
                 if let tga {
                     let target = tga + p * aCount + ai
-                    if let tg { matmulAccumulate(m: m, n: k, k: n, tg + p * outCount + gi, false, b + bi, true, target, threads: 1) }
-                    if let g, let tb { matmulAccumulate(m: m, n: k, k: n, g + gi, false, tb + p * bCount + bi, true, target, threads: 1) }
+                    if let tg { smallProduct(m: m, n: k, k: n, tg + p * outCount + gi, false, b + bi, true, target) }
+                    if let g, let tb { smallProduct(m: m, n: k, k: n, g + gi, false, tb + p * bCount + bi, true, target) }
                 }
                 if let tgb {
                     let target = tgb + p * bCount + bi
-                    if let tg { matmulAccumulate(m: k, n: n, k: m, a + ai, true, tg + p * outCount + gi, false, target, threads: 1) }
-                    if let g, let ta { matmulAccumulate(m: k, n: n, k: m, ta + p * aCount + ai, true, g + gi, false, target, threads: 1) }
+                    if let tg { smallProduct(m: k, n: n, k: m, a + ai, true, tg + p * outCount + gi, false, target) }
+                    if let g, let ta { smallProduct(m: k, n: n, k: m, ta + p * aCount + ai, true, g + gi, false, target) }
                 }
+            }
+        }
+    }
+}
+
+/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17), as a plain loop: the
+/// packing of the blocked GEMM costs more than the product at these sizes. Large ones go to sgemm.
+@inline(__always)
+func smallProduct(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
+                  _ c: UnsafeMutablePointer<Float>) {
+    guard m * n * k <= 1 << 18 else {
+        matmulAccumulate(m: m, n: n, k: k, a, aT, b, bT, c, threads: 1)
+        return
+    }
+    if !bT {
+        for i in 0..<m {
+            let row = c + i * n
+            for p in 0..<k {
+                let av = aT ? a[p * m + i] : a[i * k + p]
+                let bRow = b + p * n
+                for j in 0..<n { row[j] += av * bRow[j] }
+            }
+        }
+    } else {
+        for i in 0..<m {
+            for j in 0..<n {
+                let bRow = b + j * k
+                var sum: Float = 0
+                if aT {
+                    for p in 0..<k { sum += a[p * m + i] * bRow[p] }
+                } else {
+                    let aRow = a + i * k
+                    for p in 0..<k { sum += aRow[p] * bRow[p] }
+                }
+                c[i * n + j] += sum
             }
         }
     }
