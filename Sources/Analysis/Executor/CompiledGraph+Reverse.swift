@@ -231,6 +231,12 @@ public final class ReverseMode: @unchecked Sendable {
         return grads[rootID].map { UnsafeBufferPointer(start: $0, count: count(rootID)) }
     }
 
+    /// The loss gradient with respect to a quantizable layer's input activation after `prepare`.
+    public func inputGradient(of layer: QuantizableLayer) -> UnsafeBufferPointer<Float>? {
+        guard let input = model.graph.nodes[layer.nodeIndex].inputs.first ?? nil else { return nil }
+        return gradient(input)
+    }
+
     /// The class scores of the last pass (batch × classes).
     public var logits: UnsafeBufferPointer<Float> { compiled.output(0) }
 

@@ -130,6 +130,10 @@ struct OpGradientTests {
         let weights = model.layers.map { model.graph.constants[$0.weight]!.values }
         let gradients = model.layers.map { Array(engine.gradient($0.weight)!) }
         let inputGradient = Array(engine.gradient(model.graph.inputIDs[0])!)
+        // The first layer reads the graph input: its activation gradient is the same buffer.
+        if model.graph.nodes[model.layers[0].nodeIndex].inputs[0] == model.graph.inputIDs[0] {
+            #expect(Array(engine.inputGradient(of: model.layers[0])!) == inputGradient)
+        }
         // Hv for one random direction over all layers.
         let directions = weights.map { w in w.map { _ in b.random() } }
         let dirPointers = directions.map { d -> UnsafeMutablePointer<Float> in
