@@ -87,6 +87,12 @@ struct AnalyzeCommand: ParsableCommand {
                 for bits in [2, 3, 4, 8] { line += lpad(sci(layer.omega[bits] ?? .nan), 11) }
                 print(line)
             }
+            let negative = report.layers.filter { $0.trace < 0 }.map(\.name)
+            if !negative.isEmpty {
+                print("")
+                print("note: negative trace (a non-convex direction at these weights, or noise) for \(negative.joined(separator: ", ")); "
+                      + "their Ω is negative too: treat them as insensitive rather than ranking them below zero")
+            }
         }
     }
 }

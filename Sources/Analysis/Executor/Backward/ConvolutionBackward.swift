@@ -43,13 +43,12 @@ struct ConvDerivative: DerivativeRule {
         return (lo, hi)
     }
 
-    /// col[K, L] from one image.
-    private func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
-        let l = spatial
+    /// col[K, L] from one image; row r of col starts at col + r·ld.
+    private func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int) {
         for c in 0..<s.inChannels {
             for i in 0..<s.kernelH {
                 for j in 0..<s.kernelW {
-                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * l
+                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
                     let (lo, hi) = columnRange(j)
                     let offset = j * s.dilationW - s.padLeft
                     for oh in 0..<s.outHeight {
@@ -73,13 +72,12 @@ struct ConvDerivative: DerivativeRule {
         }
     }
 
-    /// x (one image) += col2im(col).
-    private func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>) {
-        let l = spatial
+    /// x (one image) += col2im(col); row r of col starts at col + r·ld.
+    private func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, ld: Int) {
         for c in 0..<s.inChannels {
             for i in 0..<s.kernelH {
                 for j in 0..<s.kernelW {
-                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * l
+                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
                     let (lo, hi) = columnRange(j)
                     guard lo < hi else { continue }
                     let offset = j * s.dilationW - s.padLeft
@@ -121,45 +119,39 @@ struct ConvDerivative: DerivativeRule {
 
     /// col[K, nb·L] of images `images` (column block b·L..<(b+1)·L is image b).
     private func im2colBlock(_ images: [UnsafePointer<Float>], _ col: UnsafeMutablePointer<Float>, threads: Int) {
-        let nb = images.count, l = spatial
-        Parallel.forEach(min(threads, nb), threads: min(threads, nb)) { part in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kSize * l)
-            defer { scratch.deallocate() }
-            for b in (nb * part / min(threads, nb))..<(nb * (part + 1) / min(threads, nb)) {
-                im2col(images[b], scratch)
-                for r in 0..<kSize { (col + r * nb * l + b * l).update(from: scratch + r * l, count: l) }
-            }
+        let nb = images.count, l = spatial, parts = min(threads, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { im2col(images[b], col + b * l, ld: nb * l) }
         }
     }
 
     /// images[b] += col2im(col block b) for a col[K, nb·L].
     private func col2imBlock(_ col: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>], threads: Int) {
-        let nb = images.count, l = spatial
-        Parallel.forEach(min(threads, nb), threads: min(threads, nb)) { part in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kSize * l)
-            defer { scratch.deallocate() }
-            for b in (nb * part / min(threads, nb))..<(nb * (part + 1) / min(threads, nb)) {
-                for r in 0..<kSize { (scratch + r * l).update(from: col + r * nb * l + b * l, count: l) }
-                col2im(scratch, images[b])
-            }
+        let nb = images.count, l = spatial, parts = min(threads, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { col2im(col + b * l, images[b], ld: nb * l) }
         }
     }
 
     /// z[Cout, nb·L] from output-shaped images [Cout, L].
     private func pack(_ images: [UnsafePointer<Float>], _ z: UnsafeMutablePointer<Float>) {
-        let nb = images.count, l = spatial
-        for (b, image) in images.enumerated() {
-            for c in 0..<s.outChannels { (z + c * nb * l + b * l).update(from: image + c * l, count: l) }
+        let nb = images.count, l = spatial, parts = min(2, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) {
+                for c in 0..<s.outChannels { (z + c * nb * l + b * l).update(from: images[b] + c * l, count: l) }
+            }
         }
     }
 
     /// images[b] += z[Cout, nb·L] block b.
     private func unpackAdd(_ z: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>]) {
-        let nb = images.count, l = spatial
-        for (b, image) in images.enumerated() {
-            for c in 0..<s.outChannels {
-                let source = z + c * nb * l + b * l, target = image + c * l
-                for i in 0..<l { target[i] += source[i] }
+        let nb = images.count, l = spatial, parts = min(2, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) {
+                for c in 0..<s.outChannels {
+                    let source = z + c * nb * l + b * l, target = images[b] + c * l
+                    for i in 0..<l { target[i] += source[i] }
+                }
             }
         }
     }
