@@ -1,0 +1,302 @@
+import Kernels
+
+// Derivatives of Conv (see Ops/Convolution.swift), by im2col per image:
+// Z_n = W·col(x_n) (+ bias + residual), Y = relu?(Z). W̄ = Σ_n Z̄_n·col(x_n)ᵀ, x̄_n = col2im(Wᵀ·Z̄_n),
+// r̄ = Z̄. Bilinear in (W, x), so the tangent of each adjoint swaps one factor for its tangent.
+// A fused max pool is undone before compiling for reverse mode (`ReverseMode`), so the pre-pool
+// values are retained like any other.
+
+struct ConvDerivative: DerivativeRule {
+    let s: Conv2DShape
+    let relu: Bool
+    /// The residual's shape when it broadcasts to the output (nil: same shape or none).
+    let broadcastResidual: [Int]?
+    let outShape: [Int]
+
+    init(_ c: DerivativeContext, _ op: ConvOperator) throws {
+        guard op.shape.group == 1 else { throw c.failure("grouped convolution (group \(op.shape.group)) has no backward yet") }
+        if c.node.inputs.count > 2, c.node.inputs[2] != nil, c.constantInputs[2] == nil {
+            throw c.failure("reverse mode needs a constant bias")
+        }
+        s = op.shape
+        relu = op.relu
+        broadcastResidual = op.broadcastResidual
+        outShape = c.outputTypes[0].shape
+    }
+
+    private var kSize: Int { s.inChannels * s.kernelH * s.kernelW }
+    private var spatial: Int { s.outHeight * s.outWidth }
+    private var inImage: Int { s.inChannels * s.inHeight * s.inWidth }
+    private var outImage: Int { s.outChannels * spatial }
+    private var outCount: Int { s.batch * outImage }
+    private var inCount: Int { s.batch * inImage }
+    private var weightCount: Int { s.outChannels * kSize }
+
+    /// Output columns [lo, hi) whose input column ow·stride − pad + j·dilation is inside the image.
+    @inline(__always)
+    private func columnRange(_ j: Int) -> (Int, Int) {
+        let offset = j * s.dilationW - s.padLeft
+        var lo = 0, hi = s.outWidth
+        while lo < hi && lo * s.strideW + offset < 0 { lo += 1 }
+        while hi > lo && (hi - 1) * s.strideW + offset >= s.inWidth { hi -= 1 }
+        return (lo, hi)
+    }
+
+    /// col[K, L] from one image; row r of col starts at col + r·ld.
+    private func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int) {
+        for c in 0..<s.inChannels {
+            for i in 0..<s.kernelH {
+                for j in 0..<s.kernelW {
+                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
+                    let (lo, hi) = columnRange(j)
+                    let offset = j * s.dilationW - s.padLeft
+                    for oh in 0..<s.outHeight {
+                        let h = oh * s.strideH - s.padTop + i * s.dilationH
+                        let out = row + oh * s.outWidth
+                        guard h >= 0 && h < s.inHeight, lo < hi else {
+                            out.update(repeating: 0, count: s.outWidth)
+                            continue
+                        }
+                        let src = x + (c * s.inHeight + h) * s.inWidth + offset
+                        for ow in 0..<lo { out[ow] = 0 }
+                        if s.strideW == 1 {
+                            (out + lo).update(from: src + lo, count: hi - lo)
+                        } else {
+                            for ow in lo..<hi { out[ow] = src[ow * s.strideW] }
+                        }
+                        for ow in hi..<s.outWidth { out[ow] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x (one image) += col2im(col); row r of col starts at col + r·ld.
+    private func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, ld: Int) {
+        for c in 0..<s.inChannels {
+            for i in 0..<s.kernelH {
+                for j in 0..<s.kernelW {
+                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
+                    let (lo, hi) = columnRange(j)
+                    guard lo < hi else { continue }
+                    let offset = j * s.dilationW - s.padLeft
+                    for oh in 0..<s.outHeight {
+                        let h = oh * s.strideH - s.padTop + i * s.dilationH
+                        guard h >= 0 && h < s.inHeight else { continue }
+                        let dst = x + (c * s.inHeight + h) * s.inWidth + offset
+                        let src = row + oh * s.outWidth
+                        if s.strideW == 1 {
+                            for ow in lo..<hi { dst[ow] += src[ow] }
+                        } else {
+                            for ow in lo..<hi { dst[ow * s.strideW] += src[ow] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `target` (residual-shaped) += values (output-shaped), summing over broadcast dims; or the reverse.
+    private func residualAccumulate(_ values: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, toOutput: Bool) {
+        guard let rShape = broadcastResidual else {
+            for i in 0..<outCount { target[i] += values[i] }
+            return
+        }
+        let strides = Shapes.broadcastStrides(rShape, to: outShape)
+        BroadcastLoop.forEach(shape: outShape, strides: [strides]) { i, o in
+            if toOutput { target[i] += values[o[0]] } else { target[o[0]] += values[i] }
+        }
+    }
+
+    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: g, count: probes * outCount)
+        if relu { applyReluMask(out, y: y, count: outCount, probes: probes) }
+    }
+
+    /// Images per block: the im2col matrix of a block holds about 4M floats.
+    private var blockImages: Int { max(1, min(s.batch, (1 << 22) / max(kSize * spatial, 1))) }
+
+    /// col[K, nb·L] of images `images` (column block b·L..<(b+1)·L is image b).
+    private func im2colBlock(_ images: [UnsafePointer<Float>], _ col: UnsafeMutablePointer<Float>, threads: Int) {
+        let nb = images.count, l = spatial, parts = min(threads, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { im2col(images[b], col + b * l, ld: nb * l) }
+        }
+    }
+
+    /// images[b] += col2im(col block b) for a col[K, nb·L].
+    private func col2imBlock(_ col: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>], threads: Int) {
+        let nb = images.count, l = spatial, parts = min(threads, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { col2im(col + b * l, images[b], ld: nb * l) }
+        }
+    }
+
+    /// z[Cout, nb·L] from output-shaped images [Cout, L].
+    private func pack(_ images: [UnsafePointer<Float>], _ z: UnsafeMutablePointer<Float>) {
+        let nb = images.count, l = spatial, parts = min(2, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) {
+                for c in 0..<s.outChannels { (z + c * nb * l + b * l).update(from: images[b] + c * l, count: l) }
+            }
+        }
+    }
+
+    /// images[b] += z[Cout, nb·L] block b.
+    private func unpackAdd(_ z: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>]) {
+        let nb = images.count, l = spatial, parts = min(2, nb)
+        Parallel.forEach(parts, threads: parts) { part in
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) {
+                for c in 0..<s.outChannels {
+                    let source = z + c * nb * l + b * l, target = images[b] + c * l
+                    for i in 0..<l { target[i] += source[i] }
+                }
+            }
+        }
+    }
+
+    /// Calls body(first, count) for blocks of `total` images.
+    private func blocks(_ total: Int, _ body: (Int, Int) -> Void) {
+        let nb = blockImages
+        var first = 0
+        while first < total {
+            body(first, min(nb, total - first))
+            first += nb
+        }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0] else { return }
+        let x = d.input(0), w = d.input(1)
+        let gx = d.inputGrad(0), gw = d.inputGrad(1)
+        withScratch(outCount) { z in
+            masked(g, d.outputs[0], probes: 1, into: z)
+            if let gr = d.inputGrad(3) { residualAccumulate(z, into: gr, toOutput: false) }
+            guard gx != nil || gw != nil else { return }
+            let nb = blockImages
+            withScratch(kSize * spatial * nb) { col in
+                withScratch(outImage * nb) { zb in
+                    blocks(s.batch) { first, n in
+                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                        if let gw {
+                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                            matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true, gw, threads: d.threads)
+                        }
+                        if let gx {
+                            matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col, accumulate: false,
+                                             threads: d.threads)
+                            col2imBlock(col, (first..<(first + n)).map { gx + $0 * inImage }, threads: d.threads)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0] else { return }
+        let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
+        let probes = d.probes
+        let nb = blockImages
+        withScratch(kSize * spatial * nb) { col in
+            withScratch(outImage * nb) { zb in
+                if let tw {
+                    // [V_1; …; V_P] · col(x): one im2col and one GEMM per block for all probes.
+                    withScratch(probes * outImage * nb) { zp in
+                        blocks(s.batch) { first, n in
+                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                            matmulAccumulate(m: probes * s.outChannels, n: n * spatial, k: kSize, tw, false, col, false, zp,
+                                             accumulate: false, threads: d.threads)
+                            for p in 0..<probes {
+                                unpackAdd(zp + p * s.outChannels * n * spatial, (first..<(first + n)).map { out + p * outCount + $0 * outImage })
+                            }
+                        }
+                    }
+                }
+                if let tx {
+                    // W · col(ẋ): the probes' images are just more images.
+                    blocks(probes * s.batch) { first, n in
+                        im2colBlock((first..<(first + n)).map { tx + $0 * inImage }, col, threads: d.threads)
+                        matmulAccumulate(m: s.outChannels, n: n * spatial, k: kSize, w, false, col, false, zb, accumulate: false,
+                                         threads: d.threads)
+                        unpackAdd(zb, (first..<(first + n)).map { out + $0 * outImage })
+                    }
+                }
+            }
+        }
+        if let tr = d.inputTangent(3) {
+            let rCount = broadcastResidual?.reduce(1, *) ?? outCount
+            for p in 0..<probes { residualAccumulate(tr + p * rCount, into: out + p * outCount, toOutput: true) }
+        }
+        if relu { applyReluMask(out, y: d.outputs[0], count: outCount, probes: probes) }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
+        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
+        let tgx = d.inputTangentGrad(0), tgw = d.inputTangentGrad(1)
+        let probes = d.probes
+        let nb = blockImages
+        withScratch(outCount) { z in
+            withScratch(probes * outCount) { tz in
+                if let g { masked(g, d.outputs[0], probes: 1, into: z) }
+                if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
+                if let tgr = d.inputTangentGrad(3), tg != nil {
+                    let rCount = broadcastResidual?.reduce(1, *) ?? outCount
+                    for p in 0..<probes { residualAccumulate(tz + p * outCount, into: tgr + p * rCount, toOutput: false) }
+                }
+                guard tgx != nil || tgw != nil else { return }
+                withScratch(kSize * spatial * nb) { col in
+                    withScratch(outImage * nb) { zb in
+                        if let tgw {
+                            if tg != nil {
+                                // dW̄_p += Ż̄_p · col(x)ᵀ
+                                blocks(s.batch) { first, n in
+                                    im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                                    for p in 0..<probes {
+                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                         tgw + p * weightCount, threads: d.threads)
+                                    }
+                                }
+                            }
+                            if g != nil, let tx {
+                                // dW̄_p += Z̄ · col(ẋ_p)ᵀ
+                                for p in 0..<probes {
+                                    blocks(s.batch) { first, n in
+                                        im2colBlock((first..<(first + n)).map { tx + p * inCount + $0 * inImage }, col, threads: d.threads)
+                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                         tgw + p * weightCount, threads: d.threads)
+                                    }
+                                }
+                            }
+                        }
+                        if let tgx {
+                            // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄), one col2im per block.
+                            let second = g != nil ? tw : nil
+                            guard tg != nil || second != nil else { return }
+                            for p in 0..<probes {
+                                blocks(s.batch) { first, n in
+                                    var any = false
+                                    if tg != nil {
+                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
+                                                         accumulate: false, threads: d.threads)
+                                        any = true
+                                    }
+                                    if let second {
+                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
+                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, second + p * weightCount, true, zb,
+                                                         false, col, accumulate: any, threads: d.threads)
+                                    }
+                                    col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Kernels
+
+// Derivatives of data movement (see Ops/DataMovement.swift). All of these are linear, so the tangent
+// of a value is the op applied to the input tangent and the tangent of an adjoint is the backward
+// applied to the output adjoint's tangent.
+
+/// Transpose, Slice, Expand, Gather with constant indices, copies: each output element is one input
+/// element. The map is found once by running the forward on the input's element indices.
+struct IndexMapDerivative: DerivativeRule {
+    let map: [Int]
+    let inCount: Int
+
+    init(_ c: DerivativeContext) throws {
+        guard let inType = c.inputTypes[0], c.constantInputs[0] == nil else { throw c.failure("no run-time data input") }
+        for i in 1..<max(c.node.inputs.count, 1) where c.node.inputs[i] != nil && c.constantInputs[i] == nil {
+            throw c.failure("has no backward with run-time input \(i) (indices, shapes) ")
+        }
+        inCount = inType.count
+        let outCount = c.outputTypes[0].count
+        guard inCount < 1 << 24 else { throw c.failure("input too large for reverse mode (\(inCount) elements)") }
+        let iota = UnsafeMutablePointer<Float>.allocate(capacity: max(inCount, 1))
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: max(outCount, 1))
+        defer { iota.deallocate(); out.deallocate() }
+        for i in 0..<inCount { iota[i] = Float(i) }
+        let inputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: max(c.node.inputs.count, 1))
+        let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 1)
+        defer { inputs.deallocate(); outputs.deallocate() }
+        inputs[0] = iota
+        for i in 1..<max(c.node.inputs.count, 1) { inputs[i] = c.constantInputs[i].map { UnsafeMutablePointer(mutating: $0) } }
+        outputs[0] = out
+        c.op.forward(OperatorIO(inputTable: UnsafePointer(inputs), inputCount: c.node.inputs.count,
+                                outputTable: UnsafePointer(outputs), workspace: c.workspace, threads: 1))
+        map = (0..<outCount).map { Int(out[$0]) }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
+        for (i, source) in map.enumerated() { gx[source] += g[i] }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        let n = map.count
+        for p in 0..<d.probes {
+            let o = out + p * n, t = tx + p * inCount
+            for (i, source) in map.enumerated() { o[i] += t[source] }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tg = d.outputTangentGrads[0], let tgx = d.inputTangentGrad(0) else { return }
+        let n = map.count
+        for p in 0..<d.probes {
+            let t = tg + p * n, o = tgx + p * inCount
+            for (i, source) in map.enumerated() { o[source] += t[i] }
+        }
+    }
+}
+
+/// Concat of rows: input i fills columns [offset_i, offset_i + width_i) of each of `outer` rows.
+struct ConcatDerivative: DerivativeRule {
+    let outer: Int
+    let widths: [Int]
+
+    init(_ c: DerivativeContext, _ op: ConcatOperator) {
+        outer = op.outer
+        widths = op.widths
+    }
+
+    /// Moves between the joined layout (`joined`) and part i, for `copies` probe copies.
+    fileprivate static func move(outer: Int, widths: [Int], copies: Int, part: Int,
+                                 _ body: (_ joinedIndex: Int, _ partIndex: Int, _ count: Int) -> Void) {
+        let total = widths.reduce(0, +), width = widths[part]
+        let column = widths[..<part].reduce(0, +)
+        guard width > 0 else { return }
+        for p in 0..<copies {
+            for row in 0..<outer {
+                body(p * outer * total + row * total + column, p * outer * width + row * width, width)
+            }
+        }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0] else { return }
+        for i in widths.indices {
+            guard let gx = d.inputGrad(i) else { continue }
+            Self.move(outer: outer, widths: widths, copies: 1, part: i) { j, k, n in for e in 0..<n { gx[k + e] += g[j + e] } }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0] else { return }
+        for i in widths.indices {
+            guard let tx = d.inputTangent(i) else { continue }
+            Self.move(outer: outer, widths: widths, copies: d.probes, part: i) { j, k, n in for e in 0..<n { out[j + e] += tx[k + e] } }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tg = d.outputTangentGrads[0] else { return }
+        for i in widths.indices {
+            guard let tgx = d.inputTangentGrad(i) else { continue }
+            Self.move(outer: outer, widths: widths, copies: d.probes, part: i) { j, k, n in for e in 0..<n { tgx[k + e] += tg[j + e] } }
+        }
+    }
+}
+
+/// Split: the inverse of Concat (output i takes columns [offset_i, offset_i + width_i)).
+struct SplitDerivative: DerivativeRule {
+    let outer: Int
+    let widths: [Int]
+
+    init(_ c: DerivativeContext, _ op: SplitOperator) {
+        outer = op.outer
+        widths = op.widths
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let gx = d.inputGrad(0) else { return }
+        for i in widths.indices {
+            guard let g = d.outputGrads[i] else { continue }
+            ConcatDerivative.move(outer: outer, widths: widths, copies: 1, part: i) { j, k, n in for e in 0..<n { gx[j + e] += g[k + e] } }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let tx = d.inputTangent(0) else { return }
+        for i in widths.indices {
+            guard let out = d.outputTangents[i] else { continue }
+            ConcatDerivative.move(outer: outer, widths: widths, copies: d.probes, part: i) { j, k, n in
+                for e in 0..<n { out[k + e] += tx[j + e] }
+            }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tgx = d.inputTangentGrad(0) else { return }
+        for i in widths.indices {
+            guard let tg = d.outputTangentGrads[i] else { continue }
+            ConcatDerivative.move(outer: outer, widths: widths, copies: d.probes, part: i) { j, k, n in
+                for e in 0..<n { tgx[j + e] += tg[k + e] }
+            }
+        }
+    }
+}

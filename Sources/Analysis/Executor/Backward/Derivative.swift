@@ -1,0 +1,108 @@
+import Kernels
+
+// Reverse mode and forward-over-reverse (Pearlmutter R-op) for compiled operators.
+//
+// Every run-time value `x` of a pass has, besides its primal buffer, up to three derived buffers:
+//   - its adjoint `x̄ = ∂L/∂x` (as many floats as `x`),
+//   - its tangent `ẋ = (∂x/∂θ)·v` for P weight directions v at once (P copies of `x`, probe-major),
+//   - the tangent of its adjoint, `d x̄ = (∂x̄/∂θ)·v` (P copies), whose restriction to the weights
+//     is the Hessian-vector product Hv.
+// A rule gets all of them for one step; absent (nil) tangents are zero. Rules accumulate (`+=`)
+// into every buffer they write; the engine zeroes them before a pass.
+
+/// Buffers of one step in reverse mode (see the file comment).
+struct DerivativeIO {
+    let probes: Int
+    let inputs: [UnsafePointer<Float>?]
+    let outputs: [UnsafePointer<Float>]
+    let inputGrads: [UnsafeMutablePointer<Float>?]
+    let outputGrads: [UnsafePointer<Float>?]
+    let inputTangents: [UnsafePointer<Float>?]
+    let outputTangents: [UnsafeMutablePointer<Float>?]
+    let inputTangentGrads: [UnsafeMutablePointer<Float>?]
+    let outputTangentGrads: [UnsafePointer<Float>?]
+    let threads: Int
+
+    func input(_ i: Int) -> UnsafePointer<Float> { inputs[i]! }
+    func inputGrad(_ i: Int) -> UnsafeMutablePointer<Float>? { i < inputGrads.count ? inputGrads[i] : nil }
+    func inputTangent(_ i: Int) -> UnsafePointer<Float>? { i < inputTangents.count ? inputTangents[i] : nil }
+    func inputTangentGrad(_ i: Int) -> UnsafeMutablePointer<Float>? { i < inputTangentGrads.count ? inputTangentGrads[i] : nil }
+}
+
+/// The derivatives of one compiled step. Built once per compiled graph by `DerivativeRules.rule`.
+protocol DerivativeRule {
+    /// Accumulates input adjoints from output adjoints (`inputGrads[i]` nil: not wanted).
+    func backward(_ d: DerivativeIO)
+    /// Accumulates output tangents (zeroed by the caller) from input tangents, for each probe.
+    func tangent(_ d: DerivativeIO)
+    /// Accumulates the tangents of the input adjoints from the output adjoints, their tangents and
+    /// the input tangents, for each probe.
+    func tangentBackward(_ d: DerivativeIO)
+}
+
+/// Static facts about a step a rule may need: shapes and which inputs are compile-time constants.
+struct DerivativeContext {
+    let node: Node
+    let op: Operator
+    let inputTypes: [ValueType?]
+    let outputTypes: [ValueType]
+    /// Buffers of constant inputs (nil for run-time inputs).
+    let constantInputs: [UnsafePointer<Float>?]
+    /// The graph's scratch space, for index maps built by running the forward.
+    let workspace: UnsafeMutablePointer<Float>
+
+    func failure(_ message: String) -> QScopeError { QScopeError("\(node.label): \(message)") }
+}
+
+enum DerivativeRules {
+    /// The rule for a compiled step, or an error naming the op and node when there is none.
+    static func rule(_ c: DerivativeContext) throws -> DerivativeRule {
+        switch c.op {
+        case let op as ConvOperator: return try ConvDerivative(c, op)
+        case let op as GemmOperator: return try GemmDerivative(c, op)
+        case let op as MatMulOperator: return try MatMulDerivative(c, op)
+        case let op as BinaryOperator: return try BinaryDerivative(c, op)
+        case let op as UnaryOperator: return try UnaryDerivative(c, op)
+        case let op as SoftmaxOperator: return try SoftmaxDerivative(c, op)
+        case let op as LayerNormOperator: return try LayerNormDerivative(c, op)
+        case let op as ConcatOperator: return ConcatDerivative(c, op)
+        case let op as SplitOperator: return SplitDerivative(c, op)
+        case let op as GlobalPoolOperator: return try GlobalPoolDerivative(c, op)
+        case let op as PoolOperator: return try MaxPoolDerivative(c, op)
+        case is TransposeOperator, is StridedCopyOperator, is GatherOperator, is CopyOperator:
+            return try IndexMapDerivative(c)
+        default:
+            throw c.failure("has no backward (reverse mode is not implemented for \(c.node.opType))")
+        }
+    }
+}
+
+// MARK: - Small helpers shared by the rules
+
+/// `C (+)= alpha · op(A) · op(B)` with A stored [m,k] (or [k,m] when `aT`) and B stored [k,n] (or
+/// [n,k] when `bT`), row-major, dense.
+@inline(__always)
+func matmulAccumulate(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
+                      _ c: UnsafeMutablePointer<Float>, alpha: Float = 1, accumulate: Bool = true, threads: Int) {
+    guard m > 0, n > 0, k > 0 else { return }
+    sgemm(m: m, n: n, k: k, a: a, lda: aT ? m : k, transA: aT, b: b, ldb: bT ? k : n, transB: bT,
+          c: c, ldc: n, alpha: alpha, beta: accumulate ? 1 : 0, threads: threads)
+}
+
+/// Multiplies `values` by the ReLU mask of `y` (y > 0), probe-major copies of `count` each.
+@inline(__always)
+func applyReluMask(_ values: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, count: Int, probes: Int) {
+    for p in 0..<probes {
+        let v = values + p * count
+        for i in 0..<count where !(y[i] > 0) { v[i] = 0 }
+    }
+}
+
+/// A zero-initialised scratch buffer freed at the end of `body`.
+@inline(__always)
+func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    buffer.initialize(repeating: 0, count: max(count, 1))
+    defer { buffer.deallocate() }
+    return try body(buffer)
+}

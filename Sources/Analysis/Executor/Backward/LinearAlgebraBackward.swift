@@ -1,0 +1,192 @@
+import Kernels
+
+// Derivatives of Gemm and MatMul (see Ops/LinearAlgebra.swift).
+//
+// A dense product `Z = alpha·A·op(B) (+ C)`, `Y = relu?(Z)`: Ā = alpha·Z̄·op(B)ᵀ, op(B)̄ = alpha·AᵀZ̄.
+// The product is bilinear, so the tangent of an adjoint is the same formula with one factor
+// replaced by its tangent, summed; ReLU's mask has a zero derivative almost everywhere.
+
+/// One shared product `[M, K] x op(B)` (Gemm with transA = 0, MatMul with one [K, N] weight).
+struct DenseDerivative: DerivativeRule {
+    let m: Int, n: Int, k: Int
+    let transB: Bool
+    let alpha: Float
+    let relu: Bool
+
+    /// Z̄ (or its tangent) = adjoint ⊙ mask into `out` (probes copies).
+    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: g, count: probes * m * n)
+        if relu { applyReluMask(out, y: y, count: m * n, probes: probes) }
+    }
+
+    /// Ā (+)= alpha·Z̄·op(B)ᵀ for `rows` rows of Z̄.
+    private func gradA(_ z: UnsafePointer<Float>, rows: Int, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, threads: Int) {
+        matmulAccumulate(m: rows, n: k, k: n, z, false, b, !transB, out, alpha: alpha, threads: threads)
+    }
+
+    /// B̄ (as stored) (+)= alpha·Aᵀ·Z̄ (or its transpose when transB).
+    private func gradB(_ a: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, threads: Int) {
+        if transB {
+            matmulAccumulate(m: n, n: k, k: m, z, true, a, false, out, alpha: alpha, threads: threads)
+        } else {
+            matmulAccumulate(m: k, n: n, k: m, a, true, z, false, out, alpha: alpha, threads: threads)
+        }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0] else { return }
+        withScratch(m * n) { z in
+            masked(g, d.outputs[0], probes: 1, into: z)
+            if let ga = d.inputGrad(0) { gradA(z, rows: m, d.input(1), ga, threads: d.threads) }
+            if let gb = d.inputGrad(1) { gradB(d.input(0), z, gb, threads: d.threads) }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0] else { return }
+        let probes = d.probes
+        if let ta = d.inputTangent(0) {
+            matmulAccumulate(m: probes * m, n: n, k: k, ta, false, d.input(1), transB, out, alpha: alpha, threads: d.threads)
+        }
+        if let tb = d.inputTangent(1) {
+            for p in 0..<probes {
+                matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
+                                 alpha: alpha, threads: d.threads)
+            }
+        }
+        if relu { applyReluMask(out, y: d.outputs[0], count: m * n, probes: probes) }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        let probes = d.probes
+        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
+        let ta = d.inputTangent(0), tb = d.inputTangent(1)
+        let tga = d.inputTangentGrad(0), tgb = d.inputTangentGrad(1)
+        withScratch(m * n) { z in
+            withScratch(probes * m * n) { tz in
+                if let g { masked(g, d.outputs[0], probes: 1, into: z) }
+                if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
+                if let tga {
+                    if tg != nil { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
+                    if g != nil, let tb {
+                        for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
+                    }
+                }
+                if let tgb {
+                    for p in 0..<probes {
+                        if tg != nil { gradB(d.input(0), tz + p * m * n, tgb + p * n * k, threads: d.threads) }
+                        if g != nil, let ta { gradB(ta + p * m * k, z, tgb + p * n * k, threads: d.threads) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+func GemmDerivative(_ c: DerivativeContext, _ op: GemmOperator) throws -> DerivativeRule {
+    guard !op.transA else { throw c.failure("reverse mode needs transA = 0") }
+    if c.node.inputs.count > 2, c.node.inputs[2] != nil, c.constantInputs.count > 2, c.constantInputs[2] == nil {
+        throw c.failure("reverse mode needs a constant C")
+    }
+    return DenseDerivative(m: op.m, n: op.n, k: op.k, transB: op.transB, alpha: op.alpha, relu: op.relu)
+}
+
+func MatMulDerivative(_ c: DerivativeContext, _ op: MatMulOperator) throws -> DerivativeRule {
+    if op.foldsBatchIntoM {
+        if c.node.inputs.count > 2, c.node.inputs[2] != nil, c.constantInputs[2] == nil {
+            throw c.failure("reverse mode needs a constant bias")
+        }
+        return DenseDerivative(m: op.batch * op.m, n: op.n, k: op.k, transB: false, alpha: 1, relu: op.relu)
+    }
+    guard let aType = c.inputTypes[0], let bType = c.inputTypes[1] else { throw c.failure("missing operand") }
+    return BatchedMatMulDerivative(m: op.m, n: op.n, k: op.k, batch: op.batch, aIndex: op.aIndex, bIndex: op.bIndex,
+                                   aCount: aType.count, bCount: bType.count)
+}
+
+/// Many independent products `C_i = A_{aIndex[i]} · B_{bIndex[i]}` (attention scores and values).
+struct BatchedMatMulDerivative: DerivativeRule {
+    let m: Int, n: Int, k: Int, batch: Int
+    let aIndex: [Int], bIndex: [Int]
+    let aCount: Int, bCount: Int
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0] else { return }
+        let a = d.input(0), b = d.input(1)
+        let ga = d.inputGrad(0), gb = d.inputGrad(1)
+        for i in 0..<batch {
+            let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, gi = g + i * m * n
+            if let ga { smallProduct(m: m, n: k, k: n, gi, false, b + bi, true, ga + ai) }
+            if let gb { smallProduct(m: k, n: n, k: m, a + ai, true, gi, false, gb + bi) }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0] else { return }
+        let a = d.input(0), b = d.input(1), ta = d.inputTangent(0), tb = d.inputTangent(1)
+        let outCount = batch * m * n
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            for i in 0..<batch {
+                let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, o = out + p * outCount + i * m * n
+                if let ta { smallProduct(m: m, n: n, k: k, ta + p * aCount + ai, false, b + bi, false, o) }
+                if let tb { smallProduct(m: m, n: n, k: k, a + ai, false, tb + p * bCount + bi, false, o) }
+            }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        let a = d.input(0), b = d.input(1), ta = d.inputTangent(0), tb = d.inputTangent(1)
+        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
+        let tga = d.inputTangentGrad(0), tgb = d.inputTangentGrad(1)
+        let outCount = batch * m * n
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            for i in 0..<batch {
+                let ai = aIndex[i] * m * k, bi = bIndex[i] * k * n, gi = i * m * n
+                if let tga {
+                    let target = tga + p * aCount + ai
+                    if let tg { smallProduct(m: m, n: k, k: n, tg + p * outCount + gi, false, b + bi, true, target) }
+                    if let g, let tb { smallProduct(m: m, n: k, k: n, g + gi, false, tb + p * bCount + bi, true, target) }
+                }
+                if let tgb {
+                    let target = tgb + p * bCount + bi
+                    if let tg { smallProduct(m: k, n: n, k: m, a + ai, true, tg + p * outCount + gi, false, target) }
+                    if let g, let ta { smallProduct(m: k, n: n, k: m, ta + p * aCount + ai, true, g + gi, false, target) }
+                }
+            }
+        }
+    }
+}
+
+/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17), as a plain loop: the
+/// packing of the blocked GEMM costs more than the product at these sizes. Large ones go to sgemm.
+@inline(__always)
+func smallProduct(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
+                  _ c: UnsafeMutablePointer<Float>) {
+    guard m * n * k <= 1 << 18 else {
+        matmulAccumulate(m: m, n: n, k: k, a, aT, b, bT, c, threads: 1)
+        return
+    }
+    if !bT {
+        for i in 0..<m {
+            let row = c + i * n
+            for p in 0..<k {
+                let av = aT ? a[p * m + i] : a[i * k + p]
+                let bRow = b + p * n
+                for j in 0..<n { row[j] += av * bRow[j] }
+            }
+        }
+    } else {
+        for i in 0..<m {
+            for j in 0..<n {
+                let bRow = b + j * k
+                var sum: Float = 0
+                if aT {
+                    for p in 0..<k { sum += a[p * m + i] * bRow[p] }
+                } else {
+                    let aRow = a + i * k
+                    for p in 0..<k { sum += aRow[p] * bRow[p] }
+                }
+                c[i * n + j] += sum
+            }
+        }
+    }
+}

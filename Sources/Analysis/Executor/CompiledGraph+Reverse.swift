@@ -1,0 +1,294 @@
+import Foundation
+import Kernels
+
+/// What the scalar loss compares the model's class scores with.
+public enum LossTarget: Sendable {
+    /// Mean cross-entropy with these labels (one per sample of the batch).
+    case labels([Int])
+    /// KL divergence from these probabilities (the FP32 model's softmax, `batch × classes`) to the
+    /// model's softmax: used when the data has no labels.
+    case probabilities([Float])
+}
+
+/// Reverse mode and exact Hessian-vector products over one model compiled for a fixed batch.
+///
+/// The graph is compiled with every intermediate value retained. `prepare` runs the forward pass, the
+/// loss and the backward pass (gradients of the loss with respect to every run-time value and every
+/// quantizable weight); `hessianVectorProducts` then runs the tangent forward pass for P weight
+/// directions at once and the tangent of the backward pass (forward-over-reverse), accumulating Hv
+/// for every layer. A fused max pool is undone first so that its input is retained.
+///
+/// Not thread-safe: one instance per thread.
+public final class ReverseMode: @unchecked Sendable {
+    public let model: Model
+    public let compiled: CompiledGraph
+    public let batch: Int
+    public let classes: Int
+    /// Weight ids of the model's quantizable layers, in `model.layers` order.
+    public let weights: [ValueID]
+
+    private let rules: [DerivativeRule]
+    /// Per compiled step: root ids of the inputs (nil absent) and outputs.
+    private let stepInputs: [[ValueID?]]
+    private let stepOutputs: [[ValueID]]
+    private let isWeight: [Bool]
+    private let dependsOnWeights: [Bool]
+    private let runtimeRoots: [ValueID]
+    private let outputRoot: ValueID
+    private var grads: [UnsafeMutablePointer<Float>?]
+    private var tangents: [UnsafeMutablePointer<Float>?]
+    private var tangentGrads: [UnsafeMutablePointer<Float>?]
+    private var tangentCapacity = 0
+    private var loss: LossTarget?
+    private var lossScale: Float = 1
+    /// Softmax of the last pass's class scores (batch × classes), in Double.
+    private var probabilities: [Double] = []
+
+    /// Compiles `model` for `batch` samples of `sampleShape`. Fails, naming the op and node, when a
+    /// step has no backward, and when the model's output is not a [batch, classes] score matrix.
+    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads) throws {
+        self.model = model
+        self.batch = batch
+        let graph = model.graph
+        let compiled: CompiledGraph
+        do {
+            compiled = try CompiledGraph(graph: graph, inputShapes: model.inputShapes(batch: batch, sampleShape: sampleShape),
+                                         threads: threads, retainAll: true)
+        } catch let error as QScopeError {
+            throw error.inFile(model.path)
+        }
+        self.compiled = compiled
+        let outShape = compiled.outputTypes.first?.shape ?? []
+        guard outShape.count == 2, outShape[0] == batch, outShape[1] >= 2 else {
+            throw QScopeError(file: model.path, "the model's output \(outShape) is not a vector of class scores per sample; "
+                              + "the Hessian analysis needs [batch, classes] logits")
+        }
+        classes = outShape[1]
+        weights = model.layers.map(\.weight)
+        let valueCount = graph.valueNames.count
+        let views = compiled.viewSources
+        func root(_ id: ValueID) -> ValueID { views[id] ?? id }
+        var isWeight = [Bool](repeating: false, count: valueCount)
+        for w in weights { isWeight[w] = true }
+        var depends = isWeight
+        var rules: [DerivativeRule] = []
+        var stepInputs: [[ValueID?]] = [], stepOutputs: [[ValueID]] = []
+        var roots = Set<ValueID>()
+        for id in graph.inputIDs { roots.insert(root(id)) }
+        for step in compiled.steps {
+            let node = graph.nodes[step.nodeIndex]
+            let inputTypes = step.inputs.map { $0.flatMap { compiled.types[$0] } }
+            let constantInputs: [UnsafePointer<Float>?] = step.inputs.map { id in
+                guard let id, compiled.constants[id] != nil else { return nil }
+                return compiled.value(id)?.baseAddress
+            }
+            let context = DerivativeContext(node: node, op: step.op, inputTypes: inputTypes, outputTypes: step.op.outputTypes,
+                                            constantInputs: constantInputs, workspace: compiled.workspace)
+            do {
+                rules.append(try DerivativeRules.rule(context))
+            } catch let error as QScopeError {
+                throw error.inFile(model.path)
+            }
+            let inputs = step.inputs.map { $0.map(root) }
+            stepInputs.append(inputs)
+            stepOutputs.append(step.outputs)
+            let dependent = inputs.contains { $0 != nil && depends[$0!] }
+            for id in step.outputs where id < valueCount {
+                depends[id] = dependent
+                if compiled.types[id] != nil { roots.insert(id) }
+            }
+        }
+        self.rules = rules
+        self.stepInputs = stepInputs
+        self.stepOutputs = stepOutputs
+        self.isWeight = isWeight
+        self.dependsOnWeights = depends
+        self.runtimeRoots = roots.sorted()
+        self.outputRoot = root(graph.outputIDs[0])
+        grads = Array(repeating: nil, count: valueCount)
+        tangents = Array(repeating: nil, count: valueCount)
+        tangentGrads = Array(repeating: nil, count: valueCount)
+        for id in runtimeRoots + weights where grads[id] == nil {
+            grads[id] = .allocate(capacity: max(count(id), 1))
+        }
+    }
+
+    deinit {
+        for buffer in grads { buffer?.deallocate() }
+        for buffer in tangents { buffer?.deallocate() }
+        for buffer in tangentGrads { buffer?.deallocate() }
+    }
+
+    private func count(_ id: ValueID) -> Int { compiled.types[id]?.count ?? 0 }
+
+    /// Floats of all run-time values of one pass (each of primal, adjoint and, per probe, tangent and
+    /// tangent adjoint has about this many): what sizes the batch for a memory budget.
+    public var valueFloats: Int { runtimeRoots.reduce(0) { $0 + count($1) } }
+
+    // MARK: - Primal pass
+
+    /// Runs the forward pass on `input` (batch × sample floats), the loss, and the backward pass.
+    /// The loss is `scale · Σ_samples ℓ` (scale 1/batch gives the mean). Returns the loss.
+    @discardableResult
+    public func prepare(input: UnsafePointer<Float>, target: LossTarget, scale: Float) throws -> Double {
+        switch target {
+        case .labels(let labels):
+            guard labels.count == batch else { throw QScopeError("\(labels.count) labels for a batch of \(batch)") }
+            if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+                throw QScopeError("label \(bad) is out of range for \(classes) classes")
+            }
+        case .probabilities(let q):
+            guard q.count == batch * classes else { throw QScopeError("reference probabilities have the wrong size") }
+        }
+        loss = target
+        lossScale = scale
+        compiled.run([input])
+        let z = compiled.output(0)
+        probabilities = [Double](repeating: 0, count: batch * classes)
+        var total: Double = 0
+        let outGrad = grads[outputRoot]!
+        for id in runtimeRoots + weights { grads[id]!.update(repeating: 0, count: max(count(id), 1)) }
+        for n in 0..<batch {
+            var maxZ = -Double.infinity
+            for c in 0..<classes { maxZ = max(maxZ, Double(z[n * classes + c])) }
+            var sum: Double = 0
+            for c in 0..<classes { sum += Foundation.exp(Double(z[n * classes + c]) - maxZ) }
+            let logSum = maxZ + Foundation.log(sum)
+            for c in 0..<classes { probabilities[n * classes + c] = Foundation.exp(Double(z[n * classes + c]) - logSum) }
+            switch target {
+            case .labels(let labels):
+                total += logSum - Double(z[n * classes + labels[n]])
+                for c in 0..<classes {
+                    outGrad[n * classes + c] = Float(Double(scale) * (probabilities[n * classes + c] - (c == labels[n] ? 1 : 0)))
+                }
+            case .probabilities(let q):
+                for c in 0..<classes {
+                    let qc = Double(q[n * classes + c])
+                    if qc > 0 { total += qc * (Foundation.log(qc) - (Double(z[n * classes + c]) - logSum)) }
+                    outGrad[n * classes + c] = Float(Double(scale) * (probabilities[n * classes + c] - qc))
+                }
+            }
+        }
+        for (index, rule) in rules.enumerated().reversed() {
+            rule.backward(io(step: index, probes: 1))
+        }
+        return total * Double(scale)
+    }
+
+    /// The buffers of step `index` for a pass with `probes` tangent copies.
+    private func io(step index: Int, probes: Int, weightTangents: [ValueID: UnsafePointer<Float>] = [:],
+                    weightTangentGrads: [ValueID: UnsafeMutablePointer<Float>] = [:]) -> DerivativeIO {
+        let inputs = stepInputs[index], outputs = stepOutputs[index]
+        return DerivativeIO(
+            probes: probes,
+            // The step's own pointer table: a substituted weight is read where the forward read it.
+            inputs: inputs.indices.map { i in inputs[i] == nil ? nil : compiled.steps[index].inputTable[i].map { UnsafePointer($0) } },
+            outputs: outputs.map { compiled.value($0)?.baseAddress ?? UnsafePointer(grads[$0] ?? tangentScratch) },
+            inputGrads: inputs.map { $0.flatMap { grads[$0] } },
+            outputGrads: outputs.map { grads[$0].map { UnsafePointer($0) } },
+            inputTangents: inputs.map { id in
+                guard let id else { return nil }
+                if isWeight[id] { return weightTangents[id] }
+                return tangents[id].map { UnsafePointer($0) }
+            },
+            outputTangents: outputs.map { tangents[$0] },
+            inputTangentGrads: inputs.map { id in
+                guard let id else { return nil }
+                if isWeight[id] { return weightTangentGrads[id] }
+                return tangentGrads[id]
+            },
+            outputTangentGrads: outputs.map { tangentGrads[$0].map { UnsafePointer($0) } },
+            threads: compiled.threads)
+    }
+
+    private lazy var tangentScratch: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+
+    /// The loss gradient with respect to a weight or run-time value after `prepare` (nil when not kept).
+    public func gradient(_ id: ValueID) -> UnsafeBufferPointer<Float>? {
+        let rootID = compiled.viewSources[id] ?? id
+        return grads[rootID].map { UnsafeBufferPointer(start: $0, count: count(rootID)) }
+    }
+
+    /// The loss gradient with respect to a quantizable layer's input activation after `prepare`.
+    public func inputGradient(of layer: QuantizableLayer) -> UnsafeBufferPointer<Float>? {
+        guard let input = model.graph.nodes[layer.nodeIndex].inputs.first ?? nil else { return nil }
+        return gradient(input)
+    }
+
+    /// The class scores of the last pass (batch × classes).
+    public var logits: UnsafeBufferPointer<Float> { compiled.output(0) }
+
+    /// The softmax of the last pass's class scores (batch × classes).
+    public var softmax: [Float] { probabilities.map(Float.init) }
+
+    // MARK: - Hessian-vector products
+
+    /// Adds H·v for `probes` weight directions to `results`, after `prepare` (same input and loss).
+    ///
+    /// `directions[l]` and `results[l]` hold `probes` copies (probe-major) of layer l's weight,
+    /// in `weights` order. H is the Hessian of the loss of the last `prepare` with respect to all
+    /// quantizable weights; Hv is exact up to float rounding (forward-over-reverse).
+    public func hessianVectorProducts(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>]) {
+        precondition(directions.count == weights.count && results.count == weights.count, "one buffer per layer")
+        precondition(loss != nil, "prepare() first")
+        if probes > tangentCapacity {
+            for id in runtimeRoots {
+                tangents[id]?.deallocate()
+                tangentGrads[id]?.deallocate()
+                tangents[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
+                // A value computed from the input alone needs no tangent of its adjoint: no weight is upstream.
+                tangentGrads[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
+            }
+            tangentCapacity = probes
+        }
+        for id in runtimeRoots {
+            tangents[id]?.update(repeating: 0, count: max(probes * count(id), 1))
+            tangentGrads[id]?.update(repeating: 0, count: max(probes * count(id), 1))
+        }
+        var weightTangents: [ValueID: UnsafePointer<Float>] = [:]
+        var weightTangentGrads: [ValueID: UnsafeMutablePointer<Float>] = [:]
+        for (l, id) in weights.enumerated() {
+            weightTangents[id] = directions[l]
+            weightTangentGrads[id] = results[l]
+        }
+        for index in rules.indices where stepInputs[index].contains(where: { $0 != nil && dependsOnWeights[$0!] }) {
+            rules[index].tangent(io(step: index, probes: probes, weightTangents: weightTangents))
+        }
+        // Tangent of the loss adjoint: scale · (diag(p) − p pᵀ) · ż per sample (both losses).
+        if let tz = tangents[outputRoot], let tg = tangentGrads[outputRoot] {
+            let n = batch * classes
+            for p in 0..<probes {
+                for s in 0..<batch {
+                    var dot: Double = 0
+                    for c in 0..<classes { dot += Double(tz[p * n + s * classes + c]) * probabilities[s * classes + c] }
+                    for c in 0..<classes {
+                        let e = s * classes + c
+                        tg[p * n + e] = Float(Double(lossScale) * probabilities[e] * (Double(tz[p * n + e]) - dot))
+                    }
+                }
+            }
+        }
+        for index in rules.indices.reversed() {
+            rules[index].tangentBackward(io(step: index, probes: probes, weightTangents: weightTangents,
+                                            weightTangentGrads: weightTangentGrads))
+        }
+    }
+}
+
+extension ReverseMode {
+    /// Runs only the forward pass and returns the softmax of the class scores (batch × classes):
+    /// the FP32 reference distribution for the KL loss.
+    public func forwardProbabilities(input: UnsafePointer<Float>) -> [Float] {
+        compiled.run([input])
+        let z = compiled.output(0)
+        var result = [Float](repeating: 0, count: batch * classes)
+        for n in 0..<batch {
+            var maxZ = -Double.infinity
+            for c in 0..<classes { maxZ = max(maxZ, Double(z[n * classes + c])) }
+            var sum: Double = 0
+            for c in 0..<classes { sum += Foundation.exp(Double(z[n * classes + c]) - maxZ) }
+            for c in 0..<classes { result[n * classes + c] = Float(Foundation.exp(Double(z[n * classes + c]) - maxZ) / sum) }
+        }
+        return result
+    }
+}

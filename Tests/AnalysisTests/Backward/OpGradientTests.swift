@@ -1,0 +1,247 @@
+import Foundation
+import Testing
+import Analysis
+
+/// Each op's backward and Hessian-vector product against central finite differences, on small
+/// graphs built here (after qscope's own simplification: fused ReLU, max pool, residual, bias, GELU).
+///
+/// The loss is evaluated by the float32 executor and accumulated in double; steps are large enough
+/// (1e-2 of the entries' scale) that float32 rounding stays well below the tolerance.
+@Suite("reverse mode vs finite differences")
+struct OpGradientTests {
+    /// A graph under construction: values by name.
+    struct Builder {
+        var graph = Graph(opset: 17)
+        var ids: [String: ValueID] = [:]
+        var seed: UInt64 = 1
+
+        mutating func id(_ name: String) -> ValueID {
+            if let id = ids[name] { return id }
+            let id = graph.addValue(named: name)
+            ids[name] = id
+            return id
+        }
+
+        mutating func random() -> Float {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Double(seed >> 11) / Double(1 << 53)) * 2 - 1
+        }
+
+        mutating func constant(_ name: String, _ shape: [Int], scale: Float = 0.5, values: [Float]? = nil) {
+            let count = shape.reduce(1, *)
+            let v = values ?? (0..<count).map { _ in random() * scale }
+            graph.constants[id(name)] = Tensor(shape: shape, values: v)
+        }
+
+        mutating func ints(_ name: String, _ values: [Int]) {
+            graph.constants[id(name)] = Tensor(shape: [values.count], integers: values.map(Int64.init))
+        }
+
+        mutating func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attributes: [String: Attribute] = [:]) {
+            let node = Node(name: "\(op)_\(outputs[0])", opType: op, inputs: inputs.map { $0.isEmpty ? nil : id($0) },
+                            outputs: outputs.map { id($0) }, attributes: attributes)
+            graph.nodes.append(node)
+        }
+
+        mutating func finish(input shape: [Int], output: String, classes: Int) throws -> Model {
+            let x = id("x")
+            graph.inputs = [ValueSpec(name: "x", dataType: .float32, dims: [nil] + shape.map { $0 })]
+            graph.inputIDs = [x]
+            graph.outputs = [ValueSpec(name: output, dataType: .float32, dims: [nil, classes])]
+            graph.outputIDs = [id(output)]
+            return try Model(path: "test", raw: graph)
+        }
+    }
+
+    /// Conv stem (fused ReLU and 2x2 max pool), a residual Conv (fused Add + ReLU), global pooling, Gemm.
+    static func convModel() throws -> Model {
+        var b = Builder()
+        b.constant("w1", [4, 2, 3, 3]); b.constant("b1", [4], scale: 0.1)
+        b.constant("w2", [4, 4, 3, 3]); b.constant("b2", [4], scale: 0.1)
+        b.constant("w3", [4, 4, 1, 1])
+        b.constant("wh", [3, 4]); b.constant("bh", [3], scale: 0.1)
+        let conv: [String: Attribute] = ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]
+        b.node("Conv", ["x", "w1", "b1"], ["c1"], conv)
+        b.node("Relu", ["c1"], ["r1"])
+        b.node("MaxPool", ["r1"], ["p1"], ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
+        b.node("Conv", ["p1", "w2", "b2"], ["c2"], conv)
+        b.node("Add", ["c2", "p1"], ["a2"])
+        b.node("Relu", ["a2"], ["r2"])
+        b.node("Conv", ["r2", "w3"], ["c3"], ["kernel_shape": .ints([1, 1]), "strides": .ints([2, 2])])
+        b.node("Sub", ["c3", "b2s"], ["s3"])
+        b.constant("b2s", [1, 4, 1, 1], scale: 0.2)
+        b.node("GlobalAveragePool", ["s3"], ["g"])
+        b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
+        b.node("Gemm", ["f", "wh", "bh"], ["logits"], ["transB": .int(1)])
+        return try b.finish(input: [2, 8, 8], output: "logits", classes: 3)
+    }
+
+    /// LayerNorm, attention (batched MatMuls, Transpose, Div, Softmax), exact GELU subgraph, Mul and
+    /// Div of run-time values, Concat with a constant, Split, Slice, Gather, Reshape, MatMul + bias.
+    static func attentionModel() throws -> Model {
+        var b = Builder()
+        b.constant("g", [4], values: [1, 0.8, 1.2, 0.9]); b.constant("be", [4], scale: 0.1)
+        b.constant("wq", [4, 4]); b.constant("wk", [4, 4]); b.constant("wv", [4, 4]); b.constant("bq", [4], scale: 0.1)
+        b.constant("two", [], values: [2]); b.constant("one", [], values: [1]); b.constant("half", [], values: [0.5])
+        b.constant("sqrt2", [], values: [1.414_213_5])
+        b.constant("tok", [2, 1, 4], scale: 0.5)
+        b.constant("wh", [4, 3]); b.constant("bh", [3], scale: 0.1)
+        b.ints("shape4", [2, 3, 2, 2]); b.ints("shape3", [2, 3, 4])
+        b.ints("s0", [0]); b.ints("s1", [3]); b.ints("ax1", [1]); b.ints("split", [2, 2])
+        b.graph.constants[b.id("idx")] = Tensor(shape: [], integers: [2])
+        b.node("LayerNormalization", ["x", "g", "be"], ["ln"], ["axis": .int(-1), "epsilon": .float(1e-5)])
+        b.node("MatMul", ["ln", "wq"], ["q0"]); b.node("Add", ["q0", "bq"], ["q"])
+        b.node("MatMul", ["ln", "wk"], ["k"]); b.node("MatMul", ["ln", "wv"], ["v"])
+        b.node("Reshape", ["q", "shape4"], ["q4"]); b.node("Transpose", ["q4"], ["qh"], ["perm": .ints([0, 2, 1, 3])])
+        b.node("Reshape", ["k", "shape4"], ["k4"]); b.node("Transpose", ["k4"], ["kt"], ["perm": .ints([0, 2, 3, 1])])
+        b.node("Reshape", ["v", "shape4"], ["v4"]); b.node("Transpose", ["v4"], ["vh"], ["perm": .ints([0, 2, 1, 3])])
+        b.node("MatMul", ["qh", "kt"], ["sc"]); b.node("Div", ["sc", "two"], ["sd"])
+        b.node("Softmax", ["sd"], ["att"], ["axis": .int(-1)])
+        b.node("MatMul", ["att", "vh"], ["ctx"]); b.node("Transpose", ["ctx"], ["ct"], ["perm": .ints([0, 2, 1, 3])])
+        b.node("Reshape", ["ct", "shape3"], ["h"])
+        // Exact GELU as exporters write it.
+        b.node("Div", ["h", "sqrt2"], ["gd"]); b.node("Erf", ["gd"], ["ge"]); b.node("Add", ["ge", "one"], ["ga"])
+        b.node("Mul", ["h", "ga"], ["gm"]); b.node("Mul", ["gm", "half"], ["gelu"])
+        // Run-time Mul and Div: y / (1 + y·y).
+        b.node("Mul", ["gelu", "gelu"], ["sq"]); b.node("Add", ["sq", "one"], ["den"]); b.node("Div", ["gelu", "den"], ["rat"])
+        b.node("Add", ["rat", "h"], ["res"])
+        b.node("Concat", ["tok", "res"], ["cat"], ["axis": .int(1)])
+        b.node("Split", ["cat", "split"], ["sa", "sb"], ["axis": .int(2)])
+        b.node("Concat", ["sb", "sa"], ["sw"], ["axis": .int(2)])
+        b.node("Slice", ["sw", "s0", "s1", "ax1"], ["sl"])
+        b.node("Gather", ["sl", "idx"], ["cls"], ["axis": .int(1)])
+        b.node("Gemm", ["cls", "wh", "bh"], ["logits"])
+        return try b.finish(input: [3, 4], output: "logits", classes: 3)
+    }
+
+    /// Checks gradients (weights and input) and one Hessian-vector product against central differences.
+    static func check(_ model: Model, batch: Int, sampleShape: [Int], labels: [Int], tolerance: Double = 2e-2) throws {
+        var b = Builder()
+        b.seed = 99
+        let input = (0..<(batch * sampleShape.reduce(1, *))).map { _ in b.random() }
+        let engine = try ReverseMode(model: model, batch: batch, sampleShape: sampleShape)
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        func loss() throws -> Double {
+            // Re-substituting drops packed copies of the (edited in place) weight buffers.
+            for (l, layer) in model.layers.enumerated() where l < buffers.count { engine.compiled.substitute(layer.weight, with: buffers[l]) }
+            return try input.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .labels(labels), scale: 1 / Float(batch)) }
+        }
+        _ = try loss()
+        let weights = model.layers.map { model.graph.constants[$0.weight]!.values }
+        let gradients = model.layers.map { Array(engine.gradient($0.weight)!) }
+        let inputGradient = Array(engine.gradient(model.graph.inputIDs[0])!)
+        // The first layer reads the graph input: its activation gradient is the same buffer.
+        if model.graph.nodes[model.layers[0].nodeIndex].inputs[0] == model.graph.inputIDs[0] {
+            #expect(Array(engine.inputGradient(of: model.layers[0])!) == inputGradient)
+        }
+        // Hv for one random direction over all layers.
+        let directions = weights.map { w in w.map { _ in b.random() } }
+        let dirPointers = directions.map { d -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(from: d, count: d.count); return p
+        }
+        let hvPointers = directions.map { d -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(repeating: 0, count: d.count); return p
+        }
+        defer { (dirPointers + hvPointers).forEach { $0.deallocate() } }
+        engine.hessianVectorProducts(directions: dirPointers.map { UnsafePointer($0) }, probes: 1, results: hvPointers)
+        let hv = zip(hvPointers, directions).map { Array(UnsafeBufferPointer(start: $0, count: $1.count)) }
+
+        // Weight gradients: a few entries of each layer.
+        buffers = weights.map { w -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: w.count); p.initialize(from: w, count: w.count); return p
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        for (l, layer) in model.layers.enumerated() {
+            let scale = max(gradients[l].map(abs).max()!, 1e-6)
+            for i in stride(from: 0, to: weights[l].count, by: max(1, weights[l].count / 5)) {
+                let h: Float = 1e-2
+                buffers[l][i] = weights[l][i] + h
+                let up = try loss()
+                buffers[l][i] = weights[l][i] - h
+                let down = try loss()
+                buffers[l][i] = weights[l][i]
+                let fd = (up - down) / (2 * Double(h))
+                #expect(abs(fd - Double(gradients[l][i])) <= tolerance * Double(scale),
+                        "\(layer.name)[\(i)]: backward \(gradients[l][i]) vs finite difference \(fd)")
+            }
+        }
+        // Hv: central difference of the gradients along the direction. The gradient jumps where a
+        // ReLU or a max pool's argmax switches, so the step is small (1e-3 of the entries' scale).
+        let h: Float = 1e-3
+        func gradientsAt(_ sign: Float) throws -> [[Float]] {
+            for l in model.layers.indices { for i in 0..<weights[l].count { buffers[l][i] = weights[l][i] + sign * h * directions[l][i] } }
+            _ = try loss()
+            return model.layers.map { Array(engine.gradient($0.weight)!) }
+        }
+        let gUp = try gradientsAt(1), gDown = try gradientsAt(-1)
+        for l in model.layers.indices { for i in 0..<weights[l].count { buffers[l][i] = weights[l][i] } }
+        for (l, layer) in model.layers.enumerated() {
+            let fd = zip(gUp[l], gDown[l]).map { Double($0 - $1) / (2 * Double(h)) }
+            let scale = max(fd.map(abs).max()!, 1e-6)
+            let error = zip(fd, hv[l]).map { abs($0 - Double($1)) }.max()!
+            #expect(error <= tolerance * scale, "\(layer.name): Hv differs from finite differences by \(error / scale) relative")
+        }
+        // Activation gradient at the input.
+        _ = try loss()
+        var perturbed = input
+        let scale = max(inputGradient.map(abs).max()!, 1e-6)
+        for i in stride(from: 0, to: input.count, by: max(1, input.count / 7)) {
+            let h: Float = 1e-2
+            perturbed[i] = input[i] + h
+            let up = try perturbed.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .labels(labels), scale: 1 / Float(batch)) }
+            perturbed[i] = input[i] - h
+            let down = try perturbed.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .labels(labels), scale: 1 / Float(batch)) }
+            perturbed[i] = input[i]
+            let fd = (up - down) / (2 * Double(h))
+            #expect(abs(fd - Double(inputGradient[i])) <= tolerance * Double(scale), "input[\(i)]: \(inputGradient[i]) vs \(fd)")
+        }
+    }
+
+    @Test func convolutionFamily() throws {
+        let model = try Self.convModel()
+        let ops = Set(model.graph.nodes.map(\.opType))
+        #expect(ops.contains("MaxPool"), "the stem's pool must be there: \(ops)")
+        #expect(model.graph.nodes.contains { $0.opType == "Conv" && $0.inputs.count == 4 }, "the residual must be fused")
+        try Self.check(model, batch: 2, sampleShape: [2, 8, 8], labels: [0, 2])
+    }
+
+    @Test func attentionFamily() throws {
+        let model = try Self.attentionModel()
+        #expect(model.graph.nodes.contains { $0.opType == "Gelu" }, "the GELU subgraph must be fused")
+        try Self.check(model, batch: 2, sampleShape: [3, 4], labels: [1, 2])
+    }
+
+    @Test func unlabelledDataUsesKLToTheFP32Outputs() throws {
+        let model = try Self.attentionModel()
+        let engine = try ReverseMode(model: model, batch: 2, sampleShape: [3, 4])
+        let input = [Float](repeating: 0.3, count: 24).enumerated().map { Float($0.offset % 5) * 0.2 - $0.element }
+        let reference = input.withUnsafeBufferPointer { engine.forwardProbabilities(input: $0.baseAddress!) }
+        let loss = try input.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .probabilities(reference), scale: 0.5) }
+        #expect(abs(loss) < 1e-6, "KL of the FP32 outputs to themselves is 0, got \(loss)")
+        let gradient = try #require(engine.gradient(model.layers[0].weight))
+        #expect(gradient.allSatisfy { abs($0) < 1e-5 })
+    }
+
+    @Test func unsupportedOpIsNamedBeforeAnythingRuns() throws {
+        var b = Builder()
+        b.constant("w", [4, 3])
+        b.node("Abs", ["x"], ["a"])
+        b.node("MatMul", ["a", "w"], ["logits"])
+        let model = try b.finish(input: [4], output: "logits", classes: 3)
+        #expect {
+            _ = try ReverseMode(model: model, batch: 2, sampleShape: [4])
+        } throws: { error in
+            "\(error)".contains("Abs") && "\(error)".contains("Abs_a") && "\(error)".contains("backward")
+        }
+    }
+
+    @Test func outputMustBeClassScores() throws {
+        var b = Builder()
+        b.constant("w", [4, 3])
+        b.node("MatMul", ["x", "w"], ["logits"])
+        let model = try b.finish(input: [5, 4], output: "logits", classes: 3)
+        #expect {
+            _ = try ReverseMode(model: model, batch: 2, sampleShape: [5, 4])
+        } throws: { error in "\(error)".contains("class scores") }
+    }
+}
