@@ -81,36 +81,21 @@ public enum ActivationQuantization {
     private static func observe(model: Model, inputs: [ValueID], calibration: Dataset, batch: Int,
                                 keepValues: Bool) throws -> [ValueID: Observed] {
         let total = calibration.count
-        let size = calibration.sampleSize
-        var graphs: [Int: CompiledGraph] = [:]
         var stats = Dictionary(uniqueKeysWithValues: inputs.map { ($0, Observed()) })
-        try calibration.x.withUnsafeBufferPointer { x in
-            var offset = 0
-            while offset < total {
-                let n = min(batch, total - offset)
-                let graph: CompiledGraph
-                if let cached = graphs[n] {
-                    graph = cached
-                } else {
-                    graph = try model.compile(batch: n, sampleShape: calibration.sampleShape, retainAll: true)
-                    graphs[n] = graph
+        try CalibrationPass.run(model: model, calibration: calibration, batch: batch) { graph, n in
+            for id in inputs {
+                guard let values = graph.value(id) else { throw QScopeError("layer input \(model.graph.valueNames[id]) is not kept") }
+                var s = stats[id]!
+                for v in values where !v.isNaN {
+                    s.low = min(s.low, v)
+                    s.high = max(s.high, v)
                 }
-                graph.run([x.baseAddress! + offset * size])
-                for id in inputs {
-                    guard let values = graph.value(id) else { throw QScopeError("layer input \(model.graph.valueNames[id]) is not kept") }
-                    var s = stats[id]!
-                    for v in values where !v.isNaN {
-                        s.low = min(s.low, v)
-                        s.high = max(s.high, v)
-                    }
-                    if keepValues {
-                        let perSample = values.count / max(n, 1)
-                        let stride = max(1, (perSample * total + maxKeptValues - 1) / maxKeptValues)
-                        for i in Swift.stride(from: 0, to: values.count, by: stride) { s.kept.append(values[i]) }
-                    }
-                    stats[id] = s
+                if keepValues {
+                    let perSample = values.count / max(n, 1)
+                    let stride = max(1, (perSample * total + maxKeptValues - 1) / maxKeptValues)
+                    for i in Swift.stride(from: 0, to: values.count, by: stride) { s.kept.append(values[i]) }
                 }
-                offset += n
+                stats[id] = s
             }
         }
         return stats

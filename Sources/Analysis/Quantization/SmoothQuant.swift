@@ -204,40 +204,24 @@ public enum SmoothQuant {
         var stats: [ValueID: ([Float], [Float])] = [:]
         for (id, c) in inputs { stats[id] = ([Float](repeating: .infinity, count: c), [Float](repeating: -.infinity, count: c)) }
         if inputs.isEmpty { return stats }
-        let total = calibration.count
-        let size = calibration.sampleSize
-        var graphs: [Int: CompiledGraph] = [:]
-        try calibration.x.withUnsafeBufferPointer { x in
-            var offset = 0
-            while offset < total {
-                let n = min(batch, total - offset)
-                let graph: CompiledGraph
-                if let cached = graphs[n] {
-                    graph = cached
-                } else {
-                    graph = try model.compile(batch: n, sampleShape: calibration.sampleShape, retainAll: true)
-                    graphs[n] = graph
+        try CalibrationPass.run(model: model, calibration: calibration, batch: batch) { graph, _ in
+            for (id, channels) in inputs {
+                guard let values = graph.value(id) else { throw QScopeError("layer input \(model.graph.valueNames[id]) is not kept") }
+                guard values.count % channels == 0 else {
+                    throw QScopeError("layer input \(model.graph.valueNames[id]) has \(values.count) values, not a multiple of \(channels) channels")
                 }
-                graph.run([x.baseAddress! + offset * size])
-                for (id, channels) in inputs {
-                    guard let values = graph.value(id) else { throw QScopeError("layer input \(model.graph.valueNames[id]) is not kept") }
-                    guard values.count % channels == 0 else {
-                        throw QScopeError("layer input \(model.graph.valueNames[id]) has \(values.count) values, not a multiple of \(channels) channels")
+                var (lo, hi) = stats[id]!
+                var i = 0
+                while i < values.count {
+                    for j in 0..<channels {
+                        let v = values[i + j]
+                        if v.isNaN { continue }
+                        lo[j] = min(lo[j], v)
+                        hi[j] = max(hi[j], v)
                     }
-                    var (lo, hi) = stats[id]!
-                    var i = 0
-                    while i < values.count {
-                        for j in 0..<channels {
-                            let v = values[i + j]
-                            if v.isNaN { continue }
-                            lo[j] = min(lo[j], v)
-                            hi[j] = max(hi[j], v)
-                        }
-                        i += channels
-                    }
-                    stats[id] = (lo, hi)
+                    i += channels
                 }
-                offset += n
+                stats[id] = (lo, hi)
             }
         }
         return stats

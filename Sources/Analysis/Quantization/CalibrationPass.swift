@@ -1,0 +1,31 @@
+/// Runs a model over calibration samples and shows each batch's retained values to a visitor: the
+/// one pass that activation calibration and SmoothQuant's channel statistics both need.
+enum CalibrationPass {
+    /// Calls `visit(graph, n)` after each forward pass over batches of at most `batch` samples of
+    /// `calibration` (in order; `n` samples in that batch), with every intermediate value kept
+    /// (`retainAll`) so that `graph.value(id)` reads any layer's input. One compiled graph per
+    /// distinct batch size.
+    static func run(
+        model: Model, calibration: Dataset, batch: Int, _ visit: (CompiledGraph, Int) throws -> Void
+    ) throws {
+        let total = calibration.count
+        let size = calibration.sampleSize
+        var graphs: [Int: CompiledGraph] = [:]
+        try calibration.x.withUnsafeBufferPointer { x in
+            var offset = 0
+            while offset < total {
+                let n = min(batch, total - offset)
+                let graph: CompiledGraph
+                if let cached = graphs[n] {
+                    graph = cached
+                } else {
+                    graph = try model.compile(batch: n, sampleShape: calibration.sampleShape, retainAll: true)
+                    graphs[n] = graph
+                }
+                graph.run([x.baseAddress! + offset * size])
+                try visit(graph, n)
+                offset += n
+            }
+        }
+    }
+}
