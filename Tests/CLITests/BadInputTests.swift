@@ -27,6 +27,9 @@ struct BadInputTests {
         (["sample-models/mlp.onnx", "--theme", "no/such.theme"], "no/such.theme", ["cannot read the theme file"]),
         (["sample-models/mlp.onnx", "--theme", "nosuchtheme"], "nosuchtheme", ["no such theme", "dark"]),
         (["eval", "sample-models/mlp.onnx", "--plan", "no/such/plan.qscope.json"], "no/such/plan.qscope.json", ["no such file"]),
+        (["analyze", "sample-models/mlp.onnx", "--data", "sample-models/fashion-mnist-test-2000.npz", "--hessian-samples", "99999"],
+         "sample-models/fashion-mnist-test-2000.npz", ["--hessian-samples 99999", "larger than the data"]),
+        (["analyze", "no/such/model.onnx"], "no/such/model.onnx", ["no such file"]),
     ]
 
     @Test("one line naming the file, non-zero exit", arguments: cases.indices)
