@@ -139,19 +139,24 @@ private func workspacePerWorker(_ s: Conv2DShape, threads: Int) -> Int {
 /// pointwise convs on large maps). Depends only on the shape and `threads`; the same count serves
 /// the `packedWeights:` overload.
 public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
+    if s.isStridedPointwise {
+        return s.subsampledCount + conv2dWorkspaceCount(s.subsampledPointwise, threads: threads)
+    }
     // Winograd: transformed weights (for the unpacked overload) + per-worker buffers. The direct
     // kernels' count is covered too, so that changing `ConvolutionOptions.winograd` between sizing
     // and running is safe.
     let winograd = usesWinograd(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
-    if s.isStridedPointwise {
-        return s.subsampledCount + conv2dWorkspaceCount(s.subsampledPointwise, threads: threads)
-    }
     return max(winograd, directWorkspaceCount(s, threads: threads))
 }
 
-/// Copies the input taps of a strided pointwise convolution (`s.isStridedPointwise`) into
-/// `subsampled` (`[batch, C, outH, outW]`).
-private func subsample(_ s: Conv2DShape, _ input: UnsafePointer<Float>, _ subsampled: UnsafeMutablePointer<Float>, threads: Int) {
+/// A strided pointwise convolution (`s.isStridedPointwise`) with plain OIHW `weight`: the input
+/// taps are copied into the start of `workspace` (`[batch, C, outH, outW]`), then convolved 1x1.
+private func stridedPointwiseConv(
+    _ s: Conv2DShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+    workspace: UnsafeMutablePointer<Float>, threads: Int
+) {
+    let subsampled = workspace
     let planes = s.batch * s.inChannels
     let parts = max(1, min(threads, planes * s.outHeight * s.outWidth >> 15))
     Parallel.forEach(parts, threads: parts) { part in
@@ -164,6 +169,8 @@ private func subsample(_ s: Conv2DShape, _ input: UnsafePointer<Float>, _ subsam
             }
         }
     }
+    conv2d(s.subsampledPointwise, input: subsampled, weight: weight, bias: bias, output: output, residual: residual,
+           relu: relu, workspace: workspace + s.subsampledCount, threads: threads)
 }
 
 private func directWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
@@ -201,12 +208,14 @@ func usesWinograd(_ s: Conv2DShape) -> Bool {
 /// - `bias`: `outChannels` floats or nil. `residual`: a tensor of the output's shape or nil; it
 ///   must not overlap `output`. `workspace`: at least `conv2dWorkspaceCount(s, threads:)` floats
 ///   (any alignment), not aliasing the tensors. `output` must not overlap `input`.
-/// - Strategy (`convAlgorithm`): a direct convolution with register-blocked tiles
-///   (DirectConv.swift) for every shape except depthwise (one input channel per group: a direct
-///   loop) and pointwise 1x1 stride-1 unpadded convs (im2col-free GEMM on the input). The weights
-///   are repacked on every call (~4 us per 64x64x3x3); `PackedConvWeights` + the `packedWeights:`
-///   overload skip that. With `batch >= 2` images are split over threads; a single image is split
-///   by output channels (or rows).
+/// - Strategy: Winograd F(2x2, 3x3) where `usesWinograd` says it measured faster; strided 1x1
+///   convs of several images as a subsample + pointwise GEMM (`isStridedPointwise`); otherwise
+///   (`convAlgorithm`) a direct convolution with register-blocked tiles (DirectConv.swift) for
+///   every shape except depthwise (one input channel per group: a direct loop) and pointwise 1x1
+///   stride-1 unpadded convs (im2col-free GEMM on the input). The weights are repacked on every
+///   call (~4 us per 64x64x3x3); `PackedConvWeights` + the `packedWeights:` overload skip that.
+///   With `batch >= 2` images are split over threads; a single image is split by output channels
+///   (or rows).
 /// - Accuracy: float32 FMA accumulation over `C/group * kH * kW` terms in (c, kh, kw) order; the
 ///   bias and the residual are added after the sum (as separate Conv and Add ops would).
 public func conv2d(
@@ -217,9 +226,9 @@ public func conv2d(
     s.validate()
     if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
     if s.isStridedPointwise {
-        subsample(s, input, workspace, threads: threads)
-        conv2d(s.subsampledPointwise, input: workspace, weight: weight, bias: bias, output: output, residual: residual,
-               relu: relu, workspace: workspace + s.subsampledCount, threads: threads)
+        stridedPointwiseConv(
+            s, input: input, weight: weight, bias: bias, output: output, residual: residual, relu: relu,
+            workspace: workspace, threads: threads)
         return
     }
     if usesWinograd(s) {
@@ -243,10 +252,12 @@ public func conv2d(
         workspace: workspace, threads: threads)
 }
 
-/// Weights of one convolution repacked once for the direct kernels (`[group][16-channel block]
-/// [C/group * kH * kW][16]`), for callers that run the same layer many times (saves the repack
-/// on every call: ~4 us for 64x64x3x3, 15-20% of that layer at batch 1). For shapes that do not
-/// use the direct kernels it keeps a plain copy. Independent of `batch`.
+/// Weights of one convolution repacked once, for callers that run the same layer many times
+/// (saves the repack on every call: ~4 us for 64x64x3x3, 15-20% of that layer at batch 1): the
+/// direct kernels' layout (`[group][16-channel block][C/group * kH * kW][16]`) or, for shapes that
+/// do not use them, a plain copy; plus a plain copy for strided 1x1 convs and the Winograd
+/// transform where the geometry allows it, since which path runs depends on the batch.
+/// Independent of `batch`.
 public final class PackedConvWeights: @unchecked Sendable {
     /// The shape it was made for (`batch` is ignored when it is used).
     public let shape: Conv2DShape
@@ -311,9 +322,9 @@ public func conv2d(
     s.validate()
     if s.batch == 0 || s.outChannels == 0 || s.outHeight * s.outWidth == 0 { return }
     if s.isStridedPointwise, let plain = packedWeights.plain {
-        subsample(s, input, workspace, threads: threads)
-        conv2d(s.subsampledPointwise, input: workspace, weight: plain, bias: bias, output: output,
-               residual: residual, relu: relu, workspace: workspace + s.subsampledCount, threads: threads)
+        stridedPointwiseConv(
+            s, input: input, weight: plain, bias: bias, output: output, residual: residual, relu: relu,
+            workspace: workspace, threads: threads)
         return
     }
     if usesWinograd(s), let u = packedWeights.winograd {

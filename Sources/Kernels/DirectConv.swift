@@ -669,31 +669,6 @@ where V.Scalar == Float {
     UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: V.self), as: V.self)
 }
 
-// TEMPORARY experiment hook.
-public func _pmTileBench(p: Int, b: Int, k: Int, reps: Int, skipStore: Bool) -> Double {
-    let x = UnsafeMutablePointer<Float>.allocate(capacity: 1 << 16)
-    x.initialize(repeating: 0.5, count: 1 << 16)
-    let w = UnsafeMutablePointer<Float>.allocate(capacity: k * 16 * b)
-    w.initialize(repeating: 0.25, count: k * 16 * b)
-    let y = UnsafeMutablePointer<Float>.allocate(capacity: 64 * 64 * 64)
-    let bias = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-    bias.initialize(repeating: 0, count: 64)
-    let offsets = UnsafeMutablePointer<Int32>.allocate(capacity: k + 1)
-    for i in 0..<k { offsets[i] = Int32((i / 9) * 256 + ((i % 9) / 3) * 16 + i % 3) }
-    offsets[k] = -1
-    let tile = UnsafeMutablePointer<Float>.allocate(capacity: 28 * 16)
-    let st = PMStore(y: y, channelStride: 64, channels: skipStore ? 0 : b * 16, bias: bias, relu: true, tile: tile)
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    let t0 = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    for _ in 0..<reps {
-        pmTile(p: p, b: b, x: x, offsets: offsets, w: w, wStride: k * 16, st)
-    }
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    let t = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 - t0
-    return 2.0 * Double(p * b * 16 * k) * Double(reps) / t / 1e9
-}
-
 // MARK: - Prefetch
 
 /// LLVM's prefetch intrinsic (`prefetcht1` / `prefetchw`), which Swift does not expose. Declaring

@@ -147,7 +147,7 @@ func winogradConv(
 ) {
     let chunks = g.chunks
     let tileSplit = chunks < threads && g.tilesPerImage * g.s.batch >= 24
-    let workers = tileSplit ? threads : g.workers(threads: threads)
+    let workers = g.workers(threads: threads)
     Parallel.forEach(workers, threads: workers) { worker in
         let buffer = workspace + worker * g.workerFloats
         let v = buffer + g.bufferFloats
@@ -278,34 +278,15 @@ private func winogradProducts(
             var k0 = 0
             while k0 < g.kPad {
                 let remaining = g.kPad - k0
-                if remaining >= 64 {
-                    var r = 0
-                    while r < rows {
-                        winogradProduct6x4(
-                            a: a + r * g.cPad, lda: g.cPad, b: b + k0, ldb: g.kPad, depth: depthPointer,
-                            c: c + r * g.kPad + k0, ldc: g.kPad)
-                        r += 6
-                    }
-                    k0 += 64
-                } else if remaining >= 32 {
-                    var r = 0
-                    while r < rows {
-                        winogradProduct12x2(
-                            a: a + r * g.cPad, lda: g.cPad, b: b + k0, ldb: g.kPad, depth: depthPointer,
-                            c: c + r * g.kPad + k0, ldc: g.kPad)
-                        r += 12
-                    }
-                    k0 += 32
-                } else {
-                    var r = 0
-                    while r < rows {
-                        winogradProduct12x1(
-                            a: a + r * g.cPad, lda: g.cPad, b: b + k0, ldb: g.kPad, depth: depthPointer,
-                            c: c + r * g.kPad + k0, ldc: g.kPad)
-                        r += 12
-                    }
-                    k0 += 16
+                let (rowStep, width, product) =
+                    remaining >= 64 ? (6, 64, winogradProduct6x4) : remaining >= 32 ? (12, 32, winogradProduct12x2)
+                    : (12, 16, winogradProduct12x1)
+                var r = 0
+                while r < rows {
+                    product(a + r * g.cPad, g.cPad, b + k0, g.kPad, depthPointer, c + r * g.kPad + k0, g.kPad)
+                    r += rowStep
                 }
+                k0 += width
             }
         }
     }
