@@ -51,10 +51,7 @@ extension CompiledGraph {
     /// through `mutableValue`. `run(steps: 0..<stepCount)` after writing the inputs equals `run`.
     public func run(steps range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= steps.count, "steps \(range) out of 0..<\(steps.count)")
-        for step in steps[range] {
-            step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count,
-                                       outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads))
-        }
+        for step in steps[range] { forward(step) }
     }
 
     /// Copies `inputs` into the graph's input buffers without running anything (for `run(steps:)`).

@@ -198,32 +198,28 @@ public final class CompiledGraph: @unchecked Sendable {
 
     /// Runs a forward pass. `inputs[i]` must hold `inputTypes[i].count` floats.
     public func run(_ inputs: [UnsafePointer<Float>]) {
-        precondition(inputs.count == graph.inputIDs.count, "one buffer per graph input")
-        for (i, id) in graph.inputIDs.enumerated() where arenaOffsets[id] != nil {
-            (arena + arenaOffsets[id]!).update(from: inputs[i], count: inputTypes[i].count)
-        }
-        for step in steps {
-            step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count, outputTable: UnsafePointer(step.outputTable),
-                                       workspace: workspace, threads: threads))
-        }
+        setInputs(inputs)
+        run(steps: 0..<steps.count)
     }
 
     /// Runs a forward pass like `run` and returns the wall time of each step as (node index, seconds),
     /// in execution order (for `qscope bench --profile`).
     public func runProfiled(_ inputs: [UnsafePointer<Float>]) -> [(node: Int, seconds: Double)] {
-        precondition(inputs.count == graph.inputIDs.count, "one buffer per graph input")
-        for (i, id) in graph.inputIDs.enumerated() where arenaOffsets[id] != nil {
-            (arena + arenaOffsets[id]!).update(from: inputs[i], count: inputTypes[i].count)
-        }
+        setInputs(inputs)
         var timings: [(node: Int, seconds: Double)] = []
         timings.reserveCapacity(steps.count)
         for step in steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count,
-                                       outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads))
+            forward(step)
             timings.append((step.nodeIndex, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
         }
         return timings
+    }
+
+    /// Runs one step's operator on its pointer tables.
+    func forward(_ step: Step) {
+        step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count,
+                                   outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads))
     }
 
     /// Output `index` of the last pass (valid until the next pass).

@@ -1,71 +1,59 @@
 import Kernels
 
 /// The packed panel form of a constant GEMM B operand (a layer weight), packed on first use and kept
-/// while the operator keeps reading the same buffer.
+/// until `invalidate()`.
 ///
 /// Packing a transposed [out, in] weight costs ~10 % of a batch-256 product and dominates batch-1
-/// products, so it is done once. The cache is keyed by the buffer's address, and
-/// `CompiledGraph.substitute` (which hands an operator a different buffer, e.g. fake-quantized
-/// weights) drops it, since a new buffer may reuse a freed one's address; a buffer must not
-/// change in place while it is in use (the same contract `substitute` states). One compiled graph runs
-/// on one thread at a time, so the cache needs no lock.
+/// products, so it is done once. `CompiledGraph.substitute` (which hands the operator a different
+/// buffer, e.g. fake-quantized weights) invalidates it; a buffer must not change in place while it
+/// is in use (the same contract `substitute` states). One compiled graph runs on one thread at a
+/// time, so the cache needs no lock.
 final class WeightPackCache: @unchecked Sendable {
-    private var source: UnsafePointer<Float>?
     private var packed: PackedMatrix?
-    private var rowsSource: UnsafePointer<Float>?
     private var rows: UnsafeMutablePointer<Float>?
 
     deinit { rows?.deallocate() }
 
     /// Forgets both forms (the weight buffer was substituted).
     func invalidate() {
-        source = nil
         packed = nil
-        rowsSource = nil
+        rows?.deallocate()
+        rows = nil
     }
 
     /// The packed form of op(B) read from `b`.
     func matrix(for b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int) -> PackedMatrix {
-        if let packed, source == b { return packed }
+        if let packed { return packed }
         let fresh = PackedMatrix(b: b, ldb: ldb, transB: transB, k: k, n: n)
         packed = fresh
-        source = b
         return fresh
     }
 
     /// op(B) as a row-major [k, n] matrix (for `smallGemm`, whose B is read row by row).
     func rowMajor(for b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int) -> UnsafePointer<Float> {
-        if let rows, rowsSource == b { return UnsafePointer(rows) }
-        rows?.deallocate()
+        if let rows { return UnsafePointer(rows) }
         let fresh = UnsafeMutablePointer<Float>.allocate(capacity: max(k * n, 1))
         for p in 0..<k {
             for j in 0..<n { fresh[p * n + j] = transB ? b[j * ldb + p] : b[p * ldb + j] }
         }
         rows = fresh
-        rowsSource = b
         return UnsafePointer(fresh)
     }
 }
 
-/// A constant convolution weight repacked for the direct kernels (`PackedConvWeights`), kept while
-/// the operator reads the same buffer (same contract as `WeightPackCache`: a substituted buffer
-/// repacks; a buffer must not change in place while in use). Saves the repack on every pass
-/// (~4 us for a 64x64x3x3 layer, 15-20% of its time at batch 1).
+/// A constant convolution weight repacked for the convolution kernels (`PackedConvWeights`), kept
+/// until `invalidate()` (same contract as `WeightPackCache`). Saves the repack on every pass (~4 us
+/// for a 64x64x3x3 layer, 15-20% of its time at batch 1).
 final class ConvWeightPackCache: @unchecked Sendable {
-    private var source: UnsafePointer<Float>?
     private var packed: PackedConvWeights?
 
     /// Forgets the packed form (the weight buffer was substituted).
-    func invalidate() {
-        source = nil
-        packed = nil
-    }
+    func invalidate() { packed = nil }
 
     func packed(for weight: UnsafePointer<Float>, shape: Conv2DShape) -> PackedConvWeights {
-        if let packed, source == weight { return packed }
+        if let packed { return packed }
         let fresh = PackedConvWeights(shape, weight: weight)
         packed = fresh
-        source = weight
         return fresh
     }
 }

@@ -135,7 +135,7 @@ public enum GraphSimplifier {
             let add = graph.nodes[addIndex]
             for (convSlot, residualSlot) in [(0, 1), (1, 0)] {
                 guard let y = add.inputs[convSlot], let residual = add.inputs[residualSlot], y != residual,
-                      graph.constants[residual] == nil, let convIndex = producers[y], !removed.contains(convIndex),
+                      graph.constants[residual] == nil, let convIndex = producers[y],
                       graph.nodes[convIndex].opType == "Conv", graph.nodes[convIndex].inputs.count <= 3,
                       graph.nodes[convIndex].attributes["qscope.fused_relu"] == nil,
                       consumers[y].count == 1, !graph.outputIDs.contains(y)
@@ -145,13 +145,15 @@ public enum GraphSimplifier {
                 conv.inputs.append(residual)
                 conv.outputs = add.outputs
                 if let sum = add.outputs.first, consumers[sum].count == 1, !graph.outputIDs.contains(sum),
-                   let reluIndex = Optional(consumers[sum][0]), graph.nodes[reluIndex].opType == "Relu" {
+                   graph.nodes[consumers[sum][0]].opType == "Relu" {
+                    let reluIndex = consumers[sum][0]
                     conv.outputs = graph.nodes[reluIndex].outputs
                     conv.attributes["qscope.fused_relu"] = .int(1)
                     removed.insert(reluIndex)
                     graph.nodes[reluIndex] = Node(name: "", opType: "", inputs: [], outputs: [])
                 }
-                // The Add's slot comes after both operands' producers in topological order.
+                // The Add's slot comes after both operands' producers in topological order. Fused
+                // nodes become empty placeholders (dropped at the end) so that the indices stay valid.
                 graph.nodes[addIndex] = conv
                 removed.insert(convIndex)
                 graph.nodes[convIndex] = Node(name: "", opType: "", inputs: [], outputs: [])

@@ -3,9 +3,9 @@ import Kernels
 /// Conv (1-D and 2-D, grouped, dilated, strided, explicit or automatic padding), NCHW.
 ///
 /// A 1-D convolution runs as a 2-D one with height 1. An optional fused ReLU is set by the graph
-/// simplifier when the Conv's only consumer is a Relu.
-/// A fourth input, set by the graph simplifier's residual fusion, is added to the result before the
-/// ReLU (`Relu(Conv(x) + r)`); it has the output's shape or broadcasts to it.
+/// simplifier when the Conv's only consumer is a Relu. A fourth input, set by the graph
+/// simplifier's residual fusion, is added to the result before the ReLU (`Relu(Conv(x) + r)`); it
+/// has the output's shape or broadcasts to it.
 ///
 /// A constant weight is repacked for the direct kernels once (`ConvWeightPackCache`), not on every
 /// pass.
@@ -15,12 +15,12 @@ struct ConvOperator: Operator {
     let relu: Bool
     let threads: Int
     let packCache: ConvWeightPackCache?
-
-    func invalidateCaches() { packCache?.invalidate() }
     /// Shape of the residual when it must be broadcast (nil when there is none or it has the output's shape).
     let broadcastResidual: [Int]?
 
     var workspaceCount: Int { conv2dWorkspaceCount(shape, threads: threads) }
+
+    func invalidateCaches() { packCache?.invalidate() }
 
     func forward(_ io: OperatorIO) {
         let residual: UnsafePointer<Float>? = io.inputCount > 3 ? io.optionalInput(3) : nil
