@@ -40,7 +40,7 @@ public struct LayerTrace: Sendable, Equatable {
 }
 
 /// The result (or a partial result while probes accumulate).
-public struct HessianReport: Sendable {
+public struct HessianReport: Sendable, Equatable {
     public var layers: [LayerTrace]
     public var probes: Int
     public var seconds: Double
@@ -63,53 +63,13 @@ public enum HessianTraceEstimator {
     public static func run(model: Model, data: Dataset, options: HessianOptions = HessianOptions(),
                            progress: ((HessianReport) -> Void)? = nil, isCancelled: (() -> Bool)? = nil) throws -> HessianReport {
         let start = Date()
-        guard options.samples >= 1 else { throw QScopeError("--hessian-samples must be at least 1") }
-        guard options.samples <= data.count else {
-            throw QScopeError(file: data.source, "--hessian-samples \(options.samples) is larger than the data (\(data.count) samples)")
-        }
         guard options.maxProbes >= 1 else { throw QScopeError("--probes must be at least 1") }
-        guard !model.layers.isEmpty else { throw QScopeError(file: model.path, "the model has no quantizable layers") }
-        let total = options.samples
         let probeBatch = max(1, min(options.probeBatch, options.maxProbes))
-        var chunk = options.chunk
-        if chunk <= 0 {
-            let one = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1)
-            chunk = options.memoryBudgetFloats / max(1, one.valueFloats * (2 + 2 * probeBatch))
-        }
-        chunk = max(1, min(chunk, total))
-        let sampleSize = data.sampleSize
-        let main = try ReverseMode(model: model, batch: chunk, sampleShape: data.sampleShape, threads: options.threads)
-        let rest = total % chunk == 0 ? nil
-            : try ReverseMode(model: model, batch: total % chunk, sampleShape: data.sampleShape, threads: options.threads)
-        // Chunks: (engine, first sample, count).
-        var chunks: [(ReverseMode, Int, Int)] = []
-        var first = 0
-        while first < total {
-            let n = min(chunk, total - first)
-            chunks.append((n == chunk ? main : rest!, first, n))
-            first += n
-        }
-        // Targets: labels, or the FP32 model's own probabilities.
-        let labels = data.labels.map { Array($0.prefix(total)) }
-        var targets: [LossTarget] = []
-        for (engine, first, n) in chunks {
-            if let labels {
-                targets.append(.labels(Array(labels[first..<(first + n)])))
-            } else {
-                let probabilities = data.x.withUnsafeBufferPointer { engine.forwardProbabilities(input: $0.baseAddress! + first * sampleSize) }
-                targets.append(.probabilities(probabilities))
-            }
-        }
-        let scale = Float(1) / Float(total)
-        func prepare(_ index: Int) throws -> Double {
-            let (engine, first, _) = chunks[index]
-            return try data.x.withUnsafeBufferPointer {
-                try engine.prepare(input: $0.baseAddress! + first * sampleSize, target: targets[index], scale: scale)
-            }
-        }
-        var loss = 0.0
-        for index in chunks.indices { loss += try prepare(index) }
-        let single = chunks.count == 1
+        let problem = try HessianProblem(model: model, data: data, samples: options.samples, probes: probeBatch,
+                                         chunk: options.chunk, memoryBudgetFloats: options.memoryBudgetFloats,
+                                         threads: options.threads)
+        let total = options.samples
+        let loss = problem.loss
 
         let layers = model.layers
         let counts = layers.map(\.parameterCount)
@@ -134,7 +94,7 @@ public enum HessianTraceEstimator {
                                   omega: quantization[l].mapValues { perParameter * $0 }, quantizationError: quantization[l])
             }
             return HessianReport(layers: traces, probes: probes, seconds: Date().timeIntervalSince(start), loss: loss,
-                                 lossKind: labels == nil ? "kl-to-fp32" : "cross-entropy", samples: total, partial: partial)
+                                 lossKind: problem.lossKind, samples: total, partial: partial)
         }
         func converged() -> Bool {
             guard probes >= options.maxProbes || options.tolerance > 0 else { return false }
@@ -152,12 +112,8 @@ public enum HessianTraceEstimator {
             let batch = min(probeBatch, options.maxProbes - probes)
             for l in layers.indices {
                 for p in 0..<batch { rademacher(seed: options.seed, probe: probes + p, layer: l, into: directions[l] + p * counts[l], count: counts[l]) }
-                products[l].update(repeating: 0, count: batch * counts[l])
             }
-            for index in chunks.indices {
-                if !single { _ = try prepare(index) }
-                chunks[index].0.hessianVectorProducts(directions: directions.map { UnsafePointer($0) }, probes: batch, results: products)
-            }
+            try problem.products(directions: directions.map { UnsafePointer($0) }, probes: batch, results: products)
             for l in layers.indices {
                 for p in 0..<batch {
                     var dot: Double = 0
