@@ -30,7 +30,8 @@ bit for bit without a decimal round trip. References, one per file:
                    into the preceding Conv first (float32, the same formula as qscope's simplifier),
                    because qscope quantizes the folded weights.
   activation_accuracy.json  int8 weights plus static per-tensor int8 / uint8-asym activations at every
-                   layer input (ranges from ONNX Runtime on the first 512 samples), ONNX Runtime with
+                   layer input (min/max ranges, stored, from ONNX Runtime on the first 512 samples of
+                   the FP32-weight model, as qscope calibrates), ONNX Runtime with
                    QuantizeLinear/DequantizeLinear inserted and graph optimizations off.
   smoothing.json   SmoothQuant (methods.md §5.1) and SQ-b (§6.2) reimplemented in NumPy on the MLP and ViT:
                    per-input-channel min/max at every Gemm/MatMul input (constant 2-D weight) from ONNX
@@ -43,7 +44,7 @@ bit for bit without a decimal round trip. References, one per file:
                    correct-sample counts for int8/int4 activations without smoothing, with smooth=0.5
                    and with smooth=0.5:bias, and max|x| of every fake-quantized input.
 
-Usage: python3 tools/make_quant_fixtures.py [smoothing|fisher]   (CPU only; versions in
+Usage: python3 tools/make_quant_fixtures.py [smoothing|fisher|activations]   (CPU only; versions in
 tools/requirements.txt; with an argument only that fixture: `fisher` writes fisher_kmeans.json and
 fisher.json)
 """
@@ -430,7 +431,9 @@ def session(model):
 
 def activation_accuracy():
     """int8 weights (torch fake-quant) plus static per-tensor int8 activations at every layer input,
-    ranges from the first 512 samples run through ONNX Runtime, quantized by QuantizeLinear /
+    ranges from the first 512 samples run through ONNX Runtime on the FP32-weight model (BatchNorm
+    folded), as qscope calibrates (activations are calibrated before, and independently of, the
+    weight quantizer; the ranges are stored so the test compares them too), quantized by QuantizeLinear /
     DequantizeLinear (then Clip to ±127·s for the symmetric case, whose code range is ±127, while ONNX's
     int8 allows −128)."""
     data = np.load(os.path.join(ROOT, "sample-models", "fashion-mnist-test-2000.npz"))
@@ -438,14 +441,16 @@ def activation_accuracy():
     calib = x[:512]
     result = {"samples": int(len(y)), "calibration": 512, "weights": "int8", "models": {}}
     for name in ["mlp", "cnn", "vit"]:
-        base = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        fp32 = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        base = onnx.ModelProto()
+        base.CopyFrom(fp32)
         inits = {i.name: i for i in base.graph.initializer}
         for wname, axis in quantizable(base):
             w = numpy_helper.to_array(inits[wname]).astype(np.float32)
             inits[wname].CopyFrom(numpy_helper.from_array(fake_quant(w, axis, "int8"), wname))
         tensors = layer_inputs(base)
         probe = onnx.ModelProto()
-        probe.CopyFrom(base)
+        probe.CopyFrom(fp32)
         existing = {o.name for o in probe.graph.output}
         for t in tensors:
             if t not in existing:
@@ -504,7 +509,8 @@ def activation_accuracy():
             spec = "int8:asym" if asym else "int8"
             entry[spec] = correct
             print(name, "W int8 A", spec, correct)
-        result["models"][name] = {"activation_inputs": len(tensors), "correct": entry}
+        result["models"][name] = {"activation_inputs": len(tensors), "correct": entry,
+                                  "ranges": {t: bits([lo[t], hi[t]]) for t in tensors}}
     save("activation_accuracy.json", result)
 
 
@@ -708,6 +714,9 @@ if __name__ == "__main__":
     import sys
     if sys.argv[1:] == ["smoothing"]:  # only this fixture (the others are unchanged by it)
         smoothing()
+        sys.exit(0)
+    if sys.argv[1:] == ["activations"]:  # only activation_accuracy.json
+        activation_accuracy()
         sys.exit(0)
     if sys.argv[1:] == ["fisher"]:  # only the Fisher fixtures
         fisher_kmeans_cases()

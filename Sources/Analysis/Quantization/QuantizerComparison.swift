@@ -29,6 +29,23 @@ public final class QuantizerComparison: Sendable {
         public var seconds: Double
         /// Whether the `lut` k-means was weighted by the Fisher diagonal (false for other families).
         public var fisherWeighted = false
+
+        public init(quantizer: String, activations: String?, smoothedLayers: [String]?, bitsPerWeight: Double, sizeMB: Double,
+                    denseSizeMB: Double?, weightSQNR: Double, outputSQNR: Double, accuracy: Double?, delta: Double?,
+                    seconds: Double, fisherWeighted: Bool = false) {
+            self.quantizer = quantizer
+            self.activations = activations
+            self.smoothedLayers = smoothedLayers
+            self.bitsPerWeight = bitsPerWeight
+            self.sizeMB = sizeMB
+            self.denseSizeMB = denseSizeMB
+            self.weightSQNR = weightSQNR
+            self.outputSQNR = outputSQNR
+            self.accuracy = accuracy
+            self.delta = delta
+            self.seconds = seconds
+            self.fisherWeighted = fisherWeighted
+        }
     }
 
     public let model: Model

@@ -3,7 +3,8 @@ import Analysis
 /// The Compare view (in the Detail panel's place): for the compared layer, one row per quantizer
 /// family at its bit-width with the columns of `qscope compare --layer` (bits/weight with metadata,
 /// size, weight SQNR, output SQNR vs FP32, accuracy, Δ vs FP32, seconds); rows not computed yet
-/// show `…`. The cursor row is what Enter applies; `●` marks the layer's current quantizer.
+/// show `…`. The cursor row (`▶`, highlighted) is what Enter applies; `●` marks the layer's current
+/// quantizer.
 enum CompareView {
     struct Column: Sendable {
         var title: String
@@ -43,13 +44,13 @@ enum CompareView {
         guard inner.height >= 2, inner.width >= 8 else { return }
         // Columns from the left until the name keeps 14 cells.
         var shown = columns
-        while !shown.isEmpty, inner.width - 2 - shown.reduce(0, { $0 + $1.width + 1 }) < 14 { shown.removeLast() }
-        let nameWidth = inner.width - 2 - shown.reduce(0) { $0 + $1.width + 1 }
+        while !shown.isEmpty, inner.width - 3 - shown.reduce(0, { $0 + $1.width + 1 }) < 14 { shown.removeLast() }
+        let nameWidth = inner.width - 3 - shown.reduce(0) { $0 + $1.width + 1 }
         let current = state.plan.choices[compare.layer].weights?.description
         func paint(y: Int, marker: String, name: String, cells: [(String, Style)], rowStyle: Style?, nameStyle: Style) {
             if let rowStyle { buffer.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: rowStyle) }
-            buffer.put(marker, x: inner.x, y: y, style: rowStyle ?? .accent, maxWidth: 1)
-            var x = inner.x + 2
+            buffer.put(marker, x: inner.x, y: y, style: rowStyle ?? .accent, maxWidth: 2)
+            var x = inner.x + 3
             buffer.put(Text.pad(Text.truncate(name, to: nameWidth), to: nameWidth), x: x, y: y, style: rowStyle ?? nameStyle)
             x += nameWidth
             for (column, (text, style)) in zip(shown, cells) {
@@ -59,7 +60,7 @@ enum CompareView {
                 x += column.width
             }
         }
-        paint(y: inner.y, marker: " ", name: "quantizer (others FP32)", cells: shown.map { ($0.title, .header) },
+        paint(y: inner.y, marker: "  ", name: "quantizer (others FP32)", cells: shown.map { ($0.title, .header) },
               rowStyle: nil, nameStyle: .header)
         // The last line says how to use the view (or why it stopped).
         let footer = Rect(x: inner.x, y: inner.maxY - 1, width: inner.width, height: 1)
@@ -72,7 +73,8 @@ enum CompareView {
             let row = compare.rows[index]
             let label = name + (row?.fisherWeighted == true ? " (Fisher)" : "")
             let cells = row.map { r in shown.map { $0.cell(r) } } ?? shown.map { _ in ("…", Style.dim) }
-            paint(y: inner.y + 1 + slot, marker: name == current ? "●" : " ", name: label, cells: cells,
+            let marker = (index == compare.cursor ? String(state.glyphs.selectionMarker) : " ") + (name == current ? "●" : " ")
+            paint(y: inner.y + 1 + slot, marker: marker, name: label, cells: cells,
                   rowStyle: index == compare.cursor ? .selection : nil, nameStyle: row == nil ? .dim : .text)
         }
         if let error = compare.error {
