@@ -53,8 +53,8 @@ public struct Keymap: Sendable {
         Binding(action: .redraw, keys: [.control("l")], help: "redraw the screen", group: "view"),
         Binding(action: .quit, keys: [.character("q")], help: "quit (asks when the plan is unsaved)", group: "view"),
         Binding(action: .openCompare, keys: [.character("c")],
-                help: "compare every quantizer on the selected layer at its bits", group: "quantizers"),
-        Binding(action: .toggleSplit, keys: [.character("x")], help: "toggle SplitQuant (split3:SPEC <-> SPEC)",
+                help: "compare all quantizers on this layer", group: "quantizers"),
+        Binding(action: .toggleSplit, keys: [.character("x")], help: "toggle SplitQuant (split3:SPEC)",
                 group: "quantizers"),
     ])
 
@@ -63,7 +63,7 @@ public struct Keymap: Sendable {
     public static let compareView = Keymap([
         Binding(action: .compareUp, keys: [.up, .character("k")], help: "previous row", group: "compare view"),
         Binding(action: .compareDown, keys: [.down, .character("j")], help: "next row", group: "compare view"),
-        Binding(action: .compareApply, keys: [.enter], help: "apply the row's quantizer to the layer (undoable)",
+        Binding(action: .compareApply, keys: [.enter], help: "apply the row to the layer (undoable)",
                 group: "compare view"),
         Binding(action: .comparePreviousLayer, keys: [.left], help: "compare the previous layer", group: "compare view"),
         Binding(action: .compareNextLayer, keys: [.right], help: "compare the next layer", group: "compare view"),
