@@ -7,6 +7,8 @@ import Kernels
 /// - Latest wins: `start` cancels the comparison running before it; a cancelled comparison
 ///   publishes nothing after its cancellation (checked before every `post`), so a row of an old
 ///   layer can never land in a new table. `cancel` stops it when the user leaves the view.
+///   Cancellation takes effect between rows (a row's quantize-and-evaluate is not interrupted, ~1 s
+///   on the sample models), and the next comparison starts only after the old one has stopped.
 /// - Rows run in order, each on all cores (`row` gets the thread count), and are published as they
 ///   finish, so the table fills in row by row.
 /// - The heavy pieces are computed once and kept: the FP32 baseline (with logits, for the output
