@@ -15,6 +15,14 @@ bit for bit without a decimal round trip. References, one per file:
                    per-channel / MX-block (shared E8M0 exponent, OCP MX) fake-quant of a matrix, with
                    the element cast done by ml_dtypes after clipping to the format's max.
   kmeans.json      plain NumPy weighted Lloyd k-means (same quantile init as qscope) on a few rows.
+  fisher_kmeans.json  NumPy weighted Lloyd (the same `lloyd` as kmeans.json) with real-valued,
+                   heavy-tailed sample weights (squared normal gradients, some exactly 0), as the
+                   Fisher-weighted lut k-means uses them.
+  fisher.json      empirical Fisher diagonal F = Σ_s (∂ℓ_s/∂W)² of two CNN layers (per-sample gradients of
+                   the per-sample cross-entropy, squared, summed over the first 32 samples; float64
+                   PyTorch on the ONNX weights with BatchNorm folded, the interpreter of
+                   make_hessian_fixtures.py), with the labels and with the FP32 model's top-1 class as
+                   label (qscope's rule for data without labels).
   split.json       exact 1-D 3-means by brute force over all cut pairs (NumPy, no scikit-learn).
   model_accuracy.json  accuracy on the sample data when every quantizable layer's weight is replaced
                    by its fake-quantized copy (int via torch.fake_quantize_per_channel_affine, FP via
@@ -22,7 +30,8 @@ bit for bit without a decimal round trip. References, one per file:
                    into the preceding Conv first (float32, the same formula as qscope's simplifier),
                    because qscope quantizes the folded weights.
   activation_accuracy.json  int8 weights plus static per-tensor int8 / uint8-asym activations at every
-                   layer input (ranges from ONNX Runtime on the first 512 samples), ONNX Runtime with
+                   layer input (min/max ranges, stored, from ONNX Runtime on the first 512 samples of
+                   the FP32-weight model, as qscope calibrates), ONNX Runtime with
                    QuantizeLinear/DequantizeLinear inserted and graph optimizations off.
   smoothing.json   SmoothQuant (methods.md §5.1) and SQ-b (§6.2) reimplemented in NumPy on the MLP and ViT:
                    per-input-channel min/max at every Gemm/MatMul input (constant 2-D weight) from ONNX
@@ -35,7 +44,9 @@ bit for bit without a decimal round trip. References, one per file:
                    correct-sample counts for int8/int4 activations without smoothing, with smooth=0.5
                    and with smooth=0.5:bias, and max|x| of every fake-quantized input.
 
-Usage: python3 tools/make_quant_fixtures.py   (CPU only; versions in tools/requirements.txt)
+Usage: python3 tools/make_quant_fixtures.py [smoothing|fisher|activations]   (CPU only; versions in
+tools/requirements.txt; with an argument only that fixture: `fisher` writes fisher_kmeans.json and
+fisher.json)
 """
 import json
 import os
@@ -226,6 +237,47 @@ def kmeans_cases():
     save("kmeans.json", {"cases": cases})
 
 
+def fisher_kmeans_cases():
+    rng = np.random.default_rng(20261124)  # own stream: the other fixtures stay byte-identical
+    cases = []
+    for k, n in [(4, 60), (8, 128), (16, 256)]:
+        v = rng.standard_t(4, n).astype(np.float32) * np.float32(0.05)
+        g = rng.normal(0, 1, n) * np.exp(rng.normal(0, 1.5, n))
+        wts = (g * g).astype(np.float32)
+        wts[rng.uniform(0, 1, n) < 0.05] = 0
+        c, a, it = lloyd(v, k, wts)
+        cases.append({"k": k, "values": bits(v), "weights": bits(wts), "centroids": c.tolist(),
+                      "assignments": a.tolist(), "iterations": it})
+    save("fisher_kmeans.json", {"cases": cases})
+
+
+def fisher_diagonal():
+    import sys
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from make_hessian_fixtures import Interpreter, load_data
+    n = 32  # samples 23 and 25 are misclassified, so the two label rules differ
+    interp = Interpreter(os.path.join(ROOT, "sample-models", "cnn.onnx"))
+    names = ["layer2.shortcut.0.weight", "fc.weight"]
+    x, y = load_data(n)
+    dtype = torch.float64
+    params = interp.params(dtype)
+    with torch.no_grad():
+        top1 = interp.run(torch.tensor(x, dtype=dtype), params, dtype).argmax(dim=1).numpy()
+    out = {"model": "cnn", "samples": n, "layers": names, "variants": {}}
+    for variant, labels in [("labels", y), ("top1", top1)]:
+        fisher = {k: torch.zeros_like(params[k]) for k in names}
+        for s in range(n):
+            logits = interp.run(torch.tensor(x[s:s + 1], dtype=dtype), params, dtype)
+            loss = F.cross_entropy(logits, torch.tensor(labels[s:s + 1]))
+            grads = torch.autograd.grad(loss, [params[k] for k in names])
+            for k, g in zip(names, grads):
+                fisher[k] += g * g
+        out["variants"][variant] = {k: fisher[k].reshape(-1).tolist() for k in names}
+        print("fisher", variant, {k: float(fisher[k].sum()) for k in names})
+    save("fisher.json", out)
+
+
 def optimal_three_means(values):
     x = np.sort(values.astype(np.float64))
     n = len(x)
@@ -379,7 +431,9 @@ def session(model):
 
 def activation_accuracy():
     """int8 weights (torch fake-quant) plus static per-tensor int8 activations at every layer input,
-    ranges from the first 512 samples run through ONNX Runtime, quantized by QuantizeLinear /
+    ranges from the first 512 samples run through ONNX Runtime on the FP32-weight model (BatchNorm
+    folded), as qscope calibrates (activations are calibrated before, and independently of, the
+    weight quantizer; the ranges are stored so the test compares them too), quantized by QuantizeLinear /
     DequantizeLinear (then Clip to ±127·s for the symmetric case, whose code range is ±127, while ONNX's
     int8 allows −128)."""
     data = np.load(os.path.join(ROOT, "sample-models", "fashion-mnist-test-2000.npz"))
@@ -387,14 +441,16 @@ def activation_accuracy():
     calib = x[:512]
     result = {"samples": int(len(y)), "calibration": 512, "weights": "int8", "models": {}}
     for name in ["mlp", "cnn", "vit"]:
-        base = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        fp32 = fold_batchnorm(onnx.load(os.path.join(ROOT, "sample-models", f"{name}.onnx")))
+        base = onnx.ModelProto()
+        base.CopyFrom(fp32)
         inits = {i.name: i for i in base.graph.initializer}
         for wname, axis in quantizable(base):
             w = numpy_helper.to_array(inits[wname]).astype(np.float32)
             inits[wname].CopyFrom(numpy_helper.from_array(fake_quant(w, axis, "int8"), wname))
         tensors = layer_inputs(base)
         probe = onnx.ModelProto()
-        probe.CopyFrom(base)
+        probe.CopyFrom(fp32)
         existing = {o.name for o in probe.graph.output}
         for t in tensors:
             if t not in existing:
@@ -453,7 +509,8 @@ def activation_accuracy():
             spec = "int8:asym" if asym else "int8"
             entry[spec] = correct
             print(name, "W int8 A", spec, correct)
-        result["models"][name] = {"activation_inputs": len(tensors), "correct": entry}
+        result["models"][name] = {"activation_inputs": len(tensors), "correct": entry,
+                                  "ranges": {t: bits([lo[t], hi[t]]) for t in tensors}}
     save("activation_accuracy.json", result)
 
 
@@ -658,9 +715,18 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["smoothing"]:  # only this fixture (the others are unchanged by it)
         smoothing()
         sys.exit(0)
+    if sys.argv[1:] == ["activations"]:  # only activation_accuracy.json
+        activation_accuracy()
+        sys.exit(0)
+    if sys.argv[1:] == ["fisher"]:  # only the Fisher fixtures
+        fisher_kmeans_cases()
+        fisher_diagonal()
+        sys.exit(0)
     int_cases()
     fp_cases()
     kmeans_cases()
+    fisher_kmeans_cases()
+    fisher_diagonal()
     split_cases()
     model_accuracy()
     activation_accuracy()

@@ -4,7 +4,8 @@
 #   Tests/E2E/workbench.sh            (after `swift build -c release`; run by tools/test.sh)
 #   QSCOPE_BIN=path/to/qscope Tests/E2E/workbench.sh
 #
-# Scenario on the sample CNN: wait for the FP32 accuracy, select a layer, lower it to 2 bits and
+# Scenario on the sample CNN (run 1b: the Compare view, applying a row, and x for SplitQuant):
+# wait for the FP32 accuracy, select a layer, lower it to 2 bits and
 # watch the accuracy fall, undo, resize (120x40 -> 80x24 -> too small -> back), save the plan under
 # a temporary path through the prompt, check the file and that `qscope eval --plan` reports the
 # accuracy the screen shows, quit; then runs ended by SIGTERM, Ctrl-C and a crash (SIGSEGV). After
@@ -138,6 +139,31 @@ check "exit status 0" [ "$(cat "$WORK/main.status" 2>/dev/null)" = "0" ]
 check "terminal restored after q (icanon, echo)" restored "$WORK/main.stty"
 check "alternate screen left after q" [ "$("${T[@]}" display -p -t main '#{alternate_on}')" = "0" ]
 check "nothing written to stderr" [ ! -s "$WORK/main.stderr" ]
+
+# --- run 1b: Compare view (c), apply a row, SplitQuant toggle (x) ----------------------------------
+start cmp
+check "compare run opens" wait_for cmp '● idle' 'acc 92\.85%'
+check "select the layer to compare" select_layer cmp /layer2/conv2/Conv
+"${T[@]}" send-keys -t cmp - - - - -
+check "- five times: the layer at int4" wait_for cmp '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +4 int4 ' '● idle'
+"${T[@]}" send-keys -t cmp c
+check "c opens the Compare view at 4 bits" wait_for cmp 'Compare · /layer2/conv2/Conv · 4 bits' 'quantizer \(others FP32\)'
+check "rows fill in (int4:clip=mse computed)" wait_for cmp 'int4:clip=mse +[0-9]+\.[0-9]{3} +[0-9.]+ +[0-9.]+ +[0-9.-]+ +[0-9]+\.[0-9]{2}'
+"${T[@]}" send-keys -t cmp j Enter
+check "Enter applies int4:clip=mse to the layer" wait_for cmp '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +4 int4:clip' '● idle'
+check "the Compare view marks the applied row" wait_for cmp '▶● int4:clip=mse'
+check "all rows computed, lut Fisher-weighted" wait_for cmp 'Compare · /layer2/conv2/Conv · 4 bits · done' 'lut4 \(Fisher\)'
+"${T[@]}" send-keys -t cmp Escape
+check "Esc closes the Compare view" wait_for cmp 'Detail · /layer2/conv2/Conv'
+"${T[@]}" send-keys -t cmp x
+check "x splits the layer (split3)" wait_for cmp '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +4 split3:' '● idle'
+"${T[@]}" send-keys -t cmp x
+check "x again restores the inner spec" wait_for cmp '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +4 int4:clip' '● idle'
+"${T[@]}" send-keys -t cmp q
+check "q asks (unsaved)" wait_for cmp 'Unsaved changes\. Quit anyway\?'
+"${T[@]}" send-keys -t cmp y
+check "compare run quits" wait_dead cmp
+check "compare run: exit status 0, nothing on stderr" bash -c '[ "$(cat "$1")" = "0" ] && [ ! -s "$2" ]' _ "$WORK/cmp.status" "$WORK/cmp.stderr"
 
 # --- run 2: unsaved quit asks; SIGTERM restores the terminal --------------------------------------
 start term

@@ -290,7 +290,7 @@ struct ReducerTests {
     func keymapComplete() {
         let keymap = Keymap.standard
         for action in Action.allCases {
-            #expect(!keymap.keys(for: action).isEmpty, "\(action) has no key")
+            #expect(!(keymap.keys(for: action) + Keymap.compareView.keys(for: action)).isEmpty, "\(action) has no key")
         }
         #expect(keymap.action(for: .control("r")) == .redo)
         #expect(keymap.markdownRows.count == keymap.bindings.count)
@@ -304,7 +304,7 @@ struct KeymapDocumentationTests {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("README.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
-        for row in Keymap.standard.markdownRows {
+        for row in Keymap.standard.markdownRows + Keymap.compareView.markdownRows {
             #expect(text.contains(row + "\n"), "README lacks: \(row)")
         }
     }

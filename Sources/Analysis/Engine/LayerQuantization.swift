@@ -13,14 +13,19 @@ public struct LayerQuantization: Hashable, Sendable {
     /// `LayerQuantization.maxGridLevels` levels (too fine to draw).
     public var gridLevels: [Float]
 
+    /// Whether a `lut` codebook's k-means was weighted by the Fisher diagonal (false otherwise).
+    public var fisherWeighted: Bool
+
     public static let maxGridLevels = 512
 
-    public init(parameters: Int, payloadBits: Int, totalBits: Int, sqnrDB: Double, gridLevels: [Float]) {
+    public init(parameters: Int, payloadBits: Int, totalBits: Int, sqnrDB: Double, gridLevels: [Float],
+                fisherWeighted: Bool = false) {
         self.parameters = parameters
         self.payloadBits = payloadBits
         self.totalBits = totalBits
         self.sqnrDB = sqnrDB
         self.gridLevels = gridLevels
+        self.fisherWeighted = fisherWeighted
     }
 
     /// A float layer: 32 bits per weight, no metadata, no error.

@@ -55,7 +55,11 @@ public actor PlanEvaluator {
     }
 
     /// Prepares graphs for `dataset` (already fitted to the model's input) in batches of `batchSize`.
-    public init(model: Model, dataset: Dataset, batchSize: Int = 256) throws {
+    ///
+    /// - Parameter fisherSamples: `lut` choices weight their k-means by the Fisher diagonal computed
+    ///   on the first N samples of `dataset` (once, on the first `lut` choice, then kept); nil, or a
+    ///   model without gradients: plain k-means.
+    public init(model: Model, dataset: Dataset, batchSize: Int = 256, fisherSamples: Int? = 512) throws {
         guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
         self.model = model
         self.dataset = dataset
@@ -67,7 +71,17 @@ public actor PlanEvaluator {
             start += self.batchSize
         }
         batches = ranges
-        weights = QuantizedWeightCache(model: model)
+        weights = QuantizedWeightCache(model: model, fisher: {
+            guard let fisherSamples else { return nil }
+            do {
+                return try FisherDiagonal.compute(model: model, data: dataset, samples: fisherSamples,
+                                                  isCancelled: { Task.isCancelled })
+            } catch is QScopeError {
+                // No gradients for this model (an op without a backward): plain k-means, as the
+                // spec says; `LayerQuantization.fisherWeighted` reports it.
+                return nil
+            }
+        })
         var compiled: [Int: CompiledGraph] = [:]
         for size in Set(ranges.map(\.count)) {
             let graph = try model.compile(batch: size, sampleShape: dataset.sampleShape)
@@ -87,6 +101,9 @@ public actor PlanEvaluator {
             return step
         }
     }
+
+    /// The Fisher diagonal `lut` choices use (computed now if it was not yet; nil when disabled).
+    public func fisherDiagonal() throws -> FisherDiagonal? { try weights.fisherDiagonal() }
 
     /// The quantization stats of one layer under one choice (cached; no forward pass).
     public func layerQuantization(layer: Int, choice: LayerChoice) throws -> LayerQuantization {

@@ -22,8 +22,24 @@ final class QuantizedWeightCache {
 
     private let model: Model
     private var entries: [Key: Entry] = [:]
+    /// Computes the Fisher diagonal that weights `lut` k-means (nil result: plain k-means); called at
+    /// most once successfully, on the first `lut` entry.
+    private let computeFisher: () throws -> FisherDiagonal?
+    private var fisher: FisherDiagonal??
 
-    init(model: Model) { self.model = model }
+    init(model: Model, fisher: @escaping () throws -> FisherDiagonal? = { nil }) {
+        self.model = model
+        self.computeFisher = fisher
+    }
+
+    /// The Fisher diagonal (computed on first use and kept; a failed or cancelled computation is
+    /// retried next time).
+    func fisherDiagonal() throws -> FisherDiagonal? {
+        if let fisher { return fisher }
+        let computed = try computeFisher()
+        fisher = .some(computed)
+        return computed
+    }
 
     deinit {
         for entry in entries.values {
@@ -42,8 +58,9 @@ final class QuantizedWeightCache {
         }
         let bias = info.bias.flatMap { model.graph.constants[$0] }
         let quantized: QuantizedWeights
+        let sensitivity = spec.usesSensitivity ? try fisherDiagonal()?.values(forLayer: info.name) : nil
         do {
-            quantized = try spec.quantize(weight: weight, outputAxis: info.outputAxis, bias: bias)
+            quantized = try spec.quantize(weight: weight, outputAxis: info.outputAxis, bias: bias, sensitivity: sensitivity)
         } catch let error as QScopeError {
             throw QScopeError(file: error.file, "layer '\(info.name)': \(error.message)")
         }
@@ -58,7 +75,7 @@ final class QuantizedWeightCache {
         let levels = Self.gridLevels(quantized.values, shape: weight.shape, axis: info.outputAxis, weights: weight.values)
         let entry = Entry(result: LayerQuantization(parameters: weight.count, payloadBits: quantized.payloadBits,
                                                     totalBits: quantized.totalBits, sqnrDB: quantized.sqnrDB,
-                                                    gridLevels: levels),
+                                                    gridLevels: levels, fisherWeighted: sensitivity != nil),
                           weights: buffer, bias: biasBuffer)
         entries[key] = entry
         return entry

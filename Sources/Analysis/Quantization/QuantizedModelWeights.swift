@@ -11,11 +11,16 @@ public final class QuantizedModelWeights: @unchecked Sendable {
     /// The layers quantized, in model order, with their results.
     public let layers: [QuantizableLayer]
     public let results: [QuantizedWeights]
+    /// Whether a Fisher diagonal weighted the k-means (a `lut` spec given `fisher`).
+    public let fisherWeighted: Bool
     private let buffers: [(ValueID, UnsafeMutablePointer<Float>)]
 
-    /// Quantizes the weights of `layers` (default: every quantizable layer of `model`).
-    public init(model: Model, spec: QuantizerSpec, layers: [QuantizableLayer]? = nil, threads: Int = 1) throws {
+    /// Quantizes the weights of `layers` (default: every quantizable layer of `model`). `fisher`, when
+    /// given, weights the k-means of `lut` specs (methods.md §10.2); other specs ignore it.
+    public init(model: Model, spec: QuantizerSpec, layers: [QuantizableLayer]? = nil, fisher: FisherDiagonal? = nil,
+                threads: Int = 1) throws {
         self.spec = spec
+        self.fisherWeighted = fisher != nil && spec.usesSensitivity
         let chosen = layers ?? model.layers
         var results: [QuantizedWeights] = []
         var buffers: [(ValueID, UnsafeMutablePointer<Float>)] = []
@@ -24,7 +29,9 @@ public final class QuantizedModelWeights: @unchecked Sendable {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no constant weight")
             }
             let bias = layer.bias.flatMap { model.graph.constants[$0] }
-            let result = try spec.quantize(weight: weight, outputAxis: layer.outputAxis, bias: bias, threads: threads)
+            let sensitivity = spec.usesSensitivity ? fisher?.values(forLayer: layer.name) : nil
+            let result = try spec.quantize(weight: weight, outputAxis: layer.outputAxis, bias: bias,
+                                           sensitivity: sensitivity, threads: threads)
             results.append(result)
             buffers.append((layer.weight, Self.copy(result.values)))
             if let newBias = result.bias, let biasID = layer.bias { buffers.append((biasID, Self.copy(newBias))) }

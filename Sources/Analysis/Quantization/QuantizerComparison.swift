@@ -7,7 +7,7 @@ import Kernels
 /// each scored against the FP32 model on the same data.
 public final class QuantizerComparison: Sendable {
     /// One row of the table.
-    public struct Row: Sendable {
+    public struct Row: Sendable, Hashable {
         public var quantizer: String
         /// The activation spec of an activation row (`activationRow`), nil for weight-only rows.
         public var activations: String?
@@ -27,18 +27,42 @@ public final class QuantizerComparison: Sendable {
         public var delta: Double?
         /// Quantization plus evaluation time.
         public var seconds: Double
+        /// Whether the `lut` k-means was weighted by the Fisher diagonal (false for other families).
+        public var fisherWeighted = false
+
+        public init(quantizer: String, activations: String?, smoothedLayers: [String]?, bitsPerWeight: Double, sizeMB: Double,
+                    denseSizeMB: Double?, weightSQNR: Double, outputSQNR: Double, accuracy: Double?, delta: Double?,
+                    seconds: Double, fisherWeighted: Bool = false) {
+            self.quantizer = quantizer
+            self.activations = activations
+            self.smoothedLayers = smoothedLayers
+            self.bitsPerWeight = bitsPerWeight
+            self.sizeMB = sizeMB
+            self.denseSizeMB = denseSizeMB
+            self.weightSQNR = weightSQNR
+            self.outputSQNR = outputSQNR
+            self.accuracy = accuracy
+            self.delta = delta
+            self.seconds = seconds
+            self.fisherWeighted = fisherWeighted
+        }
     }
 
     public let model: Model
     public let dataset: Dataset
     public let batch: Int
+    /// The Fisher diagonal that weights `lut` rows' k-means (nil: plain k-means).
+    public let fisher: FisherDiagonal?
     /// Evaluators not in use: each holds its own compiled graphs, so rows can run concurrently.
     private let idle: Mutex<[Evaluator]>
 
-    public init(model: Model, dataset: Dataset, batch: Int = 256) {
+    /// - Parameter fisher: computed once per model and data by the caller (`FisherDiagonal.compute`),
+    ///   shared by every `lut` row.
+    public init(model: Model, dataset: Dataset, batch: Int = 256, fisher: FisherDiagonal? = nil) {
         self.model = model
         self.dataset = dataset
         self.batch = batch
+        self.fisher = fisher
         self.idle = Mutex([])
     }
 
@@ -78,7 +102,7 @@ public final class QuantizerComparison: Sendable {
     public func row(_ spec: QuantizerSpec, layers: [QuantizableLayer]?, baseline: EvaluationResult,
                     threads: Int = Parallel.maxThreads) throws -> Row {
         let start = DispatchTime.now().uptimeNanoseconds
-        let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, threads: threads)
+        let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, fisher: fisher, threads: threads)
         let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepLogits: true) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = weights.results.compactMap(\.denseTotalBits)
@@ -89,7 +113,7 @@ public final class QuantizerComparison: Sendable {
                    outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
-                   seconds: seconds)
+                   seconds: seconds, fisherWeighted: weights.fisherWeighted)
     }
 
     /// The activation rows `compare --activations SPEC` adds: SPEC without smoothing, with

@@ -9,11 +9,19 @@ extension QuantizerSpec {
     ///     scales are per slice along it.
     ///   - bias: the layer's bias; SplitQuant splits it with the weights (its parts stay FP32 and sum
     ///     back exactly, so no replacement bias is returned).
+    ///   - sensitivity: per-weight sensitivity in the weight's layout (the Fisher diagonal, finite and
+    ///     ≥ 0), used by `lut` (also inside `split3:lut`) to weight its k-means; every other family
+    ///     ignores it. nil: plain k-means.
     ///   - threads: threads for the per-channel loops.
     /// - Returns: the dequantized weight in the input's shape and layout, its storage and its SQNR.
-    public func quantize(weight: Tensor, outputAxis: Int, bias: Tensor? = nil, threads: Int = 1) throws -> QuantizedWeights {
+    public func quantize(weight: Tensor, outputAxis: Int, bias: Tensor? = nil, sensitivity: [Float]? = nil,
+                         threads: Int = 1) throws -> QuantizedWeights {
         let layout = try ChannelLayout(shape: weight.shape, outputAxis: outputAxis)
         let matrix = layout.toChannelMajor(weight.values)
+        if let sensitivity, sensitivity.count != weight.count {
+            throw QScopeError("sensitivity has \(sensitivity.count) values for a weight of \(weight.count)")
+        }
+        let channelMajorSensitivity = usesSensitivity ? sensitivity.map(layout.toChannelMajor) : nil
         var dense: Int?
         let values: [Float]
         let bits: StorageBits
@@ -21,11 +29,12 @@ extension QuantizerSpec {
             // methods.md §7.1: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
             // weights over the whole matrix.
             let split = SplitQuantizer(inner: inner, perChannel: weight.shape.count >= 3)
-            let result = try split.quantize(matrix, channels: layout.channels, columns: layout.columns, threads: threads)
+            let result = try split.quantize(matrix, channels: layout.channels, columns: layout.columns,
+                                            sensitivity: channelMajorSensitivity, threads: threads)
             (values, bits, dense) = (result.values, result.compact, result.dense.total)
         } else {
             (values, bits) = try quantizeChannelMajor(matrix, channels: layout.channels, columns: layout.columns,
-                                                      threads: threads)
+                                                      sensitivity: channelMajorSensitivity, threads: threads)
         }
         let restored = layout.fromChannelMajor(values)
         return QuantizedWeights(values: restored, bias: nil, totalBits: bits.total, payloadBits: bits.payload,
@@ -33,8 +42,20 @@ extension QuantizerSpec {
                                 denseTotalBits: dense)
     }
 
-    /// Quantize-dequantizes a `[channels, columns]` matrix (every family but `split3`).
-    func quantizeChannelMajor(_ matrix: [Float], channels: Int, columns: Int, threads: Int) throws -> ([Float], StorageBits) {
+    /// Whether a sensitivity (Fisher diagonal) changes what this spec computes: `lut`, alone or as
+    /// SplitQuant's inner spec.
+    public var usesSensitivity: Bool {
+        switch family {
+        case .lookupTable: return true
+        case .split(let inner): return inner.usesSensitivity
+        default: return false
+        }
+    }
+
+    /// Quantize-dequantizes a `[channels, columns]` matrix (every family but `split3`); `sensitivity`
+    /// (same layout) weights `lut`'s k-means.
+    func quantizeChannelMajor(_ matrix: [Float], channels: Int, columns: Int, sensitivity: [Float]? = nil,
+                              threads: Int) throws -> ([Float], StorageBits) {
         func shape(_ granularity: Granularity) -> (rows: Int, columns: Int) {
             granularity == .tensor ? (1, channels * columns) : (channels, columns)
         }
@@ -64,11 +85,11 @@ extension QuantizerSpec {
             return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
         case .lookupTable(let bits, let sparse):
             let quantizer = LookupTableQuantizer(bits: bits, sparsePercent: sparse)
-            let encoded = quantizer.quantize(matrix, rows: channels, columns: columns, threads: threads)
+            let encoded = quantizer.quantize(matrix, rows: channels, columns: columns, sensitivity: sensitivity, threads: threads)
             return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
         case .split:
             let split = SplitQuantizer(inner: try innerOfSplit(), perChannel: false)
-            let result = try split.quantize(matrix, channels: channels, columns: columns, threads: threads)
+            let result = try split.quantize(matrix, channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)
             return (result.values, result.compact)
         }
     }

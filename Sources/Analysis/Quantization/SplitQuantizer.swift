@@ -24,7 +24,10 @@ struct SplitQuantizer {
         var dense: StorageBits
     }
 
-    func quantize(_ matrix: [Float], channels: Int, columns: Int, threads: Int) throws -> Result {
+    /// `sensitivity` (same layout as `matrix`, or nil) is passed unchanged to the inner spec for each
+    /// part: a part's zeroed entries keep their sensitivity, because the split layer's output error
+    /// there (the leak of a non-exact zero) costs loss just as much.
+    func quantize(_ matrix: [Float], channels: Int, columns: Int, sensitivity: [Float]? = nil, threads: Int) throws -> Result {
         var part = [UInt8](repeating: 0, count: matrix.count)
         let groups = perChannel ? channels : 1
         let groupSize = perChannel ? columns : matrix.count
@@ -42,7 +45,8 @@ struct SplitQuantizer {
         for p in 0..<3 {
             var masked = matrix
             for i in masked.indices where part[i] != UInt8(p) { masked[i] = 0 }
-            let (q, bits) = try inner.quantizeChannelMajor(masked, channels: channels, columns: columns, threads: threads)
+            let (q, bits) = try inner.quantizeChannelMajor(masked, channels: channels, columns: columns,
+                                                           sensitivity: sensitivity, threads: threads)
             // Every entry belongs to one part; other parts' dequantized values there are the leak of
             // their zeros (exactly 0 for zero-exact grids), which the split layers also add.
             for i in values.indices { values[i] += q[i] }

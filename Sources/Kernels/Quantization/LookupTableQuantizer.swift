@@ -5,10 +5,12 @@
 ///   whole matrix (ties by lower index) go to the sparse part (the reference's "outliers by
 ///   magnitude" mode with its percentage target, §10.3). They get weight 0 in the k-means; genuine
 ///   zero weights keep weight 1 (pitfall 25 of §13: the reference drops them too, we do not).
-/// - Per row: `KMeans1D(clusters: 2^B)` (plain, unweighted apart from the outliers: no gradients are
-///   available to weight it by Fisher information), centroids rounded to FP16 (the LUT is stored in
-///   FP16 as the paper's accounting assumes), each dense weight coded by its nearest FP16 centroid
-///   (ties to the lower index).
+/// - Per row: `KMeans1D(clusters: 2^B)` minimising `Σ_i s_i (w_i − c_{q(i)})²` with sample weight
+///   `s_i` = the weight's sensitivity (the Fisher diagonal, §10.1) when `quantize` is given one, else 1;
+///   outliers get 0. A row whose non-outlier sensitivities are all 0 falls back to uniform weights
+///   (the reference's "weights sum to 0 → uniform" rule). Centroids are rounded to FP16 (the LUT is
+///   stored in FP16 as the paper's accounting assumes), each dense weight coded by its nearest FP16
+///   centroid (ties to the lower index).
 /// - An outlier's code is the centroid nearest to 0 and it stores the FP16 residual
 ///   `fp16(w − c)`, so `ŵ = c + residual`.
 public struct LookupTableQuantizer: Sendable, Hashable {
@@ -34,8 +36,14 @@ public struct LookupTableQuantizer: Sendable, Hashable {
         public var sparseValues: [Float]
     }
 
-    public func quantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> Encoded {
+    /// Encodes a `[rows, columns]` row-major matrix.
+    ///
+    /// - Parameter sensitivity: per-weight k-means sample weights in the same layout (finite, ≥ 0; the
+    ///   caller validates), or nil for plain k-means.
+    public func quantize(_ weights: [Float], rows: Int, columns: Int, sensitivity: [Float]? = nil,
+                         threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
+        precondition(sensitivity == nil || sensitivity!.count == weights.count, "sensitivity count does not match the weights")
         let k = 1 << bits
         let outlierCount = Int((sparsePercent / 100 * Double(weights.count)).rounded(.toNearestOrEven))
         var isOutlier = [Bool](repeating: false, count: weights.count)
@@ -57,7 +65,11 @@ public struct LookupTableQuantizer: Sendable, Hashable {
                         guard columns > 0 else { return }
                         let base = row * columns
                         let values = UnsafeBufferPointer(start: wp + base, count: columns)
-                        let sampleWeights = (0..<columns).map { isOutlier[base + $0] ? Float(0) : 1 }
+                        var sampleWeights = (0..<columns).map { isOutlier[base + $0] ? Float(0) : (sensitivity?[base + $0] ?? 1) }
+                        if sensitivity != nil, !sampleWeights.contains(where: { $0 > 0 }) {
+                            // No sensitivity in this row: plain k-means (outliers still excluded).
+                            sampleWeights = (0..<columns).map { isOutlier[base + $0] ? 0 : 1 }
+                        }
                         let result = sampleWeights.withUnsafeBufferPointer { kmeans.fit(values, weights: $0) }
                         let book = result.centroids.map { float16BitsToFloat(floatToFloat16Bits(Float($0))) }
                         for j in 0..<k { bp[row * k + j] = book[j] }
@@ -87,8 +99,9 @@ public struct LookupTableQuantizer: Sendable, Hashable {
         return out
     }
 
-    public func fakeQuantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> [Float] {
-        dequantize(quantize(weights, rows: rows, columns: columns, threads: threads))
+    public func fakeQuantize(_ weights: [Float], rows: Int, columns: Int, sensitivity: [Float]? = nil,
+                             threads: Int = 1) -> [Float] {
+        dequantize(quantize(weights, rows: rows, columns: columns, sensitivity: sensitivity, threads: threads))
     }
 
     /// methods.md §12: `n·b + r·2^b·16`, plus for a sparse part `nnz·(16 + 32)` (FP16 value and int32

@@ -30,8 +30,11 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "α of the smoothed activation rows when SPEC has no smooth=α (0..1).")
     var smooth: Double = 0.5
 
-    @Option(name: .long, help: "Calibrate activation ranges (and smoothing) on the first N samples.")
+    @Option(name: .long, help: "Calibrate activation ranges (and smoothing), and the Fisher diagonal that weights the lut rows' k-means, on the first N samples.")
     var calib: Int = 512
+
+    @Flag(name: .long, help: "lut rows: plain k-means, without the Fisher weighting computed from gradients.")
+    var plainLut = false
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
@@ -58,8 +61,16 @@ struct CompareCommand: ParsableCommand {
                 }
                 layers = [found]
             }
-            let comparison = QuantizerComparison(model: model, dataset: dataset, batch: batch)
             let start = DispatchTime.now().uptimeNanoseconds
+            var fisher: FisherDiagonal?
+            if !plainLut, specs.contains(where: \.usesSensitivity) {
+                var ignored = QuantizationOptions.Applied()
+                fisher = try QuantizationOptions.fisherOrNil(model: model, dataset: dataset, samples: calib, applied: &ignored)
+                let line = fisher.map { "compare: Fisher diagonal for lut (\($0.lossKind), \($0.samples) samples) \(fixed($0.seconds, 2)) s\n" }
+                    ?? "compare: lut rows use plain k-means: \(ignored.lines.first ?? "")\n"
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+            let comparison = QuantizerComparison(model: model, dataset: dataset, batch: batch, fisher: fisher)
             let count = specs.count + activationSpecs.count
             var rows = try comparison.run(specs, layers: layers) { index, row in
                 let line = "compare: \(index + 1)/\(count) \(row.quantizer) \(fixed(row.seconds, 2)) s\n"
@@ -83,7 +94,7 @@ struct CompareCommand: ParsableCommand {
                     var object: [String: Any] = [
                         "quantizer": row.quantizer, "bits_per_weight": row.bitsPerWeight, "size_mb": row.sizeMB,
                         "weight_sqnr_db": finite(row.weightSQNR), "output_sqnr_db": finite(row.outputSQNR),
-                        "seconds": row.seconds,
+                        "seconds": row.seconds, "fisher_weighted": row.fisherWeighted,
                     ]
                     object["accuracy"] = row.accuracy ?? NSNull()
                     object["delta"] = row.delta ?? NSNull()
@@ -93,14 +104,16 @@ struct CompareCommand: ParsableCommand {
                     return object
                 }
                 try printJSON(["model": model.path, "data": dataset.source, "samples": dataset.count, "bits": bits,
-                               "layer": layer ?? NSNull(), "calibration_samples": activations == nil ? NSNull() : min(calib, dataset.count) as Any, "seconds": total, "rows": objects])
+                               "layer": layer ?? NSNull(), "calibration_samples": activations == nil ? NSNull() : min(calib, dataset.count) as Any,
+                               "fisher": fisher.map { ["samples": $0.samples, "loss": $0.lossKind, "seconds": $0.seconds] as [String: Any] } ?? NSNull(),
+                               "seconds": total, "rows": objects])
                 return
             }
             print("model  \(model.path)  \(layer.map { "layer \($0)" } ?? "all \(model.layers.count) layers")  \(dataset.count) samples  B=\(bits)")
             let header = ["quantizer", "bits/w", "size MB", "W SQNR dB", "out SQNR dB", "accuracy %", "Δ pts", "s"]
             let body = rows.map { row -> [String] in
                 let size = fixed(row.sizeMB, 4) + (row.denseSizeMB.map { " (dense \(fixed($0, 4)))" } ?? "")
-                return [row.quantizer + (row.activations.map { " A " + $0 } ?? ""), fixed(row.bitsPerWeight, 3), size,
+                return [row.quantizer + (row.fisherWeighted ? " (Fisher)" : "") + (row.activations.map { " A " + $0 } ?? ""), fixed(row.bitsPerWeight, 3), size,
                         row.weightSQNR.isFinite ? fixed(row.weightSQNR, 2) : "inf",
                         row.outputSQNR.isFinite ? fixed(row.outputSQNR, 2) : "inf",
                         row.accuracy.map { fixed($0 * 100, 2) } ?? "n/a",
@@ -116,6 +129,9 @@ struct CompareCommand: ParsableCommand {
             }
             print(render(header))
             for cells in body { print(render(cells)) }
+            if let fisher {
+                print("lut rows marked (Fisher): k-means weighted by the Fisher diagonal (\(fisher.lossKind) on \(fisher.samples) samples, \(fixed(fisher.seconds, 2)) s, included in the total)")
+            }
             print("total \(fixed(total, 1)) s")
         }
     }

@@ -85,8 +85,11 @@ struct EvalCommand: ParsableCommand {
     /// weights), so the accuracy equals the screen's for the same plan and data.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) throws {
         let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
-        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch,
+                                          fisherSamples: quantization.plainLut ? nil : quantization.calib)
         let result = try runBlocking { try await evaluator.evaluate(plan) }
+        let lutLayers = zip(plan.choices, result.layers).filter { $0.0.weights?.usesSensitivity == true }
+        let fisherLayers = lutLayers.filter { $0.1.fisherWeighted }.count
         let interval = result.interval
         if json {
             var object: [String: Any] = [
@@ -104,6 +107,10 @@ struct EvalCommand: ParsableCommand {
                 object["ci95_high"] = interval.upper
             }
             if let reference = result.referenceAccuracy { object["fp32_accuracy"] = reference }
+            if !lutLayers.isEmpty {
+                object["lut_weighting"] = fisherLayers == lutLayers.count ? "fisher" : "plain"
+                if fisherLayers > 0 { object["fisher_samples"] = min(quantization.calib, dataset.count) }
+            }
             try printJSON(object)
             return
         }
@@ -115,6 +122,10 @@ struct EvalCommand: ParsableCommand {
             print("fp32      \(fixed(reference * 100, 2)) %  (Δ \(fixed((result.accuracy - reference) * 100, 2)) pp)")
         } else {
             print("agreement \(fixed(result.accuracy * 100, 2)) % of top-1 predictions equal FP32's (the data has no labels)")
+        }
+        if !lutLayers.isEmpty {
+            print("lut       \(lutLayers.count) layers, " + (fisherLayers == lutLayers.count
+                ? "k-means weighted by the Fisher diagonal (\(min(quantization.calib, dataset.count)) samples)" : "plain k-means"))
         }
         print("size      \(fixed(result.size.payloadMB, 4)) MB weights, \(fixed(result.size.totalMB, 4)) MB with metadata, \(fixed(result.size.averagePayloadBits, 2)) bits/weight")
     }

@@ -12,8 +12,11 @@ struct QuantizationOptions: ParsableArguments {
                                             valueName: "SPEC"))
     var activations: String?
 
-    @Option(name: .long, help: "Calibrate activation ranges on the first N samples.")
+    @Option(name: .long, help: "Calibrate activation ranges, and the Fisher diagonal that weights lut's k-means, on the first N samples.")
     var calib: Int = 512
+
+    @Flag(name: .long, help: "lut: plain k-means, without the Fisher weighting computed from gradients on the calibration samples.")
+    var plainLut = false
 
     func validate() throws {
         if calib < 1 { throw ValidationError("--calib must be at least 1") }
@@ -57,7 +60,25 @@ struct QuantizationOptions: ParsableArguments {
         if let weights {
             let spec = try QuantizerSpec(parsing: weights)
             let start = DispatchTime.now().uptimeNanoseconds
-            let q = try QuantizedModelWeights(model: evaluated, spec: spec, threads: ProcessInfo.processInfo.activeProcessorCount)
+            var fisher: FisherDiagonal?
+            if spec.usesSensitivity {
+                if plainLut {
+                    applied.json["lut_weighting"] = "plain"
+                } else if smoothed {
+                    // The smoothed weights W·s are not the ones the gradients were taken for.
+                    applied.json["lut_weighting"] = "plain"
+                    applied.lines.append("lut       plain k-means: the Fisher weighting is not computed for smoothed weights")
+                } else if let f = try Self.fisherOrNil(model: model, dataset: dataset, samples: calib, applied: &applied) {
+                    fisher = f
+                    applied.json["lut_weighting"] = "fisher"
+                    applied.json["fisher_samples"] = f.samples
+                    applied.json["fisher_loss"] = f.lossKind
+                    applied.json["fisher_seconds"] = f.seconds
+                    applied.lines.append("lut       k-means weighted by the Fisher diagonal (\(f.lossKind), \(f.samples) samples, \(fixed(f.seconds, 2)) s)")
+                }
+            }
+            let q = try QuantizedModelWeights(model: evaluated, spec: spec, fisher: fisher,
+                                              threads: ProcessInfo.processInfo.activeProcessorCount)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             quantized = q
             applied.json["weights"] = spec.description
@@ -72,5 +93,18 @@ struct QuantizationOptions: ParsableArguments {
                 + "SQNR \(sqnr.isFinite ? fixed(sqnr, 2) : "inf") dB" + (smoothed ? " (of the smoothed weights W·s)" : ""), at: 0)
         }
         return (Evaluator(model: evaluated, sampleShape: dataset.sampleShape), quantized, applied)
+    }
+
+    /// The Fisher diagonal, or nil (plain k-means, reason reported in `applied`) when the model has no
+    /// gradients (an op without a backward pass).
+    static func fisherOrNil(model: Model, dataset: Dataset, samples: Int, applied: inout Applied) throws -> FisherDiagonal? {
+        do {
+            return try FisherDiagonal.compute(model: model, data: dataset, samples: samples)
+        } catch let error as QScopeError {
+            applied.json["lut_weighting"] = "plain"
+            applied.json["fisher_unavailable"] = error.description
+            applied.lines.append("lut       plain k-means: no gradients for the Fisher weighting (\(error.description))")
+            return nil
+        }
     }
 }

@@ -23,8 +23,12 @@ struct WorkbenchCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per forward pass in the engine (as for eval).")
     var batch: Int = 256
 
+    @Option(name: .long, help: "lut layers: compute the Fisher diagonal that weights the k-means on the first N samples (as for eval).")
+    var calib: Int = 512
+
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if calib < 1 { throw ValidationError("--calib must be at least 1") }
     }
 
     func run() throws {
@@ -39,7 +43,7 @@ struct WorkbenchCommand: ParsableCommand {
             guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
                 throw QScopeError("the workbench needs a terminal; for headless runs use 'qscope eval' (with --plan)")
             }
-            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch, fisherSamples: calib)
             var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
             summary.path = Self.relativeToWorkingDirectory(model.path)
             summary.dataPath = Self.relativeToWorkingDirectory(dataset.source)

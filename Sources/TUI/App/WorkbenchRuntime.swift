@@ -18,6 +18,8 @@ final class WorkbenchRuntime {
     private var terminal: Terminal<CursesTerminal>
     private let mailbox = Mailbox()
     private let engine: Engine
+    /// The Compare view's worker (its own task, so a comparison never delays plan evaluations' events).
+    private let comparer: LayerCompareEngine
     private let themes: ThemeCatalog
 
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
@@ -34,6 +36,7 @@ final class WorkbenchRuntime {
                          themeIndex: themeIndex, glyphs: screen.unicode ? .unicode : .ascii)
         let mailbox = self.mailbox
         engine = Engine(evaluator: evaluator) { event in mailbox.post(.engine(event)) }
+        comparer = LayerCompareEngine(evaluator: evaluator, batch: evaluator.batchSize) { event in mailbox.post(.compare(event)) }
     }
 
     /// Runs until the user quits; restores the terminal before returning.
@@ -62,8 +65,11 @@ final class WorkbenchRuntime {
             }
             if changed && !state.quitting { paint() }
         }
-        let engine = self.engine
-        Task { await engine.cancel() }
+        let (engine, comparer) = (self.engine, self.comparer)
+        Task {
+            await engine.cancel()
+            await comparer.cancel()
+        }
     }
 
     private func dispatch(_ msg: Msg) {
@@ -104,6 +110,12 @@ final class WorkbenchRuntime {
             case .redraw:
                 screen.updateSize()
                 terminal.invalidate()
+            case .compareLayer(let layer, let bits, let generation):
+                let comparer = self.comparer
+                Task { await comparer.start(layer: layer, bits: bits, generation: generation) }
+            case .cancelCompare:
+                let comparer = self.comparer
+                Task { await comparer.cancel() }
             case .quit:
                 break
             }

@@ -6,4 +6,7 @@ public enum Action: String, CaseIterable, Hashable, Sendable {
     case undo, redo
     case save, load
     case cycleTheme, toggleHelp, redraw, quit
+    /// Compare view (`Keymap.compareView` while it is open) and the SplitQuant toggle.
+    case openCompare, toggleSplit
+    case compareUp, compareDown, compareApply, closeCompare, comparePreviousLayer, compareNextLayer
 }

@@ -52,6 +52,23 @@ public struct Keymap: Sendable {
         Binding(action: .toggleHelp, keys: [.character("?")], help: "this help", group: "view"),
         Binding(action: .redraw, keys: [.control("l")], help: "redraw the screen", group: "view"),
         Binding(action: .quit, keys: [.character("q")], help: "quit (asks when the plan is unsaved)", group: "view"),
+        Binding(action: .openCompare, keys: [.character("c")],
+                help: "compare all quantizers on this layer", group: "quantizers"),
+        Binding(action: .toggleSplit, keys: [.character("x")], help: "toggle SplitQuant (split3:SPEC)",
+                group: "quantizers"),
+    ])
+
+    /// Keys of the Compare view; they take precedence over `standard` while it is open (every
+    /// other key keeps its main-view meaning, and moving to another layer restarts the comparison).
+    public static let compareView = Keymap([
+        Binding(action: .compareUp, keys: [.up, .character("k")], help: "previous row", group: "compare view"),
+        Binding(action: .compareDown, keys: [.down, .character("j")], help: "next row", group: "compare view"),
+        Binding(action: .compareApply, keys: [.enter], help: "apply the row to the layer (undoable)",
+                group: "compare view"),
+        Binding(action: .comparePreviousLayer, keys: [.left], help: "compare the previous layer", group: "compare view"),
+        Binding(action: .compareNextLayer, keys: [.right], help: "compare the next layer", group: "compare view"),
+        Binding(action: .closeCompare, keys: [.escape, .character("c")], help: "close the compare view",
+                group: "compare view"),
     ])
 
     /// The key map as Markdown table rows (for the README), in table order.

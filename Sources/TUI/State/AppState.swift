@@ -31,6 +31,9 @@ public struct AppState: Equatable, Sendable {
     public var glyphs: GlyphSet = .unicode
     /// Set when the user confirmed quitting; the runtime stops after this frame.
     public var quitting = false
+    /// The Compare view when open (it replaces the Detail panel), and its last request number.
+    public var compare: CompareState?
+    public var compareGeneration: UInt64 = 0
 
     public init(model: ModelSummary, plan: Plan? = nil, planPath: String? = nil, size: Size = Size(width: 120, height: 40),
                 themeNames: [String] = ["dark"], themeIndex: Int = 0, glyphs: GlyphSet = .unicode) {

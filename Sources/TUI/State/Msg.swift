@@ -13,6 +13,8 @@ public enum Msg: Sendable {
     case planLoaded(Plan, path: String)
     /// A save or load failed; `message` is the one-line error (it names the file).
     case fileFailed(message: String)
+    /// An event of the Compare view's comparison.
+    case compare(CompareEvent)
 }
 
 /// Work the reducer asks the runtime to do; described as data so that reducer tests can check it.
@@ -29,4 +31,8 @@ public enum Effect: Hashable, Sendable {
     /// Repaint every cell (Ctrl-L).
     case redraw
     case quit
+    /// Compare every quantizer family on layer `layer` at `bits` (superseding earlier comparisons).
+    case compareLayer(layer: Int, bits: Int, generation: UInt64)
+    /// Stop the running comparison (the Compare view closed).
+    case cancelCompare
 }

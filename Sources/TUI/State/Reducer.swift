@@ -7,10 +7,14 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
     case .key(let key):
         state.notice = nil
         if let overlay = state.overlay { return reduceOverlay(&state, overlay, key) }
+        if state.compare != nil, let action = Keymap.compareView.action(for: key) { return reduceCompareAction(&state, action) }
         guard let action = keymap.action(for: key) else { return [] }
-        return reduceAction(&state, action)
+        return reduceAction(&state, action) + compareFollowUp(&state)
     case .mouse(let event):
-        return reduceMouse(&state, event)
+        return reduceMouse(&state, event) + compareFollowUp(&state)
+    case .compare(let event):
+        reduceCompareEvent(&state, event)
+        return []
     case .resize(let size):
         state.size = size
         keepSelectionVisible(&state)
@@ -27,7 +31,7 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
     case .planLoaded(let plan, let path):
         state.planPath = path
         state.notice = Notice("opened \(path)")
-        let effects = replacePlan(&state, with: plan)
+        let effects = replacePlan(&state, with: plan) + compareFollowUp(&state)
         state.savedPlan = plan
         return effects
     case .fileFailed(let message):
@@ -99,6 +103,9 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
         state.quitting = true
         return [.quit]
+    case .openCompare, .toggleSplit, .compareUp, .compareDown, .compareApply, .closeCompare, .comparePreviousLayer,
+         .compareNextLayer:
+        return reduceCompareAction(&state, action)
     }
     return []
 }

@@ -4,7 +4,7 @@ enum HelpOverlay {
     static func lines(_ keymap: Keymap) -> [(keys: String, help: String)] {
         var out: [(String, String)] = []
         var group = ""
-        for binding in keymap.bindings {
+        for binding in keymap.bindings + Keymap.compareView.bindings {
             if binding.group != group {
                 if !out.isEmpty { out.append(("", "")) }
                 group = binding.group

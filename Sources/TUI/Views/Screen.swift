@@ -9,7 +9,11 @@ public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buf
     }
     TitleBar.render(state, in: layout.title, into: &buffer)
     LayersTable.render(state, in: layout.layers, into: &buffer)
-    DetailPane.render(state, in: layout.detail, into: &buffer)
+    if state.compare != nil {
+        CompareView.render(state, in: layout.detail, into: &buffer)
+    } else {
+        DetailPane.render(state, in: layout.detail, into: &buffer)
+    }
     StatusLine.render(state, in: layout.status, into: &buffer)
     BottomLine.render(state, keymap: keymap, in: layout.bottom, into: &buffer)
     if state.overlay == .help {
