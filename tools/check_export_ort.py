@@ -7,7 +7,8 @@ layer: the same plans as Tests/AnalysisTests/Export/QDQExportTests.swift), it wr
 runs `qscope eval --plan --json` (accuracy computed by qscope), exports the plan with the built
 binary, runs ONNX Runtime on the export over the bundled 2000 samples, once with graph
 optimizations disabled and once with the default (ORT_ENABLE_ALL), and prints both accuracies
-next to qscope's. Exit status 1 if ORT cannot load a model or its unoptimized accuracy differs.
+next to qscope's. For the int8 plans it also feeds `--format ort-overrides` to ORT's
+`quantize_static` and checks that the quantized model carries the overridden scales and zero points. Exit status 1 if ORT cannot load a model or its unoptimized accuracy differs.
 
     swift build -c release && python3 tools/check_export_ort.py [--bin .build/release/qscope]
 """
@@ -54,6 +55,51 @@ def ort_correct(path, x, y, optimize):
     return correct
 
 
+def overrides_check(binary, model_path, plan_path, tmp, x):
+    """Feeds `qscope export --format ort-overrides` to ORT's quantize_static (QDQ, per channel) and
+    checks that every overridden weight's scales and zero points are the ones in the written model.
+    Returns (weights checked, mismatches)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    import onnx
+    from onnx import numpy_helper
+    path = os.path.join(tmp, "overrides.json")
+    run(binary, "export", model_path, "--plan", plan_path, "--format", "ort-overrides", "-o", path)
+    with open(path) as f:
+        overrides = json.load(f)
+    dtypes = {QuantType.QInt8: np.int8, QuantType.QUInt8: np.uint8, QuantType.QInt16: np.int16, QuantType.QUInt16: np.uint16}
+    for entries in overrides.values():  # JSON -> the Python types quantize_static expects
+        for entry in entries:
+            entry["quant_type"] = QuantType.from_string(entry["quant_type"])
+            entry["scale"] = np.array(entry["scale"], dtype=np.float32)
+            entry["zero_point"] = np.array(entry["zero_point"], dtype=dtypes.get(entry["quant_type"], np.int8))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([x[i:i + 128] for i in range(0, 512, 128)])
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"input": batch}
+
+    out = os.path.join(tmp, "ort-static.onnx")
+    quantize_static(os.path.join(ROOT, model_path), out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    extra_options={"TensorQuantOverrides": overrides})
+    written = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+    checked = mismatches = 0
+    for name, entries in overrides.items():
+        scale = written.get(name + "_scale")
+        if scale is None:
+            continue
+        checked += 1
+        want = np.array([float(e["scale"]) for e in entries], dtype=np.float32)
+        zero = written[name + "_zero_point"].astype(np.int64)
+        want_zero = np.array([int(e["zero_point"]) for e in entries])
+        if scale.reshape(-1).shape != want.shape or not (np.array_equal(scale.reshape(-1), want)
+                                                         and np.array_equal(zero.reshape(-1), want_zero)):
+            mismatches += 1
+    return checked, mismatches
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "qscope"))
@@ -83,6 +129,11 @@ def main():
                     print(f"{model:5} {label:6} ORT failed: {str(error).splitlines()[0]}")
                     failures += 1
                     continue
+                if label == "int8":
+                    checked, bad = overrides_check(args.bin, model_path, plan_path, tmp, x)
+                    failures += bad
+                    print(f"      ort-overrides -> quantize_static: {checked} tensors with the override's scales and "
+                          f"zero points, {bad} mismatches")
                 mark = "" if plain == qscope["correct"] else "  MISMATCH"
                 failures += plain != qscope["correct"]
                 print(f"{model:5} {label:6} {qscope['correct']:>18} {plain:>10} {optimized:>8} {export['opset']:>5} "

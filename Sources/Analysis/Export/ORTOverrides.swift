@@ -4,7 +4,8 @@ import Foundation
 /// `extra_options["TensorQuantOverrides"]`: an object keyed by ONNX tensor name whose value is a list
 /// of dicts, one per channel for per-channel weights (the first carrying `axis`), one for per-tensor
 /// tensors, each with `quant_type` (a `QuantType` name: QInt4, QUInt4, QInt8, QUInt8, QInt16, QUInt16,
-/// QFLOAT8E4M3FN), `scale`, `zero_point` and `symmetric`.
+/// QFLOAT8E4M3FN), `scale` and `zero_point` (ORT refuses `symmetric`, `reduce_range`, `rmin` and
+/// `rmax` next to an explicit scale and zero point; symmetric grids show as zero point 0).
 ///
 /// Weights use the ONNX export's containers (2–4-bit codes in 4-bit types); activations 8-bit (or
 /// 16-bit) types, whose saturation range is wider than a narrower plan width's (the ONNX export adds
@@ -20,11 +21,10 @@ public enum ORTOverrides {
             switch encoding.storage {
             case .integer(let type, _, let scales, let zeros):
                 dicts = scales.indices.map { c in
-                    ["quant_type": quantType(type), "scale": Double(scales[c]), "zero_point": Int(zeros?[c] ?? 0),
-                     "symmetric": encoding.symmetric]
+                    ["quant_type": quantType(type), "scale": Double(scales[c]), "zero_point": Int(zeros?[c] ?? 0)]
                 }
             case .float8(let type, _, let scales) where type == .float8e4m3fn:
-                dicts = scales.map { ["quant_type": "QFLOAT8E4M3FN", "scale": Double($0), "zero_point": 0, "symmetric": true] }
+                dicts = scales.map { ["quant_type": "QFLOAT8E4M3FN", "scale": Double($0), "zero_point": 0] }
             default:
                 skipped.append(input.model.layers[i].name)
                 continue
@@ -38,7 +38,7 @@ public enum ORTOverrides {
             let type: DataType = spec.asymmetric ? (spec.bits <= 8 ? .uint8 : .uint16) : (spec.bits <= 8 ? .int8 : .int16)
             for layer in entry.layers {
                 root[input.inputName(layer)] = [["quant_type": quantType(type), "scale": Double(entry.calibrated.scale),
-                                                 "zero_point": Int(entry.calibrated.zeroPoint), "symmetric": !spec.asymmetric]]
+                                                 "zero_point": Int(entry.calibrated.zeroPoint)]]
             }
         }
         var notes: [String] = []
