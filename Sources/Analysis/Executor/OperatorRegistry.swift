@@ -42,6 +42,8 @@ public enum OperatorRegistry {
         table["PRelu"] = PReluOperator.make
         table["Where"] = WhereOperator.make
         table["QScopeFakeQuant"] = FakeQuantOperator.make  // activation fake-quant (Analysis/Quantization)
+        table["QuantizeLinear"] = LinearQuantizationOperator.quantizeLinear
+        table["DequantizeLinear"] = LinearQuantizationOperator.dequantizeLinear
         table["Gemm"] = GemmOperator.make
         table["MatMul"] = MatMulOperator.make
         table["Conv"] = ConvOperator.make

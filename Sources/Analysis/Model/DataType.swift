@@ -19,17 +19,27 @@ public enum DataType: Int, Sendable, CaseIterable, CustomStringConvertible {
     case uint32 = 12
     case uint64 = 13
     case bfloat16 = 16
+    /// OCP FP8 E4M3 (no infinities, one NaN code, max 448): weights behind DequantizeLinear (opset 19+).
+    case float8e4m3fn = 17
+    /// OCP FP8 E5M2 (IEEE-like, max 57344).
+    case float8e5m2 = 19
+    /// 4-bit integers, two per byte (low nibble first) in `raw_data` (opset 21+).
+    case uint4 = 21
+    case int4 = 22
 
     /// True for the types whose values are stored exactly as integers in constants.
     public var isInteger: Bool {
         switch self {
-        case .uint8, .int8, .uint16, .int16, .int32, .int64, .uint32, .uint64, .bool: return true
+        case .uint8, .int8, .uint16, .int16, .int32, .int64, .uint32, .uint64, .bool, .uint4, .int4: return true
         default: return false
         }
     }
 
     /// True for the floating-point types (all computed as float32).
-    public var isFloat: Bool { self == .float32 || self == .float16 || self == .float64 || self == .bfloat16 }
+    public var isFloat: Bool {
+        self == .float32 || self == .float16 || self == .float64 || self == .bfloat16 || self == .float8e4m3fn
+            || self == .float8e5m2
+    }
 
     public var description: String {
         switch self {
@@ -47,6 +57,10 @@ public enum DataType: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .uint32: return "uint32"
         case .uint64: return "uint64"
         case .bfloat16: return "bfloat16"
+        case .float8e4m3fn: return "float8e4m3fn"
+        case .float8e5m2: return "float8e5m2"
+        case .uint4: return "uint4"
+        case .int4: return "int4"
         }
     }
 
@@ -65,6 +79,8 @@ public enum DataType: Int, Sendable, CaseIterable, CustomStringConvertible {
         case .int64, .uint64:
             let t = value.rounded(.towardZero)
             return Swift.min(Swift.max(t, -9.223372036854775e18), 9.223372036854775e18)
+        case .int4: return Double((Int64(value.rounded(.towardZero)) & 0xF) ^ 0x8) - 8
+        case .uint4: return Double(Int64(value.rounded(.towardZero)) & 0xF)
         case .float16: return Double(Float(value))  // computed in float32
         default: return value
         }

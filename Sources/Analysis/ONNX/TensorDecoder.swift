@@ -1,6 +1,11 @@
 import Foundation
 
 /// Decodes ONNX `TensorProto`s: raw little-endian `raw_data`, the typed fields, or external data.
+///
+/// The quantized storage types: `int4` / `uint4` are packed two per byte, first element in the low
+/// nibble, `ceil(n/2)` bytes (in `raw_data`, or the packed bytes one per `int32_data` entry);
+/// `float8e4m3fn` / `float8e5m2` are one byte per element (in `int32_data`, one per entry) and decode
+/// to their exact values (`Float8Bits`).
 package enum TensorDecoder {
     package static func decode(_ proto: Onnx_TensorProto, baseDirectory: String) throws -> Tensor {
         let name = proto.name.isEmpty ? "(unnamed)" : proto.name
@@ -35,6 +40,13 @@ package enum TensorDecoder {
         case .int64:
             try expect(proto.int64Data.count, count, name)
             return Tensor(shape: shape, integers: proto.int64Data, dataType: dataType)
+        case .int4, .uint4:
+            try expect(proto.int32Data.count, (count + 1) / 2, name)
+            return unpackNibbles(proto.int32Data.map { UInt8(truncatingIfNeeded: $0) }, count: count, shape: shape, dataType: dataType)
+        case .float8e4m3fn, .float8e5m2:
+            try expect(proto.int32Data.count, count, name)
+            let table = Float8Bits.table(dataType)
+            return Tensor(shape: shape, values: proto.int32Data.map { table[Int(UInt8(truncatingIfNeeded: $0))] }, dataType: dataType)
         case .uint32, .uint64:
             try expect(proto.uint64Data.count, count, name)
             return Tensor(shape: shape, integers: proto.uint64Data.map { Int64(truncatingIfNeeded: $0) }, dataType: dataType)
@@ -80,6 +92,12 @@ package enum TensorDecoder {
     }
 
     private static func fromRaw(_ raw: Data, dataType: DataType, shape: [Int], count: Int, name: String) throws -> Tensor {
+        if dataType == .int4 || dataType == .uint4 {
+            guard raw.count == (count + 1) / 2 else {
+                throw QScopeError("tensor '\(name)' has \(raw.count) bytes of data but its shape needs \((count + 1) / 2) (4-bit, two per byte)")
+            }
+            return unpackNibbles([UInt8](raw), count: count, shape: shape, dataType: dataType)
+        }
         let width: Int
         switch dataType {
         case .float32, .int32, .uint32: width = 4
@@ -109,9 +127,22 @@ package enum TensorDecoder {
             case .uint16: return Tensor(shape: shape, integers: load(UInt16.self).map(Int64.init), dataType: dataType)
             case .int8: return Tensor(shape: shape, integers: load(Int8.self).map(Int64.init), dataType: dataType)
             case .bool: return Tensor(shape: shape, integers: load(UInt8.self).map { $0 != 0 ? 1 : 0 }, dataType: dataType)
+            case .float8e4m3fn, .float8e5m2:
+                let table = Float8Bits.table(dataType)
+                return Tensor(shape: shape, values: load(UInt8.self).map { table[Int($0)] }, dataType: dataType)
             default: return Tensor(shape: shape, integers: load(UInt8.self).map(Int64.init), dataType: dataType)
             }
         }
+    }
+
+    /// `count` 4-bit values from packed bytes (element 2i in the low nibble of byte i), sign-extended
+    /// for `int4`.
+    static func unpackNibbles(_ bytes: [UInt8], count: Int, shape: [Int], dataType: DataType) -> Tensor {
+        let integers = (0..<count).map { i -> Int64 in
+            let nibble = Int64(i % 2 == 0 ? bytes[i / 2] & 0xF : bytes[i / 2] >> 4)
+            return dataType == .int4 && nibble >= 8 ? nibble - 16 : nibble
+        }
+        return Tensor(shape: shape, integers: integers, dataType: dataType)
     }
 
     /// IEEE half (binary16) or bfloat16 bits to Float; exact for every value.

@@ -83,11 +83,35 @@ struct EvalCommand: ParsableCommand {
 
     /// `--plan`: the same evaluation the workbench's engine runs (same batches, same substituted
     /// weights), so the accuracy equals the screen's for the same plan and data.
+    ///
+    /// Activation specs of the plan are calibrated on the first `--calib` samples exactly as
+    /// `--activations` does (`PlanActivations`), and the plan's weights are evaluated on the model with
+    /// those fake-quant nodes; the FP32 reference then comes from a second evaluator on the float model.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) throws {
         let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
-        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch,
+        var evaluated = model
+        var weightsOnly = plan
+        var activationEntries: [PlanActivations.Entry] = []
+        var referenceCorrect: Int?
+        if plan.choices.contains(where: { $0.activations != nil }) {
+            guard dataset.labels != nil else {
+                throw QScopeError(file: dataset.source, "plans with activation specs are evaluated against labels; the data has none")
+            }
+            let calibration = dataset.prefix(quantization.calib)
+            let activations = try PlanActivations.calibrate(plan: plan, model: model, calibration: calibration)
+            evaluated = activations.model
+            activationEntries = activations.entries
+            for i in weightsOnly.choices.indices { weightsOnly.choices[i].activations = nil }
+            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+            referenceCorrect = try runBlocking { try await float.evaluate(Plan(model: model)) }.correct
+        }
+        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: batch,
                                           fisherSamples: quantization.plainLut ? nil : quantization.calib)
-        let result = try runBlocking { try await evaluator.evaluate(plan) }
+        var result = try runBlocking { [weightsOnly] in try await evaluator.evaluate(weightsOnly) }
+        if !activationEntries.isEmpty {
+            result.referenceCorrect = referenceCorrect
+            result.plan = plan
+        }
         let lutLayers = zip(plan.choices, result.layers).filter { $0.0.weights?.usesSensitivity == true }
         let fisherLayers = lutLayers.filter { $0.1.fisherWeighted }.count
         let interval = result.interval
@@ -95,7 +119,6 @@ struct EvalCommand: ParsableCommand {
             var object: [String: Any] = [
                 "model": model.path, "data": dataset.source, "plan": path, "samples": result.samples,
                 "classes": evaluator.classes, "batch": evaluator.batchSize, "seconds": result.seconds,
-                "agreement_with_fp32": result.agreement,
                 "weights_mb": result.size.payloadMB, "weights_with_metadata_mb": result.size.totalMB,
                 "average_bits_per_weight": result.size.averagePayloadBits,
                 "average_bits_per_weight_with_metadata": result.size.averageTotalBits,
@@ -110,6 +133,16 @@ struct EvalCommand: ParsableCommand {
             if !lutLayers.isEmpty {
                 object["lut_weighting"] = fisherLayers == lutLayers.count ? "fisher" : "plain"
                 if fisherLayers > 0 { object["fisher_samples"] = min(quantization.calib, dataset.count) }
+            }
+            if activationEntries.isEmpty {
+                object["agreement_with_fp32"] = result.agreement
+            } else {
+                object["calibration_samples"] = min(quantization.calib, dataset.count)
+                object["activations"] = activationEntries.map { entry -> [String: Any] in
+                    ["tensor": evaluated.graph.valueNames[entry.input], "spec": entry.spec.description,
+                     "layers": entry.layers.map { model.layers[$0].name }, "scale": Double(entry.calibrated.scale),
+                     "zero_point": Int(entry.calibrated.zeroPoint)]
+                }
             }
             try printJSON(object)
             return
@@ -126,6 +159,9 @@ struct EvalCommand: ParsableCommand {
         if !lutLayers.isEmpty {
             print("lut       \(lutLayers.count) layers, " + (fisherLayers == lutLayers.count
                 ? "k-means weighted by the Fisher diagonal (\(min(quantization.calib, dataset.count)) samples)" : "plain k-means"))
+        }
+        if !activationEntries.isEmpty {
+            print("acts      \(activationEntries.count) layer inputs quantized per tensor, calibrated on \(min(quantization.calib, dataset.count)) samples")
         }
         print("size      \(fixed(result.size.payloadMB, 4)) MB weights, \(fixed(result.size.totalMB, 4)) MB with metadata, \(fixed(result.size.averagePayloadBits, 2)) bits/weight")
     }

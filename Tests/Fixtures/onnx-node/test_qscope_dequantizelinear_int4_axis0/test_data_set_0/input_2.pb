@@ -1,0 +1,1 @@
+*àBx_zero_point
