@@ -19,9 +19,11 @@ final class WorkbenchRuntime {
     private let mailbox = Mailbox()
     private let engine: Engine
     private let themes: ThemeCatalog
+    /// The background Hessian analysis, created on `.startSensitivity` (after the first accuracy).
+    private let sensitivity: BackgroundSensitivity
 
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
-         themeIndex: Int) throws {
+         themeIndex: Int, model: Model, dataset: Dataset) throws {
         self.themes = themes
         let environment = ProcessInfo.processInfo.environment
         do {
@@ -34,6 +36,10 @@ final class WorkbenchRuntime {
                          themeIndex: themeIndex, glyphs: screen.unicode ? .unicode : .ascii)
         let mailbox = self.mailbox
         engine = Engine(evaluator: evaluator) { event in mailbox.post(.engine(event)) }
+        sensitivity = BackgroundSensitivity(model: model, data: dataset,
+                                            options: BackgroundSensitivity.workbenchOptions(sampleCount: dataset.count)) { event in
+            mailbox.post(.sensitivity(event))
+        }
     }
 
     /// Runs until the user quits; restores the terminal before returning.
@@ -61,7 +67,10 @@ final class WorkbenchRuntime {
                 changed = true
             }
             if changed && !state.quitting { paint() }
+            // The analysis pauses between probe batches while an evaluation is queued or running.
+            sensitivity.setEvaluationPending(state.engine != .idle)
         }
+        sensitivity.cancel()
         let engine = self.engine
         Task { await engine.cancel() }
     }
@@ -98,6 +107,8 @@ final class WorkbenchRuntime {
                 } catch {
                     dispatch(.fileFailed(message: Self.describe(error)))
                 }
+            case .startSensitivity:
+                sensitivity.start()
             case .applyTheme(let index):
                 screen.setTheme(themes.themes[index])
                 terminal.invalidate()
