@@ -88,6 +88,7 @@ struct SensitivityReducerTests {
         var state = Fixtures.openedState()
         _ = reduce(&state, .sensitivity(.failed(message: "model.onnx: the output is not a class-score vector")))
         #expect(state.sensitivity.phase == .failed("model.onnx: the output is not a class-score vector"))
+        #expect(state.notice == Notice("sensitivity analysis: model.onnx: the output is not a class-score vector", isError: true))
     }
 
     @Test("S and F6 cycle the sort order: model, trace, Ω, size, model")

@@ -16,10 +16,12 @@ func startSensitivityEffects(_ state: inout AppState, after event: EngineEvent) 
     }
 }
 
-/// A new estimate: only `sensitivity` changes (never the plan, the undo history or the evaluation);
+/// A new estimate: only `sensitivity` changes (never the plan, the undo history or the evaluation;
+/// a failure also shows its message as the notice);
 /// with a sort order that depends on it the rows move, so the selection is kept on screen.
 func reduceSensitivity(_ state: inout AppState, _ event: SensitivityEvent) {
     state.sensitivity.apply(event)
+    if case .failed(let message) = event { state.notice = Notice("sensitivity analysis: " + message, isError: true) }
     if state.layerSort != .model { keepSelectionVisible(&state) }
 }
 

@@ -32,7 +32,8 @@ enum StatusLine {
         } else {
             segments.append(("accuracy pending", Style(.dim)))
         }
-        if let segment = SensitivityStatus.segment(state, compact: compact) { segments.append(segment) }
+        // Compact numbers leave room for the long form of this segment from 100 columns on.
+        if let segment = SensitivityStatus.segment(state, compact: compact && rect.width < 100) { segments.append(segment) }
         var x = rect.x
         for (i, (text, style)) in segments.enumerated() {
             if i > 0 {
