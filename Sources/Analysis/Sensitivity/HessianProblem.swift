@@ -38,7 +38,7 @@ final class HessianProblem {
         var chunk = requested
         if chunk <= 0 {
             let one = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1)
-            chunk = memoryBudgetFloats / max(1, one.valueFloats * (2 + 2 * max(1, probes)))
+            chunk = memoryBudgetFloats / max(1, one.valueFloats * (2 + 3 * max(1, probes)))
         }
         chunk = max(1, min(chunk, samples))
         let main = try ReverseMode(model: model, batch: chunk, sampleShape: data.sampleShape, threads: threads)
@@ -82,5 +82,18 @@ final class HessianProblem {
             if chunks.count > 1 { _ = try prepare(index) }
             chunks[index].engine.hessianVectorProducts(directions: directions, probes: probes, results: results)
         }
+    }
+
+    /// v_lᵀ(H·v)_l for every layer l and probe (`[layer][probe]`), summed over the chunks: the
+    /// per-layer Hutchinson samples, without forming Hv where a layer's rule knows the quadratic form
+    /// directly (`ReverseMode.hessianQuadraticForms`).
+    func quadraticForms(directions: [UnsafePointer<Float>], probes: Int) throws -> [[Double]] {
+        var total = [[Double]](repeating: [Double](repeating: 0, count: probes), count: counts.count)
+        for index in chunks.indices {
+            if chunks.count > 1 { _ = try prepare(index) }
+            let forms = chunks[index].engine.hessianQuadraticForms(directions: directions, probes: probes)
+            for l in counts.indices { for p in 0..<probes { total[l][p] += forms[l][p] } }
+        }
+        return total
     }
 }

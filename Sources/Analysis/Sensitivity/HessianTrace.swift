@@ -74,11 +74,7 @@ public enum HessianTraceEstimator {
         let layers = model.layers
         let counts = layers.map(\.parameterCount)
         let directions = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
-        let products = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
-        defer {
-            for buffer in directions { buffer.deallocate() }
-            for buffer in products { buffer.deallocate() }
-        }
+        defer { for buffer in directions { buffer.deallocate() } }
         var sum = [Double](repeating: 0, count: layers.count), sumSquares = sum
         var probes = 0
         var cancelled = false
@@ -113,12 +109,9 @@ public enum HessianTraceEstimator {
             for l in layers.indices {
                 for p in 0..<batch { rademacher(seed: options.seed, probe: probes + p, layer: l, into: directions[l] + p * counts[l], count: counts[l]) }
             }
-            try problem.products(directions: directions.map { UnsafePointer($0) }, probes: batch, results: products)
+            let samples = try problem.quadraticForms(directions: directions.map { UnsafePointer($0) }, probes: batch)
             for l in layers.indices {
-                for p in 0..<batch {
-                    var dot: Double = 0
-                    let v = directions[l] + p * counts[l], hv = products[l] + p * counts[l]
-                    for i in 0..<counts[l] { dot += Double(v[i]) * Double(hv[i]) }
+                for dot in samples[l] {
                     sum[l] += dot
                     sumSquares[l] += dot * dot
                 }
