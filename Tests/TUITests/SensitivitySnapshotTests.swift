@@ -62,6 +62,20 @@ struct SensitivitySnapshotTests {
         assertSnapshot(of: buffer(state).text, as: .lines, named: "120x40")
     }
 
+    @Test("a post-ReLU input with most values at 0: the tallest activation bar is clipped (accent), the rest keep their scale")
+    func clippedActivationBar() {
+        var state = SensitivityFixtures.analysing(Fixtures.editedState())
+        let old = SensitivityFixtures.activations(4)
+        var histogram = old.histogram
+        histogram[0] = 40 * histogram[1]
+        _ = reduce(&state, .sensitivity(.activations(layer: 4, ActivationStatistics(
+            name: old.name, samples: old.samples, count: histogram.reduce(0, +), nanCount: 0, minimum: old.minimum, maximum: old.maximum,
+            mean: old.mean, standardDeviation: old.standardDeviation, skewness: old.skewness, negativeFraction: 0,
+            histogram: histogram, symmetricMSE: old.symmetricMSE, asymmetricMSE: old.asymmetricMSE))))
+        assertSnapshot(of: buffer(state).text, as: .lines, named: "120x40")
+        assertSnapshot(of: roles(state), as: .lines, named: "120x40-roles")
+    }
+
     @Test("analysis failed: placeholders and the message in the status line")
     func failed() {
         var state = Fixtures.editedState(size: Size(width: 80, height: 24))

@@ -50,19 +50,23 @@ extension DetailPane {
             return
         }
         let asymmetry = a.asymmetry.isInfinite ? "∞" : Text.fixed(a.asymmetry, 2)
-        buffer.put("input activations · \(Text.grouped(a.samples)) samples · |min|/max \(asymmetry) · "
-                   + "\(Text.fixed(a.negativeFraction * 100, 1))% negative", x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
         let chart = Rect(x: rect.x, y: rect.y + 1, width: rect.width, height: rect.height - 2)
+        let columns = resample(a.histogram, to: max(1, chart.width), samples: a.count)
+        let (peak, clipped) = activationPeak(columns)
+        var caption = "input activations · \(Text.grouped(a.samples)) samples · |min|/max \(asymmetry) · "
+            + "\(Text.fixed(a.negativeFraction * 100, 1))% negative"
+        if clipped { caption += " · top bar clipped" }
+        buffer.put(caption, x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
         guard chart.height >= 1 else { return }
-        let columns = resample(a.histogram, to: chart.width, samples: a.count)
-        let peak = max(1, columns.max() ?? 1)
         let eighths = chart.height * 8
         let bars = state.glyphs.bars
         for (c, count) in columns.enumerated() {
-            let height = count == 0 ? 0 : max(1, count * eighths / peak)
+            let height = count == 0 ? 0 : min(eighths, max(1, count * eighths / peak))
             for row in 0..<chart.height {
                 let filled = min(8, max(0, height - row * 8))
-                if filled > 0 { buffer.set(x: chart.x + c, y: chart.maxY - 1 - row, Cell(bars[filled], style: Style(.bar))) }
+                // A clipped bar is drawn in the accent colour so that it does not read as exact.
+                let style = count > peak ? Style.accent : Style(.bar)
+                if filled > 0 { buffer.set(x: chart.x + c, y: chart.maxY - 1 - row, Cell(bars[filled], style: style)) }
             }
         }
         let axisY = rect.maxY - 1
@@ -73,6 +77,17 @@ extension DetailPane {
             buffer.put("0", x: rect.x + zero, y: axisY, style: .dim)
         }
         buffer.put(hi, x: rect.maxX - DisplayWidth.of(hi), y: axisY, style: .dim)
+    }
+
+    /// The count that fills the chart's height. After a ReLU most inputs are exactly 0 and that one
+    /// bin would flatten the rest into a single row: when the tallest column is more than 4× the
+    /// next one, the scale is 1.5× the next one and the tallest is clipped (`clipped` true).
+    static func activationPeak(_ columns: [Int]) -> (peak: Int, clipped: Bool) {
+        let sorted = columns.sorted(by: >)
+        guard let first = sorted.first, first > 0 else { return (1, false) }
+        // Wide bins repeat over several columns: the runner-up is the tallest smaller column.
+        guard let second = sorted.first(where: { $0 < first }), second > 0, first > 4 * second else { return (first, false) }
+        return (max(1, second * 3 / 2), true)
     }
 
     /// "clusters −0.21 · 0.00 · 0.19", "bounds t1 … t2 …", "outliers IQR n · 3σ n".
