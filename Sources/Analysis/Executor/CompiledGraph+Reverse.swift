@@ -240,8 +240,8 @@ public final class ReverseMode: @unchecked Sendable {
     /// per-layer Hutchinson samples, with v the concatenation of `directions` (as in
     /// `hessianVectorProducts`). Equal to the dot products of `directions` with that function's
     /// products, but cheaper: layers whose rule knows the quadratic form directly (Conv:
-    /// ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩) skip their weight-gradient products; the others form
-    /// (Hv)_l and take the dot product.
+    /// ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩; Gemm and MatMul with the weight as B: the same with the
+    /// product) skip their weight-gradient products; the others form (Hv)_l and take the dot product.
     public func hessianQuadraticForms(directions: [UnsafePointer<Float>], probes: Int) -> [[Double]] {
         precondition(directions.count == weights.count, "one buffer per layer")
         var forms: [Int: UnsafeMutablePointer<Double>] = [:]
