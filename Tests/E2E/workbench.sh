@@ -37,7 +37,7 @@ screen() { "${T[@]}" capture-pane -p -t "$1" 2>/dev/null; }
 LAST=""
 wait_for() {
   local session="$1"; shift
-  local deadline=$((SECONDS + 60))
+  local deadline=$((SECONDS + ${WAIT_SECONDS:-60}))
   while [ $SECONDS -lt $deadline ]; do
     local text; text="$(screen "$session")"
     local all=1
@@ -81,6 +81,8 @@ start() {
 start main
 check "opens on the sample CNN and shows the FP32 accuracy" wait_for main 'Layers' '● idle' 'acc 92\.85%' '/layer2/conv2/Conv'
 fp32="$(accuracy)"
+# The Hessian analysis starts after the first accuracy; the status line counts its probes.
+check "the Hessian analysis runs in the background (probes in the status line)" wait_for main 'traces [0-9]+/200 probes|tr [0-9]+/200'
 # select_layer SESSION NAME: from the first row, j until NAME is selected (at most 30 rows).
 select_layer() {
   local session="$1" name="$2"
@@ -101,13 +103,36 @@ check "the detail pane follows the selection" wait_for main 'Detail · /layer2/c
 check "- seven times: the layer at int2, evaluated" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +2 int2' '● idle'
 low="$(accuracy)"
 check "accuracy fell at 2 bits ($fp32% -> $low%)" less_than "$low" "$fp32"
-check "status shows Δ vs FP32 and sizes" wait_for main 'Δ −[0-9.]+ pp vs FP32' 'MB weights · [0-9.]+ MB w/ meta' 'bits/w'
+# While the traces are computing the status line is compact (Δ without "vs FP32", sizes as a/b MB).
+check "status shows Δ vs FP32 and sizes" wait_for main 'Δ −[0-9.]+ pp' '(MB weights · [0-9.]+ MB w/ meta|[0-9.]+/[0-9.]+ MB)' 'bits/w'
 "${T[@]}" send-keys -t main u
 check "u undoes to int3" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
 undone="$(accuracy)"
 check "accuracy after undo ($undone%) is at least the 2-bit one" at_least "$undone" "$low"
+# traces_filled: every one of the 9 layer rows shows a trace (a number, six bar cells, then Ω).
+traces_filled() {
+  [ "$(LC_ALL=C.UTF-8 grep -cE '^│.[ ]+[0-9]+ .* -?[0-9][0-9.e-]* [ ▏▎▍▌▋▊▉█]{6} +-?[0-9][0-9.e-]*│$' <<<"$(screen main)")" -eq 9 ]
+}
+wait_traces() {
+  local deadline=$((SECONDS + 600))
+  while [ $SECONDS -lt $deadline ]; do traces_filled && return 0; sleep 0.2; done
+  screen main | sed 's/^/      | /'; return 1
+}
+check "the trace and Ω columns fill in for every layer" wait_traces
+if grep -qE 'traces [0-9]+/200 probes' <<<"$(screen main)"; then
+  # Still computing: keys answer at once and an edit is evaluated while the analysis runs.
+  "${T[@]}" send-keys -t main -
+  check "keys respond while the traces compute (- lowers the layer to int2)" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +2 int2' '● idle'
+  "${T[@]}" send-keys -t main u
+  check "u back to int3 while the traces compute" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
+fi
+"${T[@]}" send-keys -t main S
+check "S sorts the layers by trace (header says so)" wait_for main 'Layers · trace ↓'
+"${T[@]}" send-keys -t main S S S
+check "S cycles back to model order" wait_for main 'Layers · model order'
+check "the detail pane shows the selected layer's trace ± SE" wait_for main '^│trace +-?[0-9][0-9.e-]* ± [0-9][0-9.e-]* \('
 "${T[@]}" resize-window -t main -x 80 -y 24
-check "resize to 80x24 re-lays out the screen" wait_for main '^┌ Layers ─+┐$' '● idle'
+check "resize to 80x24 re-lays out the screen" wait_for main '^┌ Layers[^─]* ─+┐$' '● idle'
 check "80x24 lines are 80 columns" bash -c "[ \"\$(tmux -L $SOCKET capture-pane -p -t main | head -2 | tail -1 | wc -m)\" -eq 81 ]"
 "${T[@]}" resize-window -t main -x 50 -y 12
 check "below 60x16 a notice" wait_for main 'terminal too small' '50x12, need 60x16'

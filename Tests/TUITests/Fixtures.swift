@@ -64,12 +64,12 @@ enum Fixtures {
                               seconds: 0.042, resumedAtLayer: 3)
     }
 
-    /// A state after opening: the FP32 evaluation has landed.
+    /// A state after opening: the FP32 evaluation has landed (through the reducer, so the
+    /// background analysis has been asked for, as in a real run).
     static func openedState(size: Size = Size(width: 120, height: 40)) -> AppState {
         var state = AppState(model: model, size: size, themeNames: ["dark", "light", "mono"])
         _ = initialEffects(&state)
-        state.evaluation = evaluation(state.plan, correct: 1857)
-        state.engine = .idle
+        _ = reduce(&state, .engine(.finished(generation: state.requestedGeneration, evaluation(state.plan, correct: 1857))))
         return state
     }
 

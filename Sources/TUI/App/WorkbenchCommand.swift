@@ -49,7 +49,7 @@ struct WorkbenchCommand: ParsableCommand {
             summary.dataPath = Self.relativeToWorkingDirectory(dataset.source)
             let runtime = try WorkbenchRuntime(summary: summary, plan: initialPlan,
                                                planPath: Self.relativeToWorkingDirectory(planPath), evaluator: evaluator,
-                                               themes: catalog, themeIndex: themeIndex)
+                                               themes: catalog, themeIndex: themeIndex, model: model, dataset: dataset)
             runtime.run()
         }
     }

@@ -21,9 +21,11 @@ final class WorkbenchRuntime {
     /// The Compare view's worker (its own task, so a comparison never delays plan evaluations' events).
     private let comparer: LayerCompareEngine
     private let themes: ThemeCatalog
+    /// The background Hessian analysis, created on `.startSensitivity` (after the first accuracy).
+    private let sensitivity: BackgroundSensitivity
 
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
-         themeIndex: Int) throws {
+         themeIndex: Int, model: Model, dataset: Dataset) throws {
         self.themes = themes
         let environment = ProcessInfo.processInfo.environment
         do {
@@ -37,6 +39,10 @@ final class WorkbenchRuntime {
         let mailbox = self.mailbox
         engine = Engine(evaluator: evaluator) { event in mailbox.post(.engine(event)) }
         comparer = LayerCompareEngine(evaluator: evaluator, batch: evaluator.batchSize) { event in mailbox.post(.compare(event)) }
+        sensitivity = BackgroundSensitivity(model: model, data: dataset,
+                                            options: BackgroundSensitivity.workbenchOptions(sampleCount: dataset.count)) { event in
+            mailbox.post(.sensitivity(event))
+        }
     }
 
     /// Runs until the user quits; restores the terminal before returning.
@@ -64,7 +70,10 @@ final class WorkbenchRuntime {
                 changed = true
             }
             if changed && !state.quitting { paint() }
+            // The analysis pauses between probe batches while an evaluation is queued or running.
+            sensitivity.setEvaluationPending(state.engine != .idle)
         }
+        sensitivity.cancel()
         let (engine, comparer) = (self.engine, self.comparer)
         Task {
             await engine.cancel()
@@ -104,6 +113,8 @@ final class WorkbenchRuntime {
                 } catch {
                     dispatch(.fileFailed(message: Self.describe(error)))
                 }
+            case .startSensitivity:
+                sensitivity.start()
             case .applyTheme(let index):
                 screen.setTheme(themes.themes[index])
                 terminal.invalidate()

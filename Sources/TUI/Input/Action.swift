@@ -3,6 +3,7 @@
 public enum Action: String, CaseIterable, Hashable, Sendable {
     case selectPrevious, selectNext, pageUp, pageDown, selectFirst, selectLast
     case bitsUp, bitsDown, applyBitsToAll
+    case cycleSort
     case undo, redo
     case save, load
     case cycleTheme, toggleHelp, redraw, quit

@@ -48,6 +48,8 @@ public struct Keymap: Sendable {
         Binding(action: .redo, keys: [.control("r")], help: "redo", group: "edit"),
         Binding(action: .save, keys: [.character("s")], help: "save the plan (asks for a path)", group: "file"),
         Binding(action: .load, keys: [.character("o")], help: "open a plan (asks for a path)", group: "file"),
+        Binding(action: .cycleSort, keys: [.character("S"), .function(6)],
+                help: "sort layers: model order, trace, Ω, size", group: "view"),
         Binding(action: .cycleTheme, keys: [.character("t")], help: "next colour theme", group: "view"),
         Binding(action: .toggleHelp, keys: [.character("?")], help: "this help", group: "view"),
         Binding(action: .redraw, keys: [.control("l")], help: "redraw the screen", group: "view"),

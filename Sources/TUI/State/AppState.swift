@@ -29,6 +29,9 @@ public struct AppState: Equatable, Sendable {
     public var themeNames: [String]
     public var themeIndex = 0
     public var glyphs: GlyphSet = .unicode
+    /// The background Hessian analysis and the Layers table's row order (LayerSort.swift).
+    public var sensitivity = SensitivityState()
+    public var layerSort: LayerSort = .model
     /// Set when the user confirmed quitting; the runtime stops after this frame.
     public var quitting = false
     /// The Compare view when open (it replaces the Detail panel), and its last request number.

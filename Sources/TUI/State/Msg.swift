@@ -7,6 +7,8 @@ public enum Msg: Sendable {
     case mouse(MouseEvent)
     case resize(Size)
     case engine(EngineEvent)
+    /// Progress of the background sensitivity analysis (never touches the plan).
+    case sensitivity(SensitivityEvent)
     /// A `.savePlan` effect succeeded.
     case planSaved(Plan, path: String)
     /// A `.loadPlan` effect read a plan.
@@ -24,6 +26,8 @@ public enum Effect: Hashable, Sendable {
     /// While the engine is idle, evaluate these plans ahead (the selected layer one step down and up),
     /// so that the next `-` or `+` is answered from the cache.
     case prefetch([Plan])
+    /// Start the background sensitivity analysis (once, after the first accuracy result).
+    case startSensitivity
     case savePlan(Plan, path: String)
     case loadPlan(path: String)
     /// Switch the backend to theme `index` of `AppState.themeNames` and repaint everything.

@@ -21,7 +21,11 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
         return [.redraw]
     case .engine(let event):
         reduceEngine(&state, event)
-        if case .finished = event, event.generation == state.requestedGeneration { return prefetchEffects(state) }
+        var effects = startSensitivityEffects(&state, after: event)
+        if case .finished = event, event.generation == state.requestedGeneration { effects += prefetchEffects(state) }
+        return effects
+    case .sensitivity(let event):
+        reduceSensitivity(&state, event)
         return []
     case .planSaved(let plan, let path):
         state.savedPlan = plan
@@ -47,13 +51,16 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
     switch action {
     case .selectPrevious, .selectNext, .pageUp, .pageDown, .selectFirst, .selectLast:
         let before = state.selection
+        // Moves go by table row: with a sort order other than the model's, row ≠ layer index.
+        let order = state.layerOrder
+        let row = state.row(of: state.selection, in: order)
         switch action {
-        case .selectPrevious: select(&state, state.selection - 1)
-        case .selectNext: select(&state, state.selection + 1)
-        case .pageUp: select(&state, state.selection - page)
-        case .pageDown: select(&state, state.selection + page)
-        case .selectFirst: select(&state, 0)
-        default: select(&state, count - 1)
+        case .selectPrevious: select(&state, row: row - 1, in: order)
+        case .selectNext: select(&state, row: row + 1, in: order)
+        case .pageUp: select(&state, row: row - page, in: order)
+        case .pageDown: select(&state, row: row + page, in: order)
+        case .selectFirst: select(&state, row: 0, in: order)
+        default: select(&state, row: count - 1, in: order)
         }
         return state.selection != before ? prefetchEffects(state) : []
     case .bitsUp, .bitsDown:
@@ -88,6 +95,8 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
     case .load:
         state.overlay = .prompt(Prompt(.loadPlan, text: state.planPath))
+    case .cycleSort:
+        cycleSort(&state)
     case .cycleTheme:
         state.themeIndex = (state.themeIndex + 1) % max(1, state.themeNames.count)
         state.notice = Notice("theme \(state.themeNames[state.themeIndex])")
@@ -171,9 +180,10 @@ func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
     case .press:
         let rows = layout.layerRows
         guard rows.contains(x: event.x, y: event.y) else { return [] }
-        let index = state.scroll + (event.y - rows.y)
-        if index < count, index != state.selection {
-            select(&state, index)
+        let order = state.layerOrder
+        let row = state.scroll + (event.y - rows.y)
+        if row < count, order[row] != state.selection {
+            select(&state, row: row, in: order)
             return prefetchEffects(state)
         }
     case .wheelUp, .wheelDown:
@@ -181,8 +191,10 @@ func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
         let maxScroll = max(0, count - layout.visibleLayerRows)
         state.scroll = min(max(0, state.scroll + step), maxScroll)
         // Keep the selection on screen so that keys act on a visible row.
+        let order = state.layerOrder
+        guard !order.isEmpty else { return [] }
         let last = state.scroll + max(1, layout.visibleLayerRows) - 1
-        state.selection = min(max(state.selection, state.scroll), min(last, count - 1))
+        state.selection = order[min(max(state.row(of: state.selection, in: order), state.scroll), min(last, count - 1))]
     }
     return []
 }
@@ -239,16 +251,18 @@ func requestEvaluation(_ state: inout AppState) -> [Effect] {
 /// The effects to run when the workbench opens: evaluate the initial plan.
 public func initialEffects(_ state: inout AppState) -> [Effect] { requestEvaluation(&state) }
 
-func select(_ state: inout AppState, _ index: Int) {
-    let count = state.model.layers.count
-    guard count > 0 else { return }
-    state.selection = min(max(0, index), count - 1)
-    keepSelectionVisible(&state)
+/// Selects the layer on table row `row` of `order` (clamped to the table).
+func select(_ state: inout AppState, row: Int, in order: [Int]) {
+    guard !order.isEmpty else { return }
+    state.selection = order[min(max(0, row), order.count - 1)]
+    keepSelectionVisible(&state, order: order)
 }
 
-func keepSelectionVisible(_ state: inout AppState) {
+/// Scrolls so that the selected layer's row is on screen (`order`: the table's current order).
+func keepSelectionVisible(_ state: inout AppState, order: [Int]? = nil) {
     let rows = max(1, state.layout.visibleLayerRows)
-    if state.selection < state.scroll { state.scroll = state.selection }
-    if state.selection >= state.scroll + rows { state.scroll = state.selection - rows + 1 }
+    let row = state.row(of: state.selection, in: order ?? state.layerOrder)
+    if row < state.scroll { state.scroll = row }
+    if row >= state.scroll + rows { state.scroll = row - rows + 1 }
     state.scroll = max(0, min(state.scroll, max(0, state.model.layers.count - rows)))
 }

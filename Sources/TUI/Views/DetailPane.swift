@@ -1,7 +1,9 @@
 import Analysis
 
 /// The Detail panel: the selected layer's weight statistics and a histogram of its FP32 weights with
-/// the quantization grid of its current choice drawn over it.
+/// the quantization grid of its current choice and the k = 3 weight clusters drawn over it; below
+/// it, when there are rows enough, the histogram of the layer's input activations
+/// (`DetailPane+Sensitivity.swift`).
 enum DetailPane {
     static func render(_ state: AppState, in rect: Rect, into buffer: inout CellBuffer) {
         guard rect.width >= 4, rect.height >= 3, state.selection < state.model.layers.count else { return }
@@ -12,7 +14,16 @@ enum DetailPane {
         let infoWidth = min(34, max(0, inner.width / 3))
         let (info, plot) = inner.splitLeft(infoWidth)
         renderInfo(state, layer, in: info, into: &buffer)
-        renderHistogram(state, layer, in: Rect(x: plot.x + 1, y: plot.y, width: plot.width - 1, height: plot.height), into: &buffer)
+        let plots = Rect(x: plot.x + 1, y: plot.y, width: plot.width - 1, height: plot.height)
+        // Two plots need about 6 rows each (caption, chart, axis); below that, weights only.
+        if plots.height >= 12 {
+            let (weights, activations) = plots.splitTop((plots.height + 1) / 2)
+            renderHistogram(state, layer, in: Rect(x: weights.x, y: weights.y, width: weights.width, height: weights.height - 1),
+                            into: &buffer)
+            renderActivations(state, in: activations, into: &buffer)
+        } else {
+            renderHistogram(state, layer, in: plots, into: &buffer)
+        }
     }
 
     static func renderInfo(_ state: AppState, _ layer: ModelSummary.Layer, in rect: Rect, into buffer: inout CellBuffer) {
@@ -33,6 +44,8 @@ enum DetailPane {
         } else {
             lines.append(("SQNR", "…", .dim))
         }
+        lines += SensitivityColumns.detailLines(state, state.selection)
+        lines += clusterLines(state, state.selection) + activationLines(state, state.selection)
         for (row, (label, value, style)) in lines.prefix(rect.height).enumerated() {
             buffer.put(Text.pad(label, to: 8), x: rect.x, y: rect.y + row, style: .dim, maxWidth: rect.width)
             buffer.put(value, x: rect.x + 9, y: rect.y + row, style: style, maxWidth: rect.width - 9)
@@ -59,6 +72,9 @@ enum DetailPane {
             caption += " · \(levels.count) levels (denser than the plot)"
         } else {
             caption += " · \(state.glyphs.gridMark) \(levels.count) levels of the widest channel's grid"
+        }
+        if state.sensitivity.outliers(state.selection) != nil {
+            caption += " · \(clusterGlyphs(state).boundary) k-means bounds \(clusterGlyphs(state).centre) centres"
         }
         buffer.put(caption, x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
         guard chart.height >= 1 else { return }
@@ -88,6 +104,9 @@ enum DetailPane {
                     buffer.set(x: chart.x + c, y: y, Cell(state.glyphs.gridMark, style: Style(.grid)))
                 }
             }
+        }
+        if let clusters = state.sensitivity.outliers(state.selection) {
+            paintClusters(state, clusters, chart: chart, minimum: Double(w.minimum), maximum: Double(w.maximum), into: &buffer)
         }
         // Axis labels: minimum, zero (when inside the range), maximum.
         let axisY = rect.maxY - 1

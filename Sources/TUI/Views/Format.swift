@@ -1,4 +1,5 @@
 import Analysis
+import Foundation
 
 /// Number formats shared by the views (C-locale digits, fixed decimals so that columns line up).
 enum Format {
@@ -38,5 +39,32 @@ enum Format {
             return (d < 0 ? "-" : "") + Text.fixed(mantissa, 1) + "e" + String(exponent)
         }
         return Text.fixed(d, 4)
+    }
+}
+
+extension Format {
+    /// At most 7 cells for values of any magnitude (traces, Ω): three significant digits in plain
+    /// notation between 0.01 and 9999 ("0.0123", "12.3", "4567"), else one decimal and an exponent
+    /// ("1.2e-5", "3.4e5"); "0" for zero.
+    static func compact(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        if v == 0 { return "0" }
+        let sign = v < 0 ? "-" : ""
+        let a = abs(v)
+        if a >= 0.01 && a < 9999.5 {
+            let decade = Int(log10(a).rounded(.down))
+            let decimals = min(4, max(0, 2 - decade))
+            // Rounding may carry into the next decade (99.96 -> "100.0"): then one decimal fewer.
+            let carried = decimals > 0 && (a * pow(10, Double(decimals))).rounded(.toNearestOrEven) >= pow(10, Double(decade + 1 + decimals))
+            return sign + Text.fixed(a, carried ? decimals - 1 : decimals)
+        }
+        var exponent = Int(log10(a).rounded(.down))
+        var mantissa = a / pow(10, Double(exponent))
+        if Text.fixed(mantissa, 1) == "10.0" {
+            exponent += 1
+            mantissa /= 10
+        }
+        return sign + Text.fixed(mantissa, 1) + "e" + String(exponent)
     }
 }

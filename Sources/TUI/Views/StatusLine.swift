@@ -7,7 +7,9 @@ enum StatusLine {
         guard !rect.isEmpty else { return }
         buffer.fill(rect, style: .status)
         var segments: [(String, Style)] = [(" " + engineText(state) + " ", engineStyle(state))]
-        let compact = rect.width < 110
+        // The sensitivity segment goes last; when it would not fit, everything goes compact.
+        let analysis = SensitivityStatus.segment(state, compact: false)
+        let compact = rect.width < 110 + (analysis.map { DisplayWidth.of($0.0) + 3 } ?? 0)
         if let error = state.engineError {
             segments.append(("error: " + error, Style(.bad)))
         } else if let e = state.evaluation {
@@ -30,6 +32,8 @@ enum StatusLine {
         } else {
             segments.append(("accuracy pending", Style(.dim)))
         }
+        // Compact numbers leave room for the long form of this segment from 100 columns on.
+        if let segment = SensitivityStatus.segment(state, compact: compact && rect.width < 100) { segments.append(segment) }
         var x = rect.x
         for (i, (text, style)) in segments.enumerated() {
             if i > 0 {
@@ -89,7 +93,7 @@ enum BottomLine {
         }
         let hints: [(Action, String)] = [
             (.selectNext, "select"), (.bitsUp, "bits"), (.applyBitsToAll, "all"), (.undo, "undo"), (.redo, "redo"),
-            (.save, "save"), (.load, "open"), (.toggleHelp, "help"), (.quit, "quit"), (.cycleTheme, "theme"),
+            (.save, "save"), (.load, "open"), (.toggleHelp, "help"), (.quit, "quit"), (.cycleSort, "sort"), (.cycleTheme, "theme"),
         ]
         var x = rect.x
         for (action, label) in hints {
