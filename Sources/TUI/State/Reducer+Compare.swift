@@ -18,7 +18,9 @@ func reduceCompareAction(_ state: inout AppState, _ action: Action) -> [Effect] 
         state.compare = compare
         return []
     case .comparePreviousLayer, .compareNextLayer:
-        select(&state, state.selection + (action == .comparePreviousLayer ? -1 : 1))
+        // ←/→ follow the Layers table's current sort order, like ↑/↓ there.
+        let order = state.layerOrder
+        select(&state, row: state.row(of: state.selection, in: order) + (action == .comparePreviousLayer ? -1 : 1), in: order)
         return compareFollowUp(&state) + prefetchEffects(state)
     case .compareApply:
         guard let compare = state.compare, compare.quantizers.indices.contains(compare.cursor) else { return [] }
