@@ -75,7 +75,7 @@ struct SearchCommandTests {
         (["--avg-bits", "4", "--bits", "1,4"], ["--bits", "outside"]),
         (["--avg-bits", "4", "--family", "fp", "--bits", "3,4"], ["--family 'fp' cannot express 3 bits"]),
         (["--avg-bits", "4", "--method", "exhaustive"], ["--method"]),
-        (["--avg-bits", "-2"], ["--avg-bits"]),
+        (["--avg-bits", "0"], ["--avg-bits must be a positive number"]),
     ]
 
     @Test("bad input: one line, exit 1, no plan written", arguments: badCases.indices)
