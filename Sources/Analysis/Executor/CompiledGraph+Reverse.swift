@@ -230,6 +230,57 @@ public final class ReverseMode: @unchecked Sendable {
     /// quantizable weights; Hv is exact up to float rounding (forward-over-reverse).
     public func hessianVectorProducts(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>]) {
         precondition(directions.count == weights.count && results.count == weights.count, "one buffer per layer")
+        tangentPasses(directions: directions, probes: probes, results: results.map { Optional($0) }, forms: [:])
+    }
+
+    /// Adds v_lᵀ(Hv)_l for every layer l and probe to `results[l][probe]`, after `prepare`: the
+    /// per-layer Hutchinson samples, with v the concatenation of `directions` (as in
+    /// `hessianVectorProducts`). Equal to the dot products of `directions` with that function's
+    /// products, but cheaper: layers whose rule knows the quadratic form directly (Conv:
+    /// ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩) skip their weight-gradient products; the others form
+    /// (Hv)_l and take the dot product.
+    public func hessianQuadraticForms(directions: [UnsafePointer<Float>], probes: Int) -> [[Double]] {
+        precondition(directions.count == weights.count, "one buffer per layer")
+        var forms: [Int: UnsafeMutablePointer<Double>] = [:]
+        var products: [UnsafeMutablePointer<Float>?] = []
+        for (l, id) in weights.enumerated() {
+            let consumers = stepInputs.indices.filter { stepInputs[$0].contains(id) }
+            if consumers.count == 1, let input = rules[consumers[0]].quadraticFormWeight, stepInputs[consumers[0]][input] == id,
+               stepInputs[consumers[0]].filter({ $0 == id }).count == 1 {
+                let sums = UnsafeMutablePointer<Double>.allocate(capacity: probes)
+                sums.initialize(repeating: 0, count: probes)
+                forms[consumers[0]] = sums
+                products.append(nil)
+            } else {
+                let count = probes * model.layers[l].parameterCount
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+                buffer.initialize(repeating: 0, count: count)
+                products.append(buffer)
+            }
+        }
+        defer {
+            for sums in forms.values { sums.deallocate() }
+            for buffer in products { buffer?.deallocate() }
+        }
+        tangentPasses(directions: directions, probes: probes, results: products, forms: forms)
+        var results: [[Double]] = []
+        for (l, id) in weights.enumerated() {
+            if let hv = products[l] {
+                let n = model.layers[l].parameterCount
+                results.append((0..<probes).map { dotProduct(directions[l] + $0 * n, hv + $0 * n, count: n) })
+            } else {
+                let step = stepInputs.indices.first { stepInputs[$0].contains(id) }!
+                results.append(Array(UnsafeBufferPointer(start: forms[step]!, count: probes)))
+            }
+        }
+        return results
+    }
+
+    /// The tangent pass and the tangent of the backward pass for `probes` weight directions.
+    /// `results[l]` (nil: not wanted) receives (Hv)_l; steps in `forms` accumulate their
+    /// quadratic form instead (their weight's `results` entry must be nil).
+    private func tangentPasses(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>?],
+                               forms: [Int: UnsafeMutablePointer<Double>]) {
         precondition(loss != nil, "prepare() first")
         if probes > tangentCapacity {
             for id in runtimeRoots {
@@ -251,8 +302,21 @@ public final class ReverseMode: @unchecked Sendable {
             weightTangents[id] = directions[l]
             weightTangentGrads[id] = results[l]
         }
+        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward.
+        var retained: [Int: UnsafeMutablePointer<Float>] = [:]
+        for index in forms.keys {
+            retained[index] = .allocate(capacity: max(probes * count(stepOutputs[index][0]), 1))
+        }
+        defer { for buffer in retained.values { buffer.deallocate() } }
+        func io(_ index: Int, backward: Bool) -> DerivativeIO {
+            var d = self.io(step: index, probes: probes, weightTangents: weightTangents,
+                            weightTangentGrads: backward ? weightTangentGrads : [:])
+            d.quadraticForms = forms[index]
+            d.retained = retained[index]
+            return d
+        }
         for index in rules.indices where stepInputs[index].contains(where: { $0 != nil && dependsOnWeights[$0!] }) {
-            rules[index].tangent(io(step: index, probes: probes, weightTangents: weightTangents))
+            rules[index].tangent(io(index, backward: false))
         }
         // Tangent of the loss adjoint: scale · (diag(p) − p pᵀ) · ż per sample (both losses).
         if let tz = tangents[outputRoot], let tg = tangentGrads[outputRoot] {
@@ -269,8 +333,7 @@ public final class ReverseMode: @unchecked Sendable {
             }
         }
         for index in rules.indices.reversed() {
-            rules[index].tangentBackward(io(step: index, probes: probes, weightTangents: weightTangents,
-                                            weightTangentGrads: weightTangentGrads))
+            rules[index].tangentBackward(io(index, backward: true))
         }
     }
 }

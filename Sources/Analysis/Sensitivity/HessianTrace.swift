@@ -74,7 +74,7 @@ public enum HessianTraceEstimator {
         var chunk = options.chunk
         if chunk <= 0 {
             let one = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1)
-            chunk = options.memoryBudgetFloats / max(1, one.valueFloats * (2 + 2 * probeBatch))
+            chunk = options.memoryBudgetFloats / max(1, one.valueFloats * (2 + 3 * probeBatch))
         }
         chunk = max(1, min(chunk, total))
         let sampleSize = data.sampleSize
@@ -114,11 +114,7 @@ public enum HessianTraceEstimator {
         let layers = model.layers
         let counts = layers.map(\.parameterCount)
         let directions = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
-        let products = counts.map { UnsafeMutablePointer<Float>.allocate(capacity: probeBatch * $0) }
-        defer {
-            for buffer in directions { buffer.deallocate() }
-            for buffer in products { buffer.deallocate() }
-        }
+        defer { for buffer in directions { buffer.deallocate() } }
         var sum = [Double](repeating: 0, count: layers.count), sumSquares = sum
         var probes = 0
         var cancelled = false
@@ -152,17 +148,15 @@ public enum HessianTraceEstimator {
             let batch = min(probeBatch, options.maxProbes - probes)
             for l in layers.indices {
                 for p in 0..<batch { rademacher(seed: options.seed, probe: probes + p, layer: l, into: directions[l] + p * counts[l], count: counts[l]) }
-                products[l].update(repeating: 0, count: batch * counts[l])
             }
+            var samples = [[Double]](repeating: [Double](repeating: 0, count: batch), count: layers.count)
             for index in chunks.indices {
                 if !single { _ = try prepare(index) }
-                chunks[index].0.hessianVectorProducts(directions: directions.map { UnsafePointer($0) }, probes: batch, results: products)
+                let forms = chunks[index].0.hessianQuadraticForms(directions: directions.map { UnsafePointer($0) }, probes: batch)
+                for l in layers.indices { for p in 0..<batch { samples[l][p] += forms[l][p] } }
             }
             for l in layers.indices {
-                for p in 0..<batch {
-                    var dot: Double = 0
-                    let v = directions[l] + p * counts[l], hv = products[l] + p * counts[l]
-                    for i in 0..<counts[l] { dot += Double(v[i]) * Double(hv[i]) }
+                for dot in samples[l] {
                     sum[l] += dot
                     sumSquares[l] += dot * dot
                 }

@@ -1,8 +1,14 @@
 import Kernels
 
-// Derivatives of Conv (see Ops/Convolution.swift), by im2col per image:
-// Z_n = W·col(x_n) (+ bias + residual), Y = relu?(Z). W̄ = Σ_n Z̄_n·col(x_n)ᵀ, x̄_n = col2im(Wᵀ·Z̄_n),
-// r̄ = Z̄. Bilinear in (W, x), so the tangent of each adjoint swaps one factor for its tangent.
+// Derivatives of Conv (see Ops/Convolution.swift): Z = conv(x, W) (+ bias + residual), Y = relu?(Z).
+// W̄ = Σ_n Z̄_n·col(x_n)ᵀ (im2col + GEMM), x̄ = convᵀ(Z̄, W), r̄ = Z̄. Bilinear in (W, x), so the
+// tangent of each adjoint swaps one factor for its tangent. Forward-like products (conv(ẋ, W),
+// conv(x, V)) run on the executor's direct kernels (Kernels.conv2d); so does x̄ for stride-1 convs,
+// as a correlation with the flipped, in/out-swapped kernel. Other geometries go through im2col,
+// GEMM and col2im.
+//
+// Quadratic-form mode (Hutchinson traces): vᵀ(Hv)_W = d/dε ⟨V, W̄⟩ = ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩,
+// so the trace needs neither weight-gradient GEMM: conv(x, V) is kept from the tangent pass.
 // A fused max pool is undone before compiling for reverse mode (`ReverseMode`), so the pre-pool
 // values are retained like any other.
 
@@ -22,7 +28,23 @@ struct ConvDerivative: DerivativeRule {
         relu = op.relu
         broadcastResidual = op.broadcastResidual
         outShape = c.outputTypes[0].shape
+        if s.strideH == 1, s.strideW == 1, s.dilationH == 1, s.dilationW == 1,
+           s.padTop < s.kernelH, s.padBottom < s.kernelH, s.padLeft < s.kernelW, s.padRight < s.kernelW {
+            let t = Conv2DShape(batch: s.batch, inChannels: s.outChannels, inHeight: s.outHeight, inWidth: s.outWidth,
+                                outChannels: s.inChannels, kernelH: s.kernelH, kernelW: s.kernelW,
+                                padTop: s.kernelH - 1 - s.padTop, padLeft: s.kernelW - 1 - s.padLeft,
+                                padBottom: s.kernelH - 1 - s.padBottom, padRight: s.kernelW - 1 - s.padRight)
+            transposed = t.outHeight == s.inHeight && t.outWidth == s.inWidth ? t : nil
+        } else {
+            transposed = nil
+        }
     }
+
+    var quadraticFormWeight: Int? { 1 }
+
+    /// The stride-1 convolution that maps an output adjoint to the input adjoint (the transposed
+    /// convolution), for stride-1 undilated convs with padding below the kernel size; nil otherwise.
+    private let transposed: Conv2DShape?
 
     private var kSize: Int { s.inChannels * s.kernelH * s.kernelW }
     private var spatial: Int { s.outHeight * s.outWidth }
@@ -165,6 +187,41 @@ struct ConvDerivative: DerivativeRule {
         }
     }
 
+    /// `output` = conv(`input`, `weight`) (+ `residual`) for `images` images of this layer's input
+    /// shape; `weight` is [outChannels, inChannels, kH, kW]. No bias, no ReLU.
+    private func forwardConv(images: Int, _ input: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                             _ output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, threads: Int) {
+        var shape = s
+        shape.batch = images
+        withScratch(conv2dWorkspaceCount(shape, threads: threads)) { workspace in
+            conv2d(shape, input: input, weight: weight, bias: nil, output: output, residual: residual, workspace: workspace,
+                   threads: threads)
+        }
+    }
+
+    /// `output` = convᵀ(`adjoint`, `weight`) (+ `residual`): the input adjoint of `images` images
+    /// whose output adjoints are `adjoint`, through `weight` ([outChannels, inChannels, kH, kW]).
+    /// Needs `transposed`.
+    private func transposedConv(images: Int, _ adjoint: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                _ output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, threads: Int) {
+        var shape = transposed!
+        shape.batch = images
+        let area = s.kernelH * s.kernelW
+        withScratch(weightCount) { flipped in
+            // flipped[c, oc, kH-1-i, kW-1-j] = weight[oc, c, i, j]
+            for oc in 0..<s.outChannels {
+                for c in 0..<s.inChannels {
+                    let from = weight + (oc * s.inChannels + c) * area, to = flipped + (c * s.outChannels + oc) * area
+                    for k in 0..<area { to[area - 1 - k] = from[k] }
+                }
+            }
+            withScratch(conv2dWorkspaceCount(shape, threads: threads)) { workspace in
+                conv2d(shape, input: adjoint, weight: flipped, bias: nil, output: output, residual: residual,
+                       workspace: workspace, threads: threads)
+            }
+        }
+    }
+
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0] else { return }
         let x = d.input(0), w = d.input(1)
@@ -172,6 +229,14 @@ struct ConvDerivative: DerivativeRule {
         withScratch(outCount) { z in
             masked(g, d.outputs[0], probes: 1, into: z)
             if let gr = d.inputGrad(3) { residualAccumulate(z, into: gr, toOutput: false) }
+            guard gx != nil || gw != nil else { return }
+            if let gx, transposed != nil {
+                withScratch(inCount) { t in
+                    transposedConv(images: s.batch, z, w, t, threads: d.threads)
+                    addInPlace(gx, t, count: inCount, threads: d.threads)
+                }
+            }
+            let gx = transposed == nil ? gx : nil
             guard gx != nil || gw != nil else { return }
             let nb = blockImages
             withScratch(kSize * spatial * nb) { col in
@@ -197,29 +262,25 @@ struct ConvDerivative: DerivativeRule {
         guard let out = d.outputTangents[0] else { return }
         let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
         let probes = d.probes
-        let nb = blockImages
-        withScratch(kSize * spatial * nb) { col in
-            withScratch(outImage * nb) { zb in
-                if let tw {
-                    // [V_1; …; V_P] · col(x): one im2col and one GEMM per block for all probes.
-                    withScratch(probes * outImage * nb) { zp in
-                        blocks(s.batch) { first, n in
-                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
-                            matmulAccumulate(m: probes * s.outChannels, n: n * spatial, k: kSize, tw, false, col, false, zp,
-                                             accumulate: false, threads: d.threads)
-                            for p in 0..<probes {
-                                unpackAdd(zp + p * s.outChannels * n * spatial, (first..<(first + n)).map { out + p * outCount + $0 * outImage })
-                            }
-                        }
-                    }
+        // Ż = conv(ẋ, W) + conv(x, V) (+ ṙ): the probes' input tangents are just more images.
+        if let tx { forwardConv(images: probes * s.batch, tx, w, out, threads: d.threads) }
+        if let tw {
+            withScratch(d.retained == nil ? probes * outCount : 0) { scratch in
+                let u = d.retained ?? scratch
+                for p in 0..<probes {
+                    forwardConv(images: s.batch, x, tw + p * weightCount, u + p * outCount, threads: d.threads)
                 }
-                if let tx {
-                    // W · col(ẋ): the probes' images are just more images.
-                    blocks(probes * s.batch) { first, n in
-                        im2colBlock((first..<(first + n)).map { tx + $0 * inImage }, col, threads: d.threads)
-                        matmulAccumulate(m: s.outChannels, n: n * spatial, k: kSize, w, false, col, false, zb, accumulate: false,
-                                         threads: d.threads)
-                        unpackAdd(zb, (first..<(first + n)).map { out + $0 * outImage })
+                addInPlace(out, u, count: probes * outCount, threads: d.threads)
+            }
+            // Quadratic form, second term: ⟨Z̄, conv(ẋ, V)⟩ (the first needs Ż̄, in tangentBackward).
+            if let q = d.quadraticForms, let tx, let g = d.outputGrads[0] {
+                withScratch(outCount) { z in
+                    withScratch(outCount) { t in
+                        masked(g, d.outputs[0], probes: 1, into: z)
+                        for p in 0..<probes {
+                            forwardConv(images: s.batch, tx + p * inCount, tw + p * weightCount, t, threads: d.threads)
+                            q[p] += dotProduct(z, t, count: outCount)
+                        }
                     }
                 }
             }
@@ -245,6 +306,31 @@ struct ConvDerivative: DerivativeRule {
                     let rCount = broadcastResidual?.reduce(1, *) ?? outCount
                     for p in 0..<probes { residualAccumulate(tz + p * outCount, into: tgr + p * rCount, toOutput: false) }
                 }
+                // Quadratic form, first term: ⟨Ż̄, conv(x, V)⟩, conv(x, V) kept by `tangent`.
+                if let q = d.quadraticForms, let u = d.retained, tg != nil {
+                    for p in 0..<probes { q[p] += dotProduct(tz + p * outCount, u + p * outCount, count: outCount) }
+                }
+                if let tgx, transposed != nil {
+                    // dx̄_p += convᵀ(Ż̄_p, W) + convᵀ(Z̄, V_p)
+                    let second = g != nil ? tw : nil
+                    if tg != nil || second != nil {
+                        withScratch(probes * inCount) { first in
+                            withScratch(second == nil ? 0 : inCount) { both in
+                                if tg != nil { transposedConv(images: probes * s.batch, tz, w, first, threads: d.threads) }
+                                for p in 0..<probes {
+                                    if let second {
+                                        transposedConv(images: s.batch, z, second + p * weightCount, both,
+                                                       residual: first + p * inCount, threads: d.threads)
+                                        addInPlace(tgx + p * inCount, both, count: inCount, threads: d.threads)
+                                    } else {
+                                        addInPlace(tgx + p * inCount, first + p * inCount, count: inCount, threads: d.threads)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                let tgx = transposed == nil ? tgx : nil
                 guard tgx != nil || tgw != nil else { return }
                 withScratch(kSize * spatial * nb) { col in
                     withScratch(outImage * nb) { zb in
