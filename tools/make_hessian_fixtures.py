@@ -304,7 +304,7 @@ def make(model_name):
 def bench():
     torch.set_num_threads(2)
     x, y = load_data(512)
-    for name in MODELS:
+    for name in [a for a in sys.argv[1:] if a in MODELS] or MODELS:
         interp = Interpreter(os.path.join(ROOT, "sample-models", name + ".onnx"))
         start = time.time()
         hutchinson(interp, x, y, 100, seed=0)

@@ -58,7 +58,15 @@ public enum Parallel {
 ///
 /// `@unchecked Sendable`: the job fields (`body`, `count`, `activeWorkers`) are written only by
 /// the thread that owns the pool (it won `busy`) and only before it publishes the job by bumping
-/// `generation` with release ordering; workers read them after an acquiring load of `generation`.
+/// `generation` with release ordering; workers read them only after entering the job (below).
+///
+/// Joining: the owner drains indices itself and then closes the job; it waits only for workers
+/// that entered it, never for one that has not woken up yet (a worker descheduled by the OS used to
+/// hold every call up until it ran: batch-1 passes lost 2-3x on a loaded machine). Entering is a
+/// Dekker-style handshake on two sequentially consistent atomics: a worker increments `inside`,
+/// then checks that `openGeneration` is the job it woke for; the owner sets `openGeneration` to
+/// closed, then waits for `inside` to reach 0. Either the worker sees the job closed and leaves
+/// without touching it, or the owner sees the worker inside and waits for it.
 final class ThreadPool: @unchecked Sendable {
     static let shared = ThreadPool()
     /// Upper bound on worker threads, whatever `threads` callers ask for.
@@ -67,8 +75,12 @@ final class ThreadPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private let generation = Atomic<Int>(0)
     private let nextIndex = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
+    /// The generation of the job workers may still enter, or `closed`.
+    private let openGeneration = Atomic<Int>(ThreadPool.closed)
+    /// Workers inside a job (between entering and leaving it).
+    private let inside = Atomic<Int>(0)
     private let workerCount = Atomic<Int>(0)
+    private static let closed = -1
 
     private var body: ((Int) -> Void)?
     private var count = 0
@@ -95,22 +107,22 @@ final class ThreadPool: @unchecked Sendable {
             return false
         }
         let workers = threads - 1
-        let total = ensureWorkers(workers)
+        ensureWorkers(workers)
         body = job
         self.count = count
         activeWorkers = workers
         nextIndex.store(0, ordering: .relaxed)
-        // Every worker acknowledges every job (idle ones at once), so the fields above stay
-        // untouched until no worker can still be reading them.
-        pending.store(total, ordering: .relaxed)
-        generation.add(1, ordering: .releasing)
+        let published = generation.load(ordering: .relaxed) + 1
+        openGeneration.store(published, ordering: .sequentiallyConsistent)
+        generation.store(published, ordering: .releasing)
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
 
         drain(job, count)
+        openGeneration.store(Self.closed, ordering: .sequentiallyConsistent)
         var spins = 0
-        while pending.load(ordering: .acquiring) != 0 {
+        while inside.load(ordering: .sequentiallyConsistent) != 0 {
             spins += 1
             if spins > 1000 { sched_yield() }
         }
@@ -128,9 +140,9 @@ final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Starts workers until there are at least `needed`; returns how many exist. Called only by the
-    /// pool's owner before it publishes a job, so a new worker's first generation is that job's.
-    private func ensureWorkers(_ needed: Int) -> Int {
+    /// Starts workers until there are at least `needed`. Called only by the pool's owner before it
+    /// publishes a job, so a new worker's first generation is that job's.
+    private func ensureWorkers(_ needed: Int) {
         var have = workerCount.load(ordering: .relaxed)
         let current = generation.load(ordering: .relaxed)
         while have < needed {
@@ -149,7 +161,6 @@ final class ThreadPool: @unchecked Sendable {
             have += 1
             workerCount.store(have, ordering: .relaxed)
         }
-        return have
     }
 
     private func workerLoop(id: Int, seen initial: Int) {
@@ -176,13 +187,14 @@ final class ThreadPool: @unchecked Sendable {
                 }
                 pthread_mutex_unlock(mutex)
             }
-            // The owner cannot publish another job before this worker acknowledges this one, so
-            // the generation moves by exactly one.
-            seen += 1
-            if id < activeWorkers, let job = body {
+            // Join the newest job if it is still open; a late worker may have slept through
+            // several jobs, which finished without it.
+            seen = generation.load(ordering: .acquiring)
+            inside.add(1, ordering: .sequentiallyConsistent)
+            if openGeneration.load(ordering: .sequentiallyConsistent) == seen, id < activeWorkers, let job = body {
                 drain(job, count)
             }
-            pending.subtract(1, ordering: .releasing)
+            inside.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 }

@@ -50,4 +50,43 @@ import Testing
         }
         #expect(successes == 1)
     }
+
+    /// Many back-to-back short jobs from two threads at once (one of them runs inline whenever the
+    /// other holds the pool): every index of every job runs exactly once, and each job's writes are
+    /// complete when its call returns, including when a worker joins late or skips a job.
+    @Test func backToBackJobsFromTwoThreads() {
+        let failures = FailureCount()
+        let box = Unmanaged.passRetained(ThreadBox { Self.hammer(seed: 1, failures) }).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            Unmanaged<ThreadBox>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        #expect(rc == 0)
+        Self.hammer(seed: 0, failures)
+        pthread_join(thread, nil)
+        #expect(failures.value.load(ordering: .relaxed) == 0)
+    }
+
+    private static func hammer(seed: Int, _ failures: FailureCount) {
+        var hits = [Int](repeating: 0, count: 5)
+        for j in 0..<20_000 {
+            let count = 2 + (j + seed) % 4
+            hits.withUnsafeMutableBufferPointer { h in
+                let base = h.baseAddress!
+                Parallel.forEach(count, threads: 2) { i in base[i] += 1 }
+            }
+            if (0..<count).contains(where: { hits[$0] != 1 }) { failures.value.add(1, ordering: .relaxed) }
+            for i in 0..<5 { hits[i] = 0 }
+        }
+    }
+}
+
+private final class FailureCount: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+private final class ThreadBox {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
 }

@@ -39,6 +39,8 @@ public final class ReverseMode: @unchecked Sendable {
     private var tangents: [UnsafeMutablePointer<Float>?]
     private var tangentGrads: [UnsafeMutablePointer<Float>?]
     private var tangentCapacity = 0
+    /// Per quadratic-form step: its kept output tangents (`retained`) and their capacity in floats.
+    private var retainedBuffers: [Int: (UnsafeMutablePointer<Float>, Int)] = [:]
     private var loss: LossTarget?
     private var lossScale: Float = 1
     /// Softmax of the last pass's class scores (batch × classes), in Double.
@@ -117,6 +119,7 @@ public final class ReverseMode: @unchecked Sendable {
         for buffer in grads { buffer?.deallocate() }
         for buffer in tangents { buffer?.deallocate() }
         for buffer in tangentGrads { buffer?.deallocate() }
+        for (buffer, _) in retainedBuffers.values { buffer.deallocate() }
     }
 
     private func count(_ id: ValueID) -> Int { compiled.types[id]?.count ?? 0 }
@@ -237,8 +240,8 @@ public final class ReverseMode: @unchecked Sendable {
     /// per-layer Hutchinson samples, with v the concatenation of `directions` (as in
     /// `hessianVectorProducts`). Equal to the dot products of `directions` with that function's
     /// products, but cheaper: layers whose rule knows the quadratic form directly (Conv:
-    /// ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩) skip their weight-gradient products; the others form
-    /// (Hv)_l and take the dot product.
+    /// ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩; Gemm and MatMul with the weight as B: the same with the
+    /// product) skip their weight-gradient products; the others form (Hv)_l and take the dot product.
     public func hessianQuadraticForms(directions: [UnsafePointer<Float>], probes: Int) -> [[Double]] {
         precondition(directions.count == weights.count, "one buffer per layer")
         var forms: [Int: UnsafeMutablePointer<Double>] = [:]
@@ -302,12 +305,20 @@ public final class ReverseMode: @unchecked Sendable {
             weightTangents[id] = directions[l]
             weightTangentGrads[id] = results[l]
         }
-        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward.
+        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward
+        // (allocated once: fresh buffers of this size cost more in page faults than the dot products).
         var retained: [Int: UnsafeMutablePointer<Float>] = [:]
         for index in forms.keys {
-            retained[index] = .allocate(capacity: max(probes * count(stepOutputs[index][0]), 1))
+            let needed = max(probes * count(stepOutputs[index][0]), 1)
+            if let (buffer, capacity) = retainedBuffers[index], capacity >= needed {
+                retained[index] = buffer
+            } else {
+                retainedBuffers[index]?.0.deallocate()
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
+                retainedBuffers[index] = (buffer, needed)
+                retained[index] = buffer
+            }
         }
-        defer { for buffer in retained.values { buffer.deallocate() } }
         func io(_ index: Int, backward: Bool) -> DerivativeIO {
             var d = self.io(step: index, probes: probes, weightTangents: weightTangents,
                             weightTangentGrads: backward ? weightTangentGrads : [:])

@@ -193,7 +193,7 @@ struct ConvDerivative: DerivativeRule {
                              _ output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil, threads: Int) {
         var shape = s
         shape.batch = images
-        withScratch(conv2dWorkspaceCount(shape, threads: threads)) { workspace in
+        withScratch(conv2dWorkspaceCount(shape, threads: threads), zeroed: false) { workspace in
             conv2d(shape, input: input, weight: weight, bias: nil, output: output, residual: residual, workspace: workspace,
                    threads: threads)
         }
@@ -207,7 +207,7 @@ struct ConvDerivative: DerivativeRule {
         var shape = transposed!
         shape.batch = images
         let area = s.kernelH * s.kernelW
-        withScratch(weightCount) { flipped in
+        withScratch(weightCount, zeroed: false) { flipped in
             // flipped[c, oc, kH-1-i, kW-1-j] = weight[oc, c, i, j]
             for oc in 0..<s.outChannels {
                 for c in 0..<s.inChannels {
@@ -215,7 +215,7 @@ struct ConvDerivative: DerivativeRule {
                     for k in 0..<area { to[area - 1 - k] = from[k] }
                 }
             }
-            withScratch(conv2dWorkspaceCount(shape, threads: threads)) { workspace in
+            withScratch(conv2dWorkspaceCount(shape, threads: threads), zeroed: false) { workspace in
                 conv2d(shape, input: adjoint, weight: flipped, bias: nil, output: output, residual: residual,
                        workspace: workspace, threads: threads)
             }
@@ -231,7 +231,7 @@ struct ConvDerivative: DerivativeRule {
             if let gr = d.inputGrad(3) { residualAccumulate(z, into: gr, toOutput: false) }
             guard gx != nil || gw != nil else { return }
             if let gx, transposed != nil {
-                withScratch(inCount) { t in
+                withScratch(inCount, zeroed: false) { t in
                     transposedConv(images: s.batch, z, w, t, threads: d.threads)
                     addInPlace(gx, t, count: inCount, threads: d.threads)
                 }
@@ -265,7 +265,7 @@ struct ConvDerivative: DerivativeRule {
         // Ż = conv(ẋ, W) + conv(x, V) (+ ṙ): the probes' input tangents are just more images.
         if let tx { forwardConv(images: probes * s.batch, tx, w, out, threads: d.threads) }
         if let tw {
-            withScratch(d.retained == nil ? probes * outCount : 0) { scratch in
+            withScratch(d.retained == nil ? probes * outCount : 0, zeroed: false) { scratch in
                 let u = d.retained ?? scratch
                 for p in 0..<probes {
                     forwardConv(images: s.batch, x, tw + p * weightCount, u + p * outCount, threads: d.threads)
@@ -275,7 +275,7 @@ struct ConvDerivative: DerivativeRule {
             // Quadratic form, second term: ⟨Z̄, conv(ẋ, V)⟩ (the first needs Ż̄, in tangentBackward).
             if let q = d.quadraticForms, let tx, let g = d.outputGrads[0] {
                 withScratch(outCount) { z in
-                    withScratch(outCount) { t in
+                    withScratch(outCount, zeroed: false) { t in
                         masked(g, d.outputs[0], probes: 1, into: z)
                         for p in 0..<probes {
                             forwardConv(images: s.batch, tx + p * inCount, tw + p * weightCount, t, threads: d.threads)
@@ -314,8 +314,8 @@ struct ConvDerivative: DerivativeRule {
                     // dx̄_p += convᵀ(Ż̄_p, W) + convᵀ(Z̄, V_p)
                     let second = g != nil ? tw : nil
                     if tg != nil || second != nil {
-                        withScratch(probes * inCount) { first in
-                            withScratch(second == nil ? 0 : inCount) { both in
+                        withScratch(probes * inCount, zeroed: tg == nil) { first in
+                            withScratch(second == nil ? 0 : inCount, zeroed: false) { both in
                                 if tg != nil { transposedConv(images: probes * s.batch, tz, w, first, threads: d.threads) }
                                 for p in 0..<probes {
                                     if let second {

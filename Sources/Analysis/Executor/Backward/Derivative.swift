@@ -112,14 +112,15 @@ func applyReluMask(_ values: UnsafeMutablePointer<Float>, y: UnsafePointer<Float
     }
 }
 
-/// A zero-initialised scratch buffer of `count` floats for the duration of `body`.
+/// A scratch buffer of `count` floats for the duration of `body`, zero-initialised unless `zeroed`
+/// is false (for buffers the caller overwrites in full).
 ///
 /// Buffers come from `ScratchCache`: the HVP passes ask for the same large sizes over and over, and
 /// fresh allocations of that size cost a page fault per 4 KiB (measured: 10% of a CNN HVP).
 @inline(__always)
-func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+func withScratch<R>(_ count: Int, zeroed: Bool = true, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
     let buffer = ScratchCache.shared.take(max(count, 1))
-    buffer.pointer.update(repeating: 0, count: max(count, 1))
+    if zeroed { buffer.pointer.update(repeating: 0, count: max(count, 1)) }
     defer { ScratchCache.shared.give(buffer) }
     return try body(buffer.pointer)
 }

@@ -5,6 +5,8 @@ import Kernels
 // A dense product `Z = alpha·A·op(B) (+ C)`, `Y = relu?(Z)`: Ā = alpha·Z̄·op(B)ᵀ, op(B)̄ = alpha·AᵀZ̄.
 // The product is bilinear, so the tangent of an adjoint is the same formula with one factor
 // replaced by its tangent, summed; ReLU's mask has a zero derivative almost everywhere.
+// Quadratic-form mode for the weight B (Hutchinson traces, see ConvolutionBackward.swift):
+// vᵀ(Hv)_B = ⟨Ż̄, alpha·A·op(V)⟩ + ⟨Z̄, alpha·Ȧ·op(V)⟩, without the B̄-tangent products.
 
 /// One shared product `[M, K] x op(B)` (Gemm with transA = 0, MatMul with one [K, N] weight).
 struct DenseDerivative: DerivativeRule {
@@ -50,12 +52,34 @@ struct DenseDerivative: DerivativeRule {
         }
         if let tb = d.inputTangent(1) {
             for p in 0..<probes {
-                matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
-                                 alpha: alpha, threads: d.threads)
+                if let u = d.retained {
+                    // Kept for the quadratic form's first term (tangentBackward).
+                    matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, u + p * m * n,
+                                     alpha: alpha, accumulate: false, threads: d.threads)
+                    addInPlace(out + p * m * n, u + p * m * n, count: m * n, threads: d.threads)
+                } else {
+                    matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
+                                     alpha: alpha, threads: d.threads)
+                }
+            }
+            // Quadratic form, second term: ⟨Z̄, alpha·Ȧ·op(V)⟩.
+            if let q = d.quadraticForms, let ta = d.inputTangent(0), let g = d.outputGrads[0] {
+                withScratch(m * n) { z in
+                    withScratch(m * n, zeroed: false) { t in
+                        masked(g, d.outputs[0], probes: 1, into: z)
+                        for p in 0..<probes {
+                            matmulAccumulate(m: m, n: n, k: k, ta + p * m * k, false, tb + p * n * k, transB, t,
+                                             alpha: alpha, accumulate: false, threads: d.threads)
+                            q[p] += dotProduct(z, t, count: m * n)
+                        }
+                    }
+                }
             }
         }
         if relu { applyReluMask(out, y: d.outputs[0], count: m * n, probes: probes) }
     }
+
+    var quadraticFormWeight: Int? { 1 }
 
     func tangentBackward(_ d: DerivativeIO) {
         let probes = d.probes
@@ -66,6 +90,10 @@ struct DenseDerivative: DerivativeRule {
             withScratch(probes * m * n) { tz in
                 if let g { masked(g, d.outputs[0], probes: 1, into: z) }
                 if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
+                // Quadratic form, first term: ⟨Ż̄, alpha·A·op(V)⟩, kept by `tangent`.
+                if let q = d.quadraticForms, let u = d.retained, tg != nil {
+                    for p in 0..<probes { q[p] += dotProduct(tz + p * m * n, u + p * m * n, count: m * n) }
+                }
                 if let tga {
                     if tg != nil { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
                     if g != nil, let tb {
