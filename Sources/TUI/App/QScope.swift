@@ -11,7 +11,8 @@ struct QScope: ParsableCommand {
             Without a subcommand qscope opens the workbench. Without a model path, commands use the bundled \
             default sample model and its evaluation data.
             """,
-        subcommands: [WorkbenchCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self, AnalyzeCommand.self, ExportCommand.self],
+        subcommands: [WorkbenchCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, CompareCommand.self, AnalyzeCommand.self,
+                      SearchCommand.self, ParetoCommand.self, ExportCommand.self],
         defaultSubcommand: WorkbenchCommand.self
     )
 }
