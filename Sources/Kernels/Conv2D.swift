@@ -142,10 +142,10 @@ public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
     if s.isStridedPointwise {
         return s.subsampledCount + conv2dWorkspaceCount(s.subsampledPointwise, threads: threads)
     }
-    // Winograd: transformed weights (for the unpacked overload) + per-worker buffers. The direct
-    // kernels' count is covered too, so that changing `ConvolutionOptions.winograd` between sizing
-    // and running is safe.
-    let winograd = usesWinograd(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
+    // Winograd: transformed weights (for the unpacked overload) + per-worker buffers, whenever the
+    // geometry allows it, whatever the policy; the direct kernels' count is covered too. So a
+    // workspace sized under one `ConvolutionOptions.winograd` policy serves any other.
+    let winograd = winogradGeometryFits(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
     return max(winograd, directWorkspaceCount(s, threads: threads))
 }
 
@@ -292,7 +292,7 @@ public final class PackedConvWeights: @unchecked Sendable {
         } else {
             plain = nil
         }
-        if winogradApplies(s) {
+        if winogradGeometryFits(s) {
             let g = WinogradGeometry(s)
             let u = UnsafeMutablePointer<Float>.allocate(capacity: g.weightFloats)
             packWinogradWeights(g, weight, u)

@@ -21,10 +21,16 @@ import Synchronization
 // tolerance as the direct kernels (Conv2DTests).
 
 /// Whether `s` has the geometry F(2x2, 3x3) handles and enough channels for its transforms to pay
-/// off (measured: below 16 input or output channels the direct kernels win).
-func winogradApplies(_ s: Conv2DShape) -> Bool {
-    ConvolutionOptions.winograd != .never && s.kernelH == 3 && s.kernelW == 3 && s.strideH == 1 && s.strideW == 1 && s.dilationH == 1 && s.dilationW == 1
+/// off (measured: below 16 input or output channels the direct kernels win), whatever the policy.
+/// Workspace sizes and packed weights go by this, so that any policy can run with them.
+func winogradGeometryFits(_ s: Conv2DShape) -> Bool {
+    s.kernelH == 3 && s.kernelW == 3 && s.strideH == 1 && s.strideW == 1 && s.dilationH == 1 && s.dilationW == 1
         && s.group == 1 && s.inChannels >= 16 && s.outChannels >= 16 && s.outHeight >= 2 && s.outWidth >= 2
+}
+
+/// `winogradGeometryFits` and the current policy allows Winograd at all.
+func winogradApplies(_ s: Conv2DShape) -> Bool {
+    ConvolutionOptions.winograd != .never && winogradGeometryFits(s)
 }
 
 /// Process-wide choices of convolution algorithm.
@@ -40,13 +46,11 @@ public enum ConvolutionOptions {
         case never
     }
 
-    private static let policy = Atomic<Int>(WinogradPolicy.auto.rawValue)
-
-    /// Read when a convolution runs and when `PackedConvWeights` are made. Default `.auto`.
-    public static var winograd: WinogradPolicy {
-        get { WinogradPolicy(rawValue: policy.load(ordering: .relaxed)) ?? .auto }
-        set { policy.store(newValue.rawValue, ordering: .relaxed) }
-    }
+    /// Read when a convolution starts, on the calling thread. Default `.auto`. Task-local: set it
+    /// with `ConvolutionOptions.$winograd.withValue(.always) { ... }` for the convolutions that code
+    /// runs; other tasks and threads keep theirs (a process-wide switch flipped by one test changed
+    /// the algorithm of convolutions other tests were running).
+    @TaskLocal public static var winograd: WinogradPolicy = .auto
 }
 
 /// Sizes of the Winograd buffers for one shape.

@@ -246,27 +246,48 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
 /// map sizes (half-used last tiles), asymmetric and over-wide padding, channel counts that are not
 /// multiples of 16, batches that span several chunks, a single image split by tiles, and the same
 /// shapes with Winograd switched off (the direct kernels) for comparison.
-@Suite(.serialized) struct WinogradTests {
-    init() { ConvolutionOptions.winograd = .always }
-
+@Suite struct WinogradTests {
     @Test(arguments: [
         (2, 16, 7, 7, 16), (3, 20, 5, 6, 40), (1, 32, 14, 14, 32), (1, 64, 15, 13, 70), (5, 17, 9, 4, 33),
         (40, 32, 14, 14, 32), (2, 48, 3, 3, 16),
     ])
     func matchesReference(batch: Int, c: Int, h: Int, w: Int, oc: Int) {
-        defer { ConvolutionOptions.winograd = .auto }
-        for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
-            let s = Conv2DShape(
-                batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
-                padTop: pads.0, padLeft: pads.1, padBottom: pads.2, padRight: pads.3)
-            checkConv(s, seed: UInt64(batch * 31 + c + h * 7 + oc), "winograd \(batch)x\(c)x\(h)x\(w) -> \(oc) pads \(pads)")
+        ConvolutionOptions.$winograd.withValue(.always) {
+            for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
+                let s = Conv2DShape(
+                    batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
+                    padTop: pads.0, padLeft: pads.1, padBottom: pads.2, padRight: pads.3)
+                checkConv(s, seed: UInt64(batch * 31 + c + h * 7 + oc), "winograd \(batch)x\(c)x\(h)x\(w) -> \(oc) pads \(pads)")
+            }
         }
     }
 
     @Test func directKernelsWhenSwitchedOff() {
-        ConvolutionOptions.winograd = .never
-        defer { ConvolutionOptions.winograd = .auto }
-        checkConv(same3x3(batch: 3, c: 64, h: 14, w: 14, oc: 64), seed: 77, "winograd off")
-        #expect(ConvolutionOptions.winograd == .never)
+        let inside = ConvolutionOptions.$winograd.withValue(.never) { () -> ConvolutionOptions.WinogradPolicy in
+            checkConv(same3x3(batch: 3, c: 64, h: 14, w: 14, oc: 64), seed: 77, "winograd off")
+            return ConvolutionOptions.winograd
+        }
+        #expect(inside == .never)
+        #expect(ConvolutionOptions.winograd == .auto)
+    }
+
+    /// A workspace sized under one policy serves every other: sized with Winograd off, run with it
+    /// forced on (the direction that used to overrun), with a guard zone after the workspace.
+    @Test func workspaceSizedUnderAnyPolicyServesEveryPolicy() {
+        let s = same3x3(batch: 2, c: 32, h: 14, w: 14, oc: 32)
+        let count = ConvolutionOptions.$winograd.withValue(.never) { conv2dWorkspaceCount(s, threads: 2) }
+        var rng = TestRNG(seed: 5)
+        let x = rng.floats(s.batch * s.inChannels * s.inHeight * s.inWidth)
+        let w = rng.floats(s.outChannels * s.inChannels * 9)
+        var y = [Float](repeating: 0, count: s.batch * s.outChannels * s.outHeight * s.outWidth)
+        let guardZone = 4096
+        var workspace = [Float](repeating: .nan, count: count + guardZone)
+        ConvolutionOptions.$winograd.withValue(.always) {
+            conv2d(s, input: x, weight: w, bias: nil, output: &y, workspace: &workspace, threads: 2)
+        }
+        let untouched = workspace[count...].allSatisfy { $0.isNaN }
+        #expect(untouched, "the convolution wrote past the workspace it was sized for")
+        let want = referenceOutput(s, sums: referenceConvSums(s, x, w), bias: nil, residual: nil, relu: false)
+        #expect(toleranceRatio(y, want, rtol: 1e-5, atol: 2e-6 * 288) <= 1)
     }
 }

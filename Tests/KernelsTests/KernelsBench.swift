@@ -179,13 +179,13 @@ extension KernelsBench {
             var ws = [Float](
                 repeating: 0, count: max(1, conv2dWorkspaceCount(s, threads: 2), conv2dWorkspaceCount(one, threads: 2)))
             for policy in [ConvolutionOptions.WinogradPolicy.auto, .never] {
-                ConvolutionOptions.winograd = policy
-                let t = bestTime(repeats: 3, inner: 3) {
-                    conv2d(s, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &ws, threads: 2)
+                let t = ConvolutionOptions.$winograd.withValue(policy) {
+                    bestTime(repeats: 3, inner: 3) {
+                        conv2d(s, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &ws, threads: 2)
+                    }
                 }
                 line += " | packed 2T winograd \(policy) \(String(format: "%.2f", t * 1e3)) ms"
             }
-            ConvolutionOptions.winograd = .auto
             let t1 = bestTime(repeats: 5, inner: 200) {
                 conv2d(one, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &ws, threads: 2)
             }
