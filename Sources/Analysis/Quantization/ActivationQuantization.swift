@@ -102,32 +102,14 @@ public enum ActivationQuantization {
     }
 
     /// The graph with a `QScopeFakeQuant` node before the first reader of each calibrated input, and
-    /// every quantizable layer reading the fake-quantized value.
+    /// every quantizable layer reading the fake-quantized value (`PlanActivations.insert` with every
+    /// layer that reads the input).
     static func insert(_ calibrated: [Calibrated], spec: ActivationSpec, into model: Model) -> Model {
-        var graph = model.graph
-        var replacement: [ValueID: ValueID] = [:]
-        var pending = Dictionary(uniqueKeysWithValues: calibrated.map { ($0.input, $0) })
-        let layerNodes = Set(model.layers.map(\.nodeIndex))
-        var nodes: [Node] = []
-        for (index, node) in model.graph.nodes.enumerated() {
-            var node = node
-            if layerNodes.contains(index), let input = node.inputs[0] {
-                if let c = pending.removeValue(forKey: input) {
-                    let output = graph.addValue(named: model.graph.valueNames[input] + "_fakequant")
-                    nodes.append(Node(name: model.graph.valueNames[input] + "_fakequant", opType: "QScopeFakeQuant",
-                                      inputs: [input], outputs: [output],
-                                      attributes: ["bits": .int(spec.bits), "affine": .int(spec.asymmetric ? 1 : 0),
-                                                   "scale": .float(c.scale), "zero_point": .int(Int(c.zeroPoint))]))
-                    replacement[input] = output
-                }
-                if let quantized = replacement[input] { node.inputs[0] = quantized }
-            }
-            nodes.append(node)
+        let entries = calibrated.map { c in
+            PlanActivations.Entry(input: c.input, spec: spec,
+                                  layers: model.layers.indices.filter { model.graph.nodes[model.layers[$0].nodeIndex].inputs.first == c.input },
+                                  calibrated: c)
         }
-        graph.nodes = nodes
-        var quantized = model
-        quantized.graph = graph
-        quantized.layers = Model.findLayers(graph)
-        return quantized
+        return PlanActivations.insert(entries, into: model)
     }
 }

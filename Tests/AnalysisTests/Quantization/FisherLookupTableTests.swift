@@ -72,7 +72,7 @@ struct FisherLookupTableTests {
 
     @Test("weighting pulls centroids onto high-Fisher weights: their error shrinks, the Fisher-weighted error falls")
     func weightingMovesCentroids() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         let columns = 64
         let values = (0..<columns).map { _ in Float(generator.normal() * 0.05) }
         // Four weights spread over the range get 1000× the sensitivity of the rest.
@@ -128,17 +128,3 @@ struct FisherLookupTableTests {
     }
 }
 
-/// A tiny deterministic normal generator for test inputs (SplitMix64 + Box–Muller).
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-    mutating func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
-}

@@ -1,19 +1,6 @@
 import Testing
 import Analysis
 
-/// SplitMix64: a seeded generator, so every random instance is reproducible from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The exact HAWQ-V3 allocation: the dynamic program against brute force over every combination,
 /// its discretisation against the true budget, and the Ω-greedy heuristic it must never lose to.
 @Suite("bit allocation")
