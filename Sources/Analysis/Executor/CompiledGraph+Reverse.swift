@@ -246,13 +246,11 @@ public final class ReverseMode: @unchecked Sendable {
         precondition(directions.count == weights.count, "one buffer per layer")
         var forms: [Int: UnsafeMutablePointer<Double>] = [:]
         var products: [UnsafeMutablePointer<Float>?] = []
-        for (l, id) in weights.enumerated() {
-            let consumers = stepInputs.indices.filter { stepInputs[$0].contains(id) }
-            if consumers.count == 1, let input = rules[consumers[0]].quadraticFormWeight, stepInputs[consumers[0]][input] == id,
-               stepInputs[consumers[0]].filter({ $0 == id }).count == 1 {
+        for (l, step) in quadraticFormSteps.enumerated() {
+            if let step {
                 let sums = UnsafeMutablePointer<Double>.allocate(capacity: probes)
                 sums.initialize(repeating: 0, count: probes)
-                forms[consumers[0]] = sums
+                forms[step] = sums
                 products.append(nil)
             } else {
                 let count = probes * model.layers[l].parameterCount
@@ -267,17 +265,29 @@ public final class ReverseMode: @unchecked Sendable {
         }
         tangentPasses(directions: directions, probes: probes, results: products, forms: forms)
         var results: [[Double]] = []
-        for (l, id) in weights.enumerated() {
-            if let hv = products[l] {
-                let n = model.layers[l].parameterCount
-                results.append((0..<probes).map { dotProduct(directions[l] + $0 * n, hv + $0 * n, count: n) })
-            } else {
-                let step = stepInputs.indices.first { stepInputs[$0].contains(id) }!
+        for (l, step) in quadraticFormSteps.enumerated() {
+            if let step {
                 results.append(Array(UnsafeBufferPointer(start: forms[step]!, count: probes)))
+            } else {
+                let n = model.layers[l].parameterCount, hv = products[l]!
+                results.append((0..<probes).map { dotProduct(directions[l] + $0 * n, hv + $0 * n, count: n) })
             }
         }
         return results
     }
+
+    /// Per layer (`weights` order): the step that accumulates the layer's quadratic form directly,
+    /// or nil when (Hv)_l has to be formed: the weight must feed exactly one step, once, at the input
+    /// that step's rule names (`DerivativeRule.quadraticFormWeight`). Found once per instance.
+    private lazy var quadraticFormSteps: [Int?] = {
+        self.weights.map { id in
+            let consumers = self.stepInputs.indices.filter { self.stepInputs[$0].contains(id) }
+            guard consumers.count == 1, let input = self.rules[consumers[0]].quadraticFormWeight,
+                  self.stepInputs[consumers[0]][input] == id, self.stepInputs[consumers[0]].filter({ $0 == id }).count == 1
+            else { return nil }
+            return consumers[0]
+        }
+    }()
 
     /// The tangent pass and the tangent of the backward pass for `probes` weight directions.
     /// `results[l]` (nil: not wanted) receives (Hv)_l; steps in `forms` accumulate their
