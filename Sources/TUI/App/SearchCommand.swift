@@ -117,21 +117,19 @@ struct SearchCommand: ParsableCommand {
             var omega: Double?
             if method == "hawq" {
                 let report = try candidateOptions.traces(model: model, dataset: dataset)
-                layers = zip(layers, report.layers).map { layer, trace in
+                // The same function the workbench's `a` key runs (HAWQAllocation.swift).
+                let allocation = try HAWQAllocation.allocate(candidates: layers,
+                                                             tracesPerParameter: report.layers.map(\.tracePerParameter),
+                                                             budget: budget)
+                layers = layers.enumerated().map { index, layer in
                     var copy = layer
-                    copy.tracePerParameter = trace.tracePerParameter
+                    copy.tracePerParameter = report.layers[index].tracePerParameter
                     return copy
                 }
-                let problem = AllocationProblem(layers: layers)
-                guard let allocated = problem.allocate(budgetBits: budgetBits) else {
-                    throw QScopeError("\(budget.description) fits the smallest plan only by less than the "
-                                      + "\(problem.resolutionBits)-bit rounding per layer of the allocation; raise the budget slightly")
-                }
-                choices = allocated
-                omega = CandidateBuilder.omega(layers, choices: choices)
-                let allocatedPlan = CandidateBuilder.plan(layers, choices: allocated)
-                evaluation = try runBlocking { try await evaluator.evaluate(allocatedPlan) }
-                object["resolution_bits"] = problem.resolutionBits
+                choices = allocation.choices
+                omega = allocation.omega
+                evaluation = try runBlocking { try await evaluator.evaluate(allocation.plan) }
+                object["resolution_bits"] = allocation.resolutionBits
                 object["probes"] = report.probes
                 object["hessian_seconds"] = report.seconds
                 object["hessian_samples"] = report.samples

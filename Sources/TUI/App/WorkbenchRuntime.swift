@@ -23,6 +23,11 @@ final class WorkbenchRuntime {
     private let themes: ThemeCatalog
     /// The background Hessian analysis, created on `.startSensitivity` (after the first accuracy).
     private let sensitivity: BackgroundSensitivity
+    /// The HAWQ allocation (`a`) and the Trade-off sweep, on the engine's evaluator.
+    private let tradeoff: TradeoffEngine
+    /// For exports (the model file is re-read there; the data calibrates activation scales).
+    private let model: Model
+    private let dataset: Dataset
 
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
          themeIndex: Int, model: Model, dataset: Dataset) throws {
@@ -39,6 +44,10 @@ final class WorkbenchRuntime {
         let mailbox = self.mailbox
         engine = Engine(evaluator: evaluator) { event in mailbox.post(.engine(event)) }
         comparer = LayerCompareEngine(evaluator: evaluator, batch: evaluator.batchSize) { event in mailbox.post(.compare(event)) }
+        // The candidates of `qscope search`'s defaults, so `a` gives the plan `search --method hawq` gives.
+        tradeoff = TradeoffEngine(evaluator: evaluator) { event in mailbox.post(.tradeoff(event)) }
+        self.model = model
+        self.dataset = dataset
         sensitivity = BackgroundSensitivity(model: model, data: dataset,
                                             options: BackgroundSensitivity.workbenchOptions(sampleCount: dataset.count)) { event in
             mailbox.post(.sensitivity(event))
@@ -74,10 +83,11 @@ final class WorkbenchRuntime {
             sensitivity.setEvaluationPending(state.engine != .idle)
         }
         sensitivity.cancel()
-        let (engine, comparer) = (self.engine, self.comparer)
+        let (engine, comparer, tradeoff) = (self.engine, self.comparer, self.tradeoff)
         Task {
             await engine.cancel()
             await comparer.cancel()
+            await tradeoff.cancel()
         }
     }
 
@@ -127,13 +137,49 @@ final class WorkbenchRuntime {
             case .cancelCompare:
                 let comparer = self.comparer
                 Task { await comparer.cancel() }
+            case .allocate(let budget, let traces, let generation):
+                let tradeoff = self.tradeoff
+                Task { await tradeoff.allocate(budget: budget, tracesPerParameter: traces, generation: generation) }
+            case .sweepTradeoff(let traces, let generation):
+                let tradeoff = self.tradeoff
+                Task { await tradeoff.sweep(tracesPerParameter: traces, generation: generation) }
+            case .export(let plan, let format, let path):
+                export(plan, format: format, to: path)
             case .quit:
                 break
             }
         }
     }
 
-    private static func describe(_ error: Error) -> String {
+    /// Writes the export on a background task (ONNX files of the larger models take a moment) and
+    /// answers through the mailbox; the directory is checked first for a clear message.
+    private func export(_ plan: Plan, format: Exporter.Format, to path: String) {
+        let model = self.model
+        let dataset = self.dataset
+        let mailbox = self.mailbox
+        Task.detached {
+            mailbox.post(writeExport(plan, format: format, to: path, model: model, dataset: dataset))
+        }
+    }
+
+    fileprivate static func describe(_ error: Error) -> String {
         (error as? QScopeError)?.description ?? "\(error)"
+    }
+}
+
+/// The export itself: `.exported` or `.fileFailed` with the one-line error.
+func writeExport(_ plan: Plan, format: Exporter.Format, to path: String, model: Model, dataset: Dataset) -> Msg {
+    let directory = (path as NSString).deletingLastPathComponent
+    var isDirectory: ObjCBool = false
+    if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+        return .fileFailed(message: QScopeError(file: path, "cannot write: the directory '\(directory)' does not exist").description)
+    }
+    // Activation scales are calibrated as `qscope export` does (first 512 samples).
+    let calibration = format != .plan && plan.choices.contains { $0.activations != nil } ? dataset.prefix(512) : nil
+    do {
+        let report = try Exporter.export(model: model, plan: plan, format: format, to: path, calibration: calibration)
+        return .exported(ExportOutcome(path: path, format: format, bytes: report.bytes, warnings: report.warnings))
+    } catch {
+        return .fileFailed(message: WorkbenchRuntime.describe(error))
     }
 }

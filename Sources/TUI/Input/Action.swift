@@ -10,4 +10,6 @@ public enum Action: String, CaseIterable, Hashable, Sendable {
     /// Compare view (`Keymap.compareView` while it is open) and the SplitQuant toggle.
     case openCompare, toggleSplit
     case compareUp, compareDown, compareApply, closeCompare, comparePreviousLayer, compareNextLayer
+    /// `a` (HAWQ allocation for a typed budget), the Trade-off pane and the export dialog.
+    case allocate, toggleTradeoff, export
 }

@@ -48,6 +48,8 @@ public struct Keymap: Sendable {
         Binding(action: .redo, keys: [.control("r")], help: "redo", group: "edit"),
         Binding(action: .save, keys: [.character("s")], help: "save the plan (asks for a path)", group: "file"),
         Binding(action: .load, keys: [.character("o")], help: "open a plan (asks for a path)", group: "file"),
+        Binding(action: .export, keys: [.character("e")],
+                help: "export: onnx-qdq, aimet, ort-overrides or plan", group: "file"),
         Binding(action: .cycleSort, keys: [.character("S"), .function(6)],
                 help: "sort layers: model order, trace, Ω, size", group: "view"),
         Binding(action: .cycleTheme, keys: [.character("t")], help: "next colour theme", group: "view"),
@@ -58,6 +60,10 @@ public struct Keymap: Sendable {
                 help: "compare all quantizers on this layer", group: "quantizers"),
         Binding(action: .toggleSplit, keys: [.character("x")], help: "toggle SplitQuant (split3:SPEC)",
                 group: "quantizers"),
+        Binding(action: .allocate, keys: [.character("a")],
+                help: "HAWQ allocation for a budget (3.5 or 0.05MB)", group: "search"),
+        Binding(action: .toggleTradeoff, keys: [.character("T")], help: "Trade-off pane: accuracy vs size",
+                group: "search"),
     ])
 
     /// Keys of the Compare view; they take precedence over `standard` while it is open (every

@@ -37,6 +37,10 @@ public struct AppState: Equatable, Sendable {
     /// The Compare view when open (it replaces the Detail panel), and its last request number.
     public var compare: CompareState?
     public var compareGeneration: UInt64 = 0
+    /// The automatic allocation (`a`) and the Trade-off pane (`T`).
+    public var tradeoff = TradeoffState()
+    /// First line of the `?` overlay shown when it scrolls (small terminals).
+    public var helpScroll = 0
 
     public init(model: ModelSummary, plan: Plan? = nil, planPath: String? = nil, size: Size = Size(width: 120, height: 40),
                 themeNames: [String] = ["dark"], themeIndex: Int = 0, glyphs: GlyphSet = .unicode) {

@@ -17,6 +17,26 @@ public enum Msg: Sendable {
     case fileFailed(message: String)
     /// An event of the Compare view's comparison.
     case compare(CompareEvent)
+    /// An answer of the allocation or the Trade-off sweep.
+    case tradeoff(TradeoffEvent)
+    /// An `.export` effect wrote its file (failures come as `fileFailed`).
+    case exported(ExportOutcome)
+}
+
+/// What an export wrote, for the notice.
+public struct ExportOutcome: Hashable, Sendable {
+    public var path: String
+    public var format: Exporter.Format
+    public var bytes: Int
+    /// Baked grids, layers a format cannot hold...: one line each.
+    public var warnings: [String]
+
+    public init(path: String, format: Exporter.Format, bytes: Int, warnings: [String]) {
+        self.path = path
+        self.format = format
+        self.bytes = bytes
+        self.warnings = warnings
+    }
 }
 
 /// Work the reducer asks the runtime to do; described as data so that reducer tests can check it.
@@ -39,4 +59,11 @@ public enum Effect: Hashable, Sendable {
     case compareLayer(layer: Int, bits: Int, generation: UInt64)
     /// Stop the running comparison (the Compare view closed).
     case cancelCompare
+    /// HAWQ-V3 allocation of `budget` from these traces (one per layer), superseding earlier ones.
+    case allocate(SizeBudget, tracesPerParameter: [Double], generation: UInt64)
+    /// Evaluate the Trade-off pane's plans: the uniform ones, and with traces the capped HAWQ sweep
+    /// (superseding the sweep before).
+    case sweepTradeoff(tracesPerParameter: [Double]?, generation: UInt64)
+    /// Write `plan` as `format` to `path` (off the UI thread; answered by `.exported` or `.fileFailed`).
+    case export(Plan, format: Exporter.Format, path: String)
 }

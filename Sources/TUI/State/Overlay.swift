@@ -1,15 +1,18 @@
 /// A modal layer over the main view; it receives the keys while open.
 public enum Overlay: Hashable, Sendable {
     case help
-    /// A one-line text prompt (save or open a plan).
+    /// A one-line text prompt (save or open a plan, an allocation budget).
     case prompt(Prompt)
     /// "Unsaved changes: quit anyway?"
     case confirmQuit
+    /// The `e` dialog: format and path of an export.
+    case export(ExportDialog)
 }
 
 /// A text prompt and what Enter does with its text.
 public struct Prompt: Hashable, Sendable {
-    public enum Purpose: Hashable, Sendable { case savePlan, loadPlan }
+    /// `budget`: the `a` key's allocation budget (bits per weight or MB).
+    public enum Purpose: Hashable, Sendable { case savePlan, loadPlan, budget }
     public var purpose: Purpose
     public var text: String
 
@@ -22,6 +25,7 @@ public struct Prompt: Hashable, Sendable {
         switch purpose {
         case .savePlan: return "Save plan to: "
         case .loadPlan: return "Open plan: "
+        case .budget: return "Allocate for budget (bits/w, or MB): "
         }
     }
 }

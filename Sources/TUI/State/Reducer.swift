@@ -6,7 +6,7 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
     switch msg {
     case .key(let key):
         state.notice = nil
-        if let overlay = state.overlay { return reduceOverlay(&state, overlay, key) }
+        if let overlay = state.overlay { return reduceOverlay(&state, overlay, key, keymap: keymap) }
         if state.compare != nil, let action = Keymap.compareView.action(for: key) { return reduceCompareAction(&state, action) }
         guard let action = keymap.action(for: key) else { return [] }
         return reduceAction(&state, action) + compareFollowUp(&state)
@@ -21,11 +21,17 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
         return [.redraw]
     case .engine(let event):
         reduceEngine(&state, event)
+        rememberEvaluation(&state, event)
         var effects = startSensitivityEffects(&state, after: event)
         if case .finished = event, event.generation == state.requestedGeneration { effects += prefetchEffects(state) }
         return effects
     case .sensitivity(let event):
         reduceSensitivity(&state, event)
+        return tradeoffFollowUp(&state)
+    case .tradeoff(let event):
+        return reduceTradeoffEvent(&state, event)
+    case .exported(let outcome):
+        reduceExported(&state, outcome)
         return []
     case .planSaved(let plan, let path):
         state.savedPlan = plan
@@ -112,6 +118,8 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
         state.quitting = true
         return [.quit]
+    case .allocate, .toggleTradeoff, .export:
+        return reduceTradeoffAction(&state, action)
     case .openCompare, .toggleSplit, .compareUp, .compareDown, .compareApply, .closeCompare, .comparePreviousLayer,
          .compareNextLayer:
         return reduceCompareAction(&state, action)
@@ -120,11 +128,27 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
 }
 
 /// Keys while an overlay is open.
-func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key) -> [Effect] {
+func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key, keymap: Keymap = .standard) -> [Effect] {
     switch overlay {
     case .help:
-        // Any key closes the help; `q` closes it without quitting.
+        // On a small screen the overlay scrolls; any other key closes it (`q` without quitting).
+        let layout = HelpOverlay.layout(keymap, in: Rect(size: state.size))
+        if layout.scrollable {
+            let page = max(1, layout.visibleRows - 1)
+            let step: Int? = switch key {
+            case .down, .character("j"): 1
+            case .up, .character("k"): -1
+            case .pageDown, .character(" "): page
+            case .pageUp: -page
+            default: nil
+            }
+            if let step {
+                state.helpScroll = min(max(0, state.helpScroll + step), layout.maxScroll)
+                return []
+            }
+        }
         state.overlay = nil
+        state.helpScroll = 0
         return []
     case .confirmQuit:
         switch key {
@@ -138,12 +162,15 @@ func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key) -> [
             state.overlay = nil
         }
         return []
+    case .export(let dialog):
+        return reduceExportDialog(&state, dialog, key)
     case .prompt(var prompt):
         switch key {
         case .escape, .control("c"), .control("g"):
             state.overlay = nil
         case .enter:
             state.overlay = nil
+            if prompt.purpose == .budget { return submitBudget(&state, prompt.text) }
             let path = prompt.text.trimmingSpaces
             guard !path.isEmpty else {
                 state.notice = Notice("no path given", isError: true)
@@ -152,6 +179,7 @@ func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key) -> [
             switch prompt.purpose {
             case .savePlan: return [.savePlan(state.plan, path: path)]
             case .loadPlan: return [.loadPlan(path: path)]
+            case .budget: return []
             }
         case .backspace, .delete:
             if !prompt.text.isEmpty { prompt.text.removeLast() }

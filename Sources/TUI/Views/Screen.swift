@@ -9,7 +9,9 @@ public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buf
     }
     TitleBar.render(state, in: layout.title, into: &buffer)
     LayersTable.render(state, in: layout.layers, into: &buffer)
-    if state.compare != nil {
+    if state.tradeoff.isVisible {
+        TradeoffPane.render(state, in: layout.detail, into: &buffer)
+    } else if state.compare != nil {
         CompareView.render(state, in: layout.detail, into: &buffer)
     } else {
         DetailPane.render(state, in: layout.detail, into: &buffer)
@@ -18,6 +20,9 @@ public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buf
     BottomLine.render(state, keymap: keymap, in: layout.bottom, into: &buffer)
     if state.overlay == .help {
         HelpOverlay.render(state, keymap: keymap, in: Rect(size: buffer.size), into: &buffer)
+    }
+    if case .export(let dialog)? = state.overlay {
+        ExportDialogView.render(state, dialog, in: Rect(size: buffer.size), into: &buffer)
     }
     if state.glyphs == .ascii { ASCIIFallback.apply(to: &buffer) }
 }

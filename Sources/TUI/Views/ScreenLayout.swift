@@ -21,14 +21,17 @@ public struct ScreenLayout: Equatable, Sendable {
 
     public var isTooSmall: Bool { size.width < Self.minimum.width || size.height < Self.minimum.height }
 
-    public init(size: Size, layerCount: Int = 0) {
+    /// - Parameter tallDetail: the Detail area holds the Trade-off plot: the Layers table takes at
+    ///   most 2/5 of the body instead of 3/5.
+    public init(size: Size, layerCount: Int = 0, tallDetail: Bool = false) {
         self.size = size
         let all = Rect(size: size)
         let (title, rest) = all.splitTop(1)
         let (body, footer) = rest.splitBottom(2)
         let (status, bottom) = footer.splitTop(1)
-        let wanted = layerCount > 0 ? layerCount + 3 : body.height * 3 / 5
-        let layersHeight = max(6, min(wanted, body.height * 3 / 5))
+        let share = tallDetail ? body.height * 2 / 5 : body.height * 3 / 5
+        let wanted = layerCount > 0 ? layerCount + 3 : share
+        let layersHeight = max(6, min(wanted, share))
         let (layers, detail) = body.splitTop(layersHeight)
         self.title = title
         self.layers = layers
@@ -46,5 +49,5 @@ public struct ScreenLayout: Equatable, Sendable {
 
 extension AppState {
     /// The layout of this state's screen.
-    public var layout: ScreenLayout { ScreenLayout(size: size, layerCount: model.layers.count) }
+    public var layout: ScreenLayout { ScreenLayout(size: size, layerCount: model.layers.count, tallDetail: tradeoff.isVisible) }
 }

@@ -7,6 +7,13 @@ enum StatusLine {
         guard !rect.isEmpty else { return }
         buffer.fill(rect, style: .status)
         var segments: [(String, Style)] = [(" " + engineText(state) + " ", engineStyle(state))]
+        switch state.tradeoff.allocation {
+        case .none: break
+        case .waitingForTraces(let budget):
+            segments.append(("HAWQ \(BudgetInput.describe(budget)): waiting for traces", Style(.warn)))
+        case .running(let budget, let probes, _):
+            segments.append(("HAWQ \(BudgetInput.describe(budget)) from \(probes) probes…", Style(.warn)))
+        }
         // The sensitivity segment goes last; when it would not fit, everything goes compact.
         let analysis = SensitivityStatus.segment(state, compact: false)
         let compact = rect.width < 110 + (analysis.map { DisplayWidth.of($0.0) + 3 } ?? 0)

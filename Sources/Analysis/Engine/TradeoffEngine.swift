@@ -1,0 +1,182 @@
+import Foundation
+
+/// The workbench's worker for the HAWQ allocation (`a`) and the Trade-off pane's sweep, off the UI
+/// thread.
+///
+/// - Two independent lanes, each latest wins: `allocate` cancels the allocation before it, `sweep`
+///   the sweep before it. A cancelled request publishes nothing after its cancellation (checked
+///   before every `post`), and the next request of a lane starts only after the old one stopped.
+/// - The allocation is `HAWQAllocation.allocate`, the function `qscope search --method hawq` runs,
+///   on the candidates of `search`'s defaults (`BitWidthList.defaultWidths`, `intB`), so the
+///   workbench's plan for a budget equals the command's for the same traces.
+/// - A sweep evaluates the uniform plans first (they need no traces), then, given traces, the
+///   HAWQ-optimal plans of every budget thinned to `maxHAWQPlans` (`ParetoSweep.schedule`); each
+///   point is published as soon as it is evaluated. Cancellation takes effect between evaluations.
+public actor TradeoffEngine {
+    public typealias Allocate = @Sendable (SizeBudget, [Double]) async throws -> HAWQAllocation.Result
+    /// The plans of a sweep for these traces (nil: uniform plans only), in evaluation order.
+    public typealias Schedule = @Sendable ([Double]?) async throws -> SweepSchedule
+    public typealias Evaluate = @Sendable (Plan) async throws -> PlanEvaluation
+
+    public struct SweepSchedule: Sendable {
+        public var plans: [(source: TradeoffPoint.Source, plan: Plan)]
+        /// HAWQ plans kept, and distinct HAWQ plans over all budgets.
+        public var hawq: Int
+        public var distinct: Int
+
+        public init(plans: [(source: TradeoffPoint.Source, plan: Plan)], hawq: Int, distinct: Int) {
+            self.plans = plans
+            self.hawq = hawq
+            self.distinct = distinct
+        }
+    }
+
+    /// The workbench's cap on HAWQ plans per sweep: the CNN has 343 distinct ones; 40 evaluations
+    /// (a few seconds there) draw the front's shape.
+    public static let defaultMaxHAWQPlans = 40
+
+    private let allocateFunction: Allocate
+    private let schedule: Schedule
+    private let evaluate: Evaluate
+    private let post: @Sendable (TradeoffEvent) -> Void
+    private var allocation: Task<Void, Never>?
+    private var sweeping: Task<Void, Never>?
+
+    /// - Parameter post: called from the engine's tasks (any thread) with each event.
+    public init(allocate: @escaping Allocate, schedule: @escaping Schedule, evaluate: @escaping Evaluate,
+                post: @escaping @Sendable (TradeoffEvent) -> Void) {
+        self.allocateFunction = allocate
+        self.schedule = schedule
+        self.evaluate = evaluate
+        self.post = post
+    }
+
+    /// An engine on the evaluator's model: candidates of `bitWidths` × `family` (built once, on
+    /// first use), plans evaluated by `evaluator` (the engine's, so its caches are shared).
+    public init(evaluator: PlanEvaluator, bitWidths: [Int] = BitWidthList.defaultWidths,
+                family: QuantizerFamilyTemplate = .integer, maxHAWQPlans: Int = TradeoffEngine.defaultMaxHAWQPlans,
+                post: @escaping @Sendable (TradeoffEvent) -> Void) {
+        let table = CandidateTable(model: evaluator.model, bitWidths: bitWidths, family: family)
+        self.init(allocate: { budget, traces in
+            try HAWQAllocation.allocate(candidates: try table.candidates(), tracesPerParameter: traces, budget: budget)
+        }, schedule: { traces in
+            try table.schedule(traces: traces, maxHAWQPlans: maxHAWQPlans)
+        }, evaluate: { plan in
+            try await evaluator.evaluate(plan)
+        }, post: post)
+    }
+
+    /// Allocates for `budget` from these traces (one per layer) as request `generation`, cancelling
+    /// the allocation before it.
+    public func allocate(budget: SizeBudget, tracesPerParameter: [Double], generation: UInt64) {
+        let previous = allocation
+        previous?.cancel()
+        let (allocate, post) = (allocateFunction, self.post)
+        allocation = Task {
+            await previous?.value
+            guard !Task.isCancelled else { return }
+            do {
+                let result = try await allocate(budget, tracesPerParameter)
+                try Task.checkCancellation()
+                post(.allocated(generation: generation, result))
+            } catch is CancellationError {
+            } catch {
+                if !Task.isCancelled { post(.allocationFailed(generation: generation, message: Self.describe(error))) }
+            }
+        }
+    }
+
+    /// Evaluates the sweep's plans for these traces (nil: the uniform plans only) as request
+    /// `generation`, cancelling the sweep before it.
+    public func sweep(tracesPerParameter: [Double]?, generation: UInt64) {
+        let previous = sweeping
+        previous?.cancel()
+        let (schedule, evaluate, post) = (self.schedule, self.evaluate, self.post)
+        sweeping = Task {
+            await previous?.value
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                try Task.checkCancellation()
+                let planned = try await schedule(tracesPerParameter)
+                try Task.checkCancellation()
+                post(.sweepPlanned(generation: generation, hawq: planned.hawq, distinct: planned.distinct, total: planned.plans.count))
+                for (done, entry) in planned.plans.enumerated() {
+                    try Task.checkCancellation()
+                    let evaluation = try await evaluate(entry.plan)
+                    try Task.checkCancellation()
+                    post(.sweepPoint(generation: generation, TradeoffPoint(source: entry.source, evaluation: evaluation), done: done + 1))
+                }
+                post(.sweepFinished(generation: generation, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            } catch is CancellationError {
+            } catch {
+                if !Task.isCancelled { post(.sweepFailed(generation: generation, message: Self.describe(error))) }
+            }
+        }
+    }
+
+    /// Stops both lanes (they publish nothing more).
+    public func cancel() {
+        allocation?.cancel()
+        sweeping?.cancel()
+    }
+
+    /// Waits until both lanes have finished or stopped; for tests.
+    public func settle() async {
+        await allocation?.value
+        await sweeping?.value
+    }
+
+    private static func describe(_ error: Error) -> String { (error as? QScopeError)?.description ?? "\(error)" }
+}
+
+/// The per-layer candidates of a model, built on first use and kept (quantizing every layer at every
+/// width takes a moment; traces change, candidates do not).
+final class CandidateTable: @unchecked Sendable {
+    // @unchecked: `built` is guarded by `lock`; the rest is immutable.
+    private let model: Model
+    private let bitWidths: [Int]
+    private let family: QuantizerFamilyTemplate
+    private let lock = NSLock()
+    private var built: [LayerCandidates]?
+
+    init(model: Model, bitWidths: [Int], family: QuantizerFamilyTemplate) {
+        self.model = model
+        self.bitWidths = bitWidths
+        self.family = family
+    }
+
+    func candidates() throws -> [LayerCandidates] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let built { return built }
+        let layers = try CandidateBuilder.build(model: model, bitWidths: bitWidths, family: family)
+        built = layers
+        return layers
+    }
+
+    /// Uniform plans from the widest width down, then (with traces) the capped HAWQ sweep.
+    func schedule(traces: [Double]?, maxHAWQPlans: Int) throws -> TradeoffEngine.SweepSchedule {
+        let layers = try candidates()
+        guard let traces else {
+            let uniform = (0..<bitWidths.count).reversed().map {
+                (source: TradeoffPoint.Source.uniform, plan: CandidateBuilder.plan(layers, choices: Array(repeating: $0, count: layers.count)))
+            }
+            return TradeoffEngine.SweepSchedule(plans: uniform, hawq: 0, distinct: 0)
+        }
+        guard traces.count == layers.count else {
+            throw QScopeError("the sweep needs one trace per layer: \(traces.count) traces for \(layers.count) layers")
+        }
+        let traced = zip(layers, traces).map { layer, trace in
+            var copy = layer
+            copy.tracePerParameter = trace
+            return copy
+        }
+        let sweep = ParetoSweep.schedule(problem: AllocationProblem(layers: traced), maxHAWQPlans: maxHAWQPlans)
+        let plans = sweep.plans.map { entry in
+            (source: entry.source == .uniform ? TradeoffPoint.Source.uniform : .hawq, plan: CandidateBuilder.plan(traced, choices: entry.choices))
+        }
+        // Uniform first: they are the landmarks the HAWQ points are read against.
+        return TradeoffEngine.SweepSchedule(plans: plans.filter { $0.source == .uniform } + plans.filter { $0.source == .hawq },
+                                            hawq: sweep.keptPlans, distinct: sweep.distinctPlans)
+    }
+}
