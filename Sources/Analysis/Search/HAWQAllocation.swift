@@ -23,6 +23,16 @@ public enum HAWQAllocation {
         /// Bits per size unit of the dynamic program (8: whole bytes).
         public var resolutionBits: Int
 
+        public init(plan: Plan, choices: [Int], totalBits: Int, parameters: Int, budgetBits: Int, omega: Double, resolutionBits: Int) {
+            self.plan = plan
+            self.choices = choices
+            self.totalBits = totalBits
+            self.parameters = parameters
+            self.budgetBits = budgetBits
+            self.omega = omega
+            self.resolutionBits = resolutionBits
+        }
+
         /// Predicted average bits per weight, metadata included.
         public var averageBits: Double { Double(totalBits) / Double(max(parameters, 1)) }
         /// Predicted size in MB of 2^20 bytes, metadata included.

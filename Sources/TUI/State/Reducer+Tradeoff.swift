@@ -105,15 +105,15 @@ func reduceTradeoffEvent(_ state: inout AppState, _ event: TradeoffEvent) -> [Ef
               case .running(let budget, let probes, let final) = state.tradeoff.allocation else { return [] }
         state.tradeoff.allocation = .none
         guard result.plan.layerNames == state.plan.layerNames else { return [] }
-        let prediction = "predicted \(Text.fixed(result.averageBits, 3)) bits/w, \(Text.fixed(result.megabytes, 4)) MB w/ meta"
-        let source = "from \(probes) probes" + (final ? "" : ", traces not final")
+        let prediction = "\(Text.fixed(result.averageBits, 3)) bits/w, \(Text.fixed(result.megabytes, 4)) MB predicted"
+        let source = "\(probes) probes" + (final ? "" : ", not final")
         if result.plan == state.plan {
             state.notice = Notice("HAWQ plan for \(BudgetInput.describe(budget)) is the current plan (\(prediction), \(source))")
             return []
         }
         // One undoable edit: `replacePlan` pushes the previous plan once.
         let effects = replacePlan(&state, with: result.plan) + compareFollowUp(&state)
-        state.notice = Notice("HAWQ plan for \(BudgetInput.describe(budget)): \(prediction) (\(source)) · u undoes")
+        state.notice = Notice("HAWQ \(BudgetInput.describe(budget)): \(prediction) (\(source)) · u undoes")
         return effects
     case .allocationFailed(let generation, let message):
         guard generation == state.tradeoff.allocationGeneration else { return [] }

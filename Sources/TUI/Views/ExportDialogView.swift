@@ -12,7 +12,7 @@ enum ExportDialogView {
 
     static func render(_ state: AppState, _ dialog: ExportDialog, in area: Rect, into buffer: inout CellBuffer) {
         let formats = Exporter.Format.allCases
-        let rect = area.centred(width: min(area.width - 2, 76), height: formats.count + 7)
+        let rect = area.centred(width: min(area.width - 2, 76), height: formats.count + 6)
         guard rect.width >= 30, rect.height >= formats.count + 5 else { return }
         buffer.fill(rect, style: .overlay)
         buffer.box(rect, title: "Export plan", style: Style(.overlay), titleStyle: .accent, glyphs: state.glyphs)

@@ -82,7 +82,7 @@ enum HelpOverlay {
         }
         let total = layout.columns[0].count
         let hint = layout.scrollable
-            ? "↑↓ PgUp PgDn scroll · lines \(scroll + 1)–\(min(total, scroll + layout.visibleRows)) of \(total) · other keys close"
+            ? "↑↓ PgDn scroll · \(scroll + 1)–\(min(total, scroll + layout.visibleRows)) of \(total) · other keys close"
             : "any key closes"
         buffer.putLine(hint, in: Rect(x: inner.x, y: rect.maxY - 1, width: inner.width - 1, height: 1),
                        style: Style(.overlay, attributes: .dim), alignRight: true)

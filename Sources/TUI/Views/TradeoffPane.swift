@@ -9,8 +9,8 @@ import Foundation
 /// - the other HAWQ plans of the sweep `·`, the plans the user evaluated this session `∘`;
 /// - the plan on screen `◆` (when its evaluation has landed).
 ///
-/// Points below the accuracy window (a collapsed 2-bit model) sit on the bottom row as `↓` so the
-/// useful part keeps its resolution; the note line says where the window ends.
+/// Points more than `maximumSpan` below the best (a collapsed 2-bit model) sit on the bottom row as
+/// `↓` so the useful part keeps its resolution; the note line says where the window ends.
 enum TradeoffPane {
     /// The accuracy window spans at most this much (0.25 = 25 points) below the best point.
     static let maximumSpan = 0.25
@@ -48,17 +48,20 @@ enum TradeoffPane {
             renderNote(state, windowFloor: nil, in: noteRow, into: &buffer)
             return
         }
-        // Ranges, padded so that extreme points do not sit on the frame.
-        let sizes = points.map(\.megabytes), accuracies = points.map(\.accuracy)
+        // Ranges, padded so that extreme points do not sit on the frame. Size is on a log scale: the
+        // 2...8-bit plans are 4 to 16 times smaller than FP32 and would share a few columns otherwise.
+        let sizes = points.map { log10(max($0.megabytes, 1e-12)) }, accuracies = points.map(\.accuracy)
         var (xLow, xHigh) = (sizes.min()!, sizes.max()!)
-        if xHigh - xLow < 1e-9 { (xLow, xHigh) = (xLow * 0.9, xHigh * 1.1 + 1e-6) }
+        if xHigh - xLow < 1e-6 { (xLow, xHigh) = (xLow - 0.05, xHigh + 0.05) }
         let top = accuracies.max()!
-        let floor = max(accuracies.min()!, top - maximumSpan)
+        // The window starts at the lowest point within `maximumSpan` of the best one; points further
+        // down (a collapsed 2-bit plan) are drawn as ↓ on the bottom row.
+        let floor = accuracies.filter { $0 >= top - maximumSpan }.min()!
         let clipped = accuracies.min()! < floor
         var (yLow, yHigh) = (floor, top)
         if yHigh - yLow < 1e-4 { (yLow, yHigh) = (yLow - 0.005, yHigh + 0.005) }
         let pad = (yHigh - yLow) * 0.04
-        yLow -= clipped ? 0 : pad
+        yLow -= pad
         yHigh += pad
 
         // Axes: y labels at the top, middle and bottom rows, x labels under the axis.
@@ -71,9 +74,10 @@ enum TradeoffPane {
             let value = yHigh - (yHigh - yLow) * Double(row) / Double(max(1, plotArea.height - 1))
             buffer.put(Text.pad(Text.fixed(value * 100, 1) + "%", to: labelWidth, alignRight: true), x: inner.x, y: plotArea.y + row, style: .dim)
         }
-        let decimals = max(3, min(6, Int(-log10(max(xHigh - xLow, 1e-9)).rounded(.up)) + 2))
-        let left = Text.fixed(xLow, decimals), right = Text.fixed(xHigh, decimals) + " MB"
-        let title = "size (weights + metadata)"
+        let (lowMB, highMB) = (pow(10, xLow), pow(10, xHigh))
+        let decimals = max(3, min(6, Int(-log10(max(lowMB, 1e-9)).rounded(.up)) + 1))
+        let left = Text.fixed(lowMB, decimals), right = Text.fixed(highMB, decimals) + " MB"
+        let title = "size, weights + metadata (log scale)"
         let tickRow = axisY + 1
         buffer.put(left, x: plotArea.x, y: tickRow, style: .dim)
         buffer.put(right, x: plotArea.maxX - DisplayWidth.of(right), y: tickRow, style: .dim)
@@ -82,8 +86,9 @@ enum TradeoffPane {
             buffer.put(title, x: titleX, y: tickRow, style: .dim)
         }
 
+        func scaled(_ megabytes: Double) -> Double { (log10(max(megabytes, 1e-12)) - xLow) / (xHigh - xLow) }
         func column(_ megabytes: Double) -> Int {
-            plotArea.x + Int(((megabytes - xLow) / (xHigh - xLow) * Double(plotArea.width - 1)).rounded())
+            plotArea.x + Int((scaled(megabytes) * Double(plotArea.width - 1)).rounded())
         }
         func row(_ accuracy: Double) -> Int? {
             guard accuracy >= yLow else { return nil }
@@ -95,7 +100,7 @@ enum TradeoffPane {
         let frontPoints = zip(points, front).filter { $1 && $0.accuracy >= yLow }.map(\.0).sorted { $0.totalBits < $1.totalBits }
         var canvas = BrailleCanvas(columns: plotArea.width, rows: plotArea.height)
         func dot(_ p: TradeoffPoint) -> (x: Int, y: Int) {
-            let x = ((p.megabytes - xLow) / (xHigh - xLow) * Double(canvas.dotWidth - 1)).rounded()
+            let x = (scaled(p.megabytes) * Double(canvas.dotWidth - 1)).rounded()
             let y = Double(canvas.dotHeight - 1) - ((p.accuracy - yLow) / (yHigh - yLow) * Double(canvas.dotHeight - 1)).rounded()
             return (Int(x), Int(y))
         }
@@ -124,7 +129,7 @@ enum TradeoffPane {
         if let evaluation = state.evaluation, state.evaluationIsCurrent {
             place(TradeoffPoint(source: .session, evaluation: evaluation), marks.current, Style(.selection, attributes: .bold))
         }
-        renderNote(state, windowFloor: clipped ? yLow : nil, in: noteRow, into: &buffer)
+        renderNote(state, windowFloor: clipped ? floor : nil, in: noteRow, into: &buffer)
     }
 
     /// Row 1: the y axis and what each mark means.
@@ -166,7 +171,7 @@ enum TradeoffPane {
             parts.append(s.phase == .finished || s.maxProbes == 0 ? "HAWQ front once the traces are final"
                                                                    : "HAWQ front once the traces are final (\(s.probes)/\(s.maxProbes) probes)")
         }
-        if let floor = windowFloor { parts.append("↓ below \(Text.fixed(floor * 100, 1))%") }
+        if let floor = windowFloor { parts.append("↓ below \(Text.fixed(floor * 100, 1))%, not to scale") }
         buffer.putLine(parts.joined(separator: " · "), in: rect, style: .dim)
     }
 }
