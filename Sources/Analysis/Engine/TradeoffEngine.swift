@@ -175,8 +175,10 @@ final class CandidateTable: @unchecked Sendable {
         let plans = sweep.plans.map { entry in
             (source: entry.source == .uniform ? TradeoffPoint.Source.uniform : .hawq, plan: CandidateBuilder.plan(traced, choices: entry.choices))
         }
-        // Uniform first: they are the landmarks the HAWQ points are read against.
-        return TradeoffEngine.SweepSchedule(plans: plans.filter { $0.source == .uniform } + plans.filter { $0.source == .hawq },
-                                            hawq: sweep.keptPlans, distinct: sweep.distinctPlans)
+        // Uniform first: they are the landmarks the HAWQ points are read against. A HAWQ plan that
+        // is a uniform one (all at the widest width, at the largest budget) is evaluated once.
+        let uniform = plans.filter { $0.source == .uniform }
+        let hawq = plans.filter { entry in entry.source == .hawq && !uniform.contains { $0.plan == entry.plan } }
+        return TradeoffEngine.SweepSchedule(plans: uniform + hawq, hawq: hawq.count, distinct: sweep.distinctPlans)
     }
 }
