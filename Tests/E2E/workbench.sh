@@ -6,7 +6,9 @@
 #
 # Scenario on the sample CNN (run 1b: the Compare view, applying a row, and x for SplitQuant):
 # wait for the FP32 accuracy, select a layer, lower it to 2 bits and
-# watch the accuracy fall, undo, resize (120x40 -> 80x24 -> too small -> back), save the plan under
+# watch the accuracy fall, undo; `a` 3.5 (HAWQ plan loaded, accuracy arrives), `e` export as ONNX QDQ
+# (qscope evaluates the file to the screen's accuracy) and as a plan, an export into a missing
+# directory (one error line), one `u` restores; `T` shows the uniform points; resize (120x40 -> 80x24 -> too small -> back), save the plan under
 # a temporary path through the prompt, check the file and that `qscope eval --plan` reports the
 # accuracy the screen shows, quit; then runs ended by SIGTERM, Ctrl-C and a crash (SIGSEGV). After
 # each exit the terminal must be restored (canonical mode and echo on, alternate screen off); a
@@ -109,6 +111,63 @@ check "status shows Δ vs FP32 and sizes" wait_for main 'Δ −[0-9.]+ pp' '(MB 
 check "u undoes to int3" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle'
 undone="$(accuracy)"
 check "accuracy after undo ($undone%) is at least the 2-bit one" at_least "$undone" "$low"
+# --- a: HAWQ allocation for a typed budget (from the traces streamed so far), one undoable edit ---
+bits_before="$(grep -oE '[0-9]+\.[0-9]+ bits/w' <<<"$LAST" | head -1)"
+"${T[@]}" send-keys -t main a
+check "a asks for a budget" wait_for main 'Allocate for budget \(bits/w, or MB\): '
+"${T[@]}" send-keys -t main -l "abc"
+"${T[@]}" send-keys -t main Enter
+check "a bad budget is one error line" wait_for main "budget 'abc' is not a number"
+"${T[@]}" send-keys -t main a
+"${T[@]}" send-keys -t main C-u
+"${T[@]}" send-keys -t main -l "3.5"
+"${T[@]}" send-keys -t main Enter
+check "a 3.5: the HAWQ plan is loaded with its predicted size (from N probes)" \
+  wait_for main 'HAWQ 3\.5 bits/w: 3\.[0-9]+ bits/w, 0\.[0-9]+ MB predicted \([0-9]+ probes' '● idle'
+check "the allocated plan's accuracy arrives (≤ 3.5 bits/w in the status line)" wait_for main '● idle' 'acc [0-9]+\.[0-9]+%' ' [23]\.[0-9]+ bits/w'
+hawq_acc="$(accuracy)"
+# --- e: export the allocated plan as ONNX QDQ; qscope evaluates the file to the screen's accuracy ---
+qdq="$WORK/cnn-hawq.qdq.onnx"
+"${T[@]}" send-keys -t main e
+check "e opens the export dialog with the default path next to the model" wait_for main 'Export plan' '▶ onnx-qdq' 'path   sample-models/cnn\.qdq\.onnx'
+"${T[@]}" send-keys -t main C-u
+"${T[@]}" send-keys -t main -l "$qdq"
+"${T[@]}" send-keys -t main Enter
+check "the export reports the written file" wait_for main "wrote $qdq \\(onnx-qdq, [0-9,]+ bytes\\)"
+check "the ONNX QDQ file exists" test -s "$qdq"
+qdq_acc="$("$BIN" eval "$qdq" --data sample-models/fashion-mnist-test-2000.npz --json 2>/dev/null | grep -oE '"accuracy" *: *[0-9.]+' | grep -oE '[0-9.]+$')"
+check "qscope loads the QDQ file and measures the screen's accuracy ($hawq_acc% vs $qdq_acc)" \
+  awk -v a="$hawq_acc" -v b="$qdq_acc" 'BEGIN { exit !(b != "" && (a - 100 * b < 0.006) && (100 * b - a < 0.006)) }'
+"${T[@]}" send-keys -t main e Tab Tab Tab
+check "Tab cycles to the plan format (the path follows)" wait_for main '▶ plan' 'path   sample-models/cnn\.qscope\.json'
+"${T[@]}" send-keys -t main C-u
+"${T[@]}" send-keys -t main -l "$WORK/hawq.qscope.json"
+"${T[@]}" send-keys -t main Enter
+check "plan export written" wait_for main "wrote $WORK/hawq\\.qscope\\.json \\(plan"
+check "qscope eval --plan reads the exported plan" bash -c "\"$BIN\" eval sample-models/cnn.onnx --plan \"$WORK/hawq.qscope.json\" --json | grep -q '\"accuracy\"'"
+"${T[@]}" send-keys -t main e
+"${T[@]}" send-keys -t main C-u
+"${T[@]}" send-keys -t main -l "$WORK/missing/dir/x.onnx"
+"${T[@]}" send-keys -t main Enter
+check "an export into a missing directory is one error line" wait_for main "cannot write: the directory '$WORK/missing/dir' does not exist"
+"${T[@]}" send-keys -t main u
+check "one u restores the plan before the allocation" wait_for main '▶ +[0-9]+ /layer2/conv2/Conv +Conv +36,864 +3 int3 ' '● idle' "$bits_before"
+# --- T: the Trade-off pane with the uniform points ---
+"${T[@]}" send-keys -t main T
+# uniform_points: the plot rows (after the y-axis) show the 8-, 6- and 4-bit digits.
+uniform_points() {
+  local plot; plot="$(screen main | grep -E '^│[ 0-9.%]{7}│' | sed -E 's/^│[^│]*│//')"
+  grep -q 8 <<<"$plot" && grep -q 6 <<<"$plot" && grep -q 4 <<<"$plot"
+}
+wait_uniform() {
+  local deadline=$((SECONDS + 120))
+  while [ $SECONDS -lt $deadline ]; do uniform_points && return 0; sleep 0.2; done
+  screen main | sed 's/^/      | /'; return 1
+}
+check "T opens the Trade-off pane (axes with units, legend)" wait_for main 'Trade-off · accuracy vs size' 'accuracy % ↑' 'MB' '8642 uniform int'
+check "the uniform 8/6/4-bit points appear in the plot" wait_uniform
+"${T[@]}" send-keys -t main T
+check "T closes it (the Detail panel is back)" wait_for main 'Detail · /layer2/conv2/Conv'
 # traces_filled: every one of the 9 layer rows shows a trace (a number, six bar cells, then Ω).
 traces_filled() {
   [ "$(LC_ALL=C.UTF-8 grep -cE '^│.[ ]+[0-9]+ .* -?[0-9][0-9.e-]* [ ▏▎▍▌▋▊▉█]{6} +-?[0-9][0-9.e-]*│$' <<<"$(screen main)")" -eq 9 ]

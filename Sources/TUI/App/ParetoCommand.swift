@@ -18,11 +18,15 @@ struct ParetoCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(name: .long, help: "Evaluate at most N of the distinct HAWQ plans, evenly spaced in size, smallest and largest kept (default: all).")
+    var maxPlans: Int?
+
     @OptionGroup var candidateOptions: SearchCandidateOptions
 
     func run() throws {
         try reportingErrors {
             try candidateOptions.check()
+            if let maxPlans, maxPlans < 2 { throw QScopeError("--max-plans must be at least 2, got \(maxPlans)") }
             let (widths, family) = try candidateOptions.candidates()
             let (model, dataset) = try options.load()
             let report = try candidateOptions.traces(model: model, dataset: dataset)
@@ -30,7 +34,8 @@ struct ParetoCommand: ParsableCommand {
                                                     tracesPerParameter: report.layers.map(\.tracePerParameter))
             let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: candidateOptions.batch)
             let problem = AllocationProblem(layers: layers)
-            let result = try runBlocking { try await ParetoSweep.run(problem: problem, evaluator: evaluator) }
+            let result = try runBlocking { try await ParetoSweep.run(problem: problem, evaluator: evaluator, maxHAWQPlans: maxPlans) }
+            let evaluatedHAWQ = result.points.filter { $0.source == .hawq }.count
             if json {
                 let points: [[String: Any]] = result.points.map { point in
                     [
@@ -43,7 +48,7 @@ struct ParetoCommand: ParsableCommand {
                 }
                 var object: [String: Any] = [
                     "model": model.path, "data": dataset.source, "samples": dataset.count, "points": points,
-                    "distinct_hawq_plans": result.distinctPlans, "front": result.points.filter(\.onFront).count,
+                    "distinct_hawq_plans": result.distinctPlans, "evaluated_hawq_plans": evaluatedHAWQ, "front": result.points.filter(\.onFront).count,
                     "resolution_bits": result.resolutionBits, "probes": report.probes,
                     "hessian_seconds": report.seconds, "sweep_seconds": result.seconds,
                     "bits": widths, "family": family.text,
@@ -54,7 +59,8 @@ struct ParetoCommand: ParsableCommand {
             }
             print("model     \(model.path)")
             print("data      \(dataset.source)  (\(dataset.count) samples)")
-            print("plans     \(result.distinctPlans) distinct HAWQ plans + \(widths.count) uniform, \(result.points.filter(\.onFront).count) on the front")
+            let capped = evaluatedHAWQ < result.distinctPlans ? " (\(evaluatedHAWQ) evaluated, --max-plans)" : ""
+            print("plans     \(result.distinctPlans) distinct HAWQ plans\(capped) + \(widths.count) uniform, \(result.points.filter(\.onFront).count) on the front")
             print("time      Hessian \(fixed(report.seconds, 2)) s (\(report.probes) probes), sweep \(fixed(result.seconds, 2)) s")
             print("")
             print("   source    bits/w      size MB   accuracy        Σ Ω")
