@@ -184,37 +184,9 @@ struct BatchedMatMulDerivative: DerivativeRule {
     }
 }
 
-/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17), as a plain loop: the
-/// packing of the blocked GEMM costs more than the product at these sizes. Large ones go to sgemm.
+/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17): `smallProductAccumulate`.
 @inline(__always)
 func smallProduct(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
                   _ c: UnsafeMutablePointer<Float>) {
-    guard m * n * k <= 1 << 18 else {
-        matmulAccumulate(m: m, n: n, k: k, a, aT, b, bT, c, threads: 1)
-        return
-    }
-    if !bT {
-        for i in 0..<m {
-            let row = c + i * n
-            for p in 0..<k {
-                let av = aT ? a[p * m + i] : a[i * k + p]
-                let bRow = b + p * n
-                for j in 0..<n { row[j] += av * bRow[j] }
-            }
-        }
-    } else {
-        for i in 0..<m {
-            for j in 0..<n {
-                let bRow = b + j * k
-                var sum: Float = 0
-                if aT {
-                    for p in 0..<k { sum += a[p * m + i] * bRow[p] }
-                } else {
-                    let aRow = a + i * k
-                    for p in 0..<k { sum += aRow[p] * bRow[p] }
-                }
-                c[i * n + j] += sum
-            }
-        }
-    }
+    smallProductAccumulate(m: m, n: n, k: k, a: a, transA: aT, b: b, transB: bT, c: c)
 }
