@@ -142,11 +142,9 @@ struct BinaryDerivative: DerivativeRule {
             }
             // The constant broadcast to the output's shape (its reciprocal for a division).
             let storage = PrimalFactors(count: count, arrays: 1)
-            var one: Float = 1
-            if op == .mul {
-                broadcastBinary(.mul, a: values, aShape: kShape, b: &one, bShape: [], out: storage[0], outShape: outShape, threads: 1)
-            } else {
-                broadcastBinary(.div, a: &one, aShape: [], b: values, bShape: kShape, out: storage[0], outShape: outShape, threads: 1)
+            let target = storage[0], reciprocal = op == .div
+            BroadcastLoop.forEach(shape: outShape, strides: [Shapes.broadcastStrides(kShape, to: outShape)]) { i, o in
+                target[i] = reciprocal ? 1 / values[o[0]] : values[o[0]]
             }
             return .constant(index: k, factor: .elementwise(storage[0]), storage: storage)
         default:

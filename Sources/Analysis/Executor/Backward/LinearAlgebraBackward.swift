@@ -64,9 +64,13 @@ struct DenseDerivative: DerivativeRule {
             }
             // Quadratic form, second term: ⟨Z̄, alpha·Ȧ·op(V)⟩.
             if let q = d.quadraticForms, let ta = d.inputTangent(0), let g = d.outputGrads[0] {
-                withScratch(m * n) { z in
+                withScratch(relu ? m * n : 1, zeroed: false) { copy in
                     withScratch(m * n, zeroed: false) { t in
-                        masked(g, d.outputs[0], probes: 1, into: z)
+                        var z = g
+                        if relu {
+                            masked(g, d.outputs[0], probes: 1, into: copy)
+                            z = UnsafePointer(copy)
+                        }
                         for p in 0..<probes {
                             matmulAccumulate(m: m, n: n, k: k, ta + p * m * k, false, tb + p * n * k, transB, t,
                                              alpha: alpha, accumulate: false, threads: d.threads)
@@ -82,30 +86,40 @@ struct DenseDerivative: DerivativeRule {
     var quadraticFormWeight: Int? { 1 }
 
     func tangentBackward(_ d: DerivativeIO) {
+        // Without a ReLU the adjoints are used as they are; with one, masked copies.
+        if relu {
+            withScratch(m * n, zeroed: false) { z in
+                withScratch(d.probes * m * n, zeroed: false) { tz in
+                    if let g = d.outputGrads[0] { masked(g, d.outputs[0], probes: 1, into: z) }
+                    if let tg = d.outputTangentGrads[0] { masked(tg, d.outputs[0], probes: d.probes, into: tz) }
+                    tangentBackward(d, z: d.outputGrads[0] == nil ? nil : UnsafePointer(z),
+                                    tz: d.outputTangentGrads[0] == nil ? nil : UnsafePointer(tz))
+                }
+            }
+        } else {
+            tangentBackward(d, z: d.outputGrads[0], tz: d.outputTangentGrads[0])
+        }
+    }
+
+    /// The tangent backward from Z̄ (`z`) and its tangent (`tz`, probes copies), ReLU mask applied.
+    private func tangentBackward(_ d: DerivativeIO, z: UnsafePointer<Float>?, tz: UnsafePointer<Float>?) {
         let probes = d.probes
-        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
         let ta = d.inputTangent(0), tb = d.inputTangent(1)
         let tga = d.inputTangentGrad(0), tgb = d.inputTangentGrad(1)
-        withScratch(m * n) { z in
-            withScratch(probes * m * n) { tz in
-                if let g { masked(g, d.outputs[0], probes: 1, into: z) }
-                if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
-                // Quadratic form, first term: ⟨Ż̄, alpha·A·op(V)⟩, kept by `tangent`.
-                if let q = d.quadraticForms, let u = d.retained, tg != nil {
-                    for p in 0..<probes { q[p] += dotProduct(tz + p * m * n, u + p * m * n, count: m * n) }
-                }
-                if let tga {
-                    if tg != nil { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
-                    if g != nil, let tb {
-                        for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
-                    }
-                }
-                if let tgb {
-                    for p in 0..<probes {
-                        if tg != nil { gradB(d.input(0), tz + p * m * n, tgb + p * n * k, threads: d.threads) }
-                        if g != nil, let ta { gradB(ta + p * m * k, z, tgb + p * n * k, threads: d.threads) }
-                    }
-                }
+        // Quadratic form, first term: ⟨Ż̄, alpha·A·op(V)⟩, kept by `tangent`.
+        if let q = d.quadraticForms, let u = d.retained, let tz {
+            for p in 0..<probes { q[p] += dotProduct(tz + p * m * n, u + p * m * n, count: m * n) }
+        }
+        if let tga {
+            if let tz { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
+            if let z, let tb {
+                for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
+            }
+        }
+        if let tgb {
+            for p in 0..<probes {
+                if let tz { gradB(d.input(0), tz + p * m * n, tgb + p * n * k, threads: d.threads) }
+                if let z, let ta { gradB(ta + p * m * k, z, tgb + p * n * k, threads: d.threads) }
             }
         }
     }
