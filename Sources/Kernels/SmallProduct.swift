@@ -3,10 +3,11 @@
 /// when `transA`), B stored [k, n] (or [n, k] when `transB`), C [m, n], all row-major and dense.
 ///
 /// At these sizes the packing of the blocked GEMM costs more than the product, and the naive loops
-/// do not vectorise (the transposed-B one is a reduction). Here B is copied once into a scratch of
-/// `k` rows padded to whole 16-float vectors (transposed when `transB`), C's rows are copied into a
-/// padded tile, and 4 rows x 2 vectors of C accumulate at a time: per k step 2 vector loads of B, 4
-/// broadcasts of A and 8 FMAs. Rounding: one FMA per term in order of k (as `sgemm`).
+/// do not vectorise (the transposed-B one is a reduction). Here 4 rows x 2 vectors of C accumulate
+/// at a time: per k step 2 vector loads of B, 4 broadcasts of A and 8 FMAs. B and C are used in
+/// place when N is a multiple of 16 and B is not transposed; otherwise B is copied into a scratch of
+/// `k` rows padded to whole vectors (transposed when `transB`) and C's rows into a padded tile.
+/// Rounding: one FMA per term in order of k (as `sgemm`).
 /// Products with more than 2^18 multiply-adds go to `sgemm` (single-threaded).
 public func smallProductAccumulate(
     m: Int, n: Int, k: Int, a: UnsafePointer<Float>, transA: Bool, b: UnsafePointer<Float>, transB: Bool,
@@ -16,6 +17,12 @@ public func smallProductAccumulate(
     guard m * n * k <= 1 << 18 else {
         sgemm(m: m, n: n, k: k, a: a, lda: transA ? m : k, transA: transA, b: b, ldb: transB ? k : n, transB: transB,
               c: c, ldc: n, alpha: 1, beta: 1, threads: 1)
+        return
+    }
+    let lda = transA ? 1 : k, strideP = transA ? m : 1
+    if !transB && n % 16 == 0 {
+        // Whole vectors already: B and C are used in place.
+        productTiles(m: m, width: n, k: k, a: a, lda: lda, strideP: strideP, b: b, c: c)
         return
     }
     let width = (n + 15) / 16 * 16
@@ -35,25 +42,32 @@ public func smallProductAccumulate(
             row.update(from: c + i * n, count: n)
             for j in n..<width { row[j] = 0 }
         }
-        let lda = transA ? 1 : k, strideP = transA ? m : 1
-        var j = 0
-        while j < width {
-            let vectors = width - j >= 32 ? 2 : 1
-            var i = 0
-            while i < m {
-                let rows = min(4, m - i), ai = a + i * lda, ci = cp + i * width + j
-                // Literal tile sizes, so that each call is compiled without the size tests.
-                switch (rows, vectors) {
-                case (4, 2): productTile(rows: 4, vectors: 2, k: k, a: ai, lda: lda, strideP: strideP, b: bp + j, ldb: width, c: ci, ldc: width)
-                case (4, _): productTile(rows: 4, vectors: 1, k: k, a: ai, lda: lda, strideP: strideP, b: bp + j, ldb: width, c: ci, ldc: width)
-                case (_, 2): productTile(rows: rows, vectors: 2, k: k, a: ai, lda: lda, strideP: strideP, b: bp + j, ldb: width, c: ci, ldc: width)
-                default: productTile(rows: rows, vectors: 1, k: k, a: ai, lda: lda, strideP: strideP, b: bp + j, ldb: width, c: ci, ldc: width)
-                }
-                i += 4
-            }
-            j += vectors * 16
-        }
+        productTiles(m: m, width: width, k: k, a: a, lda: lda, strideP: strideP, b: bp, c: cp)
         for i in 0..<m { (c + i * n).update(from: cp + i * width, count: n) }
+    }
+}
+
+/// C[m, width] += A·B[k, width] (`width` a multiple of 16, rows `width` apart) in 4-row tiles of 1
+/// or 2 vectors.
+@inline(__always)
+private func productTiles(m: Int, width: Int, k: Int, a: UnsafePointer<Float>, lda: Int, strideP: Int,
+                          b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j < width {
+        let vectors = width - j >= 32 ? 2 : 1
+        var i = 0
+        while i < m {
+            let rows = min(4, m - i), ai = a + i * lda, ci = c + i * width + j
+            // Literal tile sizes, so that each call is compiled without the size tests.
+            switch (rows, vectors) {
+            case (4, 2): productTile(rows: 4, vectors: 2, k: k, a: ai, lda: lda, strideP: strideP, b: b + j, ldb: width, c: ci, ldc: width)
+            case (4, _): productTile(rows: 4, vectors: 1, k: k, a: ai, lda: lda, strideP: strideP, b: b + j, ldb: width, c: ci, ldc: width)
+            case (_, 2): productTile(rows: rows, vectors: 2, k: k, a: ai, lda: lda, strideP: strideP, b: b + j, ldb: width, c: ci, ldc: width)
+            default: productTile(rows: rows, vectors: 1, k: k, a: ai, lda: lda, strideP: strideP, b: b + j, ldb: width, c: ci, ldc: width)
+            }
+            i += 4
+        }
+        j += vectors * 16
     }
 }
 

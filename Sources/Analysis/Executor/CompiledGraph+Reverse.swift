@@ -311,11 +311,11 @@ public final class ReverseMode: @unchecked Sendable {
         var zeroedTangents = Set<ValueID>(), zeroedAdjoints = Set<ValueID>()
         func zeroTangent(_ id: ValueID) {
             guard let buffer = tangents[id], zeroedTangents.insert(id).inserted else { return }
-            buffer.update(repeating: 0, count: max(probes * count(id), 1))
+            zeroFill(buffer, count: max(probes * count(id), 1), threads: compiled.threads)
         }
         func zeroAdjoint(_ id: ValueID) {
             guard let buffer = tangentGrads[id], zeroedAdjoints.insert(id).inserted else { return }
-            buffer.update(repeating: 0, count: max(probes * count(id), 1))
+            zeroFill(buffer, count: max(probes * count(id), 1), threads: compiled.threads)
         }
         var weightTangents: [ValueID: UnsafePointer<Float>] = [:]
         var weightTangentGrads: [ValueID: UnsafeMutablePointer<Float>] = [:]
