@@ -71,14 +71,6 @@ public func narrowGemmApplies(n: Int, k: Int) -> Bool {
 /// Below this many multiply-adds per thread a second thread costs more than it saves.
 private let narrowGemmMinMACsPerThread = 1 << 16
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// One tile: `rows` (1...6) rows x `vectors` (1...4) 16-column vectors of C = A·B + beta·C, with B
 /// a dense [k][vectors·16] slice.
 @inline(__always)
@@ -106,10 +98,10 @@ private func narrowTile(
     }
     for p in 0..<k {
         let bp = b + p * width
-        let b0 = load(bp)
-        let b1 = vectors > 1 ? load(bp + 16) : SIMD16<Float>()
-        let b2 = vectors > 2 ? load(bp + 32) : SIMD16<Float>()
-        let b3 = vectors > 3 ? load(bp + 48) : SIMD16<Float>()
+        let b0 = loadLanes(bp)
+        let b1 = vectors > 1 ? loadLanes(bp + 16) : SIMD16<Float>()
+        let b2 = vectors > 2 ? loadLanes(bp + 32) : SIMD16<Float>()
+        let b3 = vectors > 3 ? loadLanes(bp + 48) : SIMD16<Float>()
         step(&acc.0, a[p], b0, b1, b2, b3)
         if rows > 1 { step(&acc.1, a[lda + p], b0, b1, b2, b3) }
         if rows > 2 { step(&acc.2, a[2 * lda + p], b0, b1, b2, b3) }
@@ -119,8 +111,8 @@ private func narrowTile(
     }
     @inline(__always) func put(_ value: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
         var x = value
-        if beta != 0 { x.addProduct(SIMD16(repeating: beta), load(p)) }
-        store(x, p)
+        if beta != 0 { x.addProduct(SIMD16(repeating: beta), loadLanes(p)) }
+        storeLanes(x, p)
     }
     @inline(__always) func finish(_ row: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), _ r: Int) {
         let cr = c + r * ldc

@@ -82,7 +82,7 @@ private struct ArrayCoefficient: CoefficientSource {
     let base: UnsafePointer<Float>
     init(_ base: UnsafePointer<Float>) { self.base = base }
     @inline(__always) func vector(_ i: Int) -> SIMD16<Float> {
-        UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+        loadLanes(base + i)
     }
     @inline(__always) func scalar(_ i: Int) -> Float { base[i] }
 }
@@ -94,13 +94,12 @@ private func runTerms<C1: CoefficientSource, C2: CoefficientSource>(
     _ lo: Int, _ hi: Int
 ) {
     var i = lo
-    let ro = UnsafeMutableRawPointer(o)
     if let x2 {
         while i + 16 <= hi {
-            var v = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            v.addProduct(c1.vector(i), UnsafeRawPointer(x1 + i).loadUnaligned(as: SIMD16<Float>.self))
-            v.addProduct(c2.vector(i), UnsafeRawPointer(x2 + i).loadUnaligned(as: SIMD16<Float>.self))
-            ro.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+            var v = loadLanes(o + i)
+            v.addProduct(c1.vector(i), loadLanes(x1 + i))
+            v.addProduct(c2.vector(i), loadLanes(x2 + i))
+            storeLanes(v, o + i)
             i += 16
         }
         while i < hi {
@@ -112,9 +111,9 @@ private func runTerms<C1: CoefficientSource, C2: CoefficientSource>(
         }
     } else {
         while i + 16 <= hi {
-            var v = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            v.addProduct(c1.vector(i), UnsafeRawPointer(x1 + i).loadUnaligned(as: SIMD16<Float>.self))
-            ro.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+            var v = loadLanes(o + i)
+            v.addProduct(c1.vector(i), loadLanes(x1 + i))
+            storeLanes(v, o + i)
             i += 16
         }
         while i < hi {

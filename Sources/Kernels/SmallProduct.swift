@@ -71,14 +71,6 @@ private func productTiles(m: Int, width: Int, k: Int, a: UnsafePointer<Float>, l
     }
 }
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// `rows` (1...4) rows x `vectors` (1 or 2) vectors of C += A·B. A(r, p) is at
 /// `a[r * lda + p * strideP]`; B and C rows are `ldb` / `ldc` apart and readable in whole vectors.
 @inline(__always)
@@ -88,14 +80,14 @@ private func productTile(
 ) {
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
-    c00 = load(c)
-    if vectors == 2 { c01 = load(c + 16) }
-    if rows > 1 { c10 = load(c + ldc); if vectors == 2 { c11 = load(c + ldc + 16) } }
-    if rows > 2 { c20 = load(c + 2 * ldc); if vectors == 2 { c21 = load(c + 2 * ldc + 16) } }
-    if rows > 3 { c30 = load(c + 3 * ldc); if vectors == 2 { c31 = load(c + 3 * ldc + 16) } }
+    c00 = loadLanes(c)
+    if vectors == 2 { c01 = loadLanes(c + 16) }
+    if rows > 1 { c10 = loadLanes(c + ldc); if vectors == 2 { c11 = loadLanes(c + ldc + 16) } }
+    if rows > 2 { c20 = loadLanes(c + 2 * ldc); if vectors == 2 { c21 = loadLanes(c + 2 * ldc + 16) } }
+    if rows > 3 { c30 = loadLanes(c + 3 * ldc); if vectors == 2 { c31 = loadLanes(c + 3 * ldc + 16) } }
     for p in 0..<k {
-        let b0 = load(b + p * ldb)
-        let b1 = vectors == 2 ? load(b + p * ldb + 16) : SIMD16<Float>()
+        let b0 = loadLanes(b + p * ldb)
+        let b1 = vectors == 2 ? loadLanes(b + p * ldb + 16) : SIMD16<Float>()
         let ap = a + p * strideP
         let a0 = SIMD16<Float>(repeating: ap[0])
         c00.addProduct(a0, b0)
@@ -116,9 +108,9 @@ private func productTile(
             if vectors == 2 { c31.addProduct(a3, b1) }
         }
     }
-    store(c00, c)
-    if vectors == 2 { store(c01, c + 16) }
-    if rows > 1 { store(c10, c + ldc); if vectors == 2 { store(c11, c + ldc + 16) } }
-    if rows > 2 { store(c20, c + 2 * ldc); if vectors == 2 { store(c21, c + 2 * ldc + 16) } }
-    if rows > 3 { store(c30, c + 3 * ldc); if vectors == 2 { store(c31, c + 3 * ldc + 16) } }
+    storeLanes(c00, c)
+    if vectors == 2 { storeLanes(c01, c + 16) }
+    if rows > 1 { storeLanes(c10, c + ldc); if vectors == 2 { storeLanes(c11, c + ldc + 16) } }
+    if rows > 2 { storeLanes(c20, c + 2 * ldc); if vectors == 2 { storeLanes(c21, c + 2 * ldc + 16) } }
+    if rows > 3 { storeLanes(c30, c + 3 * ldc); if vectors == 2 { storeLanes(c31, c + 3 * ldc + 16) } }
 }
