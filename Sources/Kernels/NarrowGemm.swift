@@ -12,11 +12,12 @@
 ///
 /// Requirements (else use `sgemm`): `narrowGemmApplies(n:k:)`, A row-major ([m, k] with row stride
 /// `lda`), C row-major with row stride `ldc`, no overlap of C with A or B. Rounding: one FMA per
-/// term in order of k, then beta·C added once (beta = 0: C is only written), with alpha folded
-/// into the copy of B (exact for alpha = 1).
+/// term in order of k, then beta·C added once (beta = 0: C is only written), then `columnBias[j]`,
+/// then ReLU (as `sgemm`'s epilogue), with alpha folded into the copy of B (exact for alpha = 1).
 public func narrowGemm(
     m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0, threads: Int = Parallel.maxThreads
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0,
+    columnBias: UnsafePointer<Float>? = nil, relu: Bool = false, threads: Int = Parallel.maxThreads
 ) {
     precondition(narrowGemmApplies(n: n, k: k), "narrowGemm: n must be a positive multiple of 16 up to \(narrowGemmMaxN)")
     guard m > 0 else { return }
@@ -42,16 +43,17 @@ public func narrowGemm(
         var slice = bCopy
         for j0 in stride(from: 0, to: n, by: 64) {
             let vectors = min(64, n - j0) / 16
+            let s = TileEpilogue(beta: beta, bias: columnBias.map { $0 + j0 }, relu: relu)
             var i = first
             while i < last {
                 let rows = min(6, last - i)
                 let ai = a + i * lda, ci = c + i * ldc + j0
                 switch (rows, vectors) {
-                case (6, 4): narrowTile(rows: 6, vectors: 4, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, beta: beta)
-                case (6, 3): narrowTile(rows: 6, vectors: 3, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, beta: beta)
-                case (6, 2): narrowTile(rows: 6, vectors: 2, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, beta: beta)
-                case (6, _): narrowTile(rows: 6, vectors: 1, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, beta: beta)
-                default: narrowTile(rows: rows, vectors: vectors, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, beta: beta)
+                case (6, 4): narrowTile(rows: 6, vectors: 4, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, s)
+                case (6, 3): narrowTile(rows: 6, vectors: 3, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, s)
+                case (6, 2): narrowTile(rows: 6, vectors: 2, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, s)
+                case (6, _): narrowTile(rows: 6, vectors: 1, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, s)
+                default: narrowTile(rows: rows, vectors: vectors, k: k, a: ai, lda: lda, b: slice, c: ci, ldc: ldc, s)
                 }
                 i += 6
             }
@@ -68,6 +70,14 @@ public func narrowGemmApplies(n: Int, k: Int) -> Bool {
     n >= 16 && n <= narrowGemmMaxN && n % 16 == 0 && k >= 1 && k <= 512
 }
 
+/// What happens to a tile's sums when they are stored: `beta·C` added, the column bias (offset to
+/// the tile's slice) added, ReLU (NaN stays NaN: `x < 0` is false for it).
+private struct TileEpilogue {
+    let beta: Float
+    let bias: UnsafePointer<Float>?
+    let relu: Bool
+}
+
 /// Below this many multiply-adds per thread a second thread costs more than it saves.
 private let narrowGemmMinMACsPerThread = 1 << 16
 
@@ -76,7 +86,7 @@ private let narrowGemmMinMACsPerThread = 1 << 16
 @inline(__always)
 private func narrowTile(
     rows: Int, vectors: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-    c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+    c: UnsafeMutablePointer<Float>, ldc: Int, _ epilogue: TileEpilogue
 ) {
     let width = vectors * 16
     // acc[r][v], unrolled by the compiler for literal `rows` and `vectors`.
@@ -109,17 +119,19 @@ private func narrowTile(
         if rows > 4 { step(&acc.4, a[4 * lda + p], b0, b1, b2, b3) }
         if rows > 5 { step(&acc.5, a[5 * lda + p], b0, b1, b2, b3) }
     }
-    @inline(__always) func put(_ value: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) func put(_ value: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ column: Int) {
         var x = value
-        if beta != 0 { x.addProduct(SIMD16(repeating: beta), loadLanes(p)) }
+        if epilogue.beta != 0 { x.addProduct(SIMD16(repeating: epilogue.beta), loadLanes(p)) }
+        if let bias = epilogue.bias { x += loadLanes(bias + column) }
+        if epilogue.relu { x.replace(with: SIMD16(repeating: 0), where: x .< 0) }
         storeLanes(x, p)
     }
     @inline(__always) func finish(_ row: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), _ r: Int) {
         let cr = c + r * ldc
-        put(row.0, cr)
-        if vectors > 1 { put(row.1, cr + 16) }
-        if vectors > 2 { put(row.2, cr + 32) }
-        if vectors > 3 { put(row.3, cr + 48) }
+        put(row.0, cr, 0)
+        if vectors > 1 { put(row.1, cr + 16, 16) }
+        if vectors > 2 { put(row.2, cr + 32, 32) }
+        if vectors > 3 { put(row.3, cr + 48, 48) }
     }
     finish(acc.0, 0)
     if rows > 1 { finish(acc.1, 1) }
