@@ -48,3 +48,13 @@ public func addInPlace(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePo
         }
     }
 }
+
+/// Sets `count` floats to zero, split over `threads` for large counts (one thread cannot saturate
+/// the memory bus with stores).
+public func zeroFill(_ target: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+    let parts = max(1, min(threads, count >> 16))
+    Parallel.forEach(parts, threads: parts) { part in
+        let lo = count * part / parts, hi = count * (part + 1) / parts
+        (target + lo).update(repeating: 0, count: hi - lo)
+    }
+}

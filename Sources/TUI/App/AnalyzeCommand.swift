@@ -28,6 +28,12 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Stop when every layer's standard error is below this fraction of its trace (0: run all probes).")
     var tolerance: Double = 0.02
 
+    @Option(name: .long, help: "Hutchinson probes per tangent pass (more: bigger products, more memory).")
+    var probeBatch: Int = HessianOptions().probeBatch
+
+    @Option(name: .long, help: "Samples per Hessian pass (0: the largest that fits the memory budget).")
+    var hessianChunk: Int = 0
+
     @Option(name: .long, help: "Seed of the Rademacher probes and of the power iteration's start vectors.")
     var seed: UInt64 = 0
 
@@ -60,6 +66,8 @@ struct AnalyzeCommand: ParsableCommand {
         if hessianSamples < 1 { throw ValidationError("--hessian-samples must be at least 1") }
         if probes < 1 { throw ValidationError("--probes must be at least 1") }
         if tolerance < 0 || !tolerance.isFinite { throw ValidationError("--tolerance must be a number >= 0") }
+        if probeBatch < 1 { throw ValidationError("--probe-batch must be at least 1") }
+        if hessianChunk < 0 { throw ValidationError("--hessian-chunk must be at least 0") }
         if calib < 1 { throw ValidationError("--calib must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         _ = try parts()
@@ -75,6 +83,8 @@ struct AnalyzeCommand: ParsableCommand {
             settings.hessian.minProbes = min(32, probes)
             settings.hessian.tolerance = tolerance
             settings.hessian.seed = seed
+            settings.hessian.probeBatch = probeBatch
+            settings.hessian.chunk = hessianChunk
             settings.eigen.seed = seed
             settings.calibrationSamples = calib
             settings.evaluationLimit = limit

@@ -8,6 +8,9 @@ struct UnaryDerivative: DerivativeRule {
     enum Kind { case relu, gelu, erf, tanh, sigmoid }
     let kind: Kind
     let count: Int
+    /// f'(x) and g·f''(x) of the last `backward` (g the output adjoint): the factors of every
+    /// tangent and tangent adjoint of the pass, the same for all probes, so computed once there.
+    let factors: PrimalFactors
 
     init(_ c: DerivativeContext, _ op: UnaryOperator) throws {
         switch op.function {
@@ -19,6 +22,7 @@ struct UnaryDerivative: DerivativeRule {
         default: throw c.failure("has no backward (unary \(op.function) is not differentiable here)")
         }
         count = c.outputTypes[0].count
+        factors = PrimalFactors(count: count, arrays: 2)
     }
 
     /// (f'(x), f''(x)) from the input x and output y.
@@ -42,36 +46,53 @@ struct UnaryDerivative: DerivativeRule {
         }
     }
 
+    /// Also keeps f'(x) and g·f''(x) for the tangent passes that follow (`factors`).
     func backward(_ d: DerivativeIO) {
-        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
-        let x = d.input(0), y = d.outputs[0]
-        for i in 0..<count { gx[i] += g[i] * derivatives(x[i], y[i]).0 }
+        guard let xs = d.inputs[0] else { return }
+        let y = d.outputs[0], g = d.outputGrads[0], gx = d.inputGrad(0)
+        let first = factors[0], second = factors[1]
+        for i in 0..<count {
+            let (f1, f2) = derivatives(xs[i], y[i])
+            first[i] = f1
+            second[i] = (g?[i] ?? 0) * f2
+            if let g, let gx { gx[i] += g[i] * f1 }
+        }
     }
 
     func tangent(_ d: DerivativeIO) {
         guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
-        let x = d.input(0), y = d.outputs[0]
-        for i in 0..<count {
-            let f1 = derivatives(x[i], y[i]).0
-            for p in 0..<d.probes { out[p * count + i] += f1 * tx[p * count + i] }
+        accumulateProbeTerms(out, ProbeTerm(.elementwise(factors[0]), tx), count: count, probes: d.probes, threads: d.threads)
+    }
+
+    /// d x̄ = f'·d ȳ + (ȳ f'')·ẋ.
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tgx = d.inputTangentGrad(0) else { return }
+        let tg = d.outputTangentGrads[0], tx = d.inputTangent(0)
+        let first = tg.map { ProbeTerm(.elementwise(factors[0]), $0) }
+        let second = (kind == .relu || d.outputGrads[0] == nil) ? nil : tx.map { ProbeTerm(.elementwise(factors[1]), $0) }
+        if let term = first ?? second {
+            accumulateProbeTerms(tgx, term, first == nil ? nil : second, count: count, probes: d.probes, threads: d.threads)
+        }
+    }
+}
+
+/// Per-element factors a rule computes from the primal values in `backward` and reads in the
+/// tangent passes after it (a reference: rules are values, the buffers outlive each call).
+/// `arrays` buffers of `count` floats, zero until the first `backward`.
+final class PrimalFactors {
+    private let buffers: [UnsafeMutablePointer<Float>]
+
+    init(count: Int, arrays: Int) {
+        buffers = (0..<arrays).map { _ in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            buffer.initialize(repeating: 0, count: max(count, 1))
+            return buffer
         }
     }
 
-    func tangentBackward(_ d: DerivativeIO) {
-        guard let tgx = d.inputTangentGrad(0) else { return }
-        let x = d.input(0), y = d.outputs[0]
-        let g = d.outputGrads[0], tg = d.outputTangentGrads[0], tx = d.inputTangent(0)
-        for i in 0..<count {
-            let (f1, f2) = derivatives(x[i], y[i])
-            let second = (g != nil && tx != nil) ? g![i] * f2 : 0
-            for p in 0..<d.probes {
-                var v: Float = 0
-                if let tg { v += tg[p * count + i] * f1 }
-                if let tx, second != 0 { v += second * tx[p * count + i] }
-                tgx[p * count + i] += v
-            }
-        }
-    }
+    deinit { for buffer in buffers { buffer.deallocate() } }
+
+    subscript(index: Int) -> UnsafeMutablePointer<Float> { buffers[index] }
 }
 
 struct BinaryDerivative: DerivativeRule {
@@ -79,6 +100,18 @@ struct BinaryDerivative: DerivativeRule {
     let shape: [Int]
     let strides: [[Int]]
     let counts: (a: Int, b: Int, out: Int)
+    /// The vectorised form of the tangent rules, when the operands allow one (nil: broadcast loops).
+    let fastPath: FastPath?
+
+    /// Shapes whose tangent rules are sums of probe terms (`accumulateProbeTerms`).
+    enum FastPath {
+        /// Add, Sub or Mul of two operands of the output's shape.
+        case sameShape
+        /// One operand (`constant`) is a compile-time constant; the other has the output's shape
+        /// and its tangent (and tangent adjoint) is `factor` times the output's: ±1 for Add/Sub,
+        /// the constant broadcast for Mul, its reciprocal for a division by it.
+        case constant(index: Int, factor: ProbeCoefficient, storage: PrimalFactors?)
+    }
 
     init(_ c: DerivativeContext, _ binary: BinaryOperator) throws {
         guard case .arithmetic(let op) = binary.function, op != .pow, !binary.integerDivision else {
@@ -88,6 +121,94 @@ struct BinaryDerivative: DerivativeRule {
         shape = c.outputTypes[0].shape
         strides = [Shapes.broadcastStrides(binary.aShape, to: shape), Shapes.broadcastStrides(binary.bShape, to: shape)]
         counts = (binary.aShape.reduce(1, *), binary.bShape.reduce(1, *), shape.reduce(1, *))
+        fastPath = Self.fastPath(op, c, aShape: binary.aShape, bShape: binary.bShape, outShape: shape)
+    }
+
+    private static func fastPath(_ op: BinaryOp, _ c: DerivativeContext, aShape: [Int], bShape: [Int], outShape: [Int]) -> FastPath? {
+        let constants = c.constantInputs.count >= 2 ? [c.constantInputs[0], c.constantInputs[1]] : [nil, nil]
+        let full = [aShape == outShape, bShape == outShape]
+        if constants[0] == nil, constants[1] == nil, full[0], full[1], op != .div { return .sameShape }
+        guard let k = [1, 0].first(where: { constants[$0] != nil }), constants[1 - k] == nil, full[1 - k],
+              let values = constants[k] else { return nil }
+        let kShape = k == 0 ? aShape : bShape
+        switch op {
+        case .add: return .constant(index: k, factor: .scalar(1), storage: nil)
+        case .sub: return .constant(index: k, factor: .scalar(k == 1 ? 1 : -1), storage: nil)
+        case .mul, .div:
+            if op == .div && k == 0 { return nil }
+            let count = outShape.reduce(1, *)
+            if kShape.reduce(1, *) == 1 {
+                return .constant(index: k, factor: .scalar(op == .mul ? values[0] : 1 / values[0]), storage: nil)
+            }
+            // The constant broadcast to the output's shape (its reciprocal for a division).
+            let storage = PrimalFactors(count: count, arrays: 1)
+            let target = storage[0], reciprocal = op == .div
+            BroadcastLoop.forEach(shape: outShape, strides: [Shapes.broadcastStrides(kShape, to: outShape)]) { i, o in
+                target[i] = reciprocal ? 1 / values[o[0]] : values[o[0]]
+            }
+            return .constant(index: k, factor: .elementwise(storage[0]), storage: storage)
+        default:
+            return nil
+        }
+    }
+
+    /// False when a "constant" operand carries a tangent after all (a quantizable weight read by
+    /// this op too): the broadcast loops handle that.
+    private func fastPathApplies(_ path: FastPath, _ d: DerivativeIO) -> Bool {
+        guard case .constant(let k, _, _) = path else { return true }
+        return d.inputTangent(k) == nil && d.inputTangentGrad(k) == nil
+    }
+
+    /// The tangent by `fastPath`.
+    private func fastTangent(_ path: FastPath, _ d: DerivativeIO, out: UnsafeMutablePointer<Float>) {
+        let n = counts.out, probes = d.probes, threads = d.threads
+        switch path {
+        case .sameShape:
+            let ta = d.inputTangent(0), tb = d.inputTangent(1)
+            let terms: [ProbeTerm]
+            switch op {
+            case .add, .sub:
+                terms = [ta.map { ProbeTerm(.scalar(1), $0) }, tb.map { ProbeTerm(.scalar(op == .add ? 1 : -1), $0) }].compactMap { $0 }
+            default:
+                terms = [ta.map { ProbeTerm(.elementwise(d.input(1)), $0) }, tb.map { ProbeTerm(.elementwise(d.input(0)), $0) }]
+                    .compactMap { $0 }
+            }
+            if let first = terms.first {
+                accumulateProbeTerms(out, first, terms.count > 1 ? terms[1] : nil, count: n, probes: probes, threads: threads)
+            }
+        case .constant(let k, let factor, _):
+            guard let t = d.inputTangent(1 - k) else { return }
+            accumulateProbeTerms(out, ProbeTerm(factor, t), count: n, probes: probes, threads: threads)
+        }
+    }
+
+    /// The tangent backward by `fastPath`.
+    private func fastTangentBackward(_ path: FastPath, _ d: DerivativeIO) {
+        let n = counts.out, probes = d.probes, threads = d.threads
+        let tg = d.outputTangentGrads[0], g = d.outputGrads[0]
+        switch path {
+        case .sameShape:
+            for side in 0..<2 {
+                guard let target = d.inputTangentGrad(side) else { continue }
+                switch op {
+                case .add, .sub:
+                    if let tg {
+                        accumulateProbeTerms(target, ProbeTerm(.scalar(side == 1 && op == .sub ? -1 : 1), tg),
+                                             count: n, probes: probes, threads: threads)
+                    }
+                default:
+                    // d ā = d ḡ·b + g·ḃ (and symmetrically for b).
+                    let first = tg.map { ProbeTerm(.elementwise(d.input(1 - side)), $0) }
+                    let second = g.flatMap { g in d.inputTangent(1 - side).map { ProbeTerm(.elementwise(g), $0) } }
+                    if let term = first ?? second {
+                        accumulateProbeTerms(target, term, first == nil ? nil : second, count: n, probes: probes, threads: threads)
+                    }
+                }
+            }
+        case .constant(let k, let factor, _):
+            guard let tg, let target = d.inputTangentGrad(1 - k) else { return }
+            accumulateProbeTerms(target, ProbeTerm(factor, tg), count: n, probes: probes, threads: threads)
+        }
     }
 
     func backward(_ d: DerivativeIO) {
@@ -116,6 +237,7 @@ struct BinaryDerivative: DerivativeRule {
 
     func tangent(_ d: DerivativeIO) {
         guard let out = d.outputTangents[0] else { return }
+        if let fastPath, fastPathApplies(fastPath, d) { return fastTangent(fastPath, d, out: out) }
         let a = d.input(0), b = d.input(1), ta = d.inputTangent(0), tb = d.inputTangent(1)
         let op = self.op
         for p in 0..<d.probes {
@@ -137,6 +259,7 @@ struct BinaryDerivative: DerivativeRule {
     func tangentBackward(_ d: DerivativeIO) {
         let tga = d.inputTangentGrad(0), tgb = d.inputTangentGrad(1)
         guard tga != nil || tgb != nil else { return }
+        if let fastPath, fastPathApplies(fastPath, d) { return fastTangentBackward(fastPath, d) }
         let a = d.input(0), b = d.input(1), ta = d.inputTangent(0), tb = d.inputTangent(1)
         let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
         let op = self.op

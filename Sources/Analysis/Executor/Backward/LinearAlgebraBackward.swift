@@ -51,22 +51,30 @@ struct DenseDerivative: DerivativeRule {
             matmulAccumulate(m: probes * m, n: n, k: k, ta, false, d.input(1), transB, out, alpha: alpha, threads: d.threads)
         }
         if let tb = d.inputTangent(1) {
-            for p in 0..<probes {
-                if let u = d.retained {
+            if probes > 1, !(m >= 48 && narrowGemmApplies(n: n, k: k)) {
+                weightTangentProducts(d, tb: tb, out: out)
+            } else {
+                for p in 0..<probes {
+                    if let u = d.retained {
                     // Kept for the quadratic form's first term (tangentBackward).
                     matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, u + p * m * n,
                                      alpha: alpha, accumulate: false, threads: d.threads)
-                    addInPlace(out + p * m * n, u + p * m * n, count: m * n, threads: d.threads)
-                } else {
-                    matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
-                                     alpha: alpha, threads: d.threads)
+                        addInPlace(out + p * m * n, u + p * m * n, count: m * n, threads: d.threads)
+                    } else {
+                        matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
+                                         alpha: alpha, threads: d.threads)
+                    }
                 }
             }
             // Quadratic form, second term: ⟨Z̄, alpha·Ȧ·op(V)⟩.
             if let q = d.quadraticForms, let ta = d.inputTangent(0), let g = d.outputGrads[0] {
-                withScratch(m * n) { z in
+                withScratch(relu ? m * n : 1, zeroed: false) { copy in
                     withScratch(m * n, zeroed: false) { t in
-                        masked(g, d.outputs[0], probes: 1, into: z)
+                        var z = g
+                        if relu {
+                            masked(g, d.outputs[0], probes: 1, into: copy)
+                            z = UnsafePointer(copy)
+                        }
                         for p in 0..<probes {
                             matmulAccumulate(m: m, n: n, k: k, ta + p * m * k, false, tb + p * n * k, transB, t,
                                              alpha: alpha, accumulate: false, threads: d.threads)
@@ -81,31 +89,72 @@ struct DenseDerivative: DerivativeRule {
 
     var quadraticFormWeight: Int? { 1 }
 
+    /// A·op(V_p) for all probes as one product A·[op(V_1) … op(V_P)] (the blocked GEMM then packs A
+    /// once instead of once per probe: for an MLP's first layer, 512x784 against 784x256 per probe,
+    /// the packing cost as much as a third of the product), added to the output tangents and, in
+    /// quadratic-form mode, kept in `retained`.
+    private func weightTangentProducts(_ d: DerivativeIO, tb: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let probes = d.probes, width = probes * n
+        withScratch(m * width, zeroed: false) { product in
+            if transB {
+                // The probes' [n, k] directions, one after another, are one [P·n, k] matrix.
+                matmulAccumulate(m: m, n: width, k: k, d.input(0), false, tb, true, product, alpha: alpha,
+                                 accumulate: false, threads: d.threads)
+            } else {
+                withScratch(k * width, zeroed: false) { stacked in
+                    for p in 0..<probes {
+                        for row in 0..<k { (stacked + row * width + p * n).update(from: tb + p * n * k + row * n, count: n) }
+                    }
+                    matmulAccumulate(m: m, n: width, k: k, d.input(0), false, stacked, false, product, alpha: alpha,
+                                     accumulate: false, threads: d.threads)
+                }
+            }
+            let retained = d.retained
+            Parallel.forEach(probes, threads: d.threads) { p in
+                for row in 0..<m {
+                    let source = product + row * width + p * n, offset = p * m * n + row * n
+                    retained?.advanced(by: offset).update(from: source, count: n)
+                    addInPlace(out + offset, source, count: n)
+                }
+            }
+        }
+    }
+
     func tangentBackward(_ d: DerivativeIO) {
+        // Without a ReLU the adjoints are used as they are; with one, masked copies.
+        if relu {
+            withScratch(m * n, zeroed: false) { z in
+                withScratch(d.probes * m * n, zeroed: false) { tz in
+                    if let g = d.outputGrads[0] { masked(g, d.outputs[0], probes: 1, into: z) }
+                    if let tg = d.outputTangentGrads[0] { masked(tg, d.outputs[0], probes: d.probes, into: tz) }
+                    tangentBackward(d, z: d.outputGrads[0] == nil ? nil : UnsafePointer(z),
+                                    tz: d.outputTangentGrads[0] == nil ? nil : UnsafePointer(tz))
+                }
+            }
+        } else {
+            tangentBackward(d, z: d.outputGrads[0], tz: d.outputTangentGrads[0])
+        }
+    }
+
+    /// The tangent backward from Z̄ (`z`) and its tangent (`tz`, probes copies), ReLU mask applied.
+    private func tangentBackward(_ d: DerivativeIO, z: UnsafePointer<Float>?, tz: UnsafePointer<Float>?) {
         let probes = d.probes
-        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
         let ta = d.inputTangent(0), tb = d.inputTangent(1)
         let tga = d.inputTangentGrad(0), tgb = d.inputTangentGrad(1)
-        withScratch(m * n) { z in
-            withScratch(probes * m * n) { tz in
-                if let g { masked(g, d.outputs[0], probes: 1, into: z) }
-                if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
-                // Quadratic form, first term: ⟨Ż̄, alpha·A·op(V)⟩, kept by `tangent`.
-                if let q = d.quadraticForms, let u = d.retained, tg != nil {
-                    for p in 0..<probes { q[p] += dotProduct(tz + p * m * n, u + p * m * n, count: m * n) }
-                }
-                if let tga {
-                    if tg != nil { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
-                    if g != nil, let tb {
-                        for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
-                    }
-                }
-                if let tgb {
-                    for p in 0..<probes {
-                        if tg != nil { gradB(d.input(0), tz + p * m * n, tgb + p * n * k, threads: d.threads) }
-                        if g != nil, let ta { gradB(ta + p * m * k, z, tgb + p * n * k, threads: d.threads) }
-                    }
-                }
+        // Quadratic form, first term: ⟨Ż̄, alpha·A·op(V)⟩, kept by `tangent`.
+        if let q = d.quadraticForms, let u = d.retained, let tz {
+            for p in 0..<probes { q[p] += dotProduct(tz + p * m * n, u + p * m * n, count: m * n) }
+        }
+        if let tga {
+            if let tz { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
+            if let z, let tb {
+                for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
+            }
+        }
+        if let tgb {
+            for p in 0..<probes {
+                if let tz { gradB(d.input(0), tz + p * m * n, tgb + p * n * k, threads: d.threads) }
+                if let z, let ta { gradB(ta + p * m * k, z, tgb + p * n * k, threads: d.threads) }
             }
         }
     }
@@ -184,37 +233,9 @@ struct BatchedMatMulDerivative: DerivativeRule {
     }
 }
 
-/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17), as a plain loop: the
-/// packing of the blocked GEMM costs more than the product at these sizes. Large ones go to sgemm.
+/// `C += op(A)·op(B)` for one small matrix product (attention: 17×16×17): `smallProductAccumulate`.
 @inline(__always)
 func smallProduct(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
                   _ c: UnsafeMutablePointer<Float>) {
-    guard m * n * k <= 1 << 18 else {
-        matmulAccumulate(m: m, n: n, k: k, a, aT, b, bT, c, threads: 1)
-        return
-    }
-    if !bT {
-        for i in 0..<m {
-            let row = c + i * n
-            for p in 0..<k {
-                let av = aT ? a[p * m + i] : a[i * k + p]
-                let bRow = b + p * n
-                for j in 0..<n { row[j] += av * bRow[j] }
-            }
-        }
-    } else {
-        for i in 0..<m {
-            for j in 0..<n {
-                let bRow = b + j * k
-                var sum: Float = 0
-                if aT {
-                    for p in 0..<k { sum += a[p * m + i] * bRow[p] }
-                } else {
-                    let aRow = a + i * k
-                    for p in 0..<k { sum += aRow[p] * bRow[p] }
-                }
-                c[i * n + j] += sum
-            }
-        }
-    }
+    smallProductAccumulate(m: m, n: n, k: k, a: a, transA: aT, b: b, transB: bT, c: c)
 }

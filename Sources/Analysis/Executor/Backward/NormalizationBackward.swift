@@ -34,7 +34,7 @@ struct SoftmaxDerivative: DerivativeRule {
     func tangent(_ d: DerivativeIO) {
         guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
         let y = d.outputs[0]
-        for p in 0..<d.probes {
+        Parallel.forEach(d.probes, threads: d.threads) { p in
             let t = tx + p * count, o = out + p * count
             rows { base in
                 var s: Float = 0
@@ -47,7 +47,7 @@ struct SoftmaxDerivative: DerivativeRule {
     func tangentBackward(_ d: DerivativeIO) {
         guard let tgx = d.inputTangentGrad(0) else { return }
         let y = d.outputs[0], g = d.outputGrads[0], tg = d.outputTangentGrads[0], ty = d.outputTangents[0]
-        for p in 0..<d.probes {
+        Parallel.forEach(d.probes, threads: d.threads) { p in
             let out = tgx + p * count
             let pt = tg.map { $0 + p * count }, pyt = ty.map { UnsafePointer($0 + p * count) }
             rows { base in
@@ -69,10 +69,15 @@ struct SoftmaxDerivative: DerivativeRule {
 }
 
 /// y = γ·x̂ + β with x̂ = (x − μ)·r, r = 1/√(var + ε) per row (γ, β constant).
+///
+/// `backward` keeps x̂, r, ĝ = ȳ·γ and the row means of ĝ and ĝ·x̂ (`factors`): the tangent passes
+/// that follow need them for every probe.
 struct LayerNormDerivative: DerivativeRule {
     let rows: Int, columns: Int
     let epsilon: Float
     let scaleIsFull: Bool
+    /// [0] x̂ and [1] ĝ (rows x columns); [2] r, [3] mean ĝ, [4] mean ĝ·x̂ in the first `rows` floats.
+    let factors: PrimalFactors
 
     init(_ c: DerivativeContext, _ op: LayerNormOperator) throws {
         guard !op.statistics else { throw c.failure("has no backward with the Mean/InvStdDev outputs") }
@@ -84,6 +89,7 @@ struct LayerNormDerivative: DerivativeRule {
         columns = op.columns
         epsilon = op.epsilon
         scaleIsFull = op.scaleIsFull
+        factors = PrimalFactors(count: rows * columns, arrays: 5)
     }
 
     /// Row statistics: x̂ into `xhat`, returns r.
@@ -103,93 +109,85 @@ struct LayerNormDerivative: DerivativeRule {
     @inline(__always) private func gamma(_ scale: UnsafePointer<Float>, _ i: Int) -> Float { scaleIsFull ? scale[i] : scale[0] }
 
     func backward(_ d: DerivativeIO) {
-        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
-        let x = d.input(0), scale = d.input(1)
-        withScratch(2 * columns) { buffer in
-            let xhat = buffer, gh = buffer + columns
-            for row in 0..<rows {
-                let o = row * columns
-                let r = normalize(x + o, xhat)
-                var mg: Float = 0, mgx: Float = 0
-                for i in 0..<columns {
-                    gh[i] = g[o + i] * gamma(scale, i)
-                    mg += gh[i]
-                    mgx += gh[i] * xhat[i]
-                }
-                mg /= Float(columns)
-                mgx /= Float(columns)
-                for i in 0..<columns { gx[o + i] += r * (gh[i] - mg - xhat[i] * mgx) }
+        guard let xs = d.inputs[0] else { return }
+        let scale = d.input(1), g = d.outputGrads[0], gx = d.inputGrad(0)
+        let xhatAll = factors[0], ghAll = factors[1], rs = factors[2], mgs = factors[3], ms = factors[4]
+        for row in 0..<rows {
+            let o = row * columns
+            let xhat = xhatAll + o, gh = ghAll + o
+            let r = normalize(xs + o, xhat)
+            var mg: Float = 0, mgx: Float = 0
+            for i in 0..<columns {
+                gh[i] = (g?[o + i] ?? 0) * gamma(scale, i)
+                mg += gh[i]
+                mgx += gh[i] * xhat[i]
             }
+            mg /= Float(columns)
+            mgx /= Float(columns)
+            rs[row] = r
+            mgs[row] = mg
+            ms[row] = mgx
+            if let gx, g != nil { for i in 0..<columns { gx[o + i] += r * (gh[i] - mg - xhat[i] * mgx) } }
+        }
+    }
+
+    /// Runs `body(probe, rows)` over probes x blocks of rows, on `threads`.
+    @inline(__always)
+    private func forEachBlock(probes: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
+        let rowsPerBlock = max(1, 4096 / max(columns, 1))
+        let blocks = (rows + rowsPerBlock - 1) / rowsPerBlock
+        Parallel.forEach(probes * blocks, threads: probes * rows * columns >= 1 << 14 ? threads : 1) { task in
+            let block = task % blocks
+            body(task / blocks, (block * rowsPerBlock)..<min(rows, (block + 1) * rowsPerBlock))
         }
     }
 
     func tangent(_ d: DerivativeIO) {
         guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
-        let x = d.input(0), scale = d.input(1)
-        let count = rows * columns
-        withScratch(columns) { xhat in
-            for row in 0..<rows {
+        let scale = d.input(1)
+        let count = rows * columns, n = Float(columns)
+        let xhatAll = factors[0], rs = factors[2]
+        forEachBlock(probes: d.probes, threads: d.threads) { p, block in
+            for row in block {
                 let o = row * columns
-                let r = normalize(x + o, xhat)
-                for p in 0..<d.probes {
-                    let t = tx + p * count + o
-                    var mt: Float = 0, mxt: Float = 0
-                    for i in 0..<columns {
-                        mt += t[i]
-                        mxt += xhat[i] * t[i]
-                    }
-                    mt /= Float(columns)
-                    mxt /= Float(columns)
-                    let y = out + p * count + o
-                    for i in 0..<columns { y[i] += gamma(scale, i) * r * (t[i] - mt - xhat[i] * mxt) }
-                }
+                let xhat = xhatAll + o, t = tx + p * count + o, y = out + p * count + o
+                let mt = rowSum(t, count: columns) / n, mxt = rowDot(xhat, t, count: columns) / n
+                let r = rs[row]
+                for i in 0..<columns { y[i] += gamma(scale, i) * r * (t[i] - mt - xhat[i] * mxt) }
             }
         }
     }
 
     func tangentBackward(_ d: DerivativeIO) {
         guard let tgx = d.inputTangentGrad(0) else { return }
-        let x = d.input(0), scale = d.input(1), g = d.outputGrads[0], tg = d.outputTangentGrads[0], tx = d.inputTangent(0)
+        let scale = d.input(1), tg = d.outputTangentGrads[0], tx = d.inputTangent(0)
         let count = rows * columns
         let n = Float(columns)
-        withScratch(4 * columns) { buffer in
-            let xhat = buffer, gh = buffer + columns, txh = buffer + 2 * columns, tgh = buffer + 3 * columns
-            for row in 0..<rows {
-                let o = row * columns
-                let r = normalize(x + o, xhat)
-                var mg: Float = 0, m: Float = 0
-                for i in 0..<columns {
-                    gh[i] = (g?[o + i] ?? 0) * gamma(scale, i)
-                    mg += gh[i]
-                    m += gh[i] * xhat[i]
-                }
-                mg /= n
-                m /= n
-                for p in 0..<d.probes {
+        let xhatAll = factors[0], ghAll = factors[1], rs = factors[2], mgs = factors[3], ms = factors[4]
+        forEachBlock(probes: d.probes, threads: d.threads) { p, block in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * columns) { buffer in
+                let txh = buffer.baseAddress!, tgh = txh + columns
+                for row in block {
+                    let o = row * columns
+                    let xhat = xhatAll + o, gh = ghAll + o
+                    let r = rs[row], mg = mgs[row], m = ms[row]
                     // ẋ̂ and ṙ from the input tangent.
                     var rdot: Float = 0
                     if let tx {
                         let t = tx + p * count + o
-                        var mt: Float = 0, mxt: Float = 0
-                        for i in 0..<columns {
-                            mt += t[i]
-                            mxt += xhat[i] * t[i]
-                        }
-                        mt /= n
-                        mxt /= n
+                        let mt = rowSum(t, count: columns) / n, mxt = rowDot(xhat, t, count: columns) / n
                         for i in 0..<columns { txh[i] = r * (t[i] - mt - xhat[i] * mxt) }
                         rdot = -r * r * mxt
                     } else {
                         for i in 0..<columns { txh[i] = 0 }
                     }
-                    var mtg: Float = 0, mdot: Float = 0
-                    for i in 0..<columns {
-                        tgh[i] = (tg?[p * count + o + i] ?? 0) * gamma(scale, i)
-                        mtg += tgh[i]
-                        mdot += tgh[i] * xhat[i] + gh[i] * txh[i]
+                    if let tg {
+                        for i in 0..<columns { tgh[i] = tg[p * count + o + i] * gamma(scale, i) }
+                    } else {
+                        for i in 0..<columns { tgh[i] = 0 }
                     }
-                    mtg /= n
-                    mdot /= n
+                    let mtg = rowSum(tgh, count: columns) / n
+                    let mdot = (rowDot(tgh, xhat, count: columns) + rowDot(gh, txh, count: columns)) / n
                     let out = tgx + p * count + o
                     for i in 0..<columns {
                         out[i] += rdot * (gh[i] - mg - xhat[i] * m) + r * (tgh[i] - mtg - txh[i] * m - xhat[i] * mdot)
@@ -198,4 +196,39 @@ struct LayerNormDerivative: DerivativeRule {
             }
         }
     }
+}
+
+/// Σ x[i] over one row, 16 lanes at a time (the order of a vector sum, not of a scalar loop).
+@inline(__always)
+private func rowSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count {
+        lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        i += 16
+    }
+    var sum = lanes.sum()
+    while i < count {
+        sum += x[i]
+        i += 1
+    }
+    return sum
+}
+
+/// Σ x[i]·y[i] over one row, 16 lanes at a time.
+@inline(__always)
+private func rowDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count {
+        lanes.addProduct(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self),
+                         UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var sum = lanes.sum()
+    while i < count {
+        sum += x[i] * y[i]
+        i += 1
+    }
+    return sum
 }

@@ -1,7 +1,8 @@
 import Kernels
 
 // Derivatives of pooling (see Ops/Pooling.swift): global average pooling is linear; max pooling
-// routes each output to its window's (first) maximum, recomputed from the primal input each pass.
+// routes each output to its window's (first) maximum, found in `backward` and kept for the tangent
+// passes that follow.
 
 struct GlobalPoolDerivative: DerivativeRule {
     let planes: Int, spatial: Int
@@ -44,18 +45,22 @@ struct GlobalPoolDerivative: DerivativeRule {
 
 struct MaxPoolDerivative: DerivativeRule {
     let s: Pool2DShape
+    /// The flat input index of each output's window maximum, from the last `backward`.
+    let routes: PrimalIndices
 
     init(_ c: DerivativeContext, _ op: PoolOperator) throws {
         guard op.isMax else { throw c.failure("has no backward (AveragePool)") }
         s = op.shape
+        guard s.batch * s.channels * s.inHeight * s.inWidth < Int(Int32.max) else { throw c.failure("input too large for reverse mode") }
+        routes = PrimalIndices(count: s.batch * s.channels * s.outHeight * s.outWidth)
     }
 
     private var outCount: Int { s.batch * s.channels * s.outHeight * s.outWidth }
     private var inCount: Int { s.batch * s.channels * s.inHeight * s.inWidth }
 
-    /// For each output, the flat input index of its window's first maximum.
-    private func argmax(_ x: UnsafePointer<Float>) -> [Int] {
-        var map = [Int](repeating: 0, count: outCount)
+    /// For each output, the flat input index of its window's first maximum, into `routes`.
+    private func findRoutes(_ x: UnsafePointer<Float>) {
+        let map = routes.pointer
         let planeIn = s.inHeight * s.inWidth, planeOut = s.outHeight * s.outWidth
         for plane in 0..<(s.batch * s.channels) {
             for oh in 0..<s.outHeight {
@@ -71,28 +76,48 @@ struct MaxPoolDerivative: DerivativeRule {
                             if index < 0 || x[e] > best { best = x[e]; index = e }
                         }
                     }
-                    map[plane * planeOut + oh * s.outWidth + ow] = max(index, 0)
+                    map[plane * planeOut + oh * s.outWidth + ow] = Int32(max(index, 0))
                 }
             }
         }
-        return map
     }
 
     func backward(_ d: DerivativeIO) {
+        guard let x = d.inputs[0] else { return }
+        findRoutes(x)
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
-        let map = argmax(d.input(0))
-        for i in 0..<outCount { gx[map[i]] += g[i] }
+        let map = routes.pointer
+        for i in 0..<outCount { gx[Int(map[i])] += g[i] }
     }
 
     func tangent(_ d: DerivativeIO) {
         guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
-        let map = argmax(d.input(0))
-        for p in 0..<d.probes { for i in 0..<outCount { out[p * outCount + i] += tx[p * inCount + map[i]] } }
+        let map = routes.pointer, outCount = outCount, inCount = inCount
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            let o = out + p * outCount, t = tx + p * inCount
+            for i in 0..<outCount { o[i] += t[Int(map[i])] }
+        }
     }
 
     func tangentBackward(_ d: DerivativeIO) {
         guard let tg = d.outputTangentGrads[0], let tgx = d.inputTangentGrad(0) else { return }
-        let map = argmax(d.input(0))
-        for p in 0..<d.probes { for i in 0..<outCount { tgx[p * inCount + map[i]] += tg[p * outCount + i] } }
+        let map = routes.pointer, outCount = outCount, inCount = inCount
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            let t = tg + p * outCount, o = tgx + p * inCount
+            for i in 0..<outCount { o[Int(map[i])] += t[i] }
+        }
     }
+}
+
+/// Input indices a rule finds from the primal values in `backward` and reads in the tangent passes
+/// after it (`count` of them, zero until the first `backward`).
+final class PrimalIndices {
+    let pointer: UnsafeMutablePointer<Int32>
+
+    init(count: Int) {
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
 }

@@ -1,0 +1,69 @@
+import Testing
+import Kernels
+
+/// The tangent-pass kernels against naive loops in Double.
+@Suite("Probe arithmetic and small products")
+struct ProbeKernelTests {
+    /// Counts cover the 16-lane body, the scalar tail and several 16K-element tasks; one and two
+    /// probes and threads; every coefficient kind in both term positions.
+    @Test(arguments: [(1, 1, 1), (17, 2, 2), (40_000, 3, 2), (16_384, 1, 2)])
+    func probeTermsMatchNaiveSums(_ count: Int, _ probes: Int, _ threads: Int) {
+        var rng = TestRNG(seed: UInt64(count * 31 + probes))
+        let c1 = rng.floats(count), c2 = rng.floats(count)
+        let x1 = rng.floats(count * probes), x2 = rng.floats(count * probes)
+        let start = rng.floats(count * probes)
+        for kinds in [(false, false), (true, false), (false, true), (true, true)] {
+            for twoTerms in [false, true] {
+                var out = start
+                c1.withUnsafeBufferPointer { c1p in c2.withUnsafeBufferPointer { c2p in
+                    x1.withUnsafeBufferPointer { x1p in x2.withUnsafeBufferPointer { x2p in
+                        out.withUnsafeMutableBufferPointer { o in
+                            let first = ProbeTerm(kinds.0 ? .elementwise(c1p.baseAddress!) : .scalar(0.75), x1p.baseAddress!)
+                            let second = ProbeTerm(kinds.1 ? .elementwise(c2p.baseAddress!) : .scalar(-1.5), x2p.baseAddress!)
+                            accumulateProbeTerms(o.baseAddress!, first, twoTerms ? second : nil, count: count, probes: probes,
+                                                 threads: threads)
+                        }
+                    } }
+                } }
+                for p in 0..<probes {
+                    for i in 0..<count {
+                        let e = p * count + i
+                        var want = Double(start[e]) + Double(kinds.0 ? c1[i] : 0.75) * Double(x1[e])
+                        if twoTerms { want += Double(kinds.1 ? c2[i] : -1.5) * Double(x2[e]) }
+                        // Two FMAs on values of magnitude <= ~4: a few float32 ulps.
+                        #expect(abs(Double(out[e]) - want) <= 4e-6, "kinds \(kinds) terms \(twoTerms ? 2 : 1) at \(e)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attention-sized and odd shapes, both transposes, against a Double reference; the large case
+    /// takes the sgemm path.
+    @Test(arguments: [(17, 17, 16), (17, 16, 17), (1, 1, 1), (5, 33, 3), (7, 48, 9), (70, 70, 70)])
+    func smallProductMatchesReference(_ m: Int, _ n: Int, _ k: Int) {
+        var rng = TestRNG(seed: UInt64(m * 10_000 + n * 100 + k))
+        let a = rng.floats(m * k), b = rng.floats(k * n), c0 = rng.floats(m * n)
+        for transA in [false, true] {
+            for transB in [false, true] {
+                var c = c0
+                a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                    smallProductAccumulate(m: m, n: n, k: k, a: ap.baseAddress!, transA: transA, b: bp.baseAddress!,
+                                           transB: transB, c: cp.baseAddress!)
+                } } }
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var want = Double(c0[i * n + j])
+                        for p in 0..<k {
+                            let av = transA ? a[p * m + i] : a[i * k + p]
+                            let bv = transB ? b[j * k + p] : b[p * n + j]
+                            want += Double(av) * Double(bv)
+                        }
+                        // k float32 FMAs of terms <= 1 in magnitude.
+                        #expect(abs(Double(c[i * n + j]) - want) <= 1e-6 * Double(k + 1), "(\(i), \(j)) transA \(transA) transB \(transB)")
+                    }
+                }
+            }
+        }
+    }
+}
