@@ -267,6 +267,9 @@ public final class PackedConvWeights: @unchecked Sendable {
     let plain: UnsafeMutablePointer<Float>?
     /// Winograd-transformed weights when the geometry allows F(2x2, 3x3).
     let winograd: UnsafeMutablePointer<Float>?
+    /// The direct kernels' offset table (`DirectConvGeometry.fillOffsets`, `k + 1` entries; it
+    /// depends on the geometry only), when `direct`.
+    let offsets: UnsafeMutablePointer<Int32>?
 
     /// Packs `weight` (`[outChannels, inChannels / group, kernelH, kernelW]`); the pointer need not
     /// outlive the call.
@@ -279,7 +282,11 @@ public final class PackedConvWeights: @unchecked Sendable {
             let g = DirectConvGeometry(s, spatial: algorithm == .spatial)
             storage = .allocate(capacity: max(1, g.packedWeightCount))
             packDirectConvWeights(g, weight, storage, units: 0..<(s.group * g.blocks))
+            let table = UnsafeMutablePointer<Int32>.allocate(capacity: g.k + 1)
+            g.fillOffsets(table)
+            offsets = table
         } else {
+            offsets = nil
             let count = s.outChannels * s.patch
             storage = .allocate(capacity: max(1, count))
             storage.initialize(from: weight, count: count)
@@ -306,6 +313,7 @@ public final class PackedConvWeights: @unchecked Sendable {
         storage.deallocate()
         plain?.deallocate()
         winograd?.deallocate()
+        offsets?.deallocate()
     }
 }
 
@@ -338,7 +346,8 @@ public func conv2d(
         let g = DirectConvGeometry(s, spatial: convAlgorithm(s) == .spatial)
         directConv(
             g, input: input, packed: packedWeights.storage, weight: packedWeights.storage, bias: bias, output: output,
-            residual: residual, relu: relu, workspace: workspace, threads: max(1, threads))
+            residual: residual, relu: relu, workspace: workspace, threads: max(1, threads),
+            offsets: packedWeights.offsets.map { UnsafePointer($0) })
         return
     }
     conv2dGemm(

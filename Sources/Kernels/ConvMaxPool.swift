@@ -70,5 +70,6 @@ public func conv2dMaxPool(
     directConv(
         g, input: input, packed: packedWeights.map { UnsafePointer($0.storage) }, weight: weight, bias: bias,
         output: output, residual: nil, relu: relu, workspace: workspace, threads: threads,
-        pool: DirectConvPool(shape: one, output: output, scratch: workspace))
+        pool: DirectConvPool(shape: one, output: output, scratch: workspace),
+        offsets: packedWeights?.offsets.map { UnsafePointer($0) })
 }
