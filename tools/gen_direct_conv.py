@@ -40,9 +40,10 @@ HEADER = """\
 // `x + offsets[k]`, P * B FMAs. The finished tile gets bias + optional ReLU and is written through a
 // small stack tile, transposed, into the NCHW output.
 //
-// Spatial tile (`spTile`): R output channels of one weight block x Q vectors of 16 consecutive
-// flattened output pixels (SIMD16 over pixels), read from the kw-shifted input copies. Per step:
-// Q vector loads, R weight broadcasts, R * Q FMAs; the result is already NCHW.
+// Spatial tile (`spTile`): R <= 7 output channels (a chunk of one weight block) x Q vectors of 16
+// consecutive flattened output pixels (SIMD16 over pixels), read from the kw-shifted input copies.
+// Per step: Q vector loads, R weight broadcasts, R * Q FMAs; the result is already NCHW and is
+// stored inline (bias, ReLU) unless a residual or a partial vector needs the slow path.
 """
 
 

@@ -528,8 +528,8 @@ func directConvWorkspaceCount(_ s: Conv2DShape, threads: Int, spatial: Bool, poo
 
 /// A max pool applied to each image's convolution output while it is in cache (`conv2dMaxPool`):
 /// `shape` is the pool of one image (batch 1); image `n`'s pooled map goes to
-/// `output + n * channels * outHeight * outWidth`. `scratch` holds one image's convolution output
-/// (set per worker by `directConv`).
+/// `output + n * channels * outHeight * outWidth`. `scratch` holds one image's convolution output:
+/// `directConv` replaces it per worker by a slice of its workspace, so callers may pass any pointer.
 struct DirectConvPool {
     var shape: Pool2DShape
     var output: UnsafeMutablePointer<Float>
