@@ -1,9 +1,10 @@
 /// A convolution (+ ReLU) followed by a max pool, as one call: `maxPool2d(pool, conv2d(s, ...))`.
 ///
 /// Why: a CNN stem (1 -> 32 channels on 28x28, batch 256) writes a 25.7 MB tensor that only the
-/// next MaxPool reads. Written to memory and read back, that tensor costs several times the
-/// stem's multiply-adds (~0.25 ms of FMA work against ~4.4 ms for the conv and ~1.2 ms for the pool,
-/// measured at batch 256 on two threads). When images are split over threads and the direct
+/// next MaxPool reads. Written to memory and read back, that tensor cost more than the stem's
+/// multiply-adds (idle machine, batch 256, two threads, before this path: 4.4 ms conv + 1.2 ms pool).
+/// Measured with the fixed spatial tiles (`KernelsBench.convMaxPool`, one thread, thread CPU time,
+/// loaded machine): 3.6-3.9 ms as two calls, 2.5 ms fused. When images are split over threads and the direct
 /// kernels run (`fusesPool`), each worker convolves one image into a private scratch (100 KB for
 /// the stem: it stays in L2) and pools it from there, so the unpooled tensor never reaches
 /// memory. Otherwise (a single image, Winograd or GEMM shapes) the convolution runs whole into the
