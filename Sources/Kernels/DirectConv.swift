@@ -427,28 +427,37 @@ func runDirectConvRegion(
             let x = buf + group * s.inPerGroup * g.tRows * s.outWidth
             let wb = w + u * k * 16
             let ybOffset = (group * s.outPerGroup + block * 16) * outHW
-            let yb = y + ybOffset
-            var st = SPStore(
-                y: yb, channelStride: outHW, bias: bias + u * 16, relu: relu, lanes: 16,
-                residual: residual.map { $0 + ybOffset })
-            if outHW < 16 {
-                st.lanes = outHW
-                spTile(r: channels, q: 1, x: x, offsets: offsets, w: wb, st)
-                afterTile()
-                continue
-            }
-            let q = channels <= spMaxChannels(3) ? 3 : channels <= spMaxChannels(2) ? 2 : 1
-            var v = region.span.lowerBound
-            let vEnd = region.span.upperBound
-            while v < vEnd {
-                // Full vectors in groups of q; the last (possibly overlapping) one alone.
-                let p0 = min(v * 16, outHW - 16)
-                let n = (v + q <= vEnd && (v + q) * 16 <= outHW) ? q : 1
-                st.y = yb + p0
-                st.residual = residual.map { $0 + ybOffset + p0 }
-                spTile(r: channels, q: n, x: x + p0, offsets: offsets, w: wb, st)
-                afterTile()
-                v += n
+            // The block's channels in balanced chunks of at most spMaxChannels(3) (register budget:
+            // see tools/gen_direct_conv.py); chunk channels start at lane r0 of the packed weights.
+            let maxR = spMaxChannels(3)
+            let chunks = (channels + maxR - 1) / maxR
+            for chunk in 0..<chunks {
+                let r0 = channels * chunk / chunks
+                let r = channels * (chunk + 1) / chunks - r0
+                let wc = wb + r0
+                let cOffset = ybOffset + r0 * outHW
+                var st = SPStore(
+                    y: y + cOffset, channelStride: outHW, bias: bias + u * 16 + r0, relu: relu, lanes: 16,
+                    residual: residual.map { $0 + cOffset }, tile: tile)
+                if outHW < 16 {
+                    st.lanes = outHW
+                    spTile(r: r, q: 1, x: x, offsets: offsets, w: wc, st)
+                    afterTile()
+                    continue
+                }
+                var v = region.span.lowerBound
+                let vEnd = region.span.upperBound
+                while v < vEnd {
+                    // Full vectors in groups of up to 3; the last (possibly overlapping) one alone.
+                    let p0 = min(v * 16, outHW - 16)
+                    var n = min(3, vEnd - v)
+                    while n > 1 && (v + n) * 16 > outHW { n -= 1 }
+                    st.y = y + cOffset + p0
+                    st.residual = residual.map { $0 + cOffset + p0 }
+                    spTile(r: r, q: n, x: x + p0, offsets: offsets, w: wc, st)
+                    afterTile()
+                    v += n
+                }
             }
         }
         return
@@ -510,10 +519,21 @@ private func directConvBuffers(_ s: Conv2DShape, threads: Int) -> Int {
 }
 
 /// Workspace floats of the direct path: packed weights, padded bias, then one input buffer per
-/// thread.
-func directConvWorkspaceCount(_ s: Conv2DShape, threads: Int, spatial: Bool) -> Int {
+/// thread; with a fused pool (`pooled`) also one image's convolution output per thread.
+func directConvWorkspaceCount(_ s: Conv2DShape, threads: Int, spatial: Bool, pooled: Bool = false) -> Int {
     let g = DirectConvGeometry(s, spatial: spatial)
-    return g.packedWeightCount + g.paddedBiasCount + directConvBuffers(s, threads: threads) * g.imageFloats
+    let scratch = pooled ? min(threads, s.batch) * s.outChannels * s.outHeight * s.outWidth : 0
+    return g.packedWeightCount + g.paddedBiasCount + directConvBuffers(s, threads: threads) * g.imageFloats + scratch
+}
+
+/// A max pool applied to each image's convolution output while it is in cache (`conv2dMaxPool`):
+/// `shape` is the pool of one image (batch 1); image `n`'s pooled map goes to
+/// `output + n * channels * outHeight * outWidth`. `scratch` holds one image's convolution output:
+/// `directConv` replaces it per worker by a slice of its workspace, so callers may pass any pointer.
+struct DirectConvPool {
+    var shape: Pool2DShape
+    var output: UnsafeMutablePointer<Float>
+    var scratch: UnsafeMutablePointer<Float>
 }
 
 /// How one image is split over `parts` threads when images are not.
@@ -554,8 +574,10 @@ private struct ImageSplit {
 func directConv(
     _ g: DirectConvGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>?, weight: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
-    workspace: UnsafeMutablePointer<Float>, threads: Int
+    workspace: UnsafeMutablePointer<Float>, threads: Int, pool: DirectConvPool? = nil,
+    offsets cachedOffsets: UnsafePointer<Int32>? = nil
 ) {
+    precondition(pool == nil || (residual == nil && g.s.batch >= 2), "directConv: a fused pool needs images and no residual")
     let s = g.s
     let biasPad = workspace + g.packedWeightCount
     padDirectConvBias(g, bias, biasPad)
@@ -565,10 +587,19 @@ func directConv(
     let inImage = s.inChannels * s.inHeight * s.inWidth
     let outImage = s.outChannels * s.outHeight * s.outWidth
     let units = s.group * g.blocks
-    withUnsafeTemporaryAllocation(of: Int32.self, capacity: g.k + 1) { offsetBuffer in
-        let offsets = UnsafePointer(offsetBuffer.baseAddress!)
-        g.fillOffsets(offsetBuffer.baseAddress!)
-        if directConvImageParallel(s, threads: threads) {
+    // The offset table (`fillOffsets`) comes with packed weights; filling it costs ~0.5 us for a
+    // 576-step layer, noticeable at batch 1.
+    if let cachedOffsets {
+        run(cachedOffsets)
+    } else {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: g.k + 1) { offsetBuffer in
+            g.fillOffsets(offsetBuffer.baseAddress!)
+            run(UnsafePointer(offsetBuffer.baseAddress!))
+        }
+    }
+    func run(_ offsets: UnsafePointer<Int32>) {
+        // A fused pool always splits images (with one thread: one worker takes them all).
+        if pool != nil || directConvImageParallel(s, threads: threads) {
             let workers = min(threads, s.batch)
             if packed == nil {
                 Parallel.forEach(workers, threads: workers) { part in
@@ -581,10 +612,16 @@ func directConv(
             Parallel.forEach(workers, threads: workers) { part in
                 let first = s.batch * part / workers
                 let end = s.batch * (part + 1) / workers
+                // With a fused pool each worker convolves into its own one-image scratch (after the
+                // input buffers), which stays in its core's cache until it is pooled.
+                let pooled = pool.map {
+                    DirectConvPool(shape: $0.shape, output: $0.output,
+                                   scratch: buffers + workers * perPart * g.imageFloats + part * outImage)
+                }
                 runImages(
                     g, first..<end, all, input: input, inImage: inImage, output: output, outImage: outImage,
                     buffers: buffers + part * perPart * g.imageFloats, double: perPart == 2, offsets: offsets, w: w,
-                    bias: biasP, residual: residual, relu: relu)
+                    bias: biasP, residual: residual, relu: relu, pool: pooled)
             }
             return
         }
@@ -618,9 +655,10 @@ private func runImages(
     _ g: DirectConvGeometry, _ images: Range<Int>, _ region: DirectConvRegion, input: UnsafePointer<Float>,
     inImage: Int, output: UnsafeMutablePointer<Float>, outImage: Int, buffers: UnsafeMutablePointer<Float>,
     double: Bool, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    residual: UnsafePointer<Float>?, relu: Bool
+    residual: UnsafePointer<Float>?, relu: Bool, pool: DirectConvPool? = nil
 ) {
     if images.isEmpty { return }
+    let pooledImage = pool.map { $0.shape.channels * $0.shape.outHeight * $0.shape.outWidth } ?? 0
     buffers.update(repeating: 0, count: (double ? 2 : 1) * g.imageFloats)
     prepareDirectConvInput(g, input + images.lowerBound * inImage, buffers, channels: 0..<g.s.inChannels)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 28 * 16) { tile in
@@ -628,15 +666,21 @@ private func runImages(
             let current = buffers + (double ? (n - images.lowerBound) % 2 : 0) * g.imageFloats
             var next: DirectConvPrefetch? = nil
             if n + 1 < images.upperBound {
+                let nextOutput = pool.map { $0.output + (n + 1) * pooledImage } ?? output + (n + 1) * outImage
                 next = DirectConvPrefetch(
-                    input: input + (n + 1) * inImage, inputCount: inImage, output: output + (n + 1) * outImage,
-                    outputCount: outImage, buf: buffers + (double ? (n + 1 - images.lowerBound) % 2 : 0) * g.imageFloats)
+                    input: input + (n + 1) * inImage, inputCount: inImage, output: nextOutput,
+                    outputCount: pool == nil ? outImage : pooledImage,
+                    buf: buffers + (double ? (n + 1 - images.lowerBound) % 2 : 0) * g.imageFloats)
             }
             if experimentSameInput { next?.input = input; next?.output = output }
+            let y = pool?.scratch ?? output + (experimentSameOutput ? 0 : n) * outImage
             runDirectConvRegion(
                 g, region, buf: current, offsets: offsets, w: w, bias: bias,
-                y: output + (experimentSameOutput ? 0 : n) * outImage, residual: residual.map { $0 + n * outImage },
+                y: y, residual: residual.map { $0 + n * outImage },
                 relu: relu, tile: tile.baseAddress!, next: next)
+            if let pool {
+                maxPool2d(pool.shape, input: pool.scratch, output: pool.output + n * pooledImage, threads: 1)
+            }
         }
     }
 }

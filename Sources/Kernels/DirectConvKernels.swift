@@ -9,9 +9,10 @@
 // `x + offsets[k]`, P * B FMAs. The finished tile gets bias + optional ReLU and is written through a
 // small stack tile, transposed, into the NCHW output.
 //
-// Spatial tile (`spTile`): R output channels of one weight block x Q vectors of 16 consecutive
-// flattened output pixels (SIMD16 over pixels), read from the kw-shifted input copies. Per step:
-// Q vector loads, R weight broadcasts, R * Q FMAs; the result is already NCHW.
+// Spatial tile (`spTile`): R <= 7 output channels (a chunk of one weight block) x Q vectors of 16
+// consecutive flattened output pixels (SIMD16 over pixels), read from the kw-shifted input copies.
+// Per step: Q vector loads, R weight broadcasts, R * Q FMAs; the result is already NCHW and is
+// stored inline (bias, ReLU) unless a residual or a partial vector needs the slow path.
 
 /// Where a finished pixel-major tile goes: block `j`, lane `l` (output channel
 /// `j * 16 + l` of the tile) and pixel `i` land at `y[(j * 16 + l) * channelStride + i]`, for
@@ -8954,6 +8955,17 @@ struct SPStore {
     var lanes: Int
     /// Added before the ReLU, at the same offsets as `y` (nil: none).
     var residual: UnsafePointer<Float>?
+    /// Scratch of at least 28 * 16 floats (the slow store path goes through it).
+    var tile: UnsafeMutablePointer<Float>
+}
+
+/// Stores a finished tile parked in `st.tile` (`[r][q]` vectors) with a residual or a partial
+/// vector: the uncommon case, kept out of line so that the tile functions hold no calls.
+@inline(never)
+private func spStoreSlow(_ st: SPStore, r: Int, q: Int) {
+    for rr in 0..<r {
+        for qq in 0..<q { spStore(loadVec(st.tile + (rr * q + qq) * 16), st, r: rr, q: qq) }
+    }
 }
 
 @inline(__always)
@@ -8990,7 +9002,19 @@ private func sp1x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    spStoreSlow(st, r: 1, q: 1)
 }
 
 private func sp2x1(
@@ -9012,8 +9036,23 @@ private func sp2x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    spStoreSlow(st, r: 2, q: 1)
 }
 
 private func sp3x1(
@@ -9038,9 +9077,27 @@ private func sp3x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    storeVec(c2_0, st.tile + 32)
+    spStoreSlow(st, r: 3, q: 1)
 }
 
 private func sp4x1(
@@ -9068,10 +9125,31 @@ private func sp4x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    storeVec(c2_0, st.tile + 32)
+    storeVec(c3_0, st.tile + 48)
+    spStoreSlow(st, r: 4, q: 1)
 }
 
 private func sp5x1(
@@ -9102,11 +9180,35 @@ private func sp5x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    storeVec(c2_0, st.tile + 32)
+    storeVec(c3_0, st.tile + 48)
+    storeVec(c4_0, st.tile + 64)
+    spStoreSlow(st, r: 5, q: 1)
 }
 
 private func sp6x1(
@@ -9140,12 +9242,39 @@ private func sp6x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    storeVec(c2_0, st.tile + 32)
+    storeVec(c3_0, st.tile + 48)
+    storeVec(c4_0, st.tile + 64)
+    storeVec(c5_0, st.tile + 80)
+    spStoreSlow(st, r: 6, q: 1)
 }
 
 private func sp7x1(
@@ -9182,580 +9311,43 @@ private func sp7x1(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-}
-
-private func sp8x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-}
-
-private func sp9x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-}
-
-private func sp10x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-}
-
-private func sp11x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-}
-
-private func sp12x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var c11_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c11_0, st, r: 11, q: 0)
-}
-
-private func sp13x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var c11_0 = Vec()
-    var c12_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c12_0, st, r: 12, q: 0)
-}
-
-private func sp14x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var c11_0 = Vec()
-    var c12_0 = Vec()
-    var c13_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        let v13 = Vec(repeating: wp[13])
-        c13_0 = c13_0.addingProduct(x0, v13)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c12_0, st, r: 12, q: 0)
-    spStore(c13_0, st, r: 13, q: 0)
-}
-
-private func sp15x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var c11_0 = Vec()
-    var c12_0 = Vec()
-    var c13_0 = Vec()
-    var c14_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        let v13 = Vec(repeating: wp[13])
-        c13_0 = c13_0.addingProduct(x0, v13)
-        let v14 = Vec(repeating: wp[14])
-        c14_0 = c14_0.addingProduct(x0, v14)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c12_0, st, r: 12, q: 0)
-    spStore(c13_0, st, r: 13, q: 0)
-    spStore(c14_0, st, r: 14, q: 0)
-}
-
-private func sp16x1(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c1_0 = Vec()
-    var c2_0 = Vec()
-    var c3_0 = Vec()
-    var c4_0 = Vec()
-    var c5_0 = Vec()
-    var c6_0 = Vec()
-    var c7_0 = Vec()
-    var c8_0 = Vec()
-    var c9_0 = Vec()
-    var c10_0 = Vec()
-    var c11_0 = Vec()
-    var c12_0 = Vec()
-    var c13_0 = Vec()
-    var c14_0 = Vec()
-    var c15_0 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        let v13 = Vec(repeating: wp[13])
-        c13_0 = c13_0.addingProduct(x0, v13)
-        let v14 = Vec(repeating: wp[14])
-        c14_0 = c14_0.addingProduct(x0, v14)
-        let v15 = Vec(repeating: wp[15])
-        c15_0 = c15_0.addingProduct(x0, v15)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c12_0, st, r: 12, q: 0)
-    spStore(c13_0, st, r: 13, q: 0)
-    spStore(c14_0, st, r: 14, q: 0)
-    spStore(c15_0, st, r: 15, q: 0)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        let b6 = Vec(repeating: st.bias[6])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+            storeVec(vmax(c6_0 + b6, zero), st.y + 6 &* cs + 0)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+            storeVec(c6_0 + b6, st.y + 6 &* cs + 0)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c1_0, st.tile + 16)
+    storeVec(c2_0, st.tile + 32)
+    storeVec(c3_0, st.tile + 48)
+    storeVec(c4_0, st.tile + 64)
+    storeVec(c5_0, st.tile + 80)
+    storeVec(c6_0, st.tile + 96)
+    spStoreSlow(st, r: 7, q: 1)
 }
 
 private func sp1x2(
@@ -9777,8 +9369,22 @@ private func sp1x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    spStoreSlow(st, r: 1, q: 2)
 }
 
 private func sp2x2(
@@ -9805,10 +9411,29 @@ private func sp2x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    spStoreSlow(st, r: 2, q: 2)
 }
 
 private func sp3x2(
@@ -9840,12 +9465,36 @@ private func sp3x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    storeVec(c2_0, st.tile + 64)
+    storeVec(c2_1, st.tile + 80)
+    spStoreSlow(st, r: 3, q: 2)
 }
 
 private func sp4x2(
@@ -9882,14 +9531,43 @@ private func sp4x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    storeVec(c2_0, st.tile + 64)
+    storeVec(c2_1, st.tile + 80)
+    storeVec(c3_0, st.tile + 96)
+    storeVec(c3_1, st.tile + 112)
+    spStoreSlow(st, r: 4, q: 2)
 }
 
 private func sp5x2(
@@ -9931,16 +9609,50 @@ private func sp5x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    storeVec(c2_0, st.tile + 64)
+    storeVec(c2_1, st.tile + 80)
+    storeVec(c3_0, st.tile + 96)
+    storeVec(c3_1, st.tile + 112)
+    storeVec(c4_0, st.tile + 128)
+    storeVec(c4_1, st.tile + 144)
+    spStoreSlow(st, r: 5, q: 2)
 }
 
 private func sp6x2(
@@ -9987,18 +9699,57 @@ private func sp6x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+            storeVec(vmax(c5_1 + b5, zero), st.y + 5 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+            storeVec(c5_1 + b5, st.y + 5 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    storeVec(c2_0, st.tile + 64)
+    storeVec(c2_1, st.tile + 80)
+    storeVec(c3_0, st.tile + 96)
+    storeVec(c3_1, st.tile + 112)
+    storeVec(c4_0, st.tile + 128)
+    storeVec(c4_1, st.tile + 144)
+    storeVec(c5_0, st.tile + 160)
+    storeVec(c5_1, st.tile + 176)
+    spStoreSlow(st, r: 6, q: 2)
 }
 
 private func sp7x2(
@@ -10050,671 +9801,64 @@ private func sp7x2(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-}
-
-private func sp8x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-}
-
-private func sp9x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-}
-
-private func sp10x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c9_0 = Vec()
-    var c9_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        c9_1 = c9_1.addingProduct(x1, v9)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c9_1, st, r: 9, q: 1)
-}
-
-private func sp11x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c9_0 = Vec()
-    var c9_1 = Vec()
-    var c10_0 = Vec()
-    var c10_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        c9_1 = c9_1.addingProduct(x1, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        c10_1 = c10_1.addingProduct(x1, v10)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c9_1, st, r: 9, q: 1)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c10_1, st, r: 10, q: 1)
-}
-
-private func sp12x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c9_0 = Vec()
-    var c9_1 = Vec()
-    var c10_0 = Vec()
-    var c10_1 = Vec()
-    var c11_0 = Vec()
-    var c11_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        c9_1 = c9_1.addingProduct(x1, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        c10_1 = c10_1.addingProduct(x1, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        c11_1 = c11_1.addingProduct(x1, v11)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c9_1, st, r: 9, q: 1)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c10_1, st, r: 10, q: 1)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c11_1, st, r: 11, q: 1)
-}
-
-private func sp13x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c9_0 = Vec()
-    var c9_1 = Vec()
-    var c10_0 = Vec()
-    var c10_1 = Vec()
-    var c11_0 = Vec()
-    var c11_1 = Vec()
-    var c12_0 = Vec()
-    var c12_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        c9_1 = c9_1.addingProduct(x1, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        c10_1 = c10_1.addingProduct(x1, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        c11_1 = c11_1.addingProduct(x1, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        c12_1 = c12_1.addingProduct(x1, v12)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c9_1, st, r: 9, q: 1)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c10_1, st, r: 10, q: 1)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c11_1, st, r: 11, q: 1)
-    spStore(c12_0, st, r: 12, q: 0)
-    spStore(c12_1, st, r: 12, q: 1)
-}
-
-private func sp14x2(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c9_0 = Vec()
-    var c9_1 = Vec()
-    var c10_0 = Vec()
-    var c10_1 = Vec()
-    var c11_0 = Vec()
-    var c11_1 = Vec()
-    var c12_0 = Vec()
-    var c12_1 = Vec()
-    var c13_0 = Vec()
-    var c13_1 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        let v9 = Vec(repeating: wp[9])
-        c9_0 = c9_0.addingProduct(x0, v9)
-        c9_1 = c9_1.addingProduct(x1, v9)
-        let v10 = Vec(repeating: wp[10])
-        c10_0 = c10_0.addingProduct(x0, v10)
-        c10_1 = c10_1.addingProduct(x1, v10)
-        let v11 = Vec(repeating: wp[11])
-        c11_0 = c11_0.addingProduct(x0, v11)
-        c11_1 = c11_1.addingProduct(x1, v11)
-        let v12 = Vec(repeating: wp[12])
-        c12_0 = c12_0.addingProduct(x0, v12)
-        c12_1 = c12_1.addingProduct(x1, v12)
-        let v13 = Vec(repeating: wp[13])
-        c13_0 = c13_0.addingProduct(x0, v13)
-        c13_1 = c13_1.addingProduct(x1, v13)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c9_0, st, r: 9, q: 0)
-    spStore(c9_1, st, r: 9, q: 1)
-    spStore(c10_0, st, r: 10, q: 0)
-    spStore(c10_1, st, r: 10, q: 1)
-    spStore(c11_0, st, r: 11, q: 0)
-    spStore(c11_1, st, r: 11, q: 1)
-    spStore(c12_0, st, r: 12, q: 0)
-    spStore(c12_1, st, r: 12, q: 1)
-    spStore(c13_0, st, r: 13, q: 0)
-    spStore(c13_1, st, r: 13, q: 1)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        let b6 = Vec(repeating: st.bias[6])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+            storeVec(vmax(c5_1 + b5, zero), st.y + 5 &* cs + 16)
+            storeVec(vmax(c6_0 + b6, zero), st.y + 6 &* cs + 0)
+            storeVec(vmax(c6_1 + b6, zero), st.y + 6 &* cs + 16)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+            storeVec(c5_1 + b5, st.y + 5 &* cs + 16)
+            storeVec(c6_0 + b6, st.y + 6 &* cs + 0)
+            storeVec(c6_1 + b6, st.y + 6 &* cs + 16)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c1_0, st.tile + 32)
+    storeVec(c1_1, st.tile + 48)
+    storeVec(c2_0, st.tile + 64)
+    storeVec(c2_1, st.tile + 80)
+    storeVec(c3_0, st.tile + 96)
+    storeVec(c3_1, st.tile + 112)
+    storeVec(c4_0, st.tile + 128)
+    storeVec(c4_1, st.tile + 144)
+    storeVec(c5_0, st.tile + 160)
+    storeVec(c5_1, st.tile + 176)
+    storeVec(c6_0, st.tile + 192)
+    storeVec(c6_1, st.tile + 208)
+    spStoreSlow(st, r: 7, q: 2)
 }
 
 private func sp1x3(
@@ -10739,9 +9883,25 @@ private func sp1x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    spStoreSlow(st, r: 1, q: 3)
 }
 
 private func sp2x3(
@@ -10773,12 +9933,35 @@ private func sp2x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    spStoreSlow(st, r: 2, q: 3)
 }
 
 private func sp3x3(
@@ -10817,15 +10000,45 @@ private func sp3x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c2_2 + b2, zero), st.y + 2 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c2_2 + b2, st.y + 2 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    storeVec(c2_0, st.tile + 96)
+    storeVec(c2_1, st.tile + 112)
+    storeVec(c2_2, st.tile + 128)
+    spStoreSlow(st, r: 3, q: 3)
 }
 
 private func sp4x3(
@@ -10871,18 +10084,55 @@ private func sp4x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c2_2 + b2, zero), st.y + 2 &* cs + 32)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c3_2 + b3, zero), st.y + 3 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c2_2 + b2, st.y + 2 &* cs + 32)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c3_2 + b3, st.y + 3 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    storeVec(c2_0, st.tile + 96)
+    storeVec(c2_1, st.tile + 112)
+    storeVec(c2_2, st.tile + 128)
+    storeVec(c3_0, st.tile + 144)
+    storeVec(c3_1, st.tile + 160)
+    storeVec(c3_2, st.tile + 176)
+    spStoreSlow(st, r: 4, q: 3)
 }
 
 private func sp5x3(
@@ -10935,21 +10185,65 @@ private func sp5x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c4_2, st, r: 4, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c2_2 + b2, zero), st.y + 2 &* cs + 32)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c3_2 + b3, zero), st.y + 3 &* cs + 32)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+            storeVec(vmax(c4_2 + b4, zero), st.y + 4 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c2_2 + b2, st.y + 2 &* cs + 32)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c3_2 + b3, st.y + 3 &* cs + 32)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+            storeVec(c4_2 + b4, st.y + 4 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    storeVec(c2_0, st.tile + 96)
+    storeVec(c2_1, st.tile + 112)
+    storeVec(c2_2, st.tile + 128)
+    storeVec(c3_0, st.tile + 144)
+    storeVec(c3_1, st.tile + 160)
+    storeVec(c3_2, st.tile + 176)
+    storeVec(c4_0, st.tile + 192)
+    storeVec(c4_1, st.tile + 208)
+    storeVec(c4_2, st.tile + 224)
+    spStoreSlow(st, r: 5, q: 3)
 }
 
 private func sp6x3(
@@ -11009,24 +10303,75 @@ private func sp6x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c4_2, st, r: 4, q: 2)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c5_2, st, r: 5, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c2_2 + b2, zero), st.y + 2 &* cs + 32)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c3_2 + b3, zero), st.y + 3 &* cs + 32)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+            storeVec(vmax(c4_2 + b4, zero), st.y + 4 &* cs + 32)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+            storeVec(vmax(c5_1 + b5, zero), st.y + 5 &* cs + 16)
+            storeVec(vmax(c5_2 + b5, zero), st.y + 5 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c2_2 + b2, st.y + 2 &* cs + 32)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c3_2 + b3, st.y + 3 &* cs + 32)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+            storeVec(c4_2 + b4, st.y + 4 &* cs + 32)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+            storeVec(c5_1 + b5, st.y + 5 &* cs + 16)
+            storeVec(c5_2 + b5, st.y + 5 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    storeVec(c2_0, st.tile + 96)
+    storeVec(c2_1, st.tile + 112)
+    storeVec(c2_2, st.tile + 128)
+    storeVec(c3_0, st.tile + 144)
+    storeVec(c3_1, st.tile + 160)
+    storeVec(c3_2, st.tile + 176)
+    storeVec(c4_0, st.tile + 192)
+    storeVec(c4_1, st.tile + 208)
+    storeVec(c4_2, st.tile + 224)
+    storeVec(c5_0, st.tile + 240)
+    storeVec(c5_1, st.tile + 256)
+    storeVec(c5_2, st.tile + 272)
+    spStoreSlow(st, r: 6, q: 3)
 }
 
 private func sp7x3(
@@ -11093,231 +10438,85 @@ private func sp7x3(
         op += 1
         off = op.pointee
     } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c4_2, st, r: 4, q: 2)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c5_2, st, r: 5, q: 2)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c6_2, st, r: 6, q: 2)
-}
-
-private func sp8x3(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c0_2 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c1_2 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c2_2 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c3_2 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c4_2 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c5_2 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c6_2 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c7_2 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let x2 = loadVec(xp + 32)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        c0_2 = c0_2.addingProduct(x2, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        c1_2 = c1_2.addingProduct(x2, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        c2_2 = c2_2.addingProduct(x2, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        c3_2 = c3_2.addingProduct(x2, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        c4_2 = c4_2.addingProduct(x2, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        c5_2 = c5_2.addingProduct(x2, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        c6_2 = c6_2.addingProduct(x2, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        c7_2 = c7_2.addingProduct(x2, v7)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c4_2, st, r: 4, q: 2)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c5_2, st, r: 5, q: 2)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c6_2, st, r: 6, q: 2)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c7_2, st, r: 7, q: 2)
-}
-
-private func sp9x3(
-    x: UnsafePointer<Float>, offsets: UnsafePointer<Int32>, w: UnsafePointer<Float>, _ st: SPStore
-) {
-    var c0_0 = Vec()
-    var c0_1 = Vec()
-    var c0_2 = Vec()
-    var c1_0 = Vec()
-    var c1_1 = Vec()
-    var c1_2 = Vec()
-    var c2_0 = Vec()
-    var c2_1 = Vec()
-    var c2_2 = Vec()
-    var c3_0 = Vec()
-    var c3_1 = Vec()
-    var c3_2 = Vec()
-    var c4_0 = Vec()
-    var c4_1 = Vec()
-    var c4_2 = Vec()
-    var c5_0 = Vec()
-    var c5_1 = Vec()
-    var c5_2 = Vec()
-    var c6_0 = Vec()
-    var c6_1 = Vec()
-    var c6_2 = Vec()
-    var c7_0 = Vec()
-    var c7_1 = Vec()
-    var c7_2 = Vec()
-    var c8_0 = Vec()
-    var c8_1 = Vec()
-    var c8_2 = Vec()
-    var wp = w
-    var op = offsets
-    var off = op.pointee
-    repeat {
-        let xp = x + Int(off)
-        let x0 = loadVec(xp + 0)
-        let x1 = loadVec(xp + 16)
-        let x2 = loadVec(xp + 32)
-        let v0 = Vec(repeating: wp[0])
-        c0_0 = c0_0.addingProduct(x0, v0)
-        c0_1 = c0_1.addingProduct(x1, v0)
-        c0_2 = c0_2.addingProduct(x2, v0)
-        let v1 = Vec(repeating: wp[1])
-        c1_0 = c1_0.addingProduct(x0, v1)
-        c1_1 = c1_1.addingProduct(x1, v1)
-        c1_2 = c1_2.addingProduct(x2, v1)
-        let v2 = Vec(repeating: wp[2])
-        c2_0 = c2_0.addingProduct(x0, v2)
-        c2_1 = c2_1.addingProduct(x1, v2)
-        c2_2 = c2_2.addingProduct(x2, v2)
-        let v3 = Vec(repeating: wp[3])
-        c3_0 = c3_0.addingProduct(x0, v3)
-        c3_1 = c3_1.addingProduct(x1, v3)
-        c3_2 = c3_2.addingProduct(x2, v3)
-        let v4 = Vec(repeating: wp[4])
-        c4_0 = c4_0.addingProduct(x0, v4)
-        c4_1 = c4_1.addingProduct(x1, v4)
-        c4_2 = c4_2.addingProduct(x2, v4)
-        let v5 = Vec(repeating: wp[5])
-        c5_0 = c5_0.addingProduct(x0, v5)
-        c5_1 = c5_1.addingProduct(x1, v5)
-        c5_2 = c5_2.addingProduct(x2, v5)
-        let v6 = Vec(repeating: wp[6])
-        c6_0 = c6_0.addingProduct(x0, v6)
-        c6_1 = c6_1.addingProduct(x1, v6)
-        c6_2 = c6_2.addingProduct(x2, v6)
-        let v7 = Vec(repeating: wp[7])
-        c7_0 = c7_0.addingProduct(x0, v7)
-        c7_1 = c7_1.addingProduct(x1, v7)
-        c7_2 = c7_2.addingProduct(x2, v7)
-        let v8 = Vec(repeating: wp[8])
-        c8_0 = c8_0.addingProduct(x0, v8)
-        c8_1 = c8_1.addingProduct(x1, v8)
-        c8_2 = c8_2.addingProduct(x2, v8)
-        wp += 16
-        op += 1
-        off = op.pointee
-    } while off >= 0
-    spStore(c0_0, st, r: 0, q: 0)
-    spStore(c0_1, st, r: 0, q: 1)
-    spStore(c0_2, st, r: 0, q: 2)
-    spStore(c1_0, st, r: 1, q: 0)
-    spStore(c1_1, st, r: 1, q: 1)
-    spStore(c1_2, st, r: 1, q: 2)
-    spStore(c2_0, st, r: 2, q: 0)
-    spStore(c2_1, st, r: 2, q: 1)
-    spStore(c2_2, st, r: 2, q: 2)
-    spStore(c3_0, st, r: 3, q: 0)
-    spStore(c3_1, st, r: 3, q: 1)
-    spStore(c3_2, st, r: 3, q: 2)
-    spStore(c4_0, st, r: 4, q: 0)
-    spStore(c4_1, st, r: 4, q: 1)
-    spStore(c4_2, st, r: 4, q: 2)
-    spStore(c5_0, st, r: 5, q: 0)
-    spStore(c5_1, st, r: 5, q: 1)
-    spStore(c5_2, st, r: 5, q: 2)
-    spStore(c6_0, st, r: 6, q: 0)
-    spStore(c6_1, st, r: 6, q: 1)
-    spStore(c6_2, st, r: 6, q: 2)
-    spStore(c7_0, st, r: 7, q: 0)
-    spStore(c7_1, st, r: 7, q: 1)
-    spStore(c7_2, st, r: 7, q: 2)
-    spStore(c8_0, st, r: 8, q: 0)
-    spStore(c8_1, st, r: 8, q: 1)
-    spStore(c8_2, st, r: 8, q: 2)
+    if st.lanes >= 16 && st.residual == nil {
+        let cs = st.channelStride
+        let b0 = Vec(repeating: st.bias[0])
+        let b1 = Vec(repeating: st.bias[1])
+        let b2 = Vec(repeating: st.bias[2])
+        let b3 = Vec(repeating: st.bias[3])
+        let b4 = Vec(repeating: st.bias[4])
+        let b5 = Vec(repeating: st.bias[5])
+        let b6 = Vec(repeating: st.bias[6])
+        if st.relu {
+            let zero = Vec()
+            storeVec(vmax(c0_0 + b0, zero), st.y + 0 &* cs + 0)
+            storeVec(vmax(c0_1 + b0, zero), st.y + 0 &* cs + 16)
+            storeVec(vmax(c0_2 + b0, zero), st.y + 0 &* cs + 32)
+            storeVec(vmax(c1_0 + b1, zero), st.y + 1 &* cs + 0)
+            storeVec(vmax(c1_1 + b1, zero), st.y + 1 &* cs + 16)
+            storeVec(vmax(c1_2 + b1, zero), st.y + 1 &* cs + 32)
+            storeVec(vmax(c2_0 + b2, zero), st.y + 2 &* cs + 0)
+            storeVec(vmax(c2_1 + b2, zero), st.y + 2 &* cs + 16)
+            storeVec(vmax(c2_2 + b2, zero), st.y + 2 &* cs + 32)
+            storeVec(vmax(c3_0 + b3, zero), st.y + 3 &* cs + 0)
+            storeVec(vmax(c3_1 + b3, zero), st.y + 3 &* cs + 16)
+            storeVec(vmax(c3_2 + b3, zero), st.y + 3 &* cs + 32)
+            storeVec(vmax(c4_0 + b4, zero), st.y + 4 &* cs + 0)
+            storeVec(vmax(c4_1 + b4, zero), st.y + 4 &* cs + 16)
+            storeVec(vmax(c4_2 + b4, zero), st.y + 4 &* cs + 32)
+            storeVec(vmax(c5_0 + b5, zero), st.y + 5 &* cs + 0)
+            storeVec(vmax(c5_1 + b5, zero), st.y + 5 &* cs + 16)
+            storeVec(vmax(c5_2 + b5, zero), st.y + 5 &* cs + 32)
+            storeVec(vmax(c6_0 + b6, zero), st.y + 6 &* cs + 0)
+            storeVec(vmax(c6_1 + b6, zero), st.y + 6 &* cs + 16)
+            storeVec(vmax(c6_2 + b6, zero), st.y + 6 &* cs + 32)
+        } else {
+            storeVec(c0_0 + b0, st.y + 0 &* cs + 0)
+            storeVec(c0_1 + b0, st.y + 0 &* cs + 16)
+            storeVec(c0_2 + b0, st.y + 0 &* cs + 32)
+            storeVec(c1_0 + b1, st.y + 1 &* cs + 0)
+            storeVec(c1_1 + b1, st.y + 1 &* cs + 16)
+            storeVec(c1_2 + b1, st.y + 1 &* cs + 32)
+            storeVec(c2_0 + b2, st.y + 2 &* cs + 0)
+            storeVec(c2_1 + b2, st.y + 2 &* cs + 16)
+            storeVec(c2_2 + b2, st.y + 2 &* cs + 32)
+            storeVec(c3_0 + b3, st.y + 3 &* cs + 0)
+            storeVec(c3_1 + b3, st.y + 3 &* cs + 16)
+            storeVec(c3_2 + b3, st.y + 3 &* cs + 32)
+            storeVec(c4_0 + b4, st.y + 4 &* cs + 0)
+            storeVec(c4_1 + b4, st.y + 4 &* cs + 16)
+            storeVec(c4_2 + b4, st.y + 4 &* cs + 32)
+            storeVec(c5_0 + b5, st.y + 5 &* cs + 0)
+            storeVec(c5_1 + b5, st.y + 5 &* cs + 16)
+            storeVec(c5_2 + b5, st.y + 5 &* cs + 32)
+            storeVec(c6_0 + b6, st.y + 6 &* cs + 0)
+            storeVec(c6_1 + b6, st.y + 6 &* cs + 16)
+            storeVec(c6_2 + b6, st.y + 6 &* cs + 32)
+        }
+        return
+    }
+    storeVec(c0_0, st.tile + 0)
+    storeVec(c0_1, st.tile + 16)
+    storeVec(c0_2, st.tile + 32)
+    storeVec(c1_0, st.tile + 48)
+    storeVec(c1_1, st.tile + 64)
+    storeVec(c1_2, st.tile + 80)
+    storeVec(c2_0, st.tile + 96)
+    storeVec(c2_1, st.tile + 112)
+    storeVec(c2_2, st.tile + 128)
+    storeVec(c3_0, st.tile + 144)
+    storeVec(c3_1, st.tile + 160)
+    storeVec(c3_2, st.tile + 176)
+    storeVec(c4_0, st.tile + 192)
+    storeVec(c4_1, st.tile + 208)
+    storeVec(c4_2, st.tile + 224)
+    storeVec(c5_0, st.tile + 240)
+    storeVec(c5_1, st.tile + 256)
+    storeVec(c5_2, st.tile + 272)
+    storeVec(c6_0, st.tile + 288)
+    storeVec(c6_1, st.tile + 304)
+    storeVec(c6_2, st.tile + 320)
+    spStoreSlow(st, r: 7, q: 3)
 }
 
 /// Computes one spatial tile of `r` channels x `q` pixel vectors; `offsets` as for `pmTile`. `w`
@@ -11334,15 +10533,6 @@ func spTile(
     case (1, 5): sp5x1(x: x, offsets: offsets, w: w, st)
     case (1, 6): sp6x1(x: x, offsets: offsets, w: w, st)
     case (1, 7): sp7x1(x: x, offsets: offsets, w: w, st)
-    case (1, 8): sp8x1(x: x, offsets: offsets, w: w, st)
-    case (1, 9): sp9x1(x: x, offsets: offsets, w: w, st)
-    case (1, 10): sp10x1(x: x, offsets: offsets, w: w, st)
-    case (1, 11): sp11x1(x: x, offsets: offsets, w: w, st)
-    case (1, 12): sp12x1(x: x, offsets: offsets, w: w, st)
-    case (1, 13): sp13x1(x: x, offsets: offsets, w: w, st)
-    case (1, 14): sp14x1(x: x, offsets: offsets, w: w, st)
-    case (1, 15): sp15x1(x: x, offsets: offsets, w: w, st)
-    case (1, 16): sp16x1(x: x, offsets: offsets, w: w, st)
     case (2, 1): sp1x2(x: x, offsets: offsets, w: w, st)
     case (2, 2): sp2x2(x: x, offsets: offsets, w: w, st)
     case (2, 3): sp3x2(x: x, offsets: offsets, w: w, st)
@@ -11350,13 +10540,6 @@ func spTile(
     case (2, 5): sp5x2(x: x, offsets: offsets, w: w, st)
     case (2, 6): sp6x2(x: x, offsets: offsets, w: w, st)
     case (2, 7): sp7x2(x: x, offsets: offsets, w: w, st)
-    case (2, 8): sp8x2(x: x, offsets: offsets, w: w, st)
-    case (2, 9): sp9x2(x: x, offsets: offsets, w: w, st)
-    case (2, 10): sp10x2(x: x, offsets: offsets, w: w, st)
-    case (2, 11): sp11x2(x: x, offsets: offsets, w: w, st)
-    case (2, 12): sp12x2(x: x, offsets: offsets, w: w, st)
-    case (2, 13): sp13x2(x: x, offsets: offsets, w: w, st)
-    case (2, 14): sp14x2(x: x, offsets: offsets, w: w, st)
     case (3, 1): sp1x3(x: x, offsets: offsets, w: w, st)
     case (3, 2): sp2x3(x: x, offsets: offsets, w: w, st)
     case (3, 3): sp3x3(x: x, offsets: offsets, w: w, st)
@@ -11364,8 +10547,6 @@ func spTile(
     case (3, 5): sp5x3(x: x, offsets: offsets, w: w, st)
     case (3, 6): sp6x3(x: x, offsets: offsets, w: w, st)
     case (3, 7): sp7x3(x: x, offsets: offsets, w: w, st)
-    case (3, 8): sp8x3(x: x, offsets: offsets, w: w, st)
-    case (3, 9): sp9x3(x: x, offsets: offsets, w: w, st)
     default: preconditionFailure("spTile: unsupported tile \(r) x \(q)")
     }
 }
@@ -11374,9 +10555,9 @@ func spTile(
 @inline(__always)
 func spMaxChannels(_ q: Int) -> Int {
     switch q {
-    case 1: return 16
-    case 2: return 14
-    case 3: return 9
+    case 1: return 7
+    case 2: return 7
+    case 3: return 7
     default: return 0
     }
 }

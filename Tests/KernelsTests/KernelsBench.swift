@@ -193,4 +193,144 @@ extension KernelsBench {
             print(line)
         }
     }
+
+    /// The sample CNN's stem (1 -> 32, 3x3 on 28x28, ReLU) and its 2x2/2 max pool at batch 256:
+    /// two calls (the 25.7 MB convolution output goes to memory and back) against
+    /// `conv2dMaxPool`. One thread is timed in thread CPU time (robust to other processes on a
+    /// shared machine; best of several), two threads in wall time.
+    @Test func convMaxPool() {
+        var rng = TestRNG(seed: 4)
+        let s = Conv2DShape(batch: 256, inChannels: 1, inHeight: 28, inWidth: 28, outChannels: 32, kernelH: 3,
+                            kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+        let p = Pool2DShape(batch: 256, channels: 32, inHeight: 28, inWidth: 28, outHeight: 14, outWidth: 14,
+                            kernelH: 2, kernelW: 2, strideH: 2, strideW: 2)
+        let x = rng.floats(256 * 28 * 28)
+        let w = rng.floats(32 * 9)
+        let bias = rng.floats(32)
+        let packed = PackedConvWeights(s, weight: w)
+        var convolved = [Float](repeating: 0, count: 256 * 32 * 28 * 28)
+        var y = [Float](repeating: 0, count: 256 * 32 * 14 * 14)
+        var ws = [Float](repeating: 0, count: max(conv2dWorkspaceCount(s, threads: 2), conv2dMaxPoolWorkspaceCount(s, threads: 2)))
+        func threadSeconds() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        for threads in [1, 2] {
+            func time(_ body: () -> Void) -> Double {
+                if threads == 2 { return bestTime(repeats: 9, inner: 3, body) }
+                body()
+                var best = Double.infinity
+                for _ in 0..<9 {
+                    let t0 = threadSeconds()
+                    body()
+                    best = min(best, threadSeconds() - t0)
+                }
+                return best
+            }
+            // Alternate A and B so that drift in the machine's load hits both.
+            var separate = Double.infinity, fused = Double.infinity
+            for _ in 0..<3 {
+                separate = min(separate, time {
+                    conv2d(s, input: x, packedWeights: packed, bias: bias, output: &convolved, relu: true,
+                           workspace: &ws, threads: threads)
+                    maxPool2d(p, input: convolved, output: &y, threads: threads)
+                })
+                fused = min(fused, time {
+                    conv2dMaxPool(s, pool: p, input: x, packedWeights: packed, weight: w, bias: bias, output: &y,
+                                  relu: true, workspace: &ws, threads: threads)
+                })
+            }
+            print("stem conv+maxpool batch 256 \(threads)T (\(threads == 1 ? "thread CPU" : "wall") time): separate "
+                  + "\(String(format: "%.2f", separate * 1e3)) ms, fused \(String(format: "%.2f", fused * 1e3)) ms")
+        }
+    }
+
+    /// The sample CNN's conv layers on one thread at batch 64, best of 7 in thread CPU time (robust
+    /// to other processes on a shared machine, unlike wall time): for A/B comparisons of tile shapes.
+    @Test func convThreadTime() {
+        var rng = TestRNG(seed: 5)
+        func threadSeconds() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        let shapes: [(String, Int, Int, Int, Int)] = [
+            ("stem 1->32 28x28", 1, 28, 32, 1), ("32->32 14x14", 32, 14, 32, 1), ("32->64 14x14 s2", 32, 14, 64, 2),
+            ("64->64 7x7", 64, 7, 64, 1),
+        ]
+        for (name, c, hw, oc, stride) in shapes {
+            let s = Conv2DShape(batch: 64, inChannels: c, inHeight: hw, inWidth: hw, outChannels: oc, kernelH: 3,
+                                kernelW: 3, strideH: stride, strideW: stride, padTop: 1, padLeft: 1, padBottom: 1,
+                                padRight: 1)
+            let x = rng.floats(s.batch * c * hw * hw)
+            let w = rng.floats(oc * c * 9)
+            let bias = rng.floats(oc)
+            let packed = PackedConvWeights(s, weight: w)
+            var y = [Float](repeating: 0, count: s.batch * oc * s.outHeight * s.outWidth)
+            var ws = [Float](repeating: 0, count: conv2dWorkspaceCount(s, threads: 1))
+            var best = Double.infinity
+            for i in 0..<8 {
+                let t0 = threadSeconds()
+                conv2d(s, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &ws, threads: 1)
+                if i > 0 { best = min(best, threadSeconds() - t0) }
+            }
+            let flops = 2.0 * Double(s.batch * oc * s.outHeight * s.outWidth * c * 9)
+            // A single image on two threads: wall time, best of many short runs (a run of ~10 us
+            // is rarely preempted, so the minimum is meaningful even on a loaded machine).
+            var one = s
+            one.batch = 1
+            var wsOne = [Float](repeating: 0, count: conv2dWorkspaceCount(one, threads: 2))
+            var bestOne = Double.infinity
+            for _ in 0..<3000 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                conv2d(one, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &wsOne, threads: 2)
+                bestOne = min(bestOne, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            }
+            print("conv \(name) batch 64 1T thread CPU \(String(format: "%.3f", best * 1e3)) ms "
+                  + "(\(String(format: "%.1f", flops / best / 1e9)) GFLOP/s); batch 1 2T best wall "
+                  + "\(String(format: "%.2f", bestOne * 1e6)) us")
+        }
+    }
+
+    /// The CNN's projection shortcut (32 -> 64, 1x1, stride 2, 14x14 -> 7x7) on one thread, thread
+    /// CPU time, best of 7: batch 64 in one call against 64 single-image calls (both on the direct
+    /// spatial kernel since `isStridedPointwise` leaves shallow reductions to it; before, the batched
+    /// call took the subsample + pointwise GEMM path: 0.347 vs 0.245 ms).
+    @Test func stridedPointwise() {
+        var rng = TestRNG(seed: 6)
+        func threadSeconds() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        let s = Conv2DShape(batch: 64, inChannels: 32, inHeight: 14, inWidth: 14, outChannels: 64, kernelH: 1,
+                            kernelW: 1, strideH: 2, strideW: 2)
+        var one = s
+        one.batch = 1
+        let x = rng.floats(64 * 32 * 14 * 14)
+        let w = rng.floats(64 * 32)
+        let bias = rng.floats(64)
+        let packed = PackedConvWeights(s, weight: w)
+        var y = [Float](repeating: 0, count: 64 * 64 * 49)
+        var ws = [Float](repeating: 0, count: max(conv2dWorkspaceCount(s, threads: 1), conv2dWorkspaceCount(one, threads: 1)))
+        var batched = Double.infinity, single = Double.infinity
+        for _ in 0..<8 {
+            var t0 = threadSeconds()
+            conv2d(s, input: x, packedWeights: packed, bias: bias, output: &y, workspace: &ws, threads: 1)
+            batched = min(batched, threadSeconds() - t0)
+            t0 = threadSeconds()
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for n in 0..<64 {
+                        conv2d(one, input: xp.baseAddress! + n * 32 * 196, packedWeights: packed, bias: bias,
+                               output: yp.baseAddress! + n * 64 * 49, workspace: &ws, threads: 1)
+                    }
+                }
+            }
+            single = min(single, threadSeconds() - t0)
+        }
+        print("shortcut 32->64 1x1 s2 batch 64 1T thread CPU: one call \(String(format: "%.3f", batched * 1e3)) ms, "
+              + "64 single-image calls \(String(format: "%.3f", single * 1e3)) ms")
+    }
 }

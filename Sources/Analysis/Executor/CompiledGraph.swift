@@ -59,7 +59,7 @@ public final class CompiledGraph: @unchecked Sendable {
         for (id, type) in zip(graph.inputIDs, inputTypes) { types[id] = type }
         for (id, tensor) in constants { types[id] = ValueType(tensor.dataType, tensor.shape) }
 
-        var builtSteps: [(Int, Operator)] = []
+        var builtSteps: [BuiltStep] = []
         for (index, node) in graph.nodes.enumerated() {
             guard let builder = OperatorRegistry.builder(for: node) else {
                 throw QScopeError("unsupported op \(node.opType) in node '\(node.name)'")
@@ -80,7 +80,7 @@ public final class CompiledGraph: @unchecked Sendable {
                 let folded = try ConstantFolder.evaluate(op, inputs: context.constants, outputCount: node.outputs.count)
                 for (id, tensor) in zip(node.outputs, folded) { constants[id] = tensor }
             } else {
-                builtSteps.append((index, op))
+                builtSteps.append(BuiltStep(nodeIndex: index, op: op, inputs: node.inputs, outputs: node.outputs))
             }
             for (id, type) in zip(node.outputs, op.outputTypes) { types[id] = type }
         }
@@ -88,6 +88,7 @@ public final class CompiledGraph: @unchecked Sendable {
             guard let type = types[id] else { throw QScopeError("output '\(graph.valueNames[id])' is never computed") }
             return type
         }
+        if !retainAll { builtSteps = fuseConvMaxPool(builtSteps) }
         try planMemory(builtSteps, retainAll: retainAll)
     }
 
@@ -106,24 +107,22 @@ public final class CompiledGraph: @unchecked Sendable {
     /// Reshape-like steps (`CopyOperator`: same elements, new shape) are not run: their output is a
     /// view of their input's buffer, whose lifetime is extended to cover the view's readers. Values are
     /// never written after they are produced, so sharing a buffer is safe.
-    private func planMemory(_ allBuilt: [(Int, Operator)], retainAll: Bool) throws {
+    private func planMemory(_ allBuilt: [BuiltStep], retainAll: Bool) throws {
         var alias: [ValueID: ValueID] = [:]
-        var built: [(Int, Operator)] = []
-        for (nodeIndex, op) in allBuilt {
-            let node = graph.nodes[nodeIndex]
-            if op is CopyOperator, let source = node.inputs.first ?? nil, constants[source] == nil, node.outputs.count == 1 {
-                alias[node.outputs[0]] = alias[source] ?? source
+        var built: [BuiltStep] = []
+        for step in allBuilt {
+            if step.op is CopyOperator, let source = step.inputs.first ?? nil, constants[source] == nil, step.outputs.count == 1 {
+                alias[step.outputs[0]] = alias[source] ?? source
             } else {
-                built.append((nodeIndex, op))
+                built.append(step)
             }
         }
         func root(_ id: ValueID) -> ValueID { alias[id] ?? id }
         var firstUse: [ValueID: Int] = [:], lastUse: [ValueID: Int] = [:]
         for id in graph.inputIDs { firstUse[id] = 0 }
-        for (stepIndex, (nodeIndex, _)) in built.enumerated() {
-            let node = graph.nodes[nodeIndex]
-            for case let id? in node.inputs where constants[id] == nil { lastUse[root(id)] = stepIndex }
-            for id in node.outputs where firstUse[id] == nil { firstUse[id] = stepIndex }
+        for (stepIndex, step) in built.enumerated() {
+            for case let id? in step.inputs where constants[id] == nil { lastUse[root(id)] = stepIndex }
+            for id in step.outputs where firstUse[id] == nil { firstUse[id] = stepIndex }
         }
         let end = built.count
         for id in graph.outputIDs where constants[id] == nil { lastUse[root(id)] = end }
@@ -156,8 +155,9 @@ public final class CompiledGraph: @unchecked Sendable {
         arena.initialize(repeating: 0, count: max(total, 1))
 
         var workspaceCount = 1
-        for (nodeIndex, op) in built {
-            let node = graph.nodes[nodeIndex]
+        for step in built {
+            let nodeIndex = step.nodeIndex, op = step.op
+            let node = (inputs: step.inputs, outputs: step.outputs)
             workspaceCount = max(workspaceCount, op.workspaceCount)
             let inputTable = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: max(node.inputs.count, 1))
             let outputTable = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: max(op.outputTypes.count, 1))
