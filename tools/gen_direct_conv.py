@@ -112,7 +112,6 @@ def gen_pm():
             for j in range(b):
                 w(f"        storeVec(a{i}_{j} + bias{j}, t + {(i * b + j) * 16})")
         w("    }")
-        w("    if experimentSkipStore { return }")
         w("    // Transposed copy: channel c of the tile is column c of t.")
         w("    var c = 0")
         w("    var dst = st.y")

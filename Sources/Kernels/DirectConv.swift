@@ -393,7 +393,6 @@ func runDirectConvRegion(
     @inline(__always) func afterTile() {
         guard let next else { return }
         tileIndex += 1
-        if experimentPrefetch {
         let inputLines = (next.inputCount + 15) / 16
         let inputUpTo = tileIndex >= half ? inputLines : inputLines * tileIndex / half
         while inputLine < inputUpTo {
@@ -405,7 +404,6 @@ func runDirectConvRegion(
         while outputLine < outputUpTo {
             prefetchForWrite(next.output + outputLine * 16)
             outputLine += 1
-        }
         }
         if tileIndex > half {
             let upTo = min(s.inChannels, s.inChannels * (tileIndex - half) / (tiles - half))
@@ -467,7 +465,7 @@ func runDirectConvRegion(
     while u < region.units.upperBound {
         let group = u / g.blocks
         let groupEnd = min(region.units.upperBound, (group + 1) * g.blocks)
-        let perTile = pmBlocksPerTile(blocks: groupEnd - u, maxBlocks: experimentMaxBlocks)
+        let perTile = pmBlocksPerTile(blocks: groupEnd - u, maxBlocks: pixelMajorMaxBlocksPerTile)
         let xGroup = buf + group * s.inPerGroup * g.planeStride
         while u < groupEnd {
             let nb = min(perTile, groupEnd - u)
@@ -495,12 +493,8 @@ func runDirectConvRegion(
     }
 }
 
-import Glibc
-let experimentSameInput = getenv("QSCOPE_CONV_SAMEIN") != nil
-let experimentSameOutput = getenv("QSCOPE_CONV_SAMEOUT") != nil
-let experimentPrefetch = getenv("QSCOPE_CONV_NOPF") == nil
-let experimentSkipStore = getenv("QSCOPE_CONV_SKIPSTORE") != nil
-let experimentMaxBlocks: Int = getenv("QSCOPE_CONV_MAXB").map { Int(atoi($0)) } ?? 4
+/// Most 16-channel output blocks one pixel-major tile accumulates at a time.
+let pixelMajorMaxBlocksPerTile = 4
 
 // MARK: - Driver
 
@@ -672,8 +666,7 @@ private func runImages(
                     outputCount: pool == nil ? outImage : pooledImage,
                     buf: buffers + (double ? (n + 1 - images.lowerBound) % 2 : 0) * g.imageFloats)
             }
-            if experimentSameInput { next?.input = input; next?.output = output }
-            let y = pool?.scratch ?? output + (experimentSameOutput ? 0 : n) * outImage
+            let y = pool?.scratch ?? output + n * outImage
             runDirectConvRegion(
                 g, region, buf: current, offsets: offsets, w: w, bias: bias,
                 y: y, residual: residual.map { $0 + n * outImage },

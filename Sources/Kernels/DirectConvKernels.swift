@@ -56,7 +56,6 @@ private func pm1x1(
     } else {
         storeVec(a0_0 + bias0, t + 0)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -114,7 +113,6 @@ private func pm2x1(
         storeVec(a0_0 + bias0, t + 0)
         storeVec(a1_0 + bias0, t + 16)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -181,7 +179,6 @@ private func pm3x1(
         storeVec(a1_0 + bias0, t + 16)
         storeVec(a2_0 + bias0, t + 32)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -257,7 +254,6 @@ private func pm4x1(
         storeVec(a2_0 + bias0, t + 32)
         storeVec(a3_0 + bias0, t + 48)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -342,7 +338,6 @@ private func pm5x1(
         storeVec(a3_0 + bias0, t + 48)
         storeVec(a4_0 + bias0, t + 64)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -436,7 +431,6 @@ private func pm6x1(
         storeVec(a4_0 + bias0, t + 64)
         storeVec(a5_0 + bias0, t + 80)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -539,7 +533,6 @@ private func pm7x1(
         storeVec(a5_0 + bias0, t + 80)
         storeVec(a6_0 + bias0, t + 96)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -651,7 +644,6 @@ private func pm8x1(
         storeVec(a6_0 + bias0, t + 96)
         storeVec(a7_0 + bias0, t + 112)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -772,7 +764,6 @@ private func pm9x1(
         storeVec(a7_0 + bias0, t + 112)
         storeVec(a8_0 + bias0, t + 128)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -902,7 +893,6 @@ private func pm10x1(
         storeVec(a8_0 + bias0, t + 128)
         storeVec(a9_0 + bias0, t + 144)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1041,7 +1031,6 @@ private func pm11x1(
         storeVec(a9_0 + bias0, t + 144)
         storeVec(a10_0 + bias0, t + 160)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1189,7 +1178,6 @@ private func pm12x1(
         storeVec(a10_0 + bias0, t + 160)
         storeVec(a11_0 + bias0, t + 176)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1346,7 +1334,6 @@ private func pm13x1(
         storeVec(a11_0 + bias0, t + 176)
         storeVec(a12_0 + bias0, t + 192)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1512,7 +1499,6 @@ private func pm14x1(
         storeVec(a12_0 + bias0, t + 192)
         storeVec(a13_0 + bias0, t + 208)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1687,7 +1673,6 @@ private func pm15x1(
         storeVec(a13_0 + bias0, t + 208)
         storeVec(a14_0 + bias0, t + 224)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -1871,7 +1856,6 @@ private func pm16x1(
         storeVec(a14_0 + bias0, t + 224)
         storeVec(a15_0 + bias0, t + 240)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -2064,7 +2048,6 @@ private func pm17x1(
         storeVec(a15_0 + bias0, t + 240)
         storeVec(a16_0 + bias0, t + 256)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -2266,7 +2249,6 @@ private func pm18x1(
         storeVec(a16_0 + bias0, t + 256)
         storeVec(a17_0 + bias0, t + 272)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -2477,7 +2459,6 @@ private func pm19x1(
         storeVec(a17_0 + bias0, t + 272)
         storeVec(a18_0 + bias0, t + 288)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -2697,7 +2678,6 @@ private func pm20x1(
         storeVec(a18_0 + bias0, t + 288)
         storeVec(a19_0 + bias0, t + 304)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -2926,7 +2906,6 @@ private func pm21x1(
         storeVec(a19_0 + bias0, t + 304)
         storeVec(a20_0 + bias0, t + 320)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -3164,7 +3143,6 @@ private func pm22x1(
         storeVec(a20_0 + bias0, t + 320)
         storeVec(a21_0 + bias0, t + 336)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -3411,7 +3389,6 @@ private func pm23x1(
         storeVec(a21_0 + bias0, t + 336)
         storeVec(a22_0 + bias0, t + 352)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -3667,7 +3644,6 @@ private func pm24x1(
         storeVec(a22_0 + bias0, t + 352)
         storeVec(a23_0 + bias0, t + 368)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -3932,7 +3908,6 @@ private func pm25x1(
         storeVec(a23_0 + bias0, t + 368)
         storeVec(a24_0 + bias0, t + 384)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -4206,7 +4181,6 @@ private func pm26x1(
         storeVec(a24_0 + bias0, t + 384)
         storeVec(a25_0 + bias0, t + 400)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -4489,7 +4463,6 @@ private func pm27x1(
         storeVec(a25_0 + bias0, t + 400)
         storeVec(a26_0 + bias0, t + 416)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -4781,7 +4754,6 @@ private func pm28x1(
         storeVec(a26_0 + bias0, t + 416)
         storeVec(a27_0 + bias0, t + 432)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -4948,7 +4920,6 @@ private func pm1x2(
         storeVec(a0_0 + bias0, t + 0)
         storeVec(a0_1 + bias1, t + 16)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5016,7 +4987,6 @@ private func pm2x2(
         storeVec(a1_0 + bias0, t + 32)
         storeVec(a1_1 + bias1, t + 48)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5097,7 +5067,6 @@ private func pm3x2(
         storeVec(a2_0 + bias0, t + 64)
         storeVec(a2_1 + bias1, t + 80)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5191,7 +5160,6 @@ private func pm4x2(
         storeVec(a3_0 + bias0, t + 96)
         storeVec(a3_1 + bias1, t + 112)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5298,7 +5266,6 @@ private func pm5x2(
         storeVec(a4_0 + bias0, t + 128)
         storeVec(a4_1 + bias1, t + 144)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5418,7 +5385,6 @@ private func pm6x2(
         storeVec(a5_0 + bias0, t + 160)
         storeVec(a5_1 + bias1, t + 176)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5551,7 +5517,6 @@ private func pm7x2(
         storeVec(a6_0 + bias0, t + 192)
         storeVec(a6_1 + bias1, t + 208)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5697,7 +5662,6 @@ private func pm8x2(
         storeVec(a7_0 + bias0, t + 224)
         storeVec(a7_1 + bias1, t + 240)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -5856,7 +5820,6 @@ private func pm9x2(
         storeVec(a8_0 + bias0, t + 256)
         storeVec(a8_1 + bias1, t + 272)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6028,7 +5991,6 @@ private func pm10x2(
         storeVec(a9_0 + bias0, t + 288)
         storeVec(a9_1 + bias1, t + 304)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6213,7 +6175,6 @@ private func pm11x2(
         storeVec(a10_0 + bias0, t + 320)
         storeVec(a10_1 + bias1, t + 336)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6411,7 +6372,6 @@ private func pm12x2(
         storeVec(a11_0 + bias0, t + 352)
         storeVec(a11_1 + bias1, t + 368)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6622,7 +6582,6 @@ private func pm13x2(
         storeVec(a12_0 + bias0, t + 384)
         storeVec(a12_1 + bias1, t + 400)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6846,7 +6805,6 @@ private func pm14x2(
         storeVec(a13_0 + bias0, t + 416)
         storeVec(a13_1 + bias1, t + 432)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -6963,7 +6921,6 @@ private func pm1x3(
         storeVec(a0_1 + bias1, t + 16)
         storeVec(a0_2 + bias2, t + 32)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7041,7 +6998,6 @@ private func pm2x3(
         storeVec(a1_1 + bias1, t + 64)
         storeVec(a1_2 + bias2, t + 80)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7136,7 +7092,6 @@ private func pm3x3(
         storeVec(a2_1 + bias1, t + 112)
         storeVec(a2_2 + bias2, t + 128)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7248,7 +7203,6 @@ private func pm4x3(
         storeVec(a3_1 + bias1, t + 160)
         storeVec(a3_2 + bias2, t + 176)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7377,7 +7331,6 @@ private func pm5x3(
         storeVec(a4_1 + bias1, t + 208)
         storeVec(a4_2 + bias2, t + 224)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7523,7 +7476,6 @@ private func pm6x3(
         storeVec(a5_1 + bias1, t + 256)
         storeVec(a5_2 + bias2, t + 272)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7686,7 +7638,6 @@ private func pm7x3(
         storeVec(a6_1 + bias1, t + 304)
         storeVec(a6_2 + bias2, t + 320)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -7866,7 +7817,6 @@ private func pm8x3(
         storeVec(a7_1 + bias1, t + 352)
         storeVec(a7_2 + bias2, t + 368)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8063,7 +8013,6 @@ private func pm9x3(
         storeVec(a8_1 + bias1, t + 400)
         storeVec(a8_2 + bias2, t + 416)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8166,7 +8115,6 @@ private func pm1x4(
         storeVec(a0_2 + bias2, t + 32)
         storeVec(a0_3 + bias3, t + 48)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8254,7 +8202,6 @@ private func pm2x4(
         storeVec(a1_2 + bias2, t + 96)
         storeVec(a1_3 + bias3, t + 112)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8363,7 +8310,6 @@ private func pm3x4(
         storeVec(a2_2 + bias2, t + 160)
         storeVec(a2_3 + bias3, t + 176)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8493,7 +8439,6 @@ private func pm4x4(
         storeVec(a3_2 + bias2, t + 224)
         storeVec(a3_3 + bias3, t + 240)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8644,7 +8589,6 @@ private func pm5x4(
         storeVec(a4_2 + bias2, t + 288)
         storeVec(a4_3 + bias3, t + 304)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
@@ -8816,7 +8760,6 @@ private func pm6x4(
         storeVec(a5_2 + bias2, t + 352)
         storeVec(a5_3 + bias3, t + 368)
     }
-    if experimentSkipStore { return }
     // Transposed copy: channel c of the tile is column c of t.
     var c = 0
     var dst = st.y
