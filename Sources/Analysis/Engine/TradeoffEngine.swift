@@ -163,14 +163,7 @@ final class CandidateTable: @unchecked Sendable {
             }
             return TradeoffEngine.SweepSchedule(plans: uniform, hawq: 0, distinct: 0)
         }
-        guard traces.count == layers.count else {
-            throw QScopeError("the sweep needs one trace per layer: \(traces.count) traces for \(layers.count) layers")
-        }
-        let traced = zip(layers, traces).map { layer, trace in
-            var copy = layer
-            copy.tracePerParameter = trace
-            return copy
-        }
+        let traced = try CandidateBuilder.withTraces(layers, traces, for: "the sweep")
         let sweep = ParetoSweep.schedule(problem: AllocationProblem(layers: traced), maxHAWQPlans: maxHAWQPlans)
         let plans = sweep.plans.map { entry in
             (source: entry.source == .uniform ? TradeoffPoint.Source.uniform : .hawq, plan: CandidateBuilder.plan(traced, choices: entry.choices))

@@ -49,14 +49,7 @@ public enum HAWQAllocation {
     ///   that plan only within the rounding of the dynamic program, or when the trace count is wrong.
     public static func allocate(candidates: [LayerCandidates], tracesPerParameter: [Double],
                                 budget: SizeBudget) throws -> Result {
-        guard tracesPerParameter.count == candidates.count else {
-            throw QScopeError("the allocation needs one trace per layer: \(tracesPerParameter.count) traces for \(candidates.count) layers")
-        }
-        let layers = zip(candidates, tracesPerParameter).map { layer, trace in
-            var copy = layer
-            copy.tracePerParameter = trace
-            return copy
-        }
+        let layers = try CandidateBuilder.withTraces(candidates, tracesPerParameter, for: "the allocation")
         let budgetBits = try budget.check(against: layers)
         let problem = AllocationProblem(layers: layers)
         guard let choices = problem.allocate(budgetBits: budgetBits) else {

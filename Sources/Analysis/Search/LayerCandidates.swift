@@ -54,6 +54,20 @@ public struct LayerCandidates: Sendable {
 
 /// Builds the per-layer candidates of a model (issue 7, part 1).
 public enum CandidateBuilder {
+    /// `layers` with each layer's Hessian trace per parameter replaced by `tracesPerParameter`
+    /// (model order). Throws one line naming `purpose` when the counts differ.
+    public static func withTraces(_ layers: [LayerCandidates], _ tracesPerParameter: [Double],
+                                  for purpose: String) throws -> [LayerCandidates] {
+        guard tracesPerParameter.count == layers.count else {
+            throw QScopeError("\(purpose) needs one trace per layer: \(tracesPerParameter.count) traces for \(layers.count) layers")
+        }
+        return zip(layers, tracesPerParameter).map { layer, trace in
+            var copy = layer
+            copy.tracePerParameter = trace
+            return copy
+        }
+    }
+
     /// Quantizes every layer at every width of `bitWidths` with `family`.
     ///
     /// - Parameters:

@@ -121,11 +121,7 @@ struct SearchCommand: ParsableCommand {
                 let allocation = try HAWQAllocation.allocate(candidates: layers,
                                                              tracesPerParameter: report.layers.map(\.tracePerParameter),
                                                              budget: budget)
-                layers = layers.enumerated().map { index, layer in
-                    var copy = layer
-                    copy.tracePerParameter = report.layers[index].tracePerParameter
-                    return copy
-                }
+                layers = try CandidateBuilder.withTraces(layers, report.layers.map(\.tracePerParameter), for: "the search")
                 choices = allocation.choices
                 omega = allocation.omega
                 evaluation = try runBlocking { try await evaluator.evaluate(allocation.plan) }
