@@ -18,14 +18,7 @@ struct BackgroundSensitivityTests {
         }
     }
 
-    static func load() throws -> (Model, Dataset) {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let model = try Model.load(path: root.appendingPathComponent("sample-models/mlp.onnx").path)
-        let data = try DatasetLoader.load(path: root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
-        return (model, data)
-    }
+    static func load() throws -> (Model, Dataset) { try BundledSamples.load("mlp") }
 
     static var options: HessianOptions {
         var options = BackgroundSensitivity.workbenchOptions(sampleCount: 2000)

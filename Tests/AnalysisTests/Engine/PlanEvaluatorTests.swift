@@ -6,14 +6,8 @@ import Analysis
 /// (Run in release: `swift test -c release --filter PlanEvaluator`.)
 @Suite("plan evaluator")
 struct PlanEvaluatorTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     static func load(_ name: String, samples: Int) throws -> (Model, Dataset) {
-        let model = try Model.load(path: root.appendingPathComponent("sample-models/\(name).onnx").path)
-        let data = try DatasetLoader.load(path: root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
-        return (model, data.prefix(samples))
+        try BundledSamples.load(name, samples: samples)
     }
 
 

@@ -8,13 +8,8 @@ import Analysis
 /// two) or when every value is retained (reverse mode, calibration).
 @Suite("Conv + MaxPool fusion in the executor")
 struct ConvMaxPoolFusionTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     static func cnn() throws -> (model: Model, x: [Float], batch: Int) {
-        let model = try Model.load(path: root.appendingPathComponent("sample-models/cnn.onnx").path)
-        let dataset = try DatasetLoader.load(path: root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
+        let (model, dataset) = try BundledSamples.load("cnn")
         let batch = 6
         return (model, Array(dataset.x[0..<(batch * 784)]), batch)
     }

@@ -6,14 +6,9 @@ import Analysis
 /// running steps k... reproduces the full pass exactly, on every sample model and every cut.
 @Suite("resume a forward pass at any step")
 struct ResumeTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     @Test(arguments: ["mlp", "cnn", "vit"])
     func resumedPassEqualsFullPass(_ name: String) throws {
-        let model = try Model.load(path: Self.root.appendingPathComponent("sample-models/\(name).onnx").path)
-        let dataset = try DatasetLoader.load(path: Self.root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
+        let (model, dataset) = try BundledSamples.load(name)
         let batch = 5
         let per = dataset.sampleShape.reduce(1, *)
         let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape)
@@ -40,7 +35,7 @@ struct ResumeTests {
     }
 
     @Test func stepsOfQuantizableLayersExist() throws {
-        let model = try Model.load(path: Self.root.appendingPathComponent("sample-models/cnn.onnx").path)
+        let model = try Model.load(path: BundledSamples.path("sample-models/cnn.onnx"))
         let graph = try model.compile(batch: 2, sampleShape: [1, 28, 28])
         let steps = model.layers.map { graph.stepIndex(ofNode: $0.nodeIndex) }
         #expect(steps.allSatisfy { $0 != nil })

@@ -8,15 +8,7 @@ import SwiftProtobuf
 /// same plan, for an int8, an int4 and a mixed plan of every sample model.
 @Suite("ONNX QDQ export")
 struct QDQExportTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    static func load(_ name: String) throws -> (Model, Dataset) {
-        let model = try Model.load(path: root.appendingPathComponent("sample-models/\(name).onnx").path)
-        let data = try DatasetLoader.load(path: root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
-        return (model, data)
-    }
+    static func load(_ name: String) throws -> (Model, Dataset) { try BundledSamples.load(name) }
 
     /// The three plans of the acceptance list. Mixed: int8 / int4:asym / int3 / fp8 / lut3 (baked)
     /// weights in turn, int8 activations on every layer but the first, int6:asym on the first.

@@ -5,12 +5,7 @@ import Testing
 
 @Suite("activation fake-quant", .serialized)
 struct ActivationQuantizationTests {
-    static func load(_ name: String) throws -> (Model, Dataset) {
-        let model = try Model.load(path: QuantFixtures.path("sample-models/\(name).onnx"))
-        let raw = try DatasetLoader.load(path: QuantFixtures.path("sample-models/fashion-mnist-test-2000.npz"))
-        let input = try #require(model.graph.inputs.first)
-        return (model, try raw.fitted(toInput: input.name, dims: input.dims))
-    }
+    static func load(_ name: String) throws -> (Model, Dataset) { try BundledSamples.load(name) }
 
     @Test("spec grammar: intB[:asym][:clip=...] only")
     func grammar() throws {

@@ -8,12 +8,7 @@ import Kernels
 /// and the weighting's effect.
 @Suite("Fisher-weighted lut")
 struct FisherLookupTableTests {
-    static func loadCNN(samples: Int) throws -> (Model, Dataset) {
-        let model = try Model.load(path: QuantFixtures.path("sample-models/cnn.onnx"))
-        let data = try DatasetLoader.load(path: QuantFixtures.path("sample-models/fashion-mnist-test-2000.npz"))
-            .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
-        return (model, data.prefix(samples))
-    }
+    static func loadCNN(samples: Int) throws -> (Model, Dataset) { try BundledSamples.load("cnn", samples: samples) }
 
     @Test("weighted Lloyd with real-valued Fisher-like weights equals NumPy's (centroids within 1e-12 relative, same assignments and iterations)")
     func weightedLloydMatchesNumPy() throws {

@@ -3,10 +3,7 @@ import Foundation
 /// The committed quantizer references in Tests/Fixtures/quant (made by tools/make_quant_fixtures.py).
 /// Floats are stored as float32 bit patterns.
 enum QuantFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+    static func path(_ relative: String) -> String { BundledSamples.path(relative) }
 
     static func load(_ name: String) throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path("Tests/Fixtures/quant/\(name)")))

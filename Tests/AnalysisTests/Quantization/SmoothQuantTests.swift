@@ -8,12 +8,7 @@ import Testing
 /// tools/make_quant_fixtures.py (Tests/Fixtures/quant/smoothing.json).
 @Suite("SmoothQuant / SQ-b", .serialized)
 struct SmoothQuantTests {
-    static func load(_ name: String) throws -> (Model, Dataset) {
-        let model = try Model.load(path: QuantFixtures.path("sample-models/\(name).onnx"))
-        let raw = try DatasetLoader.load(path: QuantFixtures.path("sample-models/fashion-mnist-test-2000.npz"))
-        let input = try #require(model.graph.inputs.first)
-        return (model, try raw.fitted(toInput: input.name, dims: input.dims))
-    }
+    static func load(_ name: String) throws -> (Model, Dataset) { try BundledSamples.load(name) }
 
     @Test("grammar: smooth=α[:bias] round-trips; bad α, stray bias, repeated smooth give one line listing what is valid")
     func grammar() throws {
