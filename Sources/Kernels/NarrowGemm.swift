@@ -78,6 +78,12 @@ private struct TileEpilogue {
     let relu: Bool
 }
 
+/// Whether a product of `m` rows should take `narrowGemm` rather than `sgemm`: the shape applies
+/// and there are enough rows (48: eight 6-row tiles) for reading A in place to beat packing it.
+public func narrowGemmPaysOff(m: Int, n: Int, k: Int) -> Bool {
+    m >= 48 && narrowGemmApplies(n: n, k: k)
+}
+
 /// Below this many multiply-adds per thread a second thread costs more than it saves.
 private let narrowGemmMinMACsPerThread = 1 << 16
 

@@ -99,7 +99,7 @@ enum DerivativeRules {
 func matmulAccumulate(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: Bool, _ b: UnsafePointer<Float>, _ bT: Bool,
                       _ c: UnsafeMutablePointer<Float>, alpha: Float = 1, accumulate: Bool = true, threads: Int) {
     guard m > 0, n > 0, k > 0 else { return }
-    if !aT, m >= 48, narrowGemmApplies(n: n, k: k) {
+    if !aT, narrowGemmPaysOff(m: m, n: n, k: k) {
         // Tall and narrow (the tangent products of a transformer's linear layers): A read in place.
         narrowGemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: bT ? k : n, transB: bT, c: c, ldc: n, alpha: alpha,
                    beta: accumulate ? 1 : 0, threads: threads)

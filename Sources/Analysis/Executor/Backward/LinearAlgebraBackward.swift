@@ -51,7 +51,7 @@ struct DenseDerivative: DerivativeRule {
             matmulAccumulate(m: probes * m, n: n, k: k, ta, false, d.input(1), transB, out, alpha: alpha, threads: d.threads)
         }
         if let tb = d.inputTangent(1) {
-            if probes > 1, !(m >= 48 && narrowGemmApplies(n: n, k: k)) {
+            if probes > 1, !narrowGemmPaysOff(m: m, n: n, k: k) {
                 weightTangentProducts(d, tb: tb, out: out)
             } else {
                 for p in 0..<probes {

@@ -55,7 +55,7 @@ struct GemmOperator: Operator {
                     if relu { for j in 0..<n { row[j] = Swift.max(row[j], 0) } }
                 }
             }
-        } else if !transA, m >= 48, narrowGemmApplies(n: n, k: k), bias != .row {
+        } else if !transA, narrowGemmPaysOff(m: m, n: n, k: k), bias != .row {
             // Tall and narrow: A read in place rather than packed (see NarrowGemm.swift).
             narrowGemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: transB, c: y, ldc: n, alpha: alpha,
                        beta: beta, columnBias: epilogue.bias, relu: relu, threads: io.threads)
@@ -121,7 +121,7 @@ struct MatMulOperator: Operator {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         if foldsBatchIntoM {
             let epilogue = GemmEpilogue(bias: io.optionalInput(2), biasAxis: .column, relu: relu)
-            if batch * m >= 48, narrowGemmApplies(n: n, k: k) {
+            if narrowGemmPaysOff(m: batch * m, n: n, k: k) {
                 // Tall and narrow (a transformer's projections): A read in place rather than packed.
                 narrowGemm(m: batch * m, n: n, k: k, a: a, lda: k, b: b, ldb: n, transB: false, c: y, ldc: n,
                            columnBias: epilogue.bias, relu: relu, threads: io.threads)
