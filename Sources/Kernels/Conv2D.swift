@@ -146,10 +146,10 @@ public func conv2dWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
     if s.isStridedPointwise {
         return s.subsampledCount + conv2dWorkspaceCount(s.subsampledPointwise, threads: threads)
     }
-    // Winograd: transformed weights (for the unpacked overload) + per-worker buffers, whenever the
-    // geometry allows it, whatever the policy; the direct kernels' count is covered too. So a
-    // workspace sized under one `ConvolutionOptions.winograd` policy serves any other.
-    let winograd = winogradGeometryFits(s) ? WinogradGeometry(s).weightFloats + winogradWorkspaceCount(s, threads: max(1, threads)) : 0
+    // Winograd: transformed weights (for the unpacked overload) + per-worker buffers of either tile,
+    // whenever the geometry allows it, whatever the policy; the direct kernels' count is covered
+    // too. So a workspace sized under one `ConvolutionOptions.winograd` policy serves any other.
+    let winograd = winogradGeometryFits(s) ? winogradWorkspaceCount(s, threads: max(1, threads)) : 0
     return max(winograd, directWorkspaceCount(s, threads: threads))
 }
 
@@ -185,21 +185,23 @@ private func directWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
     }
 }
 
-/// Whether `conv2d` runs `s` as a Winograd F(2x2, 3x3) convolution (Winograd.swift).
+/// The output tile edge of the Winograd convolution `conv2d` runs `s` as (Winograd.swift), or nil
+/// for the direct kernels.
 ///
-/// Measured on two threads (Zen 4, batch 256; ms Winograd vs direct): 64 -> 64 channels on 14x14
-/// 14.1 vs 18.0; on 7x7 4.64 vs 4.63; 32 -> 32 on 14x14 5.96 vs 4.94 (the transforms cost as much as
-/// the multiplications save and both threads share the memory traffic); a single image: direct
-/// equal or faster. So `.auto` takes Winograd only for >= 64 channels in and out on maps of at
-/// least 32 tiles (about 11x11), with several images.
-func usesWinograd(_ s: Conv2DShape) -> Bool {
-    guard winogradApplies(s) else { return false }
+/// `.auto`: F(4x4, 3x3) for several images with at least 32 channels in and out, where it measured
+/// faster than the direct kernels and faster than or equal to F(2x2) (Zen 4, two threads, batch
+/// 256, machine under load, ms F(4x4) / F(2x2) / direct): 32 -> 32 on 14x14 7.3 / 8.4 / 9.3, on
+/// 28x28 21.8 / 27.0 / 36.6; 64 -> 64 on 7x7 4.4 / 7.0 / 8.8, on 14x14 27.6 / 26.9 / 36.0. A single
+/// image stays direct: its few tiles split over two threads leave the 12-row product blocks partly
+/// empty and go to NCHW element by element (the sample CNN at batch 1: 0.19 ms with F(4x4) against
+/// 0.12 ms direct).
+func winogradTile(for s: Conv2DShape) -> Int? {
+    guard winogradGeometryFits(s) else { return nil }
     switch ConvolutionOptions.winograd {
-    case .always: return true
-    case .never: return false
-    case .auto:
-        return s.batch >= 2 && s.inChannels >= 64 && s.outChannels >= 64
-            && (s.outHeight + 1) / 2 * ((s.outWidth + 1) / 2) >= 32
+    case .f2x2: return 2
+    case .f4x4: return 4
+    case .never: return nil
+    case .auto: return s.batch >= 2 && s.inChannels >= 32 && s.outChannels >= 32 ? 4 : nil
     }
 }
 
@@ -212,7 +214,7 @@ func usesWinograd(_ s: Conv2DShape) -> Bool {
 /// - `bias`: `outChannels` floats or nil. `residual`: a tensor of the output's shape or nil; it
 ///   must not overlap `output`. `workspace`: at least `conv2dWorkspaceCount(s, threads:)` floats
 ///   (any alignment), not aliasing the tensors. `output` must not overlap `input`.
-/// - Strategy: Winograd F(2x2, 3x3) where `usesWinograd` says it measured faster; strided 1x1
+/// - Strategy: Winograd F(4x4, 3x3) or F(2x2, 3x3) where `winogradTile(for:)` says it measured faster; strided 1x1
 ///   convs of several images as a subsample + pointwise GEMM (`isStridedPointwise`); otherwise
 ///   (`convAlgorithm`) a direct convolution with register-blocked tiles (DirectConv.swift) for
 ///   every shape except depthwise (one input channel per group: a direct loop) and pointwise 1x1
@@ -235,8 +237,8 @@ public func conv2d(
             workspace: workspace, threads: threads)
         return
     }
-    if usesWinograd(s) {
-        let g = WinogradGeometry(s)
+    if let tile = winogradTile(for: s) {
+        let g = WinogradGeometry(s, tile: tile)
         packWinogradWeights(g, weight, workspace)
         winogradConv(
             g, input: input, u: workspace, bias: bias, output: output, residual: residual, relu: relu,
@@ -269,8 +271,9 @@ public final class PackedConvWeights: @unchecked Sendable {
     let direct: Bool
     /// The weights as given, for strided 1x1 convolutions (their multi-image path is a GEMM).
     let plain: UnsafeMutablePointer<Float>?
-    /// Winograd-transformed weights when the geometry allows F(2x2, 3x3).
-    let winograd: UnsafeMutablePointer<Float>?
+    /// Winograd-transformed weights for each output tile (`winogradTiles`) when the geometry
+    /// allows Winograd; empty otherwise.
+    let winograd: [Int: UnsafeMutablePointer<Float>]
     /// The direct kernels' offset table (`DirectConvGeometry.fillOffsets`, `k + 1` entries; it
     /// depends on the geometry only), when `direct`.
     let offsets: UnsafeMutablePointer<Int32>?
@@ -303,20 +306,22 @@ public final class PackedConvWeights: @unchecked Sendable {
         } else {
             plain = nil
         }
+        var transformed = [Int: UnsafeMutablePointer<Float>]()
         if winogradGeometryFits(s) {
-            let g = WinogradGeometry(s)
-            let u = UnsafeMutablePointer<Float>.allocate(capacity: g.weightFloats)
-            packWinogradWeights(g, weight, u)
-            winograd = u
-        } else {
-            winograd = nil
+            for tile in winogradTiles {
+                let g = WinogradGeometry(s, tile: tile)
+                let u = UnsafeMutablePointer<Float>.allocate(capacity: g.weightFloats)
+                packWinogradWeights(g, weight, u)
+                transformed[tile] = u
+            }
         }
+        winograd = transformed
     }
 
     deinit {
         storage.deallocate()
         plain?.deallocate()
-        winograd?.deallocate()
+        for u in winograd.values { u.deallocate() }
         offsets?.deallocate()
     }
 }
@@ -339,8 +344,8 @@ public func conv2d(
             workspace: workspace, threads: threads)
         return
     }
-    if usesWinograd(s), let u = packedWeights.winograd {
-        let g = WinogradGeometry(s)
+    if let tile = winogradTile(for: s), let u = packedWeights.winograd[tile] {
+        let g = WinogradGeometry(s, tile: tile)
         winogradConv(
             g, input: input, u: u, bias: bias, output: output, residual: residual, relu: relu,
             workspace: workspace + g.weightFloats, threads: max(1, threads))

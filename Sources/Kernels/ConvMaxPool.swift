@@ -16,7 +16,7 @@
 /// convolves the whole batch into the workspace first). Independent of the thread count.
 func fusesPool(_ s: Conv2DShape) -> Bool {
     let algorithm = convAlgorithm(s)
-    return s.batch >= 2 && (algorithm == .spatial || algorithm == .pixelMajor) && !usesWinograd(s)
+    return s.batch >= 2 && (algorithm == .spatial || algorithm == .pixelMajor) && winogradTile(for: s) == nil
 }
 
 /// Floats of workspace `conv2dMaxPool` needs for `s` on up to `threads` threads.

@@ -153,7 +153,7 @@ func packDirectConvWeights(
             // 16 x 16 blocks through registers (~0.3 cycles per weight; a scalar transpose took ~2,
             // i.e. 5-10 us per 64->64 3x3 layer, as much as the layer's multiplies at batch 1).
             while kk + 16 <= k {
-                transpose16x16(src + kk, ld: k, out + kk * 16)
+                transpose16x16(src + kk, ld: k, out + kk * 16, ldDst: 16)
                 kk += 16
             }
         }
@@ -163,44 +163,6 @@ func packDirectConvWeights(
             kk += 1
         }
     }
-}
-
-/// `dst[c * 16 + r] = src[r * ld + c]` for r, c in 0..<16: four rounds of even/odd unzips of row
-/// pairs (each round rotates the 8-bit (row, column) index right by one bit; four rounds swap the
-/// halves, i.e. transpose).
-@inline(__always)
-private func transpose16x16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>) {
-    @inline(__always) func row(_ r: Int) -> Vec { UnsafeRawPointer(src + r * ld).loadUnaligned(as: Vec.self) }
-    @inline(__always) func even(_ a: Vec, _ b: Vec) -> Vec { SIMD32<Float>(lowHalf: a, highHalf: b).evenHalf }
-    @inline(__always) func odd(_ a: Vec, _ b: Vec) -> Vec { SIMD32<Float>(lowHalf: a, highHalf: b).oddHalf }
-    var v0 = row(0), v1 = row(1), v2 = row(2), v3 = row(3), v4 = row(4), v5 = row(5), v6 = row(6), v7 = row(7)
-    var v8 = row(8), v9 = row(9), v10 = row(10), v11 = row(11), v12 = row(12), v13 = row(13), v14 = row(14)
-    var v15 = row(15)
-    for _ in 0..<4 {
-        let n0 = even(v0, v1), n8 = odd(v0, v1), n1 = even(v2, v3), n9 = odd(v2, v3)
-        let n2 = even(v4, v5), n10 = odd(v4, v5), n3 = even(v6, v7), n11 = odd(v6, v7)
-        let n4 = even(v8, v9), n12 = odd(v8, v9), n5 = even(v10, v11), n13 = odd(v10, v11)
-        let n6 = even(v12, v13), n14 = odd(v12, v13), n7 = even(v14, v15), n15 = odd(v14, v15)
-        v0 = n0; v1 = n1; v2 = n2; v3 = n3; v4 = n4; v5 = n5; v6 = n6; v7 = n7
-        v8 = n8; v9 = n9; v10 = n10; v11 = n11; v12 = n12; v13 = n13; v14 = n14; v15 = n15
-    }
-    let out = UnsafeMutableRawPointer(dst)
-    out.storeBytes(of: v0, toByteOffset: 0, as: Vec.self)
-    out.storeBytes(of: v1, toByteOffset: 64, as: Vec.self)
-    out.storeBytes(of: v2, toByteOffset: 128, as: Vec.self)
-    out.storeBytes(of: v3, toByteOffset: 192, as: Vec.self)
-    out.storeBytes(of: v4, toByteOffset: 256, as: Vec.self)
-    out.storeBytes(of: v5, toByteOffset: 320, as: Vec.self)
-    out.storeBytes(of: v6, toByteOffset: 384, as: Vec.self)
-    out.storeBytes(of: v7, toByteOffset: 448, as: Vec.self)
-    out.storeBytes(of: v8, toByteOffset: 512, as: Vec.self)
-    out.storeBytes(of: v9, toByteOffset: 576, as: Vec.self)
-    out.storeBytes(of: v10, toByteOffset: 640, as: Vec.self)
-    out.storeBytes(of: v11, toByteOffset: 704, as: Vec.self)
-    out.storeBytes(of: v12, toByteOffset: 768, as: Vec.self)
-    out.storeBytes(of: v13, toByteOffset: 832, as: Vec.self)
-    out.storeBytes(of: v14, toByteOffset: 896, as: Vec.self)
-    out.storeBytes(of: v15, toByteOffset: 960, as: Vec.self)
 }
 
 /// Zero-padded copy of the bias per (group, block).
@@ -317,8 +279,11 @@ func prepareDirectConvInput(
                         while chunk < chunks {
                             let raw = UnsafeRawPointer(x + base + chunk * 16).loadUnaligned(as: UVec.self)
                             let v = fromBits(raw & masks[chunk])
-                            UnsafeMutableRawPointer(d + chunk * 8).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(d + wq + chunk * 8).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                            // Lanes spelled out (one permute each); `evenHalf`/`oddHalf` can stay calls.
+                            let evens = SIMD8(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14])
+                            let odds = SIMD8(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15])
+                            UnsafeMutableRawPointer(d + chunk * 8).storeBytes(of: evens, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(d + wq + chunk * 8).storeBytes(of: odds, as: SIMD8<Float>.self)
                             chunk += 1
                         }
                         var i = 0

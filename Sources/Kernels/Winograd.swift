@@ -1,62 +1,75 @@
 import Synchronization
 
-// Winograd convolution F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016) for 3x3, stride-1, undilated, ungrouped convolutions.
+// Winograd convolution F(m x m, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016) for 3x3, stride-1, undilated, ungrouped convolutions, with output tiles of
+// m = 2 or m = 4.
 //
-// Each 2x2 block of outputs ("tile") of one output channel is computed from the 4x4 input patch
-// under it as `Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A`: 16 multiplies per (tile, channel pair)
-// instead of 36, i.e. 2.25x fewer (fewer on maps with odd sizes, whose last tiles are half used).
-// With the 16 element positions ξ of the 4x4 transformed tiles split out, the channel sums are 16
+// Each m x m block of outputs ("tile") of one output channel is computed from the α x α input
+// patch under it (α = m + 2) as `Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A`: α² multiplies per
+// (tile, channel pair) instead of 9m². F(2x2, 3x3) does 16 instead of 36 (2.25x fewer),
+// F(4x4, 3x3) 36 instead of 144 (4x fewer), both fewer on maps whose last tiles are partly outside.
+// With the α² element positions ξ of the transformed tiles split out, the channel sums are α²
 // independent matrix products `M[ξ] = V[ξ] · U[ξ]` (`[tiles x C] · [C x K]`), which the
 // register-blocked kernels of WinogradKernels.swift compute.
 //
 // Work is done per chunk of a few images, sized so that the chunk's transformed input V and
 // product M stay in the core's L2 cache: (1) the chunk's input is copied into a zero-padded
-// channels-last buffer (so the input transform works on 16 channels per vector), (2) input
-// transform into V `[16][rows][Cpad]`, (3) the 16 products into M `[16][rows][Kpad]`, (4) output
-// transform, + bias, + residual, ReLU, scattered into NCHW. Chunks are split over threads.
+// channels-last buffer (so the transforms work on 16 channels per vector), (2) input transform into
+// V `[α²][rows][Cpad]`, (3) the α² products into M `[α²][rows][Kpad]`, (4) output transform, + bias,
+// + residual, ReLU, scattered into NCHW. Chunks are split over threads. The transforms of each
+// tile size are in WinogradTransforms2x2.swift and WinogradTransforms4x4.swift.
 //
-// Accuracy: the transforms only add, subtract and halve (exact scalings), so the error is that of
-// float32 sums of about 4x more terms of similar size than the direct sum: measured within the same
-// tolerance as the direct kernels (Conv2DTests).
+// Accuracy: F(2x2)'s transforms only add, subtract and halve, so its error is that of float32 sums
+// of about 4x more terms of similar size than the direct sum. F(4x4)'s use the points 0, ±1, ±2, ∞
+// (coefficients up to 8 and down to 1/24): its error grows with the largest coefficients, measured
+// ~10x the direct sum's on random data (Conv2DTests states the bound it checks) and far inside
+// the 1e-4 relative logit parity with ONNX Runtime on the sample CNN.
 
-/// Whether `s` has the geometry F(2x2, 3x3) handles and enough channels for its transforms to pay
-/// off (measured: below 16 input or output channels the direct kernels win), whatever the policy.
-/// Workspace sizes and packed weights go by this, so that any policy can run with them.
+/// Whether `s` has the geometry the Winograd convolutions handle and enough channels for their
+/// transforms to pay off (measured: below 16 input or output channels the direct kernels win),
+/// whatever the policy. Workspace sizes and packed weights go by this, so that any policy can run
+/// with them.
 func winogradGeometryFits(_ s: Conv2DShape) -> Bool {
     s.kernelH == 3 && s.kernelW == 3 && s.strideH == 1 && s.strideW == 1 && s.dilationH == 1 && s.dilationW == 1
         && s.group == 1 && s.inChannels >= 16 && s.outChannels >= 16 && s.outHeight >= 2 && s.outWidth >= 2
 }
 
-/// `winogradGeometryFits` and the current policy allows Winograd at all.
-func winogradApplies(_ s: Conv2DShape) -> Bool {
-    ConvolutionOptions.winograd != .never && winogradGeometryFits(s)
-}
-
 /// Process-wide choices of convolution algorithm.
 public enum ConvolutionOptions {
-    /// When eligible 3x3 convolutions use Winograd F(2x2, 3x3).
+    /// When eligible 3x3 convolutions use Winograd, and with which output tile.
     public enum WinogradPolicy: Int, Sendable {
-        /// Where it measured faster on this machine kind (`usesWinograd`).
+        /// Where it measured faster on this machine kind, with the tile that measured fastest
+        /// (`winogradTile(for:)`).
         case auto
-        /// Every eligible convolution (tests, experiments).
-        case always
+        /// F(2x2, 3x3) for every eligible convolution (tests, experiments).
+        case f2x2
+        /// F(4x4, 3x3) for every eligible convolution (tests, experiments).
+        case f4x4
         /// Never: every convolution sums its terms directly (float32 rounding closest to a
         /// direct reference).
         case never
     }
 
     /// Read when a convolution starts, on the calling thread. Default `.auto`. Task-local: set it
-    /// with `ConvolutionOptions.$winograd.withValue(.always) { ... }` for the convolutions that code
+    /// with `ConvolutionOptions.$winograd.withValue(.f4x4) { ... }` for the convolutions that code
     /// runs; other tasks and threads keep theirs (a process-wide switch flipped by one test changed
     /// the algorithm of convolutions other tests were running).
     @TaskLocal public static var winograd: WinogradPolicy = .auto
 }
 
-/// Sizes of the Winograd buffers for one shape.
+/// Output tile edges the Winograd convolutions implement.
+let winogradTiles = [2, 4]
+
+/// Sizes of the Winograd buffers for one shape and output tile.
 struct WinogradGeometry {
     let s: Conv2DShape
-    /// Tiles per image along each axis (the last may be half outside the output).
+    /// Output tile edge m (2 or 4).
+    let tile: Int
+    /// Transformed tile edge α = m + 2.
+    let alpha: Int
+    /// Transformed element positions ξ: α².
+    let positions: Int
+    /// Tiles per image along each axis (the last may be partly outside the output).
     let tilesH: Int
     let tilesW: Int
     let tilesPerImage: Int
@@ -71,75 +84,107 @@ struct WinogradGeometry {
     let rows: Int
 
     /// Bytes of V + M one chunk may use: with the transformed weights (256 KiB for 64 -> 64
-    /// channels) and the input buffer, a chunk stays inside a core's 1 MiB L2 (1 MiB chunks measured
-    /// 20% slower on two threads).
+    /// channels in F(2x2), 576 KiB in F(4x4)) and the input buffer, a chunk stays inside a core's
+    /// 1 MiB L2 (1 MiB chunks measured 20% slower on two threads).
     static let chunkBytes = 3 << 17
 
-    init(_ s: Conv2DShape) {
+    init(_ s: Conv2DShape, tile: Int) {
+        precondition(winogradTiles.contains(tile), "Winograd: no F(\(tile)x\(tile), 3x3)")
         self.s = s
-        tilesH = (s.outHeight + 1) / 2
-        tilesW = (s.outWidth + 1) / 2
+        self.tile = tile
+        alpha = tile + 2
+        positions = alpha * alpha
+        tilesH = (s.outHeight + tile - 1) / tile
+        tilesW = (s.outWidth + tile - 1) / tile
         tilesPerImage = tilesH * tilesW
         cPad = (s.inChannels + 15) / 16 * 16
         kPad = (s.outChannels + 15) / 16 * 16
-        bufH = 2 * tilesH + 2
-        bufW = 2 * tilesW + 2
-        let perImage = 16 * tilesPerImage * (cPad + kPad) * 4
-        imagesPerChunk = max(1, min(s.batch, Self.chunkBytes / max(perImage, 1)))
+        bufH = tile * tilesH + 2
+        bufW = tile * tilesW + 2
+        let perImage = positions * tilesPerImage * (cPad + kPad) * 4
+        let most = max(1, min(s.batch, Self.chunkBytes / max(perImage, 1)))
+        // Of the chunk sizes from half the most to the most, the one whose tiles waste the least
+        // of the 12-row blocks (4 tiles per image: 3 images fill a block, 4 waste a quarter).
+        var best = most
+        var bestWaste = Double.infinity
+        for images in stride(from: most, through: max(1, most / 2), by: -1) {
+            let tiles = images * tilesPerImage
+            let waste = Double((tiles + 11) / 12 * 12 - tiles) / Double(tiles)
+            if waste < bestWaste - 1e-9 { (best, bestWaste) = (images, waste) }
+        }
+        imagesPerChunk = best
         rows = (tilesPerImage * imagesPerChunk + 11) / 12 * 12
     }
 
     var bufferFloats: Int { imagesPerChunk * bufH * bufW * cPad }
-    var transformedInputFloats: Int { 16 * rows * cPad }
-    var productFloats: Int { 16 * rows * kPad }
+    var transformedInputFloats: Int { positions * rows * cPad }
+    var productFloats: Int { positions * rows * kPad }
+    /// The transforms' scratch: one tile's α² vectors of 16 channels and 16 output pixels of 16
+    /// channels (`transformScratchFloats`), then one image's output plane of 16 channels
+    /// (`[outH * outW][16]`, staged before it goes to NCHW) and a 16 x 16 transpose block.
+    var scratchFloats: Int { transformScratchFloats + stagingFloats + 256 }
+    var transformScratchFloats: Int { positions * 16 + 256 }
+    var stagingFloats: Int { s.outHeight * s.outWidth * 16 }
     /// Workspace of one worker (plus slack for the 16-float over-read of the last vector).
-    var workerFloats: Int { bufferFloats + transformedInputFloats + productFloats + 16 }
-    /// Floats of transformed weights: `U[16][C][kPad]`.
-    var weightFloats: Int { 16 * s.inChannels * kPad }
+    var workerFloats: Int { bufferFloats + transformedInputFloats + productFloats + scratchFloats + 16 }
+    /// Floats of transformed weights: `U[α²][C][kPad]`.
+    var weightFloats: Int { positions * s.inChannels * kPad }
     var chunks: Int { (s.batch + imagesPerChunk - 1) / imagesPerChunk }
     /// Workers of the chunk split (a single chunk is split by tiles over all `threads`).
     func workers(threads: Int) -> Int { chunks < threads ? threads : max(1, min(threads, chunks)) }
 }
 
-/// Floats of workspace `winogradConv` needs.
+/// Floats of workspace a Winograd convolution of `s` needs with any tile: the transformed weights
+/// (for the unpacked `conv2d` overload) and every worker's buffers.
 func winogradWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
-    let g = WinogradGeometry(s)
-    return g.workerFloats * g.workers(threads: threads)
+    winogradTiles.map { tile in
+        let g = WinogradGeometry(s, tile: tile)
+        return g.weightFloats + g.workerFloats * g.workers(threads: threads)
+    }.max()!
 }
 
-/// Transforms OIHW 3x3 weights into `u[ξ][c][k]` (`k` padded with zeros to `kPad`):
-/// `U = G g Gᵀ` with `G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]`, computed in double and
-/// rounded once.
+/// The filter transform G of F(m x m, 3x3) (α x 3, row-major): F(2x2) evaluates at 0, ±1, ∞,
+/// F(4x4) at 0, ±1, ±2, ∞ (Lavin & Gray's matrices).
+private func filterTransform(tile: Int) -> [Double] {
+    if tile == 2 { return [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1] }
+    let sixth = 1.0 / 6, twelfth = 1.0 / 12, twentyFourth = 1.0 / 24
+    let rows: [[Double]] = [
+        [0.25, 0, 0], [-sixth, -sixth, -sixth], [-sixth, sixth, -sixth],
+        [twentyFourth, twelfth, sixth], [twentyFourth, -twelfth, sixth], [0, 0, 1],
+    ]
+    return rows.flatMap { $0 }
+}
+
+/// Transforms OIHW 3x3 weights into `u[ξ][c][k]` (`k` padded with zeros to `kPad`): `U = G g Gᵀ`,
+/// computed in double and rounded once.
 func packWinogradWeights(_ g: WinogradGeometry, _ weight: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>) {
-    let s = g.s
+    let s = g.s, alpha = g.alpha
+    let gm = filterTransform(tile: g.tile)
     u.initialize(repeating: 0, count: g.weightFloats)
-    /// Row `i` of G applied to (x0, x1, x2).
-    @inline(__always) func gRow(_ i: Int, _ x0: Double, _ x1: Double, _ x2: Double) -> Double {
-        switch i {
-        case 0: return x0
-        case 1: return 0.5 * (x0 + x1 + x2)
-        case 2: return 0.5 * (x0 - x1 + x2)
-        default: return x2
-        }
-    }
+    var t = [Double](repeating: 0, count: alpha * 3)
     for k in 0..<s.outChannels {
         for c in 0..<s.inChannels {
             let w = weight + (k * s.inChannels + c) * 9
-            for i in 0..<4 {
-                // Row i of t = G g (over the kernel's 3 columns), then U[i][j] = row i of t · G[j].
-                let t0 = gRow(i, Double(w[0]), Double(w[3]), Double(w[6]))
-                let t1 = gRow(i, Double(w[1]), Double(w[4]), Double(w[7]))
-                let t2 = gRow(i, Double(w[2]), Double(w[5]), Double(w[8]))
-                for j in 0..<4 {
-                    u[((i * 4 + j) * s.inChannels + c) * g.kPad + k] = Float(gRow(j, t0, t1, t2))
+            // t = G g (α x 3), then U[i][j] = row i of t · row j of G.
+            for i in 0..<alpha {
+                for col in 0..<3 {
+                    t[i * 3 + col] = gm[i * 3] * Double(w[col]) + gm[i * 3 + 1] * Double(w[3 + col])
+                        + gm[i * 3 + 2] * Double(w[6 + col])
+                }
+            }
+            for i in 0..<alpha {
+                for j in 0..<alpha {
+                    let value = t[i * 3] * gm[j * 3] + t[i * 3 + 1] * gm[j * 3 + 1] + t[i * 3 + 2] * gm[j * 3 + 2]
+                    u[((i * alpha + j) * s.inChannels + c) * g.kPad + k] = Float(value)
                 }
             }
         }
     }
 }
 
-/// F(2x2, 3x3) convolution of `g.s` with transformed weights `u` (`packWinogradWeights`): same
-/// contract as `conv2d` (bias, then residual, then ReLU). `workspace`: `winogradWorkspaceCount`.
+/// F(m x m, 3x3) convolution of `g.s` with transformed weights `u` (`packWinogradWeights` for the
+/// same tile): same contract as `conv2d` (bias, then residual, then ReLU). `workspace`: at least
+/// `g.workerFloats * g.workers(threads:)` floats.
 ///
 /// Chunks of images are split over threads; a batch with fewer chunks than threads (one image)
 /// is split by tiles instead: each worker copies the image into its own buffer and transforms,
@@ -152,33 +197,86 @@ func winogradConv(
     let chunks = g.chunks
     let tileSplit = chunks < threads && g.tilesPerImage * g.s.batch >= 24
     let workers = g.workers(threads: threads)
-    Parallel.forEach(workers, threads: workers) { worker in
-        let buffer = workspace + worker * g.workerFloats
-        let v = buffer + g.bufferFloats
-        let m = v + g.transformedInputFloats
-        let chunkRange = tileSplit ? 0..<chunks : (chunks * worker / workers)..<(chunks * (worker + 1) / workers)
-        for chunk in chunkRange {
-            let first = chunk * g.imagesPerChunk
-            let images = min(g.imagesPerChunk, g.s.batch - first)
-            let all = images * g.tilesPerImage
-            let tiles = tileSplit ? (all * worker / workers)..<(all * (worker + 1) / workers) : 0..<all
-            if tiles.isEmpty { continue }
-            let rows = (tiles.count + 11) / 12 * 12
-            winogradFillBuffer(g, input: input, firstImage: first, images: images, buffer: buffer)
-            winogradInputTransform(g, tiles: tiles, rows: rows, buffer: UnsafePointer(buffer), v: v)
-            winogradProducts(g, rows: rows, v: UnsafePointer(v), u: u, m: m)
-            winogradOutputTransform(
-                g, m: UnsafePointer(m), tiles: tiles, firstImage: first, bias: bias, output: output,
-                residual: residual, relu: relu)
+    // Bias by 16-channel vector, zero past the last channel.
+    var biasVectors = [SIMD16<Float>](repeating: .zero, count: g.kPad / 16)
+    if let bias {
+        for k in 0..<g.s.outChannels { biasVectors[k / 16][k % 16] = bias[k] }
+    }
+    biasVectors.withUnsafeBufferPointer { biasBuffer in
+        let biasLanes = UnsafeRawPointer(biasBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
+        Parallel.forEach(workers, threads: workers) { worker in
+            let buffer = workspace + worker * g.workerFloats
+            let v = buffer + g.bufferFloats
+            let m = v + g.transformedInputFloats
+            let scratch = m + g.productFloats
+            let staging = scratch + g.transformScratchFloats
+            let chunkRange = tileSplit ? 0..<chunks : (chunks * worker / workers)..<(chunks * (worker + 1) / workers)
+            for chunk in chunkRange {
+                let first = chunk * g.imagesPerChunk
+                let images = min(g.imagesPerChunk, g.s.batch - first)
+                let all = images * g.tilesPerImage
+                let tiles = tileSplit ? (all * worker / workers)..<(all * (worker + 1) / workers) : 0..<all
+                if tiles.isEmpty { continue }
+                let rows = (tiles.count + 11) / 12 * 12
+                winogradFillBuffer(g, input: input, firstImage: first, images: images, buffer: buffer, block: scratch)
+                if g.tile == 2 {
+                    winogradInputTransform2x2(g, tiles: tiles, rows: rows, buffer: UnsafePointer(buffer), v: v)
+                } else {
+                    winogradInputTransform4x4(
+                        g, tiles: tiles, rows: rows, buffer: UnsafePointer(buffer), v: v, scratch: scratch)
+                }
+                winogradProducts(g, rows: rows, v: UnsafePointer(v), u: u, m: m)
+                let product = UnsafePointer(m)
+                if tileSplit {
+                    // Part of an image: each tile goes straight to NCHW.
+                    let sink = WinogradScatteredSink(
+                        g: g, firstImage: first, bias: biasLanes, output: output, residual: residual, relu: relu)
+                    for k0 in stride(from: 0, to: g.s.outChannels, by: 16) {
+                        winogradOutputTransform(
+                            g, m: product, tiles: tiles, rowBase: tiles.lowerBound, k0: k0, sink: sink, scratch: scratch)
+                    }
+                    continue
+                }
+                // Whole images: each image's 16-channel block is staged channels-last, then
+                // transposed into NCHW planes 16 pixels at a time.
+                let sink = WinogradStagedSink(g: g, staging: staging)
+                for image in 0..<images {
+                    let imageTiles = (image * g.tilesPerImage)..<((image + 1) * g.tilesPerImage)
+                    for k0 in stride(from: 0, to: g.s.outChannels, by: 16) {
+                        winogradOutputTransform(
+                            g, m: product, tiles: imageTiles, rowBase: 0, k0: k0, sink: sink, scratch: scratch)
+                        winogradWriteStaged(
+                            g, staging: UnsafePointer(staging), image: first + image, k0: k0, bias: biasLanes,
+                            output: output, residual: residual, relu: relu, block: staging + g.stagingFloats)
+                    }
+                }
+            }
         }
     }
 }
 
+/// The output transform of `g.tile` for output channels `k0 ..< k0 + 16` of `tiles` (row
+/// `tile - rowBase` of M), each tile handed to `sink`.
+@inline(__always)
+private func winogradOutputTransform<Sink: WinogradTileSink>(
+    _ g: WinogradGeometry, m: UnsafePointer<Float>, tiles: Range<Int>, rowBase: Int, k0: Int, sink: Sink,
+    scratch: UnsafeMutablePointer<Float>
+) {
+    if g.tile == 2 {
+        winogradOutputTransform2x2(g, m: m, tiles: tiles, rowBase: rowBase, k0: k0, sink: sink, scratch: scratch)
+    } else {
+        winogradOutputTransform4x4(g, m: m, tiles: tiles, rowBase: rowBase, k0: k0, sink: sink, scratch: scratch)
+    }
+}
+
 /// Copies `images` images from `firstImage` into the channels-last buffer
-/// `[image][bufH][bufW][cPad]`, shifted by the top/left padding, zeros elsewhere.
+/// `[image][bufH][bufW][cPad]`, shifted by the top/left padding, zeros elsewhere. Blocks of 16
+/// channels x 16 pixels of a plane go through a 16 x 16 transpose in `block` (256 floats); the
+/// rest (a last block of fewer channels, the plane's last pixels, negative padding) element by
+/// element.
 private func winogradFillBuffer(
     _ g: WinogradGeometry, input: UnsafePointer<Float>, firstImage: Int, images: Int,
-    buffer: UnsafeMutablePointer<Float>
+    buffer: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>
 ) {
     let s = g.s
     buffer.update(repeating: 0, count: images * g.bufH * g.bufW * g.cPad)
@@ -187,10 +285,33 @@ private func winogradFillBuffer(
     // the bottom/right padding exceeds what the last tile reads, or longer: zeros).
     let rowLimit = min(s.inHeight, g.bufH - s.padTop)
     let colLimit = min(s.inWidth, g.bufW - s.padLeft)
+    let wholePlane = s.padTop >= 0 && s.padLeft >= 0 && rowLimit == s.inHeight && colLimit == s.inWidth
     for i in 0..<images {
         let x = input + (firstImage + i) * s.inChannels * plane
         let b = buffer + i * g.bufH * g.bufW * g.cPad
-        for c in 0..<s.inChannels {
+        var c0 = 0
+        if wholePlane {
+            while c0 + 16 <= s.inChannels {
+                let xc = x + c0 * plane
+                var p0 = 0
+                while p0 + 16 <= plane {
+                    transpose16x16(xc + p0, ld: plane, block, ldDst: 16)
+                    var y = p0 / s.inWidth, col = p0 % s.inWidth
+                    for j in 0..<16 {
+                        storeLanes(loadLanes(block + j * 16), b + ((y + s.padTop) * g.bufW + col + s.padLeft) * g.cPad + c0)
+                        col += 1
+                        if col == s.inWidth { (y, col) = (y + 1, 0) }
+                    }
+                    p0 += 16
+                }
+                for p in p0..<plane {
+                    let pixel = b + ((p / s.inWidth + s.padTop) * g.bufW + p % s.inWidth + s.padLeft) * g.cPad + c0
+                    for l in 0..<16 { pixel[l] = xc[l * plane + p] }
+                }
+                c0 += 16
+            }
+        }
+        for c in c0..<s.inChannels {
             let xc = x + c * plane
             for y in max(0, -s.padTop)..<max(0, rowLimit) {
                 let row = b + ((y + s.padTop) * g.bufW + s.padLeft) * g.cPad + c
@@ -201,81 +322,14 @@ private func winogradFillBuffer(
     }
 }
 
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-/// `V[ξ][t][c] = (Bᵀ d B)[ξ]` for the chunk's tiles `tiles` (flattened over image, tile row, tile
-/// column; row `t - tiles.lowerBound` of V) and 16 channels at a time, with
-/// `Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`. Rows up to `rows` past the
-/// tiles are zeroed (the products read them).
-private func winogradInputTransform(
-    _ g: WinogradGeometry, tiles: Range<Int>, rows: Int, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>
-) {
-    let xiStride = g.rows * g.cPad
-    let pixel = g.cPad, row = g.bufW * g.cPad
-    for tile in tiles {
-        let t = tile - tiles.lowerBound
-        let i = tile / g.tilesPerImage, ti = (tile % g.tilesPerImage) / g.tilesW, tj = tile % g.tilesW
-        let image = buffer + i * g.bufH * row
-        let base = image + 2 * ti * row + 2 * tj * pixel
-        var c0 = 0
-        while c0 < g.cPad {
-            let p = base + c0
-            let d00 = load(p), d01 = load(p + pixel), d02 = load(p + 2 * pixel), d03 = load(p + 3 * pixel)
-            let q1 = p + row
-            let d10 = load(q1), d11 = load(q1 + pixel), d12 = load(q1 + 2 * pixel), d13 = load(q1 + 3 * pixel)
-            let q2 = p + 2 * row
-            let d20 = load(q2), d21 = load(q2 + pixel), d22 = load(q2 + 2 * pixel), d23 = load(q2 + 3 * pixel)
-            let q3 = p + 3 * row
-            let d30 = load(q3), d31 = load(q3 + pixel), d32 = load(q3 + 2 * pixel), d33 = load(q3 + 3 * pixel)
-            // Rows: e_j = Bᵀ applied down column j.
-            let e00 = d00 - d20, e01 = d01 - d21, e02 = d02 - d22, e03 = d03 - d23
-            let e10 = d10 + d20, e11 = d11 + d21, e12 = d12 + d22, e13 = d13 + d23
-            let e20 = d20 - d10, e21 = d21 - d11, e22 = d22 - d12, e23 = d23 - d13
-            let e30 = d10 - d30, e31 = d11 - d31, e32 = d12 - d32, e33 = d13 - d33
-            let out = v + t * g.cPad + c0
-            // Then B along each row: (a, b, c, d) -> (a - c, b + c, c - b, b - d).
-            store(e00 - e02, out)
-            store(e01 + e02, out + xiStride)
-            store(e02 - e01, out + 2 * xiStride)
-            store(e01 - e03, out + 3 * xiStride)
-            store(e10 - e12, out + 4 * xiStride)
-            store(e11 + e12, out + 5 * xiStride)
-            store(e12 - e11, out + 6 * xiStride)
-            store(e11 - e13, out + 7 * xiStride)
-            store(e20 - e22, out + 8 * xiStride)
-            store(e21 + e22, out + 9 * xiStride)
-            store(e22 - e21, out + 10 * xiStride)
-            store(e21 - e23, out + 11 * xiStride)
-            store(e30 - e32, out + 12 * xiStride)
-            store(e31 + e32, out + 13 * xiStride)
-            store(e32 - e31, out + 14 * xiStride)
-            store(e31 - e33, out + 15 * xiStride)
-            c0 += 16
-        }
-    }
-    if tiles.count < rows {
-        for xi in 0..<16 {
-            (v + xi * xiStride + tiles.count * g.cPad).update(repeating: 0, count: (rows - tiles.count) * g.cPad)
-        }
-    }
-}
-
-/// The 16 products `M[ξ] = V[ξ] · U[ξ]` (`[rows x C] · [C x kPad]`) with the register-blocked
+/// The α² products `M[ξ] = V[ξ] · U[ξ]` (`[rows x C] · [C x kPad]`) with the register-blocked
 /// kernels: 6 x 64 blocks while 64 columns remain, then 12 x 32, then 12 x 16.
 private func winogradProducts(
     _ g: WinogradGeometry, rows: Int, v: UnsafePointer<Float>, u: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>
 ) {
     var depth = g.s.inChannels
     withUnsafePointer(to: &depth) { depthPointer in
-        for xi in 0..<16 {
+        for xi in 0..<g.positions {
             let a = v + xi * g.rows * g.cPad
             let b = u + xi * g.s.inChannels * g.kPad
             let c = m + xi * g.rows * g.kPad
@@ -296,60 +350,103 @@ private func winogradProducts(
     }
 }
 
-/// `Y = Aᵀ M A` with `Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]]` for the chunk's tiles `tiles` (row
-/// `t - tiles.lowerBound` of M; the chunk starts at image `firstImage`) and 16 output channels at
-/// a time, then + bias, + residual, ReLU, written into NCHW (outputs past the map's edge dropped).
-private func winogradOutputTransform(
-    _ g: WinogradGeometry, m: UnsafePointer<Float>, tiles: Range<Int>, firstImage: Int, bias: UnsafePointer<Float>?,
-    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool
+/// Where an output transform's tiles go.
+protocol WinogradTileSink {
+    /// Takes one tile (`tile`: index in the chunk, flattened over image, tile row, tile column) of
+    /// output channels `k0 ..< k0 + 16`: `pixels` is `[m * m][16]`, row-major pixels, bias not
+    /// yet added.
+    func write(tile: Int, k0: Int, pixels: UnsafePointer<Float>)
+}
+
+/// Tile position of chunk tile `tile`: its image in the chunk and its top-left output pixel.
+@inline(__always)
+private func tileOrigin(_ g: WinogradGeometry, _ tile: Int) -> (image: Int, oh: Int, ow: Int) {
+    let i = tile / g.tilesPerImage, ti = (tile % g.tilesPerImage) / g.tilesW, tj = tile % g.tilesW
+    return (i, g.tile * ti, g.tile * tj)
+}
+
+/// Collects one image's tiles of one 16-channel block channels-last in `staging`
+/// (`[outH * outW][16]`, pixels past the map's edge dropped), for `winogradWriteStaged`.
+struct WinogradStagedSink: WinogradTileSink {
+    let g: WinogradGeometry
+    let staging: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func write(tile: Int, k0: Int, pixels: UnsafePointer<Float>) {
+        let s = g.s, m = g.tile
+        let (_, oh, ow) = tileOrigin(g, tile)
+        let rowsHere = min(m, s.outHeight - oh), colsHere = min(m, s.outWidth - ow)
+        for dy in 0..<rowsHere {
+            let row = staging + ((oh + dy) * s.outWidth + ow) * 16
+            for dx in 0..<colsHere { storeLanes(loadLanes(pixels + (dy * m + dx) * 16), row + dx * 16) }
+        }
+    }
+}
+
+/// Writes the staged plane of output channels `k0 ..< k0 + 16` of batch image `image` into NCHW:
+/// + bias, + residual, ReLU, 16 pixels of one channel per vector (16 x 16 transposes through
+/// `block`, 256 floats); the last `plane % 16` pixels one by one.
+private func winogradWriteStaged(
+    _ g: WinogradGeometry, staging: UnsafePointer<Float>, image: Int, k0: Int, bias: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+    block: UnsafeMutablePointer<Float>
 ) {
     let s = g.s
-    let xiStride = g.rows * g.kPad
     let plane = s.outHeight * s.outWidth
-    var biasVectors = [SIMD16<Float>](repeating: .zero, count: g.kPad / 16)
-    if let bias {
-        for k in 0..<s.outChannels { biasVectors[k / 16][k % 16] = bias[k] }
+    let channels = min(16, s.outChannels - k0)
+    let origin = (image * s.outChannels + k0) * plane
+    var p0 = 0
+    while p0 + 16 <= plane {
+        transpose16x16(staging + p0 * 16, ld: 16, block, ldDst: 16)
+        for l in 0..<channels {
+            let at = origin + l * plane + p0
+            var value = loadLanes(block + l * 16) + SIMD16(repeating: bias[k0 + l])
+            if let residual { value += loadLanes(residual + at) }
+            if relu { value = value.replacing(with: 0, where: value .< 0) }
+            storeLanes(value, output + at)
+        }
+        p0 += 16
     }
-    var lanes = [Float](repeating: 0, count: 64)
-    lanes.withUnsafeMutableBufferPointer { lanesBuffer in
-        let y = lanesBuffer.baseAddress!
-        for tile in tiles {
-            let t = tile - tiles.lowerBound
-            let i = tile / g.tilesPerImage, ti = (tile % g.tilesPerImage) / g.tilesW, tj = tile % g.tilesW
-            let image = (firstImage + i) * s.outChannels * plane
-            let oh = 2 * ti, ow = 2 * tj
-            let rowsHere = min(2, s.outHeight - oh), colsHere = min(2, s.outWidth - ow)
-            var k0 = 0
-            while k0 < s.outChannels {
-                let p = m + t * g.kPad + k0
-                let m0 = load(p), m1 = load(p + xiStride), m2 = load(p + 2 * xiStride), m3 = load(p + 3 * xiStride)
-                let m4 = load(p + 4 * xiStride), m5 = load(p + 5 * xiStride), m6 = load(p + 6 * xiStride)
-                let m7 = load(p + 7 * xiStride), m8 = load(p + 8 * xiStride), m9 = load(p + 9 * xiStride)
-                let m10 = load(p + 10 * xiStride), m11 = load(p + 11 * xiStride), m12 = load(p + 12 * xiStride)
-                let m13 = load(p + 13 * xiStride), m14 = load(p + 14 * xiStride), m15 = load(p + 15 * xiStride)
-                // Aᵀ down the columns: row 0 = m_0j + m_1j + m_2j, row 1 = m_1j - m_2j - m_3j.
-                let a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11
-                let b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15
-                // Then A along the rows, + bias.
-                let bv = biasVectors[k0 / 16]
-                store(a0 + a1 + a2 + bv, y)
-                store(a1 - a2 - a3 + bv, y + 16)
-                store(b0 + b1 + b2 + bv, y + 32)
-                store(b1 - b2 - b3 + bv, y + 48)
-                let channels = min(16, s.outChannels - k0)
-                for dy in 0..<rowsHere {
-                    for dx in 0..<colsHere {
-                        let lane = y + (dy * 2 + dx) * 16
-                        let at = image + k0 * plane + (oh + dy) * s.outWidth + ow + dx
-                        for l in 0..<channels {
-                            var value = lane[l]
-                            if let residual { value += residual[at + l * plane] }
-                            if relu { value = max(value, 0) }
-                            output[at + l * plane] = value
-                        }
-                    }
+    for p in p0..<plane {
+        for l in 0..<channels {
+            let at = origin + l * plane + p
+            var value = staging[p * 16 + l] + bias[k0 + l]
+            if let residual { value += residual[at] }
+            if relu { value = max(value, 0) }
+            output[at] = value
+        }
+    }
+}
+
+/// Writes each tile straight into NCHW (+ bias, + residual, ReLU), one element at a time: for a
+/// chunk that holds part of an image (a single image split by tiles over threads).
+struct WinogradScatteredSink: WinogradTileSink {
+    let g: WinogradGeometry
+    let firstImage: Int
+    /// Bias padded to `kPad` floats.
+    let bias: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let residual: UnsafePointer<Float>?
+    let relu: Bool
+
+    @inline(__always)
+    func write(tile: Int, k0: Int, pixels: UnsafePointer<Float>) {
+        let s = g.s, m = g.tile
+        let plane = s.outHeight * s.outWidth
+        let (i, oh, ow) = tileOrigin(g, tile)
+        let rowsHere = min(m, s.outHeight - oh), colsHere = min(m, s.outWidth - ow)
+        let origin = (firstImage + i) * s.outChannels * plane + k0 * plane + oh * s.outWidth + ow
+        for l in 0..<min(16, s.outChannels - k0) {
+            let b = bias[k0 + l]
+            let at = origin + l * plane
+            for dy in 0..<rowsHere {
+                let row = at + dy * s.outWidth
+                for dx in 0..<colsHere {
+                    var value = pixels[(dy * m + dx) * 16 + l] + b
+                    if let residual { value += residual[row + dx] }
+                    if relu { value = max(value, 0) }
+                    output[row + dx] = value
                 }
-                k0 += 16
             }
         }
     }

@@ -242,22 +242,27 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
     }
 }
 
-/// Winograd F(2x2, 3x3) (3x3 stride-1 convs with >= 16 input and output channels): odd and even
-/// map sizes (half-used last tiles), asymmetric and over-wide padding, channel counts that are not
-/// multiples of 16, batches that span several chunks, a single image split by tiles, and the same
-/// shapes with Winograd switched off (the direct kernels) for comparison.
+/// Winograd F(2x2, 3x3) and F(4x4, 3x3) (3x3 stride-1 convs with >= 16 input and output
+/// channels): map sizes that are and are not multiples of the tile (partly used last tiles),
+/// asymmetric and over-wide padding, channel counts that are not multiples of 16, batches that span
+/// several chunks, a single image split by tiles, and the same shapes with Winograd switched off
+/// (the direct kernels) for comparison.
 @Suite struct WinogradTests {
     @Test(arguments: [
         (2, 16, 7, 7, 16), (3, 20, 5, 6, 40), (1, 32, 14, 14, 32), (1, 64, 15, 13, 70), (5, 17, 9, 4, 33),
         (40, 32, 14, 14, 32), (2, 48, 3, 3, 16),
     ])
     func matchesReference(batch: Int, c: Int, h: Int, w: Int, oc: Int) {
-        ConvolutionOptions.$winograd.withValue(.always) {
-            for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
-                let s = Conv2DShape(
-                    batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
-                    padTop: pads.0, padLeft: pads.1, padBottom: pads.2, padRight: pads.3)
-                checkConv(s, seed: UInt64(batch * 31 + c + h * 7 + oc), "winograd \(batch)x\(c)x\(h)x\(w) -> \(oc) pads \(pads)")
+        for policy in [ConvolutionOptions.WinogradPolicy.f2x2, .f4x4] {
+            ConvolutionOptions.$winograd.withValue(policy) {
+                for pads in [(1, 1, 1, 1), (0, 2, 1, 0), (2, 0, 3, 2)] {
+                    let s = Conv2DShape(
+                        batch: batch, inChannels: c, inHeight: h, inWidth: w, outChannels: oc, kernelH: 3, kernelW: 3,
+                        padTop: pads.0, padLeft: pads.1, padBottom: pads.2, padRight: pads.3)
+                    checkConv(
+                        s, seed: UInt64(batch * 31 + c + h * 7 + oc),
+                        "winograd \(policy) \(batch)x\(c)x\(h)x\(w) -> \(oc) pads \(pads)")
+                }
             }
         }
     }
@@ -282,8 +287,10 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
         var y = [Float](repeating: 0, count: s.batch * s.outChannels * s.outHeight * s.outWidth)
         let guardZone = 4096
         var workspace = [Float](repeating: .nan, count: count + guardZone)
-        ConvolutionOptions.$winograd.withValue(.always) {
-            conv2d(s, input: x, weight: w, bias: nil, output: &y, workspace: &workspace, threads: 2)
+        for policy in [ConvolutionOptions.WinogradPolicy.f2x2, .f4x4] {
+            ConvolutionOptions.$winograd.withValue(policy) {
+                conv2d(s, input: x, weight: w, bias: nil, output: &y, workspace: &workspace, threads: 2)
+            }
         }
         let untouched = workspace[count...].allSatisfy { $0.isNaN }
         #expect(untouched, "the convolution wrote past the workspace it was sized for")

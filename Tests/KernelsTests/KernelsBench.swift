@@ -171,14 +171,14 @@ extension KernelsBench {
                 line +=
                     " \(threads)T \(String(format: "%.2f", t * 1e3)) ms (\(String(format: "%.1f", flops / t / 1e9)) GFLOP/s)"
             }
-            // Two threads with weights packed once (as the executor runs a layer), with Winograd
-            // never taken (what `usesWinograd` decides against), and for a single image.
+            // Two threads with weights packed once (as the executor runs a layer), under each
+            // Winograd policy (what `winogradTile(for:)` decides between), and for a single image.
             let packed = PackedConvWeights(s, weight: w)
             var one = s
             one.batch = 1
             var ws = [Float](
                 repeating: 0, count: max(1, conv2dWorkspaceCount(s, threads: 2), conv2dWorkspaceCount(one, threads: 2)))
-            for policy in [ConvolutionOptions.WinogradPolicy.auto, .never] {
+            for policy in [ConvolutionOptions.WinogradPolicy.auto, .f4x4, .f2x2, .never] {
                 let t = ConvolutionOptions.$winograd.withValue(policy) {
                     bestTime(repeats: 3, inner: 3) {
                         conv2d(s, input: x, packedWeights: packed, bias: bias, output: &y, relu: true, workspace: &ws, threads: 2)
