@@ -13,7 +13,7 @@ memory) so that LLVM does not unroll it and spill the accumulators (see tools/ge
 """
 import os
 
-SHAPES = [(6, 4), (12, 2), (12, 1)]  # (rows, vectors)
+SHAPES = [(6, 4), (12, 2), (12, 1), (4, 4), (4, 2), (4, 1)]  # (rows, vectors)
 
 out = []
 w = out.append

@@ -201,7 +201,7 @@ func winogradTile(for s: Conv2DShape) -> Int? {
     case .f2x2: return 2
     case .f4x4: return 4
     case .never: return nil
-    case .auto: return s.batch >= 2 && s.inChannels >= 32 && s.outChannels >= 32 ? 4 : nil
+    case .auto: return s.inChannels >= 32 && s.outChannels >= 32 ? 4 : nil
     }
 }
 

@@ -80,7 +80,7 @@ struct WinogradGeometry {
     let bufH: Int
     let bufW: Int
     let imagesPerChunk: Int
-    /// Rows (tiles) of V and M per chunk, rounded up to the kernels' 12-row blocks.
+    /// Rows (tiles) of V and M per chunk, rounded up to whole 4-row blocks (`winogradRows`).
     let rows: Int
 
     /// Bytes of V + M one chunk may use: with the transformed weights (256 KiB for 64 -> 64
@@ -102,18 +102,8 @@ struct WinogradGeometry {
         bufH = tile * tilesH + 2
         bufW = tile * tilesW + 2
         let perImage = positions * tilesPerImage * (cPad + kPad) * 4
-        let most = max(1, min(s.batch, Self.chunkBytes / max(perImage, 1)))
-        // Of the chunk sizes from half the most to the most, the one whose tiles waste the least
-        // of the 12-row blocks (4 tiles per image: 3 images fill a block, 4 waste a quarter).
-        var best = most
-        var bestWaste = Double.infinity
-        for images in stride(from: most, through: max(1, most / 2), by: -1) {
-            let tiles = images * tilesPerImage
-            let waste = Double((tiles + 11) / 12 * 12 - tiles) / Double(tiles)
-            if waste < bestWaste - 1e-9 { (best, bestWaste) = (images, waste) }
-        }
-        imagesPerChunk = best
-        rows = (tilesPerImage * imagesPerChunk + 11) / 12 * 12
+        imagesPerChunk = max(1, min(s.batch, Self.chunkBytes / max(perImage, 1)))
+        rows = winogradRows(tilesPerImage * imagesPerChunk)
     }
 
     var bufferFloats: Int { imagesPerChunk * bufH * bufW * cPad }
@@ -130,7 +120,7 @@ struct WinogradGeometry {
     /// Floats of transformed weights: `U[α²][C][kPad]`.
     var weightFloats: Int { positions * s.inChannels * kPad }
     var chunks: Int { (s.batch + imagesPerChunk - 1) / imagesPerChunk }
-    /// Workers of the chunk split (a single chunk is split by tiles over all `threads`).
+    /// Workers of the chunk split (a single chunk is split by channels or tiles over all `threads`).
     func workers(threads: Int) -> Int { chunks < threads ? threads : max(1, min(threads, chunks)) }
 }
 
@@ -187,18 +177,24 @@ func packWinogradWeights(_ g: WinogradGeometry, _ weight: UnsafePointer<Float>, 
 /// `g.workerFloats * g.workers(threads:)` floats.
 ///
 /// Chunks of images are split over threads; a batch with fewer chunks than threads (one image)
-/// is split by tiles instead: each worker copies the image into its own buffer and transforms,
-/// multiplies and writes back its share of the tiles.
+/// is split by output channels instead (each worker copies and transforms the whole image and
+/// multiplies and writes back its share of the channels), or, with only 16 output channels, by
+/// tiles.
 func winogradConv(
     _ g: WinogradGeometry, input: UnsafePointer<Float>, u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     output: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
     workspace: UnsafeMutablePointer<Float>, threads: Int
 ) {
     let chunks = g.chunks
-    let tileSplit = chunks < threads && g.tilesPerImage * g.s.batch >= 24
     let workers = g.workers(threads: threads)
+    let blockCount = g.kPad / 16
+    // A batch of fewer chunks than threads (a single image) is split by output channel blocks:
+    // every worker transforms the whole input and multiplies and writes back its own channels.
+    // With a single block of 16 channels it is split by tiles instead.
+    let channelSplit = chunks < threads && blockCount >= 2
+    let tileSplit = chunks < threads && !channelSplit
     // Bias by 16-channel vector, zero past the last channel.
-    var biasVectors = [SIMD16<Float>](repeating: .zero, count: g.kPad / 16)
+    var biasVectors = [SIMD16<Float>](repeating: .zero, count: blockCount)
     if let bias {
         for k in 0..<g.s.outChannels { biasVectors[k / 16][k % 16] = bias[k] }
     }
@@ -210,14 +206,18 @@ func winogradConv(
             let m = v + g.transformedInputFloats
             let scratch = m + g.productFloats
             let staging = scratch + g.transformScratchFloats
-            let chunkRange = tileSplit ? 0..<chunks : (chunks * worker / workers)..<(chunks * (worker + 1) / workers)
+            let split = channelSplit || tileSplit
+            let chunkRange = split ? 0..<chunks : (chunks * worker / workers)..<(chunks * (worker + 1) / workers)
+            let blocks = channelSplit
+                ? (blockCount * worker / workers)..<(blockCount * (worker + 1) / workers) : 0..<blockCount
+            if blocks.isEmpty { return }
             for chunk in chunkRange {
                 let first = chunk * g.imagesPerChunk
                 let images = min(g.imagesPerChunk, g.s.batch - first)
                 let all = images * g.tilesPerImage
                 let tiles = tileSplit ? (all * worker / workers)..<(all * (worker + 1) / workers) : 0..<all
                 if tiles.isEmpty { continue }
-                let rows = (tiles.count + 11) / 12 * 12
+                let rows = winogradRows(tiles.count)
                 winogradFillBuffer(g, input: input, firstImage: first, images: images, buffer: buffer, block: scratch)
                 if g.tile == 2 {
                     winogradInputTransform2x2(g, tiles: tiles, rows: rows, buffer: UnsafePointer(buffer), v: v)
@@ -225,7 +225,7 @@ func winogradConv(
                     winogradInputTransform4x4(
                         g, tiles: tiles, rows: rows, buffer: UnsafePointer(buffer), v: v, scratch: scratch)
                 }
-                winogradProducts(g, rows: rows, v: UnsafePointer(v), u: u, m: m)
+                winogradProducts(g, rows: rows, blocks: blocks, v: UnsafePointer(v), u: u, m: m)
                 let product = UnsafePointer(m)
                 if tileSplit {
                     // Part of an image: each tile goes straight to NCHW.
@@ -242,7 +242,8 @@ func winogradConv(
                 let sink = WinogradStagedSink(g: g, staging: staging)
                 for image in 0..<images {
                     let imageTiles = (image * g.tilesPerImage)..<((image + 1) * g.tilesPerImage)
-                    for k0 in stride(from: 0, to: g.s.outChannels, by: 16) {
+                    for block in blocks where block * 16 < g.s.outChannels {
+                        let k0 = block * 16
                         winogradOutputTransform(
                             g, m: product, tiles: imageTiles, rowBase: 0, k0: k0, sink: sink, scratch: scratch)
                         winogradWriteStaged(
@@ -322,10 +323,18 @@ private func winogradFillBuffer(
     }
 }
 
-/// The α² products `M[ξ] = V[ξ] · U[ξ]` (`[rows x C] · [C x kPad]`) with the register-blocked
-/// kernels: 6 x 64 blocks while 64 columns remain, then 12 x 32, then 12 x 16.
+/// Rows of V and M that `tiles` tiles occupy: whole 4-row blocks (the smallest kernels' rows), so
+/// that a single 7x7 map (4 tiles of F(4x4)) wastes no rows.
+@inline(__always)
+func winogradRows(_ tiles: Int) -> Int { (tiles + 3) / 4 * 4 }
+
+/// The α² products `M[ξ] = V[ξ] · U[ξ]` (`[rows x C] · [C x 16·|blocks|]`, output channel blocks
+/// `blocks` of 16) with the register-blocked kernels: 64 columns at a time while they remain, then
+/// 32, then 16; rows in blocks of 6 (64 columns) or 12, and the last rows in blocks of 4. `rows`
+/// must be a multiple of 4.
 private func winogradProducts(
-    _ g: WinogradGeometry, rows: Int, v: UnsafePointer<Float>, u: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>
+    _ g: WinogradGeometry, rows: Int, blocks: Range<Int>, v: UnsafePointer<Float>, u: UnsafePointer<Float>,
+    m: UnsafeMutablePointer<Float>
 ) {
     var depth = g.s.inChannels
     withUnsafePointer(to: &depth) { depthPointer in
@@ -333,16 +342,26 @@ private func winogradProducts(
             let a = v + xi * g.rows * g.cPad
             let b = u + xi * g.s.inChannels * g.kPad
             let c = m + xi * g.rows * g.kPad
-            var k0 = 0
-            while k0 < g.kPad {
-                let remaining = g.kPad - k0
-                let (rowStep, width, product) =
-                    remaining >= 64 ? (6, 64, winogradProduct6x4) : remaining >= 32 ? (12, 32, winogradProduct12x2)
-                    : (12, 16, winogradProduct12x1)
+            var k0 = blocks.lowerBound * 16
+            let end = blocks.upperBound * 16
+            while k0 < end {
+                let remaining = end - k0
+                let (rowStep, width, product, tail) =
+                    remaining >= 64 ? (6, 64, winogradProduct6x4, winogradProduct4x4)
+                    : remaining >= 32 ? (12, 32, winogradProduct12x2, winogradProduct4x2)
+                    : (12, 16, winogradProduct12x1, winogradProduct4x1)
+                // Big blocks while what is left after them is still a whole number of 4-row blocks
+                // (for 6-row blocks: an even number of them), then 4-row blocks.
+                var bigBlocks = rows / rowStep
+                while (rows - bigBlocks * rowStep) % 4 != 0 { bigBlocks -= 1 }
                 var r = 0
-                while r < rows {
+                while r < bigBlocks * rowStep {
                     product(a + r * g.cPad, g.cPad, b + k0, g.kPad, depthPointer, c + r * g.kPad + k0, g.kPad)
                     r += rowStep
+                }
+                while r < rows {
+                    tail(a + r * g.cPad, g.cPad, b + k0, g.kPad, depthPointer, c + r * g.kPad + k0, g.kPad)
+                    r += 4
                 }
                 k0 += width
             }

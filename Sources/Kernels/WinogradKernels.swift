@@ -269,3 +269,154 @@ func winogradProduct12x1(
     UnsafeMutableRawPointer(c + 10 * ldc + 0).storeBytes(of: c10_0, as: SIMD16<Float>.self)
     UnsafeMutableRawPointer(c + 11 * ldc + 0).storeBytes(of: c11_0, as: SIMD16<Float>.self)
 }
+
+/// 4 rows x 64 columns of a transformed-domain product (see the file header).
+@inline(never)
+func winogradProduct4x4(
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, depth: UnsafePointer<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0_0 = SIMD16<Float>()
+    var c0_1 = SIMD16<Float>()
+    var c0_2 = SIMD16<Float>()
+    var c0_3 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>()
+    var c1_1 = SIMD16<Float>()
+    var c1_2 = SIMD16<Float>()
+    var c1_3 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>()
+    var c2_1 = SIMD16<Float>()
+    var c2_2 = SIMD16<Float>()
+    var c2_3 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>()
+    var c3_1 = SIMD16<Float>()
+    var c3_2 = SIMD16<Float>()
+    var c3_3 = SIMD16<Float>()
+    var ap = a
+    var bp = b
+    // The bound is loaded through a pointer: the trip count is opaque to the unroller.
+    let end = a + depth.pointee
+    while ap < end {
+        let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
+        let b1 = UnsafeRawPointer(bp + 16).loadUnaligned(as: SIMD16<Float>.self)
+        let b2 = UnsafeRawPointer(bp + 32).loadUnaligned(as: SIMD16<Float>.self)
+        let b3 = UnsafeRawPointer(bp + 48).loadUnaligned(as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: ap[0 * lda])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        c0_2 = c0_2.addingProduct(a0, b2)
+        c0_3 = c0_3.addingProduct(a0, b3)
+        let a1 = SIMD16<Float>(repeating: ap[1 * lda])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        c1_2 = c1_2.addingProduct(a1, b2)
+        c1_3 = c1_3.addingProduct(a1, b3)
+        let a2 = SIMD16<Float>(repeating: ap[2 * lda])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        c2_2 = c2_2.addingProduct(a2, b2)
+        c2_3 = c2_3.addingProduct(a2, b3)
+        let a3 = SIMD16<Float>(repeating: ap[3 * lda])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        c3_2 = c3_2.addingProduct(a3, b2)
+        c3_3 = c3_3.addingProduct(a3, b3)
+        ap += 1
+        bp += ldb
+    }
+    UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 0 * ldc + 16).storeBytes(of: c0_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 0 * ldc + 32).storeBytes(of: c0_2, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 0 * ldc + 48).storeBytes(of: c0_3, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 0).storeBytes(of: c1_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 16).storeBytes(of: c1_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 32).storeBytes(of: c1_2, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 48).storeBytes(of: c1_3, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 0).storeBytes(of: c2_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 16).storeBytes(of: c2_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 32).storeBytes(of: c2_2, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 48).storeBytes(of: c2_3, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 0).storeBytes(of: c3_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 16).storeBytes(of: c3_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 32).storeBytes(of: c3_2, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 48).storeBytes(of: c3_3, as: SIMD16<Float>.self)
+}
+
+/// 4 rows x 32 columns of a transformed-domain product (see the file header).
+@inline(never)
+func winogradProduct4x2(
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, depth: UnsafePointer<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0_0 = SIMD16<Float>()
+    var c0_1 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>()
+    var c1_1 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>()
+    var c2_1 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>()
+    var c3_1 = SIMD16<Float>()
+    var ap = a
+    var bp = b
+    // The bound is loaded through a pointer: the trip count is opaque to the unroller.
+    let end = a + depth.pointee
+    while ap < end {
+        let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
+        let b1 = UnsafeRawPointer(bp + 16).loadUnaligned(as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: ap[0 * lda])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        c0_1 = c0_1.addingProduct(a0, b1)
+        let a1 = SIMD16<Float>(repeating: ap[1 * lda])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        c1_1 = c1_1.addingProduct(a1, b1)
+        let a2 = SIMD16<Float>(repeating: ap[2 * lda])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        c2_1 = c2_1.addingProduct(a2, b1)
+        let a3 = SIMD16<Float>(repeating: ap[3 * lda])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        c3_1 = c3_1.addingProduct(a3, b1)
+        ap += 1
+        bp += ldb
+    }
+    UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 0 * ldc + 16).storeBytes(of: c0_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 0).storeBytes(of: c1_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 16).storeBytes(of: c1_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 0).storeBytes(of: c2_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 16).storeBytes(of: c2_1, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 0).storeBytes(of: c3_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 16).storeBytes(of: c3_1, as: SIMD16<Float>.self)
+}
+
+/// 4 rows x 16 columns of a transformed-domain product (see the file header).
+@inline(never)
+func winogradProduct4x1(
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, depth: UnsafePointer<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    var c0_0 = SIMD16<Float>()
+    var c1_0 = SIMD16<Float>()
+    var c2_0 = SIMD16<Float>()
+    var c3_0 = SIMD16<Float>()
+    var ap = a
+    var bp = b
+    // The bound is loaded through a pointer: the trip count is opaque to the unroller.
+    let end = a + depth.pointee
+    while ap < end {
+        let b0 = UnsafeRawPointer(bp + 0).loadUnaligned(as: SIMD16<Float>.self)
+        let a0 = SIMD16<Float>(repeating: ap[0 * lda])
+        c0_0 = c0_0.addingProduct(a0, b0)
+        let a1 = SIMD16<Float>(repeating: ap[1 * lda])
+        c1_0 = c1_0.addingProduct(a1, b0)
+        let a2 = SIMD16<Float>(repeating: ap[2 * lda])
+        c2_0 = c2_0.addingProduct(a2, b0)
+        let a3 = SIMD16<Float>(repeating: ap[3 * lda])
+        c3_0 = c3_0.addingProduct(a3, b0)
+        ap += 1
+        bp += ldb
+    }
+    UnsafeMutableRawPointer(c + 0 * ldc + 0).storeBytes(of: c0_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 1 * ldc + 0).storeBytes(of: c1_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 2 * ldc + 0).storeBytes(of: c2_0, as: SIMD16<Float>.self)
+    UnsafeMutableRawPointer(c + 3 * ldc + 0).storeBytes(of: c3_0, as: SIMD16<Float>.self)
+}

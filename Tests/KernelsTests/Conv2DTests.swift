@@ -245,12 +245,13 @@ private func same3x3(batch: Int, c: Int, h: Int, w: Int, oc: Int, stride: Int = 
 /// Winograd F(2x2, 3x3) and F(4x4, 3x3) (3x3 stride-1 convs with >= 16 input and output
 /// channels): map sizes that are and are not multiples of the tile (partly used last tiles),
 /// asymmetric and over-wide padding, channel counts that are not multiples of 16, batches that span
-/// several chunks, a single image split by tiles, and the same shapes with Winograd switched off
-/// (the direct kernels) for comparison.
+/// several chunks, a single image split by output channels (or, with 16 channels, by tiles), row
+/// counts that end in 4-row blocks, and the same shapes with Winograd switched off (the direct
+/// kernels) for comparison.
 @Suite struct WinogradTests {
     @Test(arguments: [
         (2, 16, 7, 7, 16), (3, 20, 5, 6, 40), (1, 32, 14, 14, 32), (1, 64, 15, 13, 70), (5, 17, 9, 4, 33),
-        (40, 32, 14, 14, 32), (2, 48, 3, 3, 16),
+        (40, 32, 14, 14, 32), (2, 48, 3, 3, 16), (1, 16, 9, 9, 16), (1, 64, 7, 7, 64),
     ])
     func matchesReference(batch: Int, c: Int, h: Int, w: Int, oc: Int) {
         for policy in [ConvolutionOptions.WinogradPolicy.f2x2, .f4x4] {
