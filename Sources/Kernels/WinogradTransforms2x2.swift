@@ -4,10 +4,9 @@
 
 /// `V[ξ][t][c] = (Bᵀ d B)[ξ]` for the chunk's tiles `tiles` (flattened over image, tile row, tile
 /// column; row `t - tiles.lowerBound` of V) and 16 channels at a time, with
-/// `Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`. Rows up to `rows` past the
-/// tiles are zeroed (the products read them).
+/// `Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
 func winogradInputTransform2x2(
-    _ g: WinogradGeometry, tiles: Range<Int>, rows: Int, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>
+    _ g: WinogradGeometry, tiles: Range<Int>, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>
 ) {
     let xiStride = g.rows * g.cPad
     let pixel = g.cPad, row = g.bufW * g.cPad
@@ -50,11 +49,6 @@ func winogradInputTransform2x2(
             storeLanes(e32 - e31, out + 14 * xiStride)
             storeLanes(e31 - e33, out + 15 * xiStride)
             c0 += 16
-        }
-    }
-    if tiles.count < rows {
-        for xi in 0..<16 {
-            (v + xi * xiStride + tiles.count * g.cPad).update(repeating: 0, count: (rows - tiles.count) * g.cPad)
         }
     }
 }

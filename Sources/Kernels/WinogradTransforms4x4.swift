@@ -39,10 +39,10 @@ private func outputTransform6(
 }
 
 /// `V[ξ][t][c] = (Bᵀ d B)[ξ]` (ξ = 6 a + b) for the chunk's tiles `tiles` (flattened over image,
-/// tile row, tile column; row `t - tiles.lowerBound` of V) and 16 channels at a time. Rows up to
-/// `rows` past the tiles are zeroed (the products read them). `scratch`: at least 36 x 16 floats.
+/// tile row, tile column; row `t - tiles.lowerBound` of V) and 16 channels at a time. `scratch`:
+/// at least 36 x 16 floats.
 func winogradInputTransform4x4(
-    _ g: WinogradGeometry, tiles: Range<Int>, rows: Int, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>,
+    _ g: WinogradGeometry, tiles: Range<Int>, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>,
     scratch: UnsafeMutablePointer<Float>
 ) {
     let xiStride = g.rows * g.cPad
@@ -82,11 +82,6 @@ func winogradInputTransform4x4(
                 storeLanes(v5, out + (30 + b) * xiStride)
             }
             c0 += 16
-        }
-    }
-    if tiles.count < rows {
-        for xi in 0..<36 {
-            (v + xi * xiStride + tiles.count * g.cPad).update(repeating: 0, count: (rows - tiles.count) * g.cPad)
         }
     }
 }
