@@ -146,26 +146,38 @@ private func filterTransform(tile: Int) -> [Double] {
 }
 
 /// Transforms OIHW 3x3 weights into `u[ξ][c][k]` (`k` padded with zeros to `kPad`): `U = G g Gᵀ`,
-/// computed in double and rounded once.
+/// computed in double and rounded once, 8 output channels per vector (the reverse mode transforms
+/// each probe's weights on every call, so this runs often).
 func packWinogradWeights(_ g: WinogradGeometry, _ weight: UnsafePointer<Float>, _ u: UnsafeMutablePointer<Float>) {
+    typealias Lanes = SIMD8<Double>
     let s = g.s, alpha = g.alpha
     let gm = filterTransform(tile: g.tile)
     u.initialize(repeating: 0, count: g.weightFloats)
-    var t = [Double](repeating: 0, count: alpha * 3)
-    for k in 0..<s.outChannels {
-        for c in 0..<s.inChannels {
-            let w = weight + (k * s.inChannels + c) * 9
-            // t = G g (α x 3), then U[i][j] = row i of t · row j of G.
+    // t = G g (α x 3 vectors of 8 channels), then U[i][j] = row i of t · row j of G.
+    var t = [Lanes](repeating: .zero, count: alpha * 3)
+    var w = [Lanes](repeating: .zero, count: 9)
+    for c in 0..<s.inChannels {
+        for k0 in stride(from: 0, to: s.outChannels, by: 8) {
+            let lanes = min(8, s.outChannels - k0)
+            for j in 0..<9 {
+                var v = Lanes.zero
+                for l in 0..<lanes { v[l] = Double(weight[((k0 + l) * s.inChannels + c) * 9 + j]) }
+                w[j] = v
+            }
             for i in 0..<alpha {
                 for col in 0..<3 {
-                    t[i * 3 + col] = gm[i * 3] * Double(w[col]) + gm[i * 3 + 1] * Double(w[3 + col])
-                        + gm[i * 3 + 2] * Double(w[6 + col])
+                    t[i * 3 + col] = gm[i * 3] * w[col] + gm[i * 3 + 1] * w[3 + col] + gm[i * 3 + 2] * w[6 + col]
                 }
             }
             for i in 0..<alpha {
                 for j in 0..<alpha {
                     let value = t[i * 3] * gm[j * 3] + t[i * 3 + 1] * gm[j * 3 + 1] + t[i * 3 + 2] * gm[j * 3 + 2]
-                    u[((i * alpha + j) * s.inChannels + c) * g.kPad + k] = Float(value)
+                    let out = u + ((i * alpha + j) * s.inChannels + c) * g.kPad + k0
+                    if lanes == 8 {
+                        UnsafeMutableRawPointer(out).storeBytes(of: SIMD8<Float>(value), as: SIMD8<Float>.self)
+                    } else {
+                        for l in 0..<lanes { out[l] = Float(value[l]) }
+                    }
                 }
             }
         }
