@@ -289,6 +289,29 @@ public final class ReverseMode: @unchecked Sendable {
         }
     }()
 
+    /// Quadratic-form steps whose form the one step reading their output adds instead
+    /// (`DerivativeRule.completesInputPairing`), as consumer step → producer step: the producer's
+    /// data inputs carry no tangent (a first layer), its output is read by that step alone, once,
+    /// as input 0, and both are in quadratic-form mode. The producer's tangent backward and its
+    /// output's tangent adjoint are then skipped. Found once per instance.
+    private lazy var pairedForms: [Int: Int] = {
+        var pairs: [Int: Int] = [:]
+        for (l, producer) in self.quadraticFormSteps.enumerated() {
+            guard let producer, self.rules[producer].quadraticFormIsOutputPairing, self.stepOutputs[producer].count == 1,
+                  self.stepInputs[producer].allSatisfy({ $0 == nil || $0 == self.weights[l] || !self.dependsOnWeights[$0!] })
+            else { continue }
+            let output = self.stepOutputs[producer][0]
+            guard output != self.outputRoot, !self.isWeight[output] else { continue }
+            let consumers = self.stepInputs.indices.filter { self.stepInputs[$0].contains(output) }
+            guard consumers.count == 1, let consumer = consumers.first, self.rules[consumer].completesInputPairing,
+                  self.stepInputs[consumer].first == output, self.stepInputs[consumer].filter({ $0 == output }).count == 1,
+                  self.quadraticFormSteps.contains(consumer)
+            else { continue }
+            pairs[consumer] = producer
+        }
+        return pairs
+    }()
+
     /// The tangent pass and the tangent of the backward pass for `probes` weight directions.
     /// `results[l]` (nil: not wanted) receives (Hv)_l; steps in `forms` accumulate their
     /// quadratic form instead (their weight's `results` entry must be nil).
@@ -323,11 +346,14 @@ public final class ReverseMode: @unchecked Sendable {
             weightTangents[id] = directions[l]
             weightTangentGrads[id] = results[l]
         }
+        // Pairing (see `pairedForms`) only where both forms are wanted: never for Hv.
+        let pairs = pairedForms.filter { forms[$0.key] != nil && forms[$0.value] != nil }
+        let pairedProducers = Set(pairs.values)
         // Outputs of quadratic-form steps, kept from their tangent to their tangent backward
         // (allocated once: fresh buffers of this size cost more in page faults than the dot products).
         var retained: [Int: UnsafeMutablePointer<Float>] = [:]
-        for index in forms.keys {
-            let needed = max(probes * count(stepOutputs[index][0]), 1)
+        for index in forms.keys where !pairedProducers.contains(index) {
+            let needed = max(probes * count(stepOutputs[index][0]), 1) * (pairs[index] == nil ? 1 : 2)
             if let (buffer, capacity) = retainedBuffers[index], capacity >= needed {
                 retained[index] = buffer
             } else {
@@ -342,6 +368,10 @@ public final class ReverseMode: @unchecked Sendable {
                             weightTangentGrads: backward ? weightTangentGrads : [:])
             d.quadraticForms = forms[index]
             d.retained = retained[index]
+            if let producer = pairs[index] {
+                d.inputPairing = forms[producer]
+                d.inputTangentGrads[0] = nil
+            }
             return d
         }
         for index in rules.indices where stepInputs[index].contains(where: { $0 != nil && dependsOnWeights[$0!] }) {
@@ -365,11 +395,14 @@ public final class ReverseMode: @unchecked Sendable {
                 }
             }
         }
-        for index in rules.indices.reversed() {
+        for index in rules.indices.reversed() where !pairedProducers.contains(index) {
             // This step is the first (in reverse order) to add to its inputs' tangent adjoints
             // unless a later step read them too; its outputs' were complete before it ran.
             for id in stepOutputs[index] where id < tangentGrads.count { zeroAdjoint(id) }
-            for case let id? in stepInputs[index] where !isWeight[id] { zeroAdjoint(id) }
+            for (i, input) in stepInputs[index].enumerated() {
+                guard let id = input, !isWeight[id], !(i == 0 && pairs[index] != nil) else { continue }
+                zeroAdjoint(id)
+            }
             rules[index].tangentBackward(io(index, backward: true))
         }
     }
