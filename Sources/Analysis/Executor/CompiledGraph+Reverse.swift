@@ -36,11 +36,10 @@ public final class ReverseMode: @unchecked Sendable {
     private let runtimeRoots: [ValueID]
     private let outputRoot: ValueID
     private var grads: [UnsafeMutablePointer<Float>?]
+    /// The current tangent pass's buffers (from `storage`; nil for values no weight is upstream of).
     private var tangents: [UnsafeMutablePointer<Float>?]
     private var tangentGrads: [UnsafeMutablePointer<Float>?]
-    private var tangentCapacity = 0
-    /// Per quadratic-form step: its kept output tangents (`retained`) and their capacity in floats.
-    private var retainedBuffers: [Int: (UnsafeMutablePointer<Float>, Int)] = [:]
+    private let storage: TangentStorage
     private var loss: LossTarget?
     private var lossScale: Float = 1
     /// Softmax of the last pass's class scores (batch × classes), in Double.
@@ -48,8 +47,12 @@ public final class ReverseMode: @unchecked Sendable {
 
     /// Compiles `model` for `batch` samples of `sampleShape`. Fails, naming the op and node, when a
     /// step has no backward, and when the model's output is not a [batch, classes] score matrix.
-    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads) throws {
+    /// `tangentStorage`: the tangent passes' buffers, shared with other engines of the same model that
+    /// never run a tangent pass at the same time (see `TangentStorage`); nil: this engine's own.
+    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads,
+                tangentStorage: TangentStorage? = nil) throws {
         self.model = model
+        self.storage = tangentStorage ?? TangentStorage()
         self.batch = batch
         let graph = model.graph
         let compiled: CompiledGraph
@@ -117,9 +120,6 @@ public final class ReverseMode: @unchecked Sendable {
 
     deinit {
         for buffer in grads { buffer?.deallocate() }
-        for buffer in tangents { buffer?.deallocate() }
-        for buffer in tangentGrads { buffer?.deallocate() }
-        for (buffer, _) in retainedBuffers.values { buffer.deallocate() }
     }
 
     private func count(_ id: ValueID) -> Int { compiled.types[id]?.count ?? 0 }
@@ -318,15 +318,10 @@ public final class ReverseMode: @unchecked Sendable {
     private func tangentPasses(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>?],
                                forms: [Int: UnsafeMutablePointer<Double>]) {
         precondition(loss != nil, "prepare() first")
-        if probes > tangentCapacity {
-            for id in runtimeRoots {
-                tangents[id]?.deallocate()
-                tangentGrads[id]?.deallocate()
-                tangents[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
-                // A value computed from the input alone needs no tangent of its adjoint: no weight is upstream.
-                tangentGrads[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
-            }
-            tangentCapacity = probes
+        // A value computed from the input alone has neither a tangent nor a tangent adjoint: no weight is upstream.
+        for id in runtimeRoots where dependsOnWeights[id] {
+            tangents[id] = storage.buffer(.tangent(id), floats: probes * count(id))
+            tangentGrads[id] = storage.buffer(.tangentOfAdjoint(id), floats: probes * count(id))
         }
         // Buffers are zeroed just before the first rule that writes them (below), not all up front:
         // the zeros are then still in cache when that rule adds to them (zeroing everything first
@@ -349,19 +344,11 @@ public final class ReverseMode: @unchecked Sendable {
         // Pairing (see `pairedForms`) only where both forms are wanted: never for Hv.
         let pairs = pairedForms.filter { forms[$0.key] != nil && forms[$0.value] != nil }
         let pairedProducers = Set(pairs.values)
-        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward
-        // (allocated once: fresh buffers of this size cost more in page faults than the dot products).
+        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward.
         var retained: [Int: UnsafeMutablePointer<Float>] = [:]
         for index in forms.keys where !pairedProducers.contains(index) {
-            let needed = max(probes * count(stepOutputs[index][0]), 1) * (pairs[index] == nil ? 1 : 2)
-            if let (buffer, capacity) = retainedBuffers[index], capacity >= needed {
-                retained[index] = buffer
-            } else {
-                retainedBuffers[index]?.0.deallocate()
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
-                retainedBuffers[index] = (buffer, needed)
-                retained[index] = buffer
-            }
+            let floats = probes * count(stepOutputs[index][0]) * (pairs[index] == nil ? 1 : 2)
+            retained[index] = storage.buffer(.retained(step: index), floats: floats)
         }
         func io(_ index: Int, backward: Bool) -> DerivativeIO {
             var d = self.io(step: index, probes: probes, weightTangents: weightTangents,
