@@ -36,11 +36,10 @@ public final class ReverseMode: @unchecked Sendable {
     private let runtimeRoots: [ValueID]
     private let outputRoot: ValueID
     private var grads: [UnsafeMutablePointer<Float>?]
+    /// The current tangent pass's buffers (from `storage`; nil for values no weight is upstream of).
     private var tangents: [UnsafeMutablePointer<Float>?]
     private var tangentGrads: [UnsafeMutablePointer<Float>?]
-    private var tangentCapacity = 0
-    /// Per quadratic-form step: its kept output tangents (`retained`) and their capacity in floats.
-    private var retainedBuffers: [Int: (UnsafeMutablePointer<Float>, Int)] = [:]
+    private let storage: TangentStorage
     private var loss: LossTarget?
     private var lossScale: Float = 1
     /// Softmax of the last pass's class scores (batch × classes), in Double.
@@ -48,8 +47,12 @@ public final class ReverseMode: @unchecked Sendable {
 
     /// Compiles `model` for `batch` samples of `sampleShape`. Fails, naming the op and node, when a
     /// step has no backward, and when the model's output is not a [batch, classes] score matrix.
-    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads) throws {
+    /// `tangentStorage`: the tangent passes' buffers, shared with other engines of the same model that
+    /// never run a tangent pass at the same time (see `TangentStorage`); nil: this engine's own.
+    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads,
+                tangentStorage: TangentStorage? = nil) throws {
         self.model = model
+        self.storage = tangentStorage ?? TangentStorage()
         self.batch = batch
         let graph = model.graph
         let compiled: CompiledGraph
@@ -117,9 +120,6 @@ public final class ReverseMode: @unchecked Sendable {
 
     deinit {
         for buffer in grads { buffer?.deallocate() }
-        for buffer in tangents { buffer?.deallocate() }
-        for buffer in tangentGrads { buffer?.deallocate() }
-        for (buffer, _) in retainedBuffers.values { buffer.deallocate() }
     }
 
     private func count(_ id: ValueID) -> Int { compiled.types[id]?.count ?? 0 }
@@ -289,21 +289,39 @@ public final class ReverseMode: @unchecked Sendable {
         }
     }()
 
+    /// Quadratic-form steps whose form the one step reading their output adds instead
+    /// (`DerivativeRule.completesInputPairing`), as consumer step → producer step: the producer's
+    /// data inputs carry no tangent (a first layer), its output is read by that step alone, once,
+    /// as input 0, and both are in quadratic-form mode. The producer's tangent backward and its
+    /// output's tangent adjoint are then skipped. Found once per instance.
+    private lazy var pairedForms: [Int: Int] = {
+        var pairs: [Int: Int] = [:]
+        for (l, producer) in self.quadraticFormSteps.enumerated() {
+            guard let producer, self.rules[producer].quadraticFormIsOutputPairing, self.stepOutputs[producer].count == 1,
+                  self.stepInputs[producer].allSatisfy({ $0 == nil || $0 == self.weights[l] || !self.dependsOnWeights[$0!] })
+            else { continue }
+            let output = self.stepOutputs[producer][0]
+            guard output != self.outputRoot, !self.isWeight[output] else { continue }
+            let consumers = self.stepInputs.indices.filter { self.stepInputs[$0].contains(output) }
+            guard consumers.count == 1, let consumer = consumers.first, self.rules[consumer].completesInputPairing,
+                  self.stepInputs[consumer].first == output, self.stepInputs[consumer].filter({ $0 == output }).count == 1,
+                  self.quadraticFormSteps.contains(consumer)
+            else { continue }
+            pairs[consumer] = producer
+        }
+        return pairs
+    }()
+
     /// The tangent pass and the tangent of the backward pass for `probes` weight directions.
     /// `results[l]` (nil: not wanted) receives (Hv)_l; steps in `forms` accumulate their
     /// quadratic form instead (their weight's `results` entry must be nil).
     private func tangentPasses(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>?],
                                forms: [Int: UnsafeMutablePointer<Double>]) {
         precondition(loss != nil, "prepare() first")
-        if probes > tangentCapacity {
-            for id in runtimeRoots {
-                tangents[id]?.deallocate()
-                tangentGrads[id]?.deallocate()
-                tangents[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
-                // A value computed from the input alone needs no tangent of its adjoint: no weight is upstream.
-                tangentGrads[id] = dependsOnWeights[id] ? .allocate(capacity: max(probes * count(id), 1)) : nil
-            }
-            tangentCapacity = probes
+        // A value computed from the input alone has neither a tangent nor a tangent adjoint: no weight is upstream.
+        for id in runtimeRoots where dependsOnWeights[id] {
+            tangents[id] = storage.buffer(.tangent(id), floats: probes * count(id))
+            tangentGrads[id] = storage.buffer(.tangentOfAdjoint(id), floats: probes * count(id))
         }
         // Buffers are zeroed just before the first rule that writes them (below), not all up front:
         // the zeros are then still in cache when that rule adds to them (zeroing everything first
@@ -323,25 +341,24 @@ public final class ReverseMode: @unchecked Sendable {
             weightTangents[id] = directions[l]
             weightTangentGrads[id] = results[l]
         }
-        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward
-        // (allocated once: fresh buffers of this size cost more in page faults than the dot products).
+        // Pairing (see `pairedForms`) only where both forms are wanted: never for Hv.
+        let pairs = pairedForms.filter { forms[$0.key] != nil && forms[$0.value] != nil }
+        let pairedProducers = Set(pairs.values)
+        // Outputs of quadratic-form steps, kept from their tangent to their tangent backward.
         var retained: [Int: UnsafeMutablePointer<Float>] = [:]
-        for index in forms.keys {
-            let needed = max(probes * count(stepOutputs[index][0]), 1)
-            if let (buffer, capacity) = retainedBuffers[index], capacity >= needed {
-                retained[index] = buffer
-            } else {
-                retainedBuffers[index]?.0.deallocate()
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
-                retainedBuffers[index] = (buffer, needed)
-                retained[index] = buffer
-            }
+        for index in forms.keys where !pairedProducers.contains(index) {
+            let floats = probes * count(stepOutputs[index][0]) * (pairs[index] == nil ? 1 : 2)
+            retained[index] = storage.buffer(.retained(step: index), floats: floats)
         }
         func io(_ index: Int, backward: Bool) -> DerivativeIO {
             var d = self.io(step: index, probes: probes, weightTangents: weightTangents,
                             weightTangentGrads: backward ? weightTangentGrads : [:])
             d.quadraticForms = forms[index]
             d.retained = retained[index]
+            if let producer = pairs[index] {
+                d.inputPairing = forms[producer]
+                d.inputTangentGrads[0] = nil
+            }
             return d
         }
         for index in rules.indices where stepInputs[index].contains(where: { $0 != nil && dependsOnWeights[$0!] }) {
@@ -365,11 +382,14 @@ public final class ReverseMode: @unchecked Sendable {
                 }
             }
         }
-        for index in rules.indices.reversed() {
+        for index in rules.indices.reversed() where !pairedProducers.contains(index) {
             // This step is the first (in reverse order) to add to its inputs' tangent adjoints
             // unless a later step read them too; its outputs' were complete before it ran.
             for id in stepOutputs[index] where id < tangentGrads.count { zeroAdjoint(id) }
-            for case let id? in stepInputs[index] where !isWeight[id] { zeroAdjoint(id) }
+            for (i, input) in stepInputs[index].enumerated() {
+                guard let id = input, !isWeight[id], !(i == 0 && pairs[index] != nil) else { continue }
+                zeroAdjoint(id)
+            }
             rules[index].tangentBackward(io(index, backward: true))
         }
     }

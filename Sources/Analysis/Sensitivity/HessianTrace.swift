@@ -125,16 +125,19 @@ public enum HessianTraceEstimator {
     /// Probe `probe`'s ±1 entries for layer `layer`: deterministic for the seed, independent of batching.
     static func rademacher(seed: UInt64, probe: Int, layer: Int, into buffer: UnsafeMutablePointer<Float>, count: Int) {
         var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(probe) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(layer) &* 0x94D0_49BB_1331_11EB
-        var bits: UInt64 = 0
-        for i in 0..<count {
-            if i % 64 == 0 {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                bits = z ^ (z >> 31)
+        // One splitmix64 word per 64 entries, bit j of it (1: +1, 0: -1) for entry j of the block.
+        var first = 0
+        while first < count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            let bits = z ^ (z >> 31)
+            let block = buffer + first
+            for j in 0..<min(64, count - first) {
+                block[j] = Float(Int32(truncatingIfNeeded: (bits >> UInt64(j)) & 1) &* 2 &- 1)
             }
-            buffer[i] = (bits >> UInt64(i % 64)) & 1 == 1 ? 1 : -1
+            first += 64
         }
     }
 

@@ -6,10 +6,35 @@ import Analysis
 /// so a wrong offset shows up here even where one probe passes the finite-difference tests.
 @Suite("probe batches")
 struct ProbeBatchTests {
-    @Test(arguments: ["conv", "attention"])
+    /// Flatten and three dense layers; `relu`: ReLU after the first two (fused), else none. The first
+    /// layer's quadratic form is then added by the second (`ReverseMode`'s pairing), which these
+    /// tests check against vᵀ(Hv) from the full products.
+    static func mlpModel(relu: Bool) throws -> Model {
+        var b = OpGradientTests.Builder()
+        b.constant("w1", [8, 12]); b.constant("b1", [8], scale: 0.1)
+        b.constant("w2", [8, 6]); b.constant("b2", [6], scale: 0.1)
+        b.constant("wh", [3, 6]); b.constant("bh", [3], scale: 0.1)
+        b.node("Flatten", ["x"], ["f"], ["axis": .int(1)])
+        b.node("Gemm", ["f", "w1", "b1"], ["h1"], ["transB": .int(1)])
+        if relu { b.node("Relu", ["h1"], ["r1"]) }
+        b.node("Gemm", [relu ? "r1" : "h1", "w2", "b2"], ["h2"])
+        if relu { b.node("Relu", ["h2"], ["r2"]) }
+        b.node("Gemm", [relu ? "r2" : "h2", "wh", "bh"], ["logits"], ["transB": .int(1), "alpha": .float(0.5)])
+        return try b.finish(input: [2, 6], output: "logits", classes: 3)
+    }
+
+    @Test(arguments: ["conv", "attention", "mlp", "linear"])
     func batchedProductsEqualSingleProbes(_ family: String) throws {
-        let model = family == "conv" ? try OpGradientTests.convModel() : try OpGradientTests.attentionModel()
-        let sampleShape = family == "conv" ? [2, 8, 8] : [3, 4]
+        let model = switch family {
+        case "conv": try OpGradientTests.convModel()
+        case "attention": try OpGradientTests.attentionModel()
+        default: try Self.mlpModel(relu: family == "mlp")
+        }
+        let sampleShape = switch family {
+        case "conv": [2, 8, 8]
+        case "attention": [3, 4]
+        default: [2, 6]
+        }
         let batch = 2, probes = 3
         var rng = SeededGenerator(seed: 11)
         let input = (0..<(batch * sampleShape.reduce(1, *))).map { _ in Float.random(in: -1...1, using: &rng) }

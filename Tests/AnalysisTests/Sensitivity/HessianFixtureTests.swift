@@ -152,6 +152,32 @@ struct HessianFixtureTests {
         print("[hessian] \(name): traces within \(worst) combined standard errors of PyTorch (\(report.probes) probes, \(report.seconds) s)")
     }
 
+    /// Samples split into chunks give the traces of one chunk up to float rounding, both when every
+    /// chunk keeps its own prepared passes (sharing the tangent buffers) and when a tight memory
+    /// budget makes the chunks share one engine and re-prepare before each product.
+    @Test(arguments: ["mlp", "cnn"])
+    func chunkedTracesEqualOneChunk(_ name: String) throws {
+        let (model, data, _) = try Self.load(name)
+        var options = HessianOptions()
+        options.samples = 24
+        options.maxProbes = 8
+        options.tolerance = 0
+        options.seed = 5
+        options.chunk = 24
+        let whole = try HessianTraceEstimator.run(model: model, data: data, options: options)
+        options.chunk = 10
+        let prepared = try HessianTraceEstimator.run(model: model, data: data, options: options)
+        options.memoryBudgetFloats = 1
+        let reprepared = try HessianTraceEstimator.run(model: model, data: data, options: options)
+        for (l, reference) in whole.layers.enumerated() {
+            for other in [prepared, reprepared] {
+                let tolerance = 1e-4 * (abs(reference.trace) + reference.standardError)
+                #expect(abs(other.layers[l].trace - reference.trace) <= tolerance,
+                        "\(name) \(reference.name): \(other.layers[l].trace) in chunks vs \(reference.trace) in one")
+            }
+        }
+    }
+
     @Test func deterministicForSeedAndStopsEarly() throws {
         let (model, data, _) = try Self.load("mlp")
         var options = HessianOptions()

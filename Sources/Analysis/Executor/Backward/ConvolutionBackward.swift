@@ -263,14 +263,19 @@ struct ConvDerivative: DerivativeRule {
         let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
         let probes = d.probes
         // Ż = conv(ẋ, W) + conv(x, V) (+ ṙ): the probes' input tangents are just more images.
-        if let tx { forwardConv(images: probes * s.batch, tx, w, out, threads: d.threads) }
         if let tw {
             withScratch(d.retained == nil ? probes * outCount : 0, zeroed: false) { scratch in
                 let u = d.retained ?? scratch
                 for p in 0..<probes {
                     forwardConv(images: s.batch, x, tw + p * weightCount, u + p * outCount, threads: d.threads)
                 }
-                addInPlace(out, u, count: probes * outCount, threads: d.threads)
+                // conv(x, V) enters conv(ẋ, W) as its residual (added in the kernel's store, not by
+                // another pass over the probes' outputs).
+                if let tx {
+                    forwardConv(images: probes * s.batch, tx, w, out, residual: u, threads: d.threads)
+                } else {
+                    addInPlace(out, u, count: probes * outCount, threads: d.threads)
+                }
             }
             // Quadratic form, second term: ⟨Z̄, conv(ẋ, V)⟩ (the first needs Ż̄, in tangentBackward).
             if let q = d.quadraticForms, let tx, let g = d.outputGrads[0] {
@@ -284,6 +289,8 @@ struct ConvDerivative: DerivativeRule {
                     }
                 }
             }
+        } else if let tx {
+            forwardConv(images: probes * s.batch, tx, w, out, threads: d.threads)
         }
         if let tr = d.inputTangent(3) {
             let rCount = broadcastResidual?.reduce(1, *) ?? outCount

@@ -19,15 +19,20 @@ struct DerivativeIO {
     let outputGrads: [UnsafePointer<Float>?]
     let inputTangents: [UnsafePointer<Float>?]
     let outputTangents: [UnsafeMutablePointer<Float>?]
-    let inputTangentGrads: [UnsafeMutablePointer<Float>?]
+    var inputTangentGrads: [UnsafeMutablePointer<Float>?]
     let outputTangentGrads: [UnsafePointer<Float>?]
     let threads: Int
     /// Quadratic-form mode (see `DerivativeRule.quadraticFormWeight`): `probes` sums to which the rule
     /// adds vᵀ(Hv) restricted to its weight; nil otherwise. Its weight's tangent adjoint is then not wanted.
     var quadraticForms: UnsafeMutablePointer<Double>? = nil
     /// Quadratic-form mode: `probes` copies of the step's output kept from `tangent` to
-    /// `tangentBackward` for the rule's own use (uninitialised on `tangent`).
+    /// `tangentBackward` for the rule's own use (uninitialised on `tangent`); twice that many with
+    /// `inputPairing`.
     var retained: UnsafeMutablePointer<Float>? = nil
+    /// Pairing mode (see `DerivativeRule.completesInputPairing`): the `probes` quadratic-form sums of
+    /// the layer that produced input 0, to which this rule adds ⟨ā̇, ȧ⟩ (ȧ: input 0's tangent, ā̇: its
+    /// tangent adjoint). ā̇ is then not formed: `inputTangentGrads[0]` is nil.
+    var inputPairing: UnsafeMutablePointer<Double>? = nil
 
     func input(_ i: Int) -> UnsafePointer<Float> { inputs[i]! }
     func inputGrad(_ i: Int) -> UnsafeMutablePointer<Float>? { i < inputGrads.count ? inputGrads[i] : nil }
@@ -48,10 +53,20 @@ protocol DerivativeRule {
     /// v_Wᵀ(Hv)_W directly (into `quadraticForms`, without forming (Hv)_W), or nil. A rule that
     /// returns an index accepts a nil tangent adjoint for that input and needs `retained`.
     var quadraticFormWeight: Int? { get }
+    /// Whether, in quadratic-form mode with no tangent on any data input, the rule's form is the
+    /// pairing ⟨ȳ̇, ẏ⟩ of its output's tangent adjoint and tangent and its `tangentBackward` does
+    /// nothing else: then the step reading that output can add the form instead (a network's first
+    /// layer, see `completesInputPairing`), and this rule's `tangentBackward` is skipped.
+    var quadraticFormIsOutputPairing: Bool { get }
+    /// Whether the rule, itself in quadratic-form mode, can add ⟨ā̇, ȧ⟩ for its input 0 without
+    /// forming ā̇ (`DerivativeIO.inputPairing`).
+    var completesInputPairing: Bool { get }
 }
 
 extension DerivativeRule {
     var quadraticFormWeight: Int? { nil }
+    var quadraticFormIsOutputPairing: Bool { false }
+    var completesInputPairing: Bool { false }
 }
 
 /// Static facts about a step a rule may need: shapes and which inputs are compile-time constants.
