@@ -3,11 +3,13 @@ import Kernels
 
 /// `narrowGemm` against a Double reference, over the shapes the tangent passes, a transformer's
 /// projections and an MLP's first layer give it and the edges of its tiling (row tails,
-/// 16/32/48/64-column slices, N > 64, K = 1, K deeper than one block of `narrowGemmDepth`).
+/// 16/32/48/64-column slices, N > 64, K = 1, K deeper than one block of `narrowGemmDepth`). With
+/// two threads 64 and 27 rows end each thread on a 4- and a 3-row tile.
 @Suite("narrow GEMM")
 struct NarrowGemmTests {
     @Test(arguments: [(1, 16, 1), (7, 64, 64), (48, 64, 64), (131, 128, 64), (97, 48, 33), (53, 256, 200), (13, 80, 512),
-                            (50, 256, 784), (19, 48, 1100), (2, 16, 513)])
+                            (50, 256, 784), (19, 48, 1100), (2, 16, 513),
+                            (64, 64, 600), (27, 128, 40)])
     func matchesReference(_ m: Int, _ n: Int, _ k: Int) {
         var rng = TestRNG(seed: UInt64(m * 1000 + n * 7 + k))
         let lda = k + 3, ldc = n + 5
