@@ -1,7 +1,7 @@
 import Kernels
 
-/// The packed panel form of a constant GEMM B operand (a layer weight), packed on first use and kept
-/// until `invalidate()`.
+/// The packed forms of a constant GEMM B operand (a layer weight): the blocked GEMM's panels, the
+/// narrow GEMM's column slices or plain rows, each made on first use and kept until `invalidate()`.
 ///
 /// Packing a transposed [out, in] weight costs ~10 % of a batch-256 product and dominates batch-1
 /// products, so it is done once. `CompiledGraph.substitute` (which hands the operator a different
@@ -10,13 +10,15 @@ import Kernels
 /// time, so the cache needs no lock.
 final class WeightPackCache: @unchecked Sendable {
     private var packed: PackedMatrix?
+    private var narrow: NarrowGemmOperand?
     private var rows: UnsafeMutablePointer<Float>?
 
     deinit { rows?.deallocate() }
 
-    /// Forgets both forms (the weight buffer was substituted).
+    /// Forgets every form (the weight buffer was substituted).
     func invalidate() {
         packed = nil
+        narrow = nil
         rows?.deallocate()
         rows = nil
     }
@@ -26,6 +28,15 @@ final class WeightPackCache: @unchecked Sendable {
         if let packed { return packed }
         let fresh = PackedMatrix(b: b, ldb: ldb, transB: transB, k: k, n: n)
         packed = fresh
+        return fresh
+    }
+
+    /// `alpha · op(B)` in the narrow GEMM's layout (for `narrowGemm`). One operator always asks
+    /// with the same `alpha`, so it is not part of the key.
+    func narrowOperand(for b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int, alpha: Float) -> NarrowGemmOperand {
+        if let narrow { return narrow }
+        let fresh = NarrowGemmOperand(b: b, ldb: ldb, transB: transB, k: k, n: n, alpha: alpha)
+        narrow = fresh
         return fresh
     }
 

@@ -55,6 +55,12 @@ struct GemmOperator: Operator {
                     if relu { for j in 0..<n { row[j] = Swift.max(row[j], 0) } }
                 }
             }
+        } else if let packCache, !transA, narrowGemmPaysOffWithKeptOperand(m: m, n: n, k: k), bias != .row {
+            // Tall and narrow against a weight: A read in place rather than packed (see NarrowGemm.swift),
+            // B copied into the kernel's layout once.
+            let operand = packCache.narrowOperand(for: b, ldb: ldb, transB: transB, k: k, n: n, alpha: alpha)
+            narrowGemm(m: m, a: a, lda: k, b: operand, c: y, ldc: n, beta: beta, columnBias: epilogue.bias, relu: relu,
+                       threads: io.threads)
         } else if !transA, narrowGemmPaysOff(m: m, n: n, k: k), bias != .row {
             // Tall and narrow: A read in place rather than packed (see NarrowGemm.swift).
             narrowGemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: transB, c: y, ldc: n, alpha: alpha,
@@ -121,7 +127,13 @@ struct MatMulOperator: Operator {
         let a = io.input(0), b = io.input(1), y = io.output(0)
         if foldsBatchIntoM {
             let epilogue = GemmEpilogue(bias: io.optionalInput(2), biasAxis: .column, relu: relu)
-            if narrowGemmPaysOff(m: batch * m, n: n, k: k) {
+            if let packCache, narrowGemmPaysOffWithKeptOperand(m: batch * m, n: n, k: k) {
+                // Tall and narrow against a weight (a transformer's projections): A read in place,
+                // B copied into the kernel's layout once.
+                let operand = packCache.narrowOperand(for: b, ldb: n, transB: false, k: k, n: n, alpha: 1)
+                narrowGemm(m: batch * m, a: a, lda: k, b: operand, c: y, ldc: n, columnBias: epilogue.bias, relu: relu,
+                           threads: io.threads)
+            } else if narrowGemmPaysOff(m: batch * m, n: n, k: k) {
                 // Tall and narrow (a transformer's projections): A read in place rather than packed.
                 narrowGemm(m: batch * m, n: n, k: k, a: a, lda: k, b: b, ldb: n, transB: false, c: y, ldc: n,
                            columnBias: epilogue.bias, relu: relu, threads: io.threads)
