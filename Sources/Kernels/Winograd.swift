@@ -15,9 +15,12 @@ import Synchronization
 // Work is done per chunk of a few images, sized so that the chunk's transformed input V and
 // product M stay in the core's L2 cache: (1) the chunk's input is copied into a zero-padded
 // channels-last buffer (so the transforms work on 16 channels per vector), (2) input transform into
-// V `[α²][rows][Cpad]`, (3) the α² products into M `[α²][rows][Kpad]`, (4) output transform, + bias,
-// + residual, ReLU, scattered into NCHW. Chunks are split over threads. The transforms of each
-// tile size are in WinogradTransforms2x2.swift and WinogradTransforms4x4.swift.
+// V `[α²][rows][Cpad]`, (3) the α² products into M `[α²][rows][Kpad]`, (4) output transform into a
+// channels-last staging plane per image and 16 channels, then + bias, + residual, ReLU on the way
+// to NCHW through 16x16 transposes (steps 1 and 4 move whole vectors: written element by element,
+// the output transform and its scatter took 27% of a sample-CNN pass). Chunks are split over
+// threads. The transforms of each tile size are in WinogradTransforms2x2.swift and
+// WinogradTransforms4x4.swift.
 //
 // Accuracy: F(2x2)'s transforms only add, subtract and halve, so its error is that of float32 sums
 // of about 4x more terms of similar size than the direct sum. F(4x4)'s use the points 0, ±1, ±2, ∞
