@@ -129,7 +129,7 @@ public final class BackgroundSensitivity: @unchecked Sendable {
                 }
             }, isCancelled: { [self] in shouldStop() })
         } catch {
-            publish(.failed(message: (error as? QScopeError)?.description ?? "\(error)"))
+            publish(.failed(message: QScopeError.message(for: error)))
         }
     }
 

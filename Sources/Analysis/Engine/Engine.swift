@@ -69,7 +69,7 @@ public actor Engine {
                 // Superseded: publish nothing.
             } catch {
                 if !Task.isCancelled {
-                    let message = (error as? QScopeError)?.description ?? "\(error)"
+                    let message = QScopeError.message(for: error)
                     post(.failed(generation: generation, message: message))
                 }
             }

@@ -71,7 +71,7 @@ public actor LayerCompareEngine {
                 // Superseded or closed: publish nothing.
             } catch {
                 if !Task.isCancelled {
-                    post(.failed(generation: generation, message: (error as? QScopeError)?.description ?? "\(error)"))
+                    post(.failed(generation: generation, message: QScopeError.message(for: error)))
                 }
             }
         }

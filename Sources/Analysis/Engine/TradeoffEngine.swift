@@ -81,7 +81,7 @@ public actor TradeoffEngine {
                 post(.allocated(generation: generation, result))
             } catch is CancellationError {
             } catch {
-                if !Task.isCancelled { post(.allocationFailed(generation: generation, message: Self.describe(error))) }
+                if !Task.isCancelled { post(.allocationFailed(generation: generation, message: QScopeError.message(for: error))) }
             }
         }
     }
@@ -109,7 +109,7 @@ public actor TradeoffEngine {
                 post(.sweepFinished(generation: generation, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             } catch is CancellationError {
             } catch {
-                if !Task.isCancelled { post(.sweepFailed(generation: generation, message: Self.describe(error))) }
+                if !Task.isCancelled { post(.sweepFailed(generation: generation, message: QScopeError.message(for: error))) }
             }
         }
     }
@@ -125,8 +125,6 @@ public actor TradeoffEngine {
         await allocation?.value
         await sweeping?.value
     }
-
-    private static func describe(_ error: Error) -> String { (error as? QScopeError)?.description ?? "\(error)" }
 }
 
 /// The per-layer candidates of a model, built on first use and kept (quantizing every layer at every

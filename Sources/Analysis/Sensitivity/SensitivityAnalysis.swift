@@ -124,7 +124,7 @@ public enum SensitivityAnalysis {
                 _ = try run(model: model, data: data, options: options, evaluator: evaluator,
                             post: { continuation.yield($0) }, isCancelled: { cancelled.isSet })
             } catch {
-                let message = (error as? QScopeError)?.description ?? "\(error)"
+                let message = QScopeError.message(for: error)
                 continuation.yield(.failed(message: message))
             }
             continuation.finish()

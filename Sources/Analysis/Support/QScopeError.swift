@@ -23,6 +23,12 @@ public struct QScopeError: Error, CustomStringConvertible, Sendable, Equatable {
         return text.replacingOccurrences(of: "\n", with: " ")
     }
 
+    /// The one line to show for any error: a `QScopeError`'s description, else the error's own text
+    /// (what engines publish and the workbench shows when a background job fails).
+    public static func message(for error: Error) -> String {
+        (error as? QScopeError)?.description ?? "\(error)"
+    }
+
     /// The same error, attributed to `file` unless it already names one.
     public func inFile(_ file: String) -> QScopeError {
         var copy = self

@@ -114,14 +114,14 @@ final class WorkbenchRuntime {
                     try PlanFile.save(plan, modelPath: state.model.path, to: path)
                     dispatch(.planSaved(plan, path: path))
                 } catch {
-                    dispatch(.fileFailed(message: Self.describe(error)))
+                    dispatch(.fileFailed(message: QScopeError.message(for: error)))
                 }
             case .loadPlan(let path):
                 do {
                     let plan = try PlanFile.load(path: path, layerNames: state.model.layerNames)
                     dispatch(.planLoaded(plan, path: path))
                 } catch {
-                    dispatch(.fileFailed(message: Self.describe(error)))
+                    dispatch(.fileFailed(message: QScopeError.message(for: error)))
                 }
             case .startSensitivity:
                 sensitivity.start()
@@ -161,10 +161,6 @@ final class WorkbenchRuntime {
             mailbox.post(writeExport(plan, format: format, to: path, model: model, dataset: dataset))
         }
     }
-
-    fileprivate static func describe(_ error: Error) -> String {
-        (error as? QScopeError)?.description ?? "\(error)"
-    }
 }
 
 /// The export itself: `.exported` or `.fileFailed` with the one-line error.
@@ -180,6 +176,6 @@ func writeExport(_ plan: Plan, format: Exporter.Format, to path: String, model: 
         let report = try Exporter.export(model: model, plan: plan, format: format, to: path, calibration: calibration)
         return .exported(ExportOutcome(path: path, format: format, bytes: report.bytes, warnings: report.warnings))
     } catch {
-        return .fileFailed(message: WorkbenchRuntime.describe(error))
+        return .fileFailed(message: QScopeError.message(for: error))
     }
 }

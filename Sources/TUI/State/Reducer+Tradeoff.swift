@@ -33,7 +33,7 @@ func submitBudget(_ state: inout AppState, _ text: String) -> [Effect] {
     do {
         budget = try BudgetInput.parse(text)
     } catch {
-        state.notice = Notice((error as? QScopeError)?.description ?? "\(error)", isError: true)
+        state.notice = Notice(QScopeError.message(for: error), isError: true)
         return []
     }
     state.tradeoff.budgetText = text.trimmingSpaces
