@@ -212,10 +212,10 @@ func winogradTile(for s: Conv2DShape) -> Int? {
 /// - `bias`: `outChannels` floats or nil. `residual`: a tensor of the output's shape or nil; it
 ///   must not overlap `output`. `workspace`: at least `conv2dWorkspaceCount(s, threads:)` floats
 ///   (any alignment), not aliasing the tensors. `output` must not overlap `input`.
-/// - Strategy: Winograd F(4x4, 3x3) or F(2x2, 3x3) where `winogradTile(for:)` says it measured faster; strided 1x1
-///   convs of several images as a subsample + pointwise GEMM (`isStridedPointwise`); otherwise
-///   (`convAlgorithm`) a direct convolution with register-blocked tiles (DirectConv.swift) for
-///   every shape except depthwise (one input channel per group: a direct loop) and pointwise 1x1
+/// - Strategy: Winograd F(4x4, 3x3) or F(2x2, 3x3) where `winogradTile(for:)` says it measured
+///   faster; strided 1x1 convs of several images as a subsample + pointwise GEMM
+///   (`isStridedPointwise`); otherwise (`convAlgorithm`) a direct convolution with
+///   register-blocked tiles (DirectConv.swift) for every shape except depthwise (one input channel per group: a direct loop) and pointwise 1x1
 ///   stride-1 unpadded convs (im2col-free GEMM on the input). The weights are repacked on every
 ///   call (~4 us per 64x64x3x3); `PackedConvWeights` + the `packedWeights:` overload skip that.
 ///   With `batch >= 2` images are split over threads; a single image is split by output channels

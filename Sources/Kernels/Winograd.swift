@@ -68,10 +68,6 @@ struct WinogradGeometry {
     let s: Conv2DShape
     /// Output tile edge m (2 or 4).
     let tile: Int
-    /// Transformed tile edge α = m + 2.
-    let alpha: Int
-    /// Transformed element positions ξ: α².
-    let positions: Int
     /// Tiles per image along each axis (the last may be partly outside the output).
     let tilesH: Int
     let tilesW: Int
@@ -96,8 +92,6 @@ struct WinogradGeometry {
         precondition(winogradTiles.contains(tile), "Winograd: no F(\(tile)x\(tile), 3x3)")
         self.s = s
         self.tile = tile
-        alpha = tile + 2
-        positions = alpha * alpha
         tilesH = (s.outHeight + tile - 1) / tile
         tilesW = (s.outWidth + tile - 1) / tile
         tilesPerImage = tilesH * tilesW
@@ -105,7 +99,7 @@ struct WinogradGeometry {
         kPad = (s.outChannels + 15) / 16 * 16
         bufH = tile * tilesH + 2
         bufW = tile * tilesW + 2
-        let perImage = positions * tilesPerImage * (cPad + kPad) * 4
+        let perImage = (tile + 2) * (tile + 2) * tilesPerImage * (cPad + kPad) * 4
         let fit = max(1, Self.chunkBytes / max(perImage, 1))
         // From half to one and a half times what fits, the chunk whose rows leave the fewest to the
         // 4-row tail kernels (which do 16 multiply-adds per 8 loads against 24 per 10): rows past
@@ -122,6 +116,10 @@ struct WinogradGeometry {
         rows = winogradRows(tilesPerImage * imagesPerChunk)
     }
 
+    /// Transformed tile edge α = m + 2.
+    var alpha: Int { tile + 2 }
+    /// Transformed element positions ξ: α².
+    var positions: Int { alpha * alpha }
     var bufferFloats: Int { imagesPerChunk * bufH * bufW * cPad }
     var transformedInputFloats: Int { positions * rows * cPad }
     var productFloats: Int { positions * rows * kPad }
@@ -219,8 +217,9 @@ func winogradConv(
     // A batch of fewer chunks than threads (a single image) is split by output channel blocks:
     // every worker transforms the whole input and multiplies and writes back its own channels.
     // With a single block of 16 channels it is split by tiles instead.
-    let channelSplit = chunks < threads && blockCount >= 2
-    let tileSplit = chunks < threads && !channelSplit
+    let split = chunks < threads
+    let channelSplit = split && blockCount >= 2
+    let tileSplit = split && !channelSplit
     // Bias by 16-channel vector, zero past the last channel.
     var biasVectors = [SIMD16<Float>](repeating: .zero, count: blockCount)
     if let bias {
@@ -234,7 +233,6 @@ func winogradConv(
             let m = v + g.transformedInputFloats
             let scratch = m + g.productFloats
             let staging = scratch + g.transformScratchFloats
-            let split = channelSplit || tileSplit
             let chunkRange = split ? 0..<chunks : (chunks * worker / workers)..<(chunks * (worker + 1) / workers)
             let blocks = channelSplit
                 ? (blockCount * worker / workers)..<(blockCount * (worker + 1) / workers) : 0..<blockCount
@@ -275,7 +273,7 @@ func winogradConv(
                 let sink = WinogradStagedSink(g: g, staging: staging)
                 for image in 0..<images {
                     let imageTiles = (image * g.tilesPerImage)..<((image + 1) * g.tilesPerImage)
-                    for block in blocks where block * 16 < g.s.outChannels {
+                    for block in blocks {
                         let k0 = block * 16
                         winogradOutputTransform(
                             g, m: product, tiles: imageTiles, rowBase: 0, k0: k0, sink: sink, scratch: scratch)
