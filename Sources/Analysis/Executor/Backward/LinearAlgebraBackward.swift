@@ -64,9 +64,9 @@ struct DenseDerivative: DerivativeRule {
             } else {
                 for p in 0..<probes {
                     if let u = d.retained {
-                    // Kept for the quadratic form's first term (tangentBackward).
-                    matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, u + p * m * n,
-                                     alpha: alpha, accumulate: false, threads: d.threads)
+                        // Kept for the quadratic form's first term (tangentBackward).
+                        matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, u + p * m * n,
+                                         alpha: alpha, accumulate: false, threads: d.threads)
                         addInPlace(out + p * m * n, u + p * m * n, count: m * n, threads: d.threads)
                     } else {
                         matmulAccumulate(m: m, n: n, k: k, d.input(0), false, tb + p * n * k, transB, out + p * m * n,
