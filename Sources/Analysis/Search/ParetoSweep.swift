@@ -35,8 +35,6 @@ public enum ParetoSweep {
         public var plans: [(source: Source, choices: [Int])]
         /// Distinct HAWQ-optimal plans over all budgets (before any cap).
         public var distinctPlans: Int
-        /// HAWQ plans kept (all of them unless capped).
-        public var keptPlans: Int
     }
 
     /// Every distinct HAWQ-optimal plan of `problem` over all budgets, thinned to `maxHAWQPlans`
@@ -59,7 +57,7 @@ public enum ParetoSweep {
         // Uniform: every layer at the same candidate index (the same width).
         let widths = layers.first?.candidates.count ?? 0
         for index in (0..<widths).reversed() { plans.append((.uniform, Array(repeating: index, count: layers.count))) }
-        return Schedule(plans: plans, distinctPlans: distinct, keptPlans: hawq.count)
+        return Schedule(plans: plans, distinctPlans: distinct)
     }
 
     /// Sweeps the allocation of `problem` over every budget and evaluates each distinct plan (at most
