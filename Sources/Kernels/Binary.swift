@@ -158,15 +158,11 @@ private func zipRow(
     _ out: UnsafeMutablePointer<Float>, _ n: Int,
     _ f: (Vec, Vec) -> Vec, _ g: (Float, Float) -> Float
 ) {
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
-    @inline(__always) func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
-    }
     var i = 0
     switch (sa, sb) {
     case (1, 1):
         while i + 16 <= n {
-            store(f(load(a + i), load(b + i)), out + i)
+            storeLanes(f(loadLanes(a + i), loadLanes(b + i)), out + i)
             i += 16
         }
         while i < n {
@@ -177,7 +173,7 @@ private func zipRow(
         let bs = b.pointee
         let bv = Vec(repeating: bs)
         while i + 16 <= n {
-            store(f(load(a + i), bv), out + i)
+            storeLanes(f(loadLanes(a + i), bv), out + i)
             i += 16
         }
         while i < n {
@@ -188,7 +184,7 @@ private func zipRow(
         let aScalar = a.pointee
         let av = Vec(repeating: aScalar)
         while i + 16 <= n {
-            store(f(av, load(b + i)), out + i)
+            storeLanes(f(av, loadLanes(b + i)), out + i)
             i += 16
         }
         while i < n {

@@ -27,16 +27,6 @@ struct TileStore {
     }
 }
 
-@inline(__always)
-private func loadVector(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func storeVector(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// Finishes one row of a tile: `c[0..<32] = store(acc0 ++ acc1)`.
 @inline(__always)
 private func storeRow(
@@ -46,23 +36,23 @@ private func storeRow(
     var v0 = acc0 * s.alpha
     var v1 = acc1 * s.alpha
     if s.accumulate {
-        v0 = v0.addingProduct(s.beta, loadVector(c))
-        v1 = v1.addingProduct(s.beta, loadVector(c + 16))
+        v0 = v0.addingProduct(s.beta, loadLanes(c))
+        v1 = v1.addingProduct(s.beta, loadLanes(c + 16))
     }
     if let rb = s.rowBias {
         v0 += rb[row]
         v1 += rb[row]
     }
     if let cb = s.columnBias {
-        v0 += loadVector(cb)
-        v1 += loadVector(cb + 16)
+        v0 += loadLanes(cb)
+        v1 += loadLanes(cb + 16)
     }
     if s.relu {
         v0 = vmax(v0, SIMD16<Float>())
         v1 = vmax(v1, SIMD16<Float>())
     }
-    storeVector(v0, c)
-    storeVector(v1, c + 16)
+    storeLanes(v0, c)
+    storeLanes(v1, c + 16)
 }
 
 /// C tile (mr x 32, row stride ldc) = store(Ap * Bp) over `kc` steps. `a` is an MR-interleaved
@@ -100,8 +90,8 @@ private func microKernelBody(
     var bp = b
     var p = 0
     while p < kc {
-        let b0 = loadVector(bp)
-        let b1 = loadVector(bp + 16)
+        let b0 = loadLanes(bp)
+        let b1 = loadLanes(bp + 16)
         let a0 = SIMD16<Float>(repeating: ap[0])
         c00 = c00.addingProduct(a0, b0)
         c01 = c01.addingProduct(a0, b1)

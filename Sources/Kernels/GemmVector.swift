@@ -77,16 +77,6 @@ private func gemvColumns(
     }
 }
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// `out[q] = sum_p x[p] * m[p * ld + q]` for `q < width` (<= 128): rows of M are contiguous, so
 /// accumulate whole row segments in registers.
 private func rowMajorDots(
@@ -105,34 +95,34 @@ private func rowMajorDots(
         var row = m
         for p in 0..<k {
             let xp = SIMD16<Float>(repeating: x[p])
-            c0 = c0.addingProduct(xp, load16(row))
-            c1 = c1.addingProduct(xp, load16(row + 16))
-            c2 = c2.addingProduct(xp, load16(row + 32))
-            c3 = c3.addingProduct(xp, load16(row + 48))
-            c4 = c4.addingProduct(xp, load16(row + 64))
-            c5 = c5.addingProduct(xp, load16(row + 80))
-            c6 = c6.addingProduct(xp, load16(row + 96))
-            c7 = c7.addingProduct(xp, load16(row + 112))
+            c0 = c0.addingProduct(xp, loadLanes(row))
+            c1 = c1.addingProduct(xp, loadLanes(row + 16))
+            c2 = c2.addingProduct(xp, loadLanes(row + 32))
+            c3 = c3.addingProduct(xp, loadLanes(row + 48))
+            c4 = c4.addingProduct(xp, loadLanes(row + 64))
+            c5 = c5.addingProduct(xp, loadLanes(row + 80))
+            c6 = c6.addingProduct(xp, loadLanes(row + 96))
+            c7 = c7.addingProduct(xp, loadLanes(row + 112))
             row += ld
         }
-        store16(c0, out)
-        store16(c1, out + 16)
-        store16(c2, out + 32)
-        store16(c3, out + 48)
-        store16(c4, out + 64)
-        store16(c5, out + 80)
-        store16(c6, out + 96)
-        store16(c7, out + 112)
+        storeLanes(c0, out)
+        storeLanes(c1, out + 16)
+        storeLanes(c2, out + 32)
+        storeLanes(c3, out + 48)
+        storeLanes(c4, out + 64)
+        storeLanes(c5, out + 80)
+        storeLanes(c6, out + 96)
+        storeLanes(c7, out + 112)
         return
     }
     while q + 16 <= width {
         var c0 = SIMD16<Float>()
         var row = m + q
         for p in 0..<k {
-            c0 = c0.addingProduct(x[p], load16(row))
+            c0 = c0.addingProduct(x[p], loadLanes(row))
             row += ld
         }
-        store16(c0, out + q)
+        storeLanes(c0, out + q)
         q += 16
     }
     while q < width {
@@ -170,24 +160,24 @@ private func columnDots(
         var b3 = SIMD16<Float>()
         var p = 0
         while p + 32 <= k {
-            let x0 = load16(x + p)
-            let x1 = load16(x + p + 16)
-            a0 = a0.addingProduct(x0, load16(m0 + p))
-            b0 = b0.addingProduct(x1, load16(m0 + p + 16))
-            a1 = a1.addingProduct(x0, load16(m1 + p))
-            b1 = b1.addingProduct(x1, load16(m1 + p + 16))
-            a2 = a2.addingProduct(x0, load16(m2 + p))
-            b2 = b2.addingProduct(x1, load16(m2 + p + 16))
-            a3 = a3.addingProduct(x0, load16(m3 + p))
-            b3 = b3.addingProduct(x1, load16(m3 + p + 16))
+            let x0 = loadLanes(x + p)
+            let x1 = loadLanes(x + p + 16)
+            a0 = a0.addingProduct(x0, loadLanes(m0 + p))
+            b0 = b0.addingProduct(x1, loadLanes(m0 + p + 16))
+            a1 = a1.addingProduct(x0, loadLanes(m1 + p))
+            b1 = b1.addingProduct(x1, loadLanes(m1 + p + 16))
+            a2 = a2.addingProduct(x0, loadLanes(m2 + p))
+            b2 = b2.addingProduct(x1, loadLanes(m2 + p + 16))
+            a3 = a3.addingProduct(x0, loadLanes(m3 + p))
+            b3 = b3.addingProduct(x1, loadLanes(m3 + p + 16))
             p += 32
         }
         if p + 16 <= k {
-            let x0 = load16(x + p)
-            a0 = a0.addingProduct(x0, load16(m0 + p))
-            a1 = a1.addingProduct(x0, load16(m1 + p))
-            a2 = a2.addingProduct(x0, load16(m2 + p))
-            a3 = a3.addingProduct(x0, load16(m3 + p))
+            let x0 = loadLanes(x + p)
+            a0 = a0.addingProduct(x0, loadLanes(m0 + p))
+            a1 = a1.addingProduct(x0, loadLanes(m1 + p))
+            a2 = a2.addingProduct(x0, loadLanes(m2 + p))
+            a3 = a3.addingProduct(x0, loadLanes(m3 + p))
             p += 16
         }
         var s0 = (a0 + b0).sum()

@@ -21,10 +21,6 @@ public func layerNorm(
     }
 }
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> Vec {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
-}
-
 /// Sum of `f(x[i])` over a row with four 16-lane accumulators (64 partial sums).
 @inline(__always)
 func rowSum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (Vec) -> Vec) -> Float {
@@ -34,14 +30,14 @@ func rowSum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (Vec) -> Vec) -> Float {
     var s3 = Vec()
     var i = 0
     while i + 64 <= n {
-        s0 += f(load(x + i))
-        s1 += f(load(x + i + 16))
-        s2 += f(load(x + i + 32))
-        s3 += f(load(x + i + 48))
+        s0 += f(loadLanes(x + i))
+        s1 += f(loadLanes(x + i + 16))
+        s2 += f(loadLanes(x + i + 32))
+        s3 += f(loadLanes(x + i + 48))
         i += 64
     }
     while i + 16 <= n {
-        s0 += f(load(x + i))
+        s0 += f(loadLanes(x + i))
         i += 16
     }
     if i < n {
@@ -70,9 +66,9 @@ private func layerNormRow(
     let iv = Vec(repeating: inv)
     var i = 0
     while i + 16 <= n {
-        var v = (load(x + i) - mv) * iv
-        if let scale { v *= load(scale + i) }
-        if let bias { v += load(bias + i) }
+        var v = (loadLanes(x + i) - mv) * iv
+        if let scale { v *= loadLanes(scale + i) }
+        if let bias { v += loadLanes(bias + i) }
         UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: Vec.self)
         i += 16
     }

@@ -54,10 +54,6 @@ public func reduce(
     }
 }
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> Vec {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
-}
-
 /// `y[j] = combine over i of map(x[i, j])` for one outer index. `combine` must be associative
 /// and `identity` its identity; `map` is applied to real elements only.
 @inline(__always)
@@ -72,14 +68,14 @@ private func reduceSlice(
         var a3 = a0
         var i = 0
         while i + 64 <= n {
-            a0 = combine(a0, map(load(x + i)))
-            a1 = combine(a1, map(load(x + i + 16)))
-            a2 = combine(a2, map(load(x + i + 32)))
-            a3 = combine(a3, map(load(x + i + 48)))
+            a0 = combine(a0, map(loadLanes(x + i)))
+            a1 = combine(a1, map(loadLanes(x + i + 16)))
+            a2 = combine(a2, map(loadLanes(x + i + 32)))
+            a3 = combine(a3, map(loadLanes(x + i + 48)))
             i += 64
         }
         while i + 16 <= n {
-            a0 = combine(a0, map(load(x + i)))
+            a0 = combine(a0, map(loadLanes(x + i)))
             i += 16
         }
         if i < n {
@@ -99,7 +95,7 @@ private func reduceSlice(
     var j = 0
     while j + 16 <= inner {
         var acc = Vec(repeating: identity)
-        for i in 0..<n { acc = combine(acc, map(load(x + i * inner + j))) }
+        for i in 0..<n { acc = combine(acc, map(loadLanes(x + i * inner + j))) }
         UnsafeMutableRawPointer(y + j).storeBytes(of: acc, as: Vec.self)
         j += 16
     }

@@ -42,11 +42,6 @@ public func smallGemm(
     }
 }
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
 /// Stores the first `count` (1...16) lanes of `v` at `p`.
 @inline(__always)
 private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
@@ -72,13 +67,13 @@ private func smallGemmRows(
         let a0 = a + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
         for p in 0..<k {
             let bp = b + p * ldb
-            let b0 = load16(bp)
+            let b0 = loadLanes(bp)
             r00 = r00.addingProduct(a0[p], b0)
             r10 = r10.addingProduct(a1[p], b0)
             r20 = r20.addingProduct(a2[p], b0)
             r30 = r30.addingProduct(a3[p], b0)
             if vectors > 1 {
-                let b1 = load16(bp + 16)
+                let b1 = loadLanes(bp + 16)
                 r01 = r01.addingProduct(a0[p], b1)
                 r11 = r11.addingProduct(a1[p], b1)
                 r21 = r21.addingProduct(a2[p], b1)
@@ -103,8 +98,8 @@ private func smallGemmRows(
         let ai = a + i * lda
         for p in 0..<k {
             let bp = b + p * ldb
-            r0 = r0.addingProduct(ai[p], load16(bp))
-            if vectors > 1 { r1 = r1.addingProduct(ai[p], load16(bp + 16)) }
+            r0 = r0.addingProduct(ai[p], loadLanes(bp))
+            if vectors > 1 { r1 = r1.addingProduct(ai[p], loadLanes(bp + 16)) }
         }
         store16(r0, c + i * ldc, count: tail0)
         if vectors > 1 { store16(r1, c + i * ldc + 16, count: tail1) }

@@ -55,13 +55,6 @@ private func softmaxDriver(
     }
 }
 
-@inline(__always) private func load(_ p: UnsafePointer<Float>) -> Vec {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
-}
-@inline(__always) private func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
-}
-
 /// Rows shorter than this run 16 at a time through `softmaxShortRows`: with one or two vectors per
 /// row, the per-row horizontal max/sum and the partial tail vector cost more than the arithmetic
 /// (measured 3.1 ns/element for rows of 17 on the row path).
@@ -104,7 +97,7 @@ private func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
     var mv = Vec(repeating: -.infinity)
     var i = 0
     while i + 16 <= n {
-        mv = vmax(mv, load(x + i))
+        mv = vmax(mv, loadLanes(x + i))
         i += 16
     }
     var m = mv.max()
@@ -117,8 +110,8 @@ private func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
     let mvv = Vec(repeating: m)
     i = 0
     while i + 16 <= n {
-        let e = vexp(load(x + i) - mvv)
-        if !log { store(e, y + i) }
+        let e = vexp(loadLanes(x + i) - mvv)
+        if !log { storeLanes(e, y + i) }
         sv += e
         i += 16
     }
@@ -144,14 +137,14 @@ private func softmaxColumns(
     _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, lanes: Int, log: Bool
 ) {
     @inline(__always) func get(_ p: UnsafePointer<Float>) -> Vec {
-        if lanes == 16 { return load(p) }
+        if lanes == 16 { return loadLanes(p) }
         var v = Vec()
         for j in 0..<lanes { v[j] = p[j] }
         return v
     }
     @inline(__always) func put(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
         if lanes == 16 {
-            store(v, p)
+            storeLanes(v, p)
             return
         }
         for j in 0..<lanes { p[j] = v[j] }
