@@ -28,6 +28,7 @@ struct SearchCommandTests {
         for key in ["avg_bits", "size_mb", "accuracy", "evaluations", "seconds", "layers"] {
             #expect(object[key] != nil, "missing \(key)")
         }
+        #expect(object["budget"] as? [String: Double] == ["avg_bits": 3.5])
         let average = try #require(object["avg_bits"] as? Double)
         #expect(average <= 3.5 && average > 2)
         let totalBits = try #require(object["total_bits"] as? Int)
@@ -51,6 +52,7 @@ struct SearchCommandTests {
             + ["--size-mb", "0.1", "--json"] + Self.fast)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let object = try Self.object(result)
+        #expect(object["budget"] as? [String: Double] == ["size_mb": 0.1])
         #expect(try #require(object["size_mb"] as? Double) <= 0.1)
     }
 

@@ -16,10 +16,12 @@ public enum SizeBudget: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The budget in words ("a budget of 3.5 bits per weight"), for messages shown by the CLI and
+    /// by the workbench alike (so no command-line flag names).
     public var description: String {
         switch self {
-        case .averageBits(let value): return "--avg-bits \(value)"
-        case .megabytes(let value): return "--size-mb \(value)"
+        case .averageBits(let value): return "a budget of \(value) bits per weight"
+        case .megabytes(let value): return "a budget of \(value) MB"
         }
     }
 

@@ -145,9 +145,13 @@ struct SearchCommand: ParsableCommand {
             if let output { try PlanFile.save(plan, modelPath: model.path, to: output) }
 
             let size = evaluation.size
+            let budgetObject: [String: Double] = switch budget {
+            case .averageBits(let value): ["avg_bits": value]
+            case .megabytes(let value): ["size_mb": value]
+            }
             object.merge([
                 "model": model.path, "data": dataset.source, "samples": evaluation.samples,
-                "budget": budget.description, "budget_bits": budgetBits,
+                "budget": budgetObject, "budget_bits": budgetBits,
                 "avg_bits": size.averageTotalBits, "avg_payload_bits": size.averagePayloadBits,
                 "size_mb": size.totalMB, "payload_mb": size.payloadMB, "total_bits": size.totalBits,
                 "accuracy": evaluation.accuracy, "evaluations": evaluations, "seconds": seconds,
@@ -163,7 +167,7 @@ struct SearchCommand: ParsableCommand {
             }
             print("model     \(model.path)")
             print("data      \(dataset.source)  (\(evaluation.samples) samples)")
-            print("method    \(method)  budget \(budget.description) = \(budgetBits) bits with metadata; candidates \(family.text) at \(widths.map(String.init).joined(separator: ","))")
+            print("method    \(method), \(budget.description) = \(budgetBits) bits with metadata; candidates \(family.text) at \(widths.map(String.init).joined(separator: ","))")
             print("size      \(fixed(size.totalMB, 5)) MB with metadata (\(fixed(size.averageTotalBits, 3)) bits/weight), \(fixed(size.payloadMB, 5)) MB codes only (\(fixed(size.averagePayloadBits, 3)) bits/weight)")
             let metric = evaluation.correct == nil ? "agreement with FP32" : "accuracy"
             var accuracyLine = "\(metric)  \(fixed(evaluation.accuracy * 100, 2)) %"
