@@ -324,11 +324,17 @@ struct ConvDerivative: DerivativeRule {
     }
 
     func tangentBackward(_ d: DerivativeIO) {
-        // Z̄ and Ż̄: the adjoints themselves without a ReLU, masked copies with one.
+        // Z̄ and Ż̄: the adjoints themselves without a ReLU; with one, a masked copy of Z̄ (the primal
+        // adjoint is kept for other passes and callers) and Ż̄ masked in place: the output's tangent
+        // adjoint is read by its producer alone, here, and masking it in place saves a copy of all
+        // probes' outputs (about 6% of a CNN trace).
+        let tz = d.outputTangentGrads[0]
+        if relu, let tz {
+            copyWherePositive(tz, mask: d.outputs[0], into: UnsafeMutablePointer(mutating: tz), count: outCount,
+                              probes: d.probes, threads: d.threads)
+        }
         withMasked(d.outputGrads[0], d.outputs[0], probes: 1, threads: d.threads) { z in
-            withMasked(d.outputTangentGrads[0], d.outputs[0], probes: d.probes, threads: d.threads) { tz in
-                tangentBackward(d, z: z, tz: tz)
-            }
+            tangentBackward(d, z: z, tz: tz)
         }
     }
 
