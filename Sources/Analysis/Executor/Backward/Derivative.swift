@@ -10,6 +10,8 @@ import Kernels
 // A rule gets all of them for one step; absent (nil) tangents are zero. Rules accumulate (`+=`)
 // into every buffer they write; the engine zeroes them before a pass, except where a rule says it
 // writes a buffer in full (`overwritesOutputTangent`, `overwritesUnwrittenInputTangentGrad`).
+// A step's outputs' tangent adjoints are complete when its `tangentBackward` runs and nothing reads
+// them afterwards, so a rule may use them as scratch (Conv masks them in place).
 
 /// Buffers of one step in reverse mode (see the file comment).
 struct DerivativeIO {
