@@ -122,3 +122,33 @@ private func runTerms<C1: CoefficientSource, C2: CoefficientSource>(
         }
     }
 }
+
+/// `out[p][i] = source[p][i]` where `mask[i] > 0`, else +0, for p < probes, i < count: a ReLU's
+/// derivative (mask: its output, the same for every probe) applied to probe-major copies in one
+/// pass instead of a copy and a masking pass. `out` may be `source` (masked in place) but must not
+/// overlap it otherwise, nor `mask`. A NaN mask entry masks (like `!(y > 0)`). Exact: every element
+/// is either copied or zero, vectorised 16 lanes wide and split over threads like
+/// `accumulateProbeTerms`.
+public func copyWherePositive(
+    _ source: UnsafePointer<Float>, mask: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+    count: Int, probes: Int, threads: Int
+) {
+    guard count > 0, probes > 0 else { return }
+    let blocks = (count + probeBlock - 1) / probeBlock
+    let tasks = blocks * probes
+    let workers = max(1, min(threads, tasks, (count * probes) >> 15))
+    Parallel.forEach(tasks, threads: workers) { task in
+        let p = task / blocks, lo = (task % blocks) * probeBlock, hi = min(count, lo + probeBlock)
+        let s = source + p * count, o = out + p * count
+        var i = lo
+        while i + 16 <= hi {
+            let kept = loadLanes(mask + i) .> 0
+            storeLanes(SIMD16<Float>(repeating: 0).replacing(with: loadLanes(s + i), where: kept), o + i)
+            i += 16
+        }
+        while i < hi {
+            o[i] = mask[i] > 0 ? s[i] : 0
+            i += 1
+        }
+    }
+}

@@ -66,4 +66,30 @@ struct ProbeKernelTests {
             }
         }
     }
+
+    /// The ReLU-masked copy: out of place and in place, with positive, negative, zero, -0 and NaN
+    /// mask entries, over the 16-lane body, the tail and several tasks. Exact: each element is the
+    /// source element or +0.
+    @Test(arguments: [(1, 1, 1), (33, 2, 2), (40_000, 3, 2)])
+    func reluMaskedCopyIsExact(_ count: Int, _ probes: Int, _ threads: Int) {
+        var rng = TestRNG(seed: UInt64(count * 7 + probes))
+        var mask = rng.floats(count)
+        for i in stride(from: 0, to: count, by: 5) { mask[i] = [0, -0.0, .nan, 1e-30, -1e-30][(i / 5) % 5] }
+        let source = rng.floats(count * probes)
+        func expected(_ e: Int) -> Float { mask[e % count] > 0 ? source[e] : 0 }
+        var out = [Float](repeating: .nan, count: count * probes)
+        mask.withUnsafeBufferPointer { m in source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
+            copyWherePositive(s.baseAddress!, mask: m.baseAddress!, into: o.baseAddress!, count: count, probes: probes,
+                              threads: threads)
+        } } }
+        var inPlace = source
+        mask.withUnsafeBufferPointer { m in inPlace.withUnsafeMutableBufferPointer { o in
+            copyWherePositive(o.baseAddress!, mask: m.baseAddress!, into: o.baseAddress!, count: count, probes: probes,
+                              threads: threads)
+        } }
+        for e in 0..<(count * probes) {
+            #expect(out[e].bitPattern == expected(e).bitPattern, "out of place at \(e)")
+            #expect(inPlace[e].bitPattern == expected(e).bitPattern, "in place at \(e)")
+        }
+    }
 }

@@ -362,7 +362,13 @@ public final class ReverseMode: @unchecked Sendable {
             return d
         }
         for index in rules.indices where stepInputs[index].contains(where: { $0 != nil && dependsOnWeights[$0!] }) {
-            for id in stepOutputs[index] where id < tangents.count { zeroTangent(id) }
+            for id in stepOutputs[index] where id < tangents.count {
+                if rules[index].overwritesOutputTangent {
+                    zeroedTangents.insert(id)
+                } else {
+                    zeroTangent(id)
+                }
+            }
             rules[index].tangent(io(index, backward: false))
         }
         // Tangents no step wrote (outputs of steps that read no weight-dependent value) stay zero.
@@ -386,11 +392,21 @@ public final class ReverseMode: @unchecked Sendable {
             // This step is the first (in reverse order) to add to its inputs' tangent adjoints
             // unless a later step read them too; its outputs' were complete before it ran.
             for id in stepOutputs[index] where id < tangentGrads.count { zeroAdjoint(id) }
+            var unwritten = false
             for (i, input) in stepInputs[index].enumerated() {
                 guard let id = input, !isWeight[id], !(i == 0 && pairs[index] != nil) else { continue }
+                if i == 0, rules[index].overwritesUnwrittenInputTangentGrad, tangentGrads[id] != nil,
+                   !zeroedAdjoints.contains(id), stepInputs[index].filter({ $0 == id }).count == 1 {
+                    // The rule writes this buffer in full (the first writer in reverse order).
+                    zeroedAdjoints.insert(id)
+                    unwritten = true
+                    continue
+                }
                 zeroAdjoint(id)
             }
-            rules[index].tangentBackward(io(index, backward: true))
+            var d = io(index, backward: true)
+            d.inputTangentGradUnwritten = unwritten
+            rules[index].tangentBackward(d)
         }
     }
 }

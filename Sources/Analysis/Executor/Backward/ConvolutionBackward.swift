@@ -8,7 +8,10 @@ import Kernels
 // GEMM and col2im.
 //
 // Quadratic-form mode (Hutchinson traces): vᵀ(Hv)_W = d/dε ⟨V, W̄⟩ = ⟨Ż̄, conv(x, V)⟩ + ⟨Z̄, conv(ẋ, V)⟩,
-// so the trace needs neither weight-gradient GEMM: conv(x, V) is kept from the tangent pass.
+// so the trace needs neither weight-gradient GEMM: conv(x, V) is kept from the tangent pass. Where
+// x̄ runs as a transposed convolution, the second term is taken as ⟨convᵀ(Z̄, V), ẋ⟩ (the same
+// number: convᵀ is conv's adjoint) from the product the input's tangent adjoint needs anyway, which
+// saves one of the five convolutions per probe; other convs compute conv(ẋ, V) in `tangent`.
 // A fused max pool is undone before compiling for reverse mode (`ReverseMode`), so the pre-pool
 // values are retained like any other.
 
@@ -41,6 +44,9 @@ struct ConvDerivative: DerivativeRule {
     }
 
     var quadraticFormWeight: Int? { 1 }
+    /// `tangent` writes every element of the output tangent (the forward-like product stores, not adds).
+    var overwritesOutputTangent: Bool { true }
+    var overwritesUnwrittenInputTangentGrad: Bool { true }
 
     /// The stride-1 convolution that maps an output adjoint to the input adjoint (the transposed
     /// convolution), for stride-1 undilated convs with padding below the kernel size; nil otherwise.
@@ -130,9 +136,24 @@ struct ConvDerivative: DerivativeRule {
         }
     }
 
-    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>) {
-        out.update(from: g, count: probes * outCount)
-        if relu { applyReluMask(out, y: y, count: outCount, probes: probes) }
+    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>,
+                        threads: Int) {
+        if relu {
+            copyWherePositive(g, mask: y, into: out, count: outCount, probes: probes, threads: threads)
+        } else {
+            out.update(from: g, count: probes * outCount)
+        }
+    }
+
+    /// Z̄ (or its tangent, `probes` copies) = adjoint ⊙ ReLU mask: `g` itself without a ReLU, else a
+    /// masked copy in a scratch buffer, for the duration of `body`.
+    private func withMasked<R>(_ g: UnsafePointer<Float>?, _ y: UnsafePointer<Float>, probes: Int, threads: Int,
+                               _ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let g, relu else { return body(g) }
+        return withScratch(probes * outCount, zeroed: false) { out in
+            copyWherePositive(g, mask: y, into: out, count: outCount, probes: probes, threads: threads)
+            return body(UnsafePointer(out))
+        }
     }
 
     /// Images per block: the im2col matrix of a block holds about 4M floats.
@@ -226,8 +247,8 @@ struct ConvDerivative: DerivativeRule {
         guard let g = d.outputGrads[0] else { return }
         let x = d.input(0), w = d.input(1)
         let gx = d.inputGrad(0), gw = d.inputGrad(1)
-        withScratch(outCount) { z in
-            masked(g, d.outputs[0], probes: 1, into: z)
+        withScratch(outCount, zeroed: false) { z in
+            masked(g, d.outputs[0], probes: 1, into: z, threads: d.threads)
             if let gr = d.inputGrad(3) { residualAccumulate(z, into: gr, toOutput: false) }
             guard gx != nil || gw != nil else { return }
             if let gx, transposed != nil {
@@ -274,118 +295,162 @@ struct ConvDerivative: DerivativeRule {
                 if let tx {
                     forwardConv(images: probes * s.batch, tx, w, out, residual: u, threads: d.threads)
                 } else {
-                    addInPlace(out, u, count: probes * outCount, threads: d.threads)
+                    out.update(from: u, count: probes * outCount)
                 }
             }
-            // Quadratic form, second term: ⟨Z̄, conv(ẋ, V)⟩ (the first needs Ż̄, in tangentBackward).
-            if let q = d.quadraticForms, let tx, let g = d.outputGrads[0] {
-                withScratch(outCount) { z in
+            // Quadratic form, second term: ⟨Z̄, conv(ẋ, V)⟩ (the first needs Ż̄, in tangentBackward; so
+            // does this one when `transposed` gives it as ⟨convᵀ(Z̄, V), ẋ⟩).
+            if let q = d.quadraticForms, transposed == nil, let tx, let g = d.outputGrads[0] {
+                withMasked(g, d.outputs[0], probes: 1, threads: d.threads) { z in
                     withScratch(outCount, zeroed: false) { t in
-                        masked(g, d.outputs[0], probes: 1, into: z)
                         for p in 0..<probes {
                             forwardConv(images: s.batch, tx + p * inCount, tw + p * weightCount, t, threads: d.threads)
-                            q[p] += dotProduct(z, t, count: outCount)
+                            q[p] += dotProduct(z!, t, count: outCount)
                         }
                     }
                 }
             }
         } else if let tx {
             forwardConv(images: probes * s.batch, tx, w, out, threads: d.threads)
+        } else {
+            // Only the residual has a tangent: it is added to zeros.
+            zeroFill(out, count: probes * outCount, threads: d.threads)
         }
         if let tr = d.inputTangent(3) {
             let rCount = broadcastResidual?.reduce(1, *) ?? outCount
             for p in 0..<probes { residualAccumulate(tr + p * rCount, into: out + p * outCount, toOutput: true) }
         }
-        if relu { applyReluMask(out, y: d.outputs[0], count: outCount, probes: probes) }
+        if relu { applyReluMask(out, y: d.outputs[0], count: outCount, probes: probes, threads: d.threads) }
     }
 
     func tangentBackward(_ d: DerivativeIO) {
+        // Z̄ and Ż̄: the adjoints themselves without a ReLU; with one, a masked copy of Z̄ (the primal
+        // adjoint is kept for other passes and callers) and Ż̄ masked in place: the output's tangent
+        // adjoint is read by its producer alone, here, and masking it in place saves a copy of all
+        // probes' outputs (about 6% of a CNN trace).
+        let tz = d.outputTangentGrads[0]
+        if relu, let tz {
+            copyWherePositive(tz, mask: d.outputs[0], into: UnsafeMutablePointer(mutating: tz), count: outCount,
+                              probes: d.probes, threads: d.threads)
+        }
+        withMasked(d.outputGrads[0], d.outputs[0], probes: 1, threads: d.threads) { z in
+            tangentBackward(d, z: z, tz: tz)
+        }
+    }
+
+    /// `tangentBackward` with the masked adjoint `z` (Z̄) and its tangents `tz` (Ż̄, probe-major); nil: absent.
+    private func tangentBackward(_ d: DerivativeIO, z: UnsafePointer<Float>?, tz: UnsafePointer<Float>?) {
         let x = d.input(0), w = d.input(1), tx = d.inputTangent(0), tw = d.inputTangent(1)
-        let g = d.outputGrads[0], tg = d.outputTangentGrads[0]
-        let tgx = d.inputTangentGrad(0), tgw = d.inputTangentGrad(1)
+        let inputTangentGrad = d.inputTangentGrad(0), tgw = d.inputTangentGrad(1)
         let probes = d.probes
         let nb = blockImages
-        withScratch(outCount) { z in
-            withScratch(probes * outCount) { tz in
-                if let g { masked(g, d.outputs[0], probes: 1, into: z) }
-                if let tg { masked(tg, d.outputs[0], probes: probes, into: tz) }
-                if let tgr = d.inputTangentGrad(3), tg != nil {
-                    let rCount = broadcastResidual?.reduce(1, *) ?? outCount
-                    for p in 0..<probes { residualAccumulate(tz + p * outCount, into: tgr + p * rCount, toOutput: false) }
-                }
-                // Quadratic form, first term: ⟨Ż̄, conv(x, V)⟩, conv(x, V) kept by `tangent`.
-                if let q = d.quadraticForms, let u = d.retained, tg != nil {
-                    for p in 0..<probes { q[p] += dotProduct(tz + p * outCount, u + p * outCount, count: outCount) }
-                }
-                if let tgx, transposed != nil {
-                    // dx̄_p += convᵀ(Ż̄_p, W) + convᵀ(Z̄, V_p)
-                    let second = g != nil ? tw : nil
-                    if tg != nil || second != nil {
-                        withScratch(probes * inCount, zeroed: tg == nil) { first in
-                            withScratch(second == nil ? 0 : inCount, zeroed: false) { both in
-                                if tg != nil { transposedConv(images: probes * s.batch, tz, w, first, threads: d.threads) }
-                                for p in 0..<probes {
-                                    if let second {
-                                        transposedConv(images: s.batch, z, second + p * weightCount, both,
-                                                       residual: first + p * inCount, threads: d.threads)
-                                        addInPlace(tgx + p * inCount, both, count: inCount, threads: d.threads)
-                                    } else {
-                                        addInPlace(tgx + p * inCount, first + p * inCount, count: inCount, threads: d.threads)
-                                    }
-                                }
+        if let tgr = d.inputTangentGrad(3), let tz {
+            let rCount = broadcastResidual?.reduce(1, *) ?? outCount
+            for p in 0..<probes { residualAccumulate(tz + p * outCount, into: tgr + p * rCount, toOutput: false) }
+        }
+        // Quadratic form, first term: ⟨Ż̄, conv(x, V)⟩, conv(x, V) kept by `tangent`.
+        if let q = d.quadraticForms, let u = d.retained, let tz {
+            for p in 0..<probes { q[p] += dotProduct(tz + p * outCount, u + p * outCount, count: outCount) }
+        }
+        // dx̄_p (+)= convᵀ(Ż̄_p, W) + convᵀ(Z̄, V_p); written rather than added when the engine left
+        // dx̄ unwritten (see `overwritesUnwrittenInputTangentGrad`). In quadratic-form mode
+        // ⟨convᵀ(Z̄, V_p), ẋ_p⟩ is the form's second term (see the file comment).
+        let second = z != nil ? tw : nil
+        let unwritten = d.inputTangentGradUnwritten
+        if let tgx = inputTangentGrad, transposed != nil {
+            if let second, let z {
+                let form = tx == nil ? nil : d.quadraticForms
+                withScratch(tz == nil ? 0 : probes * inCount, zeroed: false) { first in
+                    withScratch(unwritten ? 0 : inCount, zeroed: false) { both in
+                        if let tz { transposedConv(images: probes * s.batch, tz, w, first, threads: d.threads) }
+                        for p in 0..<probes {
+                            let target = tgx + p * inCount
+                            let product = unwritten ? target : both
+                            transposedConv(images: s.batch, z, second + p * weightCount, product, threads: d.threads)
+                            if let form, let tx { form[p] += dotProduct(product, tx + p * inCount, count: inCount) }
+                            let firstTerm = UnsafePointer(first + p * inCount)
+                            if unwritten {
+                                if tz != nil { addInPlace(target, firstTerm, count: inCount, threads: d.threads) }
+                            } else if tz != nil {
+                                // target += both + first in one pass (FMAs by 1: the same sums as two adds).
+                                accumulateProbeTerms(target, ProbeTerm(.scalar(1), UnsafePointer(both)),
+                                                     ProbeTerm(.scalar(1), firstTerm), count: inCount, probes: 1,
+                                                     threads: d.threads)
+                            } else {
+                                addInPlace(target, both, count: inCount, threads: d.threads)
                             }
                         }
                     }
                 }
-                let tgx = transposed == nil ? tgx : nil
-                guard tgx != nil || tgw != nil else { return }
-                withScratch(kSize * spatial * nb) { col in
-                    withScratch(outImage * nb) { zb in
-                        if let tgw {
-                            if tg != nil {
-                                // dW̄_p += Ż̄_p · col(x)ᵀ
-                                blocks(s.batch) { first, n in
-                                    im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
-                                    for p in 0..<probes {
-                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
-                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
-                                                         tgw + p * weightCount, threads: d.threads)
-                                    }
-                                }
-                            }
-                            if g != nil, let tx {
-                                // dW̄_p += Z̄ · col(ẋ_p)ᵀ
-                                for p in 0..<probes {
-                                    blocks(s.batch) { first, n in
-                                        im2colBlock((first..<(first + n)).map { tx + p * inCount + $0 * inImage }, col, threads: d.threads)
-                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
-                                        matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
-                                                         tgw + p * weightCount, threads: d.threads)
-                                    }
-                                }
+            } else if let tz {
+                if unwritten {
+                    transposedConv(images: probes * s.batch, tz, w, tgx, threads: d.threads)
+                } else {
+                    withScratch(probes * inCount, zeroed: false) { first in
+                        transposedConv(images: probes * s.batch, tz, w, first, threads: d.threads)
+                        addInPlace(tgx, first, count: probes * inCount, threads: d.threads)
+                    }
+                }
+            } else if unwritten {
+                zeroFill(tgx, count: probes * inCount, threads: d.threads)
+            }
+        } else if transposed != nil, let q = d.quadraticForms, let tx, let z, let tw {
+            // No input tangent adjoint wanted (not reached in practice: ẋ exists only where x̄̇ does),
+            // but the form's second term still is.
+            withScratch(inCount, zeroed: false) { product in
+                for p in 0..<probes {
+                    transposedConv(images: s.batch, z, tw + p * weightCount, product, threads: d.threads)
+                    q[p] += dotProduct(product, tx + p * inCount, count: inCount)
+                }
+            }
+        }
+        let tgx = transposed == nil ? inputTangentGrad : nil
+        if let tgx, unwritten { zeroFill(tgx, count: probes * inCount, threads: d.threads) }
+        guard tgx != nil || tgw != nil else { return }
+        withScratch(kSize * spatial * nb, zeroed: false) { col in
+            withScratch(outImage * nb, zeroed: false) { zb in
+                if let tgw {
+                    if let tz {
+                        // dW̄_p += Ż̄_p · col(x)ᵀ
+                        blocks(s.batch) { first, n in
+                            im2colBlock((first..<(first + n)).map { x + $0 * inImage }, col, threads: d.threads)
+                            for p in 0..<probes {
+                                pack((first..<(first + n)).map { tz + p * outCount + $0 * outImage }, zb)
+                                matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                 tgw + p * weightCount, threads: d.threads)
                             }
                         }
-                        if let tgx {
-                            // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄), one col2im per block.
-                            let second = g != nil ? tw : nil
-                            guard tg != nil || second != nil else { return }
-                            for p in 0..<probes {
-                                blocks(s.batch) { first, n in
-                                    var any = false
-                                    if tg != nil {
-                                        pack((first..<(first + n)).map { UnsafePointer(tz + p * outCount + $0 * outImage) }, zb)
-                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
-                                                         accumulate: false, threads: d.threads)
-                                        any = true
-                                    }
-                                    if let second {
-                                        pack((first..<(first + n)).map { UnsafePointer(z + $0 * outImage) }, zb)
-                                        matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, second + p * weightCount, true, zb,
-                                                         false, col, accumulate: any, threads: d.threads)
-                                    }
-                                    col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
-                                }
+                    }
+                    if let z, let tx {
+                        // dW̄_p += Z̄ · col(ẋ_p)ᵀ
+                        for p in 0..<probes {
+                            blocks(s.batch) { first, n in
+                                im2colBlock((first..<(first + n)).map { tx + p * inCount + $0 * inImage }, col, threads: d.threads)
+                                pack((first..<(first + n)).map { z + $0 * outImage }, zb)
+                                matmulAccumulate(m: s.outChannels, n: kSize, k: n * spatial, zb, false, col, true,
+                                                 tgw + p * weightCount, threads: d.threads)
                             }
+                        }
+                    }
+                }
+                if let tgx {
+                    // dx̄_p += col2im(Wᵀ·Ż̄_p + V_pᵀ·Z̄), one col2im per block.
+                    guard tz != nil || second != nil else { return }
+                    for p in 0..<probes {
+                        blocks(s.batch) { first, n in
+                            var any = false
+                            if let tz {
+                                pack((first..<(first + n)).map { tz + p * outCount + $0 * outImage }, zb)
+                                matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, w, true, zb, false, col,
+                                                 accumulate: false, threads: d.threads)
+                                any = true
+                            }
+                            if let second, let z {
+                                pack((first..<(first + n)).map { z + $0 * outImage }, zb)
+                                matmulAccumulate(m: kSize, n: n * spatial, k: s.outChannels, second + p * weightCount, true, zb,
+                                                 false, col, accumulate: any, threads: d.threads)
+                            }
+                            col2imBlock(col, (first..<(first + n)).map { tgx + p * inCount + $0 * inImage }, threads: d.threads)
                         }
                     }
                 }

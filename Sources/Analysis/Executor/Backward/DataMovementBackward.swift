@@ -10,6 +10,9 @@ struct IndexMapDerivative: DerivativeRule {
     /// Input element of each output element (Int32: half the memory traffic of Int).
     let map: [Int32]
     let inCount: Int
+    /// Whether `map` reaches every input element exactly once (Transpose, a full copy): the input's
+    /// tangent adjoint is then written in full by the scatter, with no zeros needed first.
+    let isPermutation: Bool
 
     init(_ c: DerivativeContext) throws {
         guard let inType = c.inputTypes[0], c.constantInputs[0] == nil else { throw c.failure("no run-time data input") }
@@ -32,7 +35,18 @@ struct IndexMapDerivative: DerivativeRule {
         c.op.forward(OperatorIO(inputTable: UnsafePointer(inputs), inputCount: c.node.inputs.count,
                                 outputTable: UnsafePointer(outputs), workspace: c.workspace, threads: 1))
         map = (0..<outCount).map { Int32(out[$0]) }
+        var seen = [Bool](repeating: false, count: inCount)
+        var distinct = 0
+        for source in map where !seen[Int(source)] {
+            seen[Int(source)] = true
+            distinct += 1
+        }
+        isPermutation = outCount == inCount && distinct == inCount
     }
+
+    /// The gather writes every output element once.
+    var overwritesOutputTangent: Bool { true }
+    var overwritesUnwrittenInputTangentGrad: Bool { isPermutation }
 
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
@@ -40,23 +54,37 @@ struct IndexMapDerivative: DerivativeRule {
     }
 
     func tangent(_ d: DerivativeIO) {
-        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        guard let out = d.outputTangents[0] else { return }
         let n = map.count
+        guard let tx = d.inputTangent(0) else {
+            zeroFill(out, count: d.probes * n, threads: d.threads)
+            return
+        }
         map.withUnsafeBufferPointer { map in
             Parallel.forEach(d.probes, threads: d.threads) { p in
                 let o = out + p * n, t = tx + p * inCount
-                for i in 0..<n { o[i] += t[Int(map[i])] }
+                for i in 0..<n { o[i] = t[Int(map[i])] }
             }
         }
     }
 
     func tangentBackward(_ d: DerivativeIO) {
-        guard let tg = d.outputTangentGrads[0], let tgx = d.inputTangentGrad(0) else { return }
+        guard let tgx = d.inputTangentGrad(0) else { return }
+        // Unwritten (only for a permutation): every element is stored once instead of added to zeros.
+        let unwritten = d.inputTangentGradUnwritten
+        guard let tg = d.outputTangentGrads[0] else {
+            if unwritten { zeroFill(tgx, count: d.probes * inCount, threads: d.threads) }
+            return
+        }
         let n = map.count
         map.withUnsafeBufferPointer { map in
             Parallel.forEach(d.probes, threads: d.threads) { p in
                 let t = tg + p * n, o = tgx + p * inCount
-                for i in 0..<n { o[Int(map[i])] += t[i] }
+                if unwritten {
+                    for i in 0..<n { o[Int(map[i])] = t[i] }
+                } else {
+                    for i in 0..<n { o[Int(map[i])] += t[i] }
+                }
             }
         }
     }

@@ -8,7 +8,10 @@ import Kernels
 //   - the tangent of its adjoint, `d x̄ = (∂x̄/∂θ)·v` (P copies), whose restriction to the weights
 //     is the Hessian-vector product Hv.
 // A rule gets all of them for one step; absent (nil) tangents are zero. Rules accumulate (`+=`)
-// into every buffer they write; the engine zeroes them before a pass.
+// into every buffer they write; the engine zeroes them before a pass, except where a rule says it
+// writes a buffer in full (`overwritesOutputTangent`, `overwritesUnwrittenInputTangentGrad`).
+// A step's outputs' tangent adjoints are complete when its `tangentBackward` runs and nothing reads
+// them afterwards, so a rule may use them as scratch (Conv masks them in place).
 
 /// Buffers of one step in reverse mode (see the file comment).
 struct DerivativeIO {
@@ -33,6 +36,10 @@ struct DerivativeIO {
     /// the layer that produced input 0, to which this rule adds ⟨ā̇, ȧ⟩ (ȧ: input 0's tangent, ā̇: its
     /// tangent adjoint). ā̇ is then not formed: `inputTangentGrads[0]` is nil.
     var inputPairing: UnsafeMutablePointer<Double>? = nil
+    /// Input 0's tangent adjoint has not been written yet in this pass and holds garbage, not zeros:
+    /// the rule writes all of it instead of adding (only for rules with
+    /// `overwritesUnwrittenInputTangentGrad`; saves the engine's zeroing pass over the buffer).
+    var inputTangentGradUnwritten = false
 
     func input(_ i: Int) -> UnsafePointer<Float> { inputs[i]! }
     func inputGrad(_ i: Int) -> UnsafeMutablePointer<Float>? { i < inputGrads.count ? inputGrads[i] : nil }
@@ -61,12 +68,20 @@ protocol DerivativeRule {
     /// Whether the rule, itself in quadratic-form mode, can add ⟨ā̇, ȧ⟩ for its input 0 without
     /// forming ā̇ (`DerivativeIO.inputPairing`).
     var completesInputPairing: Bool { get }
+    /// Whether `tangent` writes every element of its output tangent without reading it (the engine
+    /// then does not zero it first).
+    var overwritesOutputTangent: Bool { get }
+    /// Whether `tangentBackward` honours `DerivativeIO.inputTangentGradUnwritten` (writes input 0's
+    /// tangent adjoint in full when it is set).
+    var overwritesUnwrittenInputTangentGrad: Bool { get }
 }
 
 extension DerivativeRule {
     var quadraticFormWeight: Int? { nil }
     var quadraticFormIsOutputPairing: Bool { false }
     var completesInputPairing: Bool { false }
+    var overwritesOutputTangent: Bool { false }
+    var overwritesUnwrittenInputTangentGrad: Bool { false }
 }
 
 /// Static facts about a step a rule may need: shapes and which inputs are compile-time constants.
@@ -124,13 +139,10 @@ func matmulAccumulate(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ aT: B
           c: c, ldc: n, alpha: alpha, beta: accumulate ? 1 : 0, threads: threads)
 }
 
-/// Multiplies `values` by the ReLU mask of `y` (y > 0), probe-major copies of `count` each.
+/// Multiplies `values` by the ReLU mask of `y` (y > 0), probe-major copies of `count` each, in place.
 @inline(__always)
-func applyReluMask(_ values: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, count: Int, probes: Int) {
-    for p in 0..<probes {
-        let v = values + p * count
-        for i in 0..<count where !(y[i] > 0) { v[i] = 0 }
-    }
+func applyReluMask(_ values: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, count: Int, probes: Int, threads: Int) {
+    copyWherePositive(values, mask: y, into: values, count: count, probes: probes, threads: threads)
 }
 
 /// A scratch buffer of `count` floats for the duration of `body`, zero-initialised unless `zeroed`

@@ -20,14 +20,20 @@ struct DenseDerivative: DerivativeRule {
     let relu: Bool
 
     /// Z̄ (or its tangent) = adjoint ⊙ mask into `out` (probes copies).
-    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>) {
-        out.update(from: g, count: probes * m * n)
-        if relu { applyReluMask(out, y: y, count: m * n, probes: probes) }
+    private func masked(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, probes: Int, into out: UnsafeMutablePointer<Float>,
+                        threads: Int) {
+        if relu {
+            copyWherePositive(g, mask: y, into: out, count: m * n, probes: probes, threads: threads)
+        } else {
+            out.update(from: g, count: probes * m * n)
+        }
     }
 
     /// Ā (+)= alpha·Z̄·op(B)ᵀ for `rows` rows of Z̄.
-    private func gradA(_ z: UnsafePointer<Float>, rows: Int, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, threads: Int) {
-        matmulAccumulate(m: rows, n: k, k: n, z, false, b, !transB, out, alpha: alpha, threads: threads)
+    /// `accumulate` false: Ā is written, not added to.
+    private func gradA(_ z: UnsafePointer<Float>, rows: Int, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                       accumulate: Bool = true, threads: Int) {
+        matmulAccumulate(m: rows, n: k, k: n, z, false, b, !transB, out, alpha: alpha, accumulate: accumulate, threads: threads)
     }
 
     /// B̄ (as stored) (+)= alpha·Aᵀ·Z̄ (or its transpose when transB).
@@ -42,7 +48,7 @@ struct DenseDerivative: DerivativeRule {
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0] else { return }
         withScratch(m * n) { z in
-            masked(g, d.outputs[0], probes: 1, into: z)
+            masked(g, d.outputs[0], probes: 1, into: z, threads: d.threads)
             if let ga = d.inputGrad(0) { gradA(z, rows: m, d.input(1), ga, threads: d.threads) }
             if let gb = d.inputGrad(1) { gradB(d.input(0), z, gb, threads: d.threads) }
         }
@@ -52,11 +58,15 @@ struct DenseDerivative: DerivativeRule {
         guard let out = d.outputTangents[0] else { return }
         let probes = d.probes
         if let ta = d.inputTangent(0) {
-            matmulAccumulate(m: probes * m, n: n, k: k, ta, false, d.input(1), transB, out, alpha: alpha, threads: d.threads)
+            // The first term writes the output tangents (the engine does not zero them, `overwritesOutputTangent`).
+            matmulAccumulate(m: probes * m, n: n, k: k, ta, false, d.input(1), transB, out, alpha: alpha, accumulate: false,
+                             threads: d.threads)
             if d.inputPairing != nil, let u = d.retained {
-                // alpha·Ȧ·op(B) alone (the output tangents held zeros), for the producer's form.
+                // alpha·Ȧ·op(B) alone (nothing else written yet), for the producer's form.
                 (u + probes * m * n).update(from: out, count: probes * m * n)
             }
+        } else {
+            zeroFill(out, count: probes * m * n, threads: d.threads)
         }
         if let tb = d.inputTangent(1) {
             if probes > 1, !narrowGemmPaysOff(m: m, n: n, k: k) {
@@ -74,13 +84,14 @@ struct DenseDerivative: DerivativeRule {
                     }
                 }
             }
-            // Quadratic form, second term: ⟨Z̄, alpha·Ȧ·op(V)⟩.
-            if let q = d.quadraticForms, let ta = d.inputTangent(0), let g = d.outputGrads[0] {
+            // Quadratic form, second term: ⟨Z̄, alpha·Ȧ·op(V)⟩. When Ā̇ is formed, tangentBackward takes it
+            // as ⟨alpha·Z̄·op(V)ᵀ, Ȧ⟩ from the product Ā̇ needs anyway (one GEMM per probe fewer).
+            if let q = d.quadraticForms, d.inputTangentGrad(0) == nil, let ta = d.inputTangent(0), let g = d.outputGrads[0] {
                 withScratch(relu ? m * n : 1, zeroed: false) { copy in
                     withScratch(m * n, zeroed: false) { t in
                         var z = g
                         if relu {
-                            masked(g, d.outputs[0], probes: 1, into: copy)
+                            masked(g, d.outputs[0], probes: 1, into: copy, threads: d.threads)
                             z = UnsafePointer(copy)
                         }
                         for p in 0..<probes {
@@ -94,10 +105,13 @@ struct DenseDerivative: DerivativeRule {
                 }
             }
         }
-        if relu { applyReluMask(out, y: d.outputs[0], count: m * n, probes: probes) }
+        if relu { applyReluMask(out, y: d.outputs[0], count: m * n, probes: probes, threads: d.threads) }
     }
 
     var quadraticFormWeight: Int? { 1 }
+    /// `tangent` writes its output tangents in full: Ȧ·op(B) is stored, not added (zeros first without Ȧ).
+    var overwritesOutputTangent: Bool { true }
+    var overwritesUnwrittenInputTangentGrad: Bool { true }
     // With Ȧ = 0 the output tangent is the (masked) alpha·A·op(V), and ⟨mask ⊙ Ẏ̄, alpha·A·op(V)⟩ = ⟨Ẏ̄, Ẏ⟩.
     var quadraticFormIsOutputPairing: Bool { true }
     var completesInputPairing: Bool { true }
@@ -138,8 +152,8 @@ struct DenseDerivative: DerivativeRule {
         if relu {
             withScratch(m * n, zeroed: false) { z in
                 withScratch(d.probes * m * n, zeroed: false) { tz in
-                    if let g = d.outputGrads[0] { masked(g, d.outputs[0], probes: 1, into: z) }
-                    if let tg = d.outputTangentGrads[0] { masked(tg, d.outputs[0], probes: d.probes, into: tz) }
+                    if let g = d.outputGrads[0] { masked(g, d.outputs[0], probes: 1, into: z, threads: d.threads) }
+                    if let tg = d.outputTangentGrads[0] { masked(tg, d.outputs[0], probes: d.probes, into: tz, threads: d.threads) }
                     tangentBackward(d, z: d.outputGrads[0] == nil ? nil : UnsafePointer(z),
                                     tz: d.outputTangentGrads[0] == nil ? nil : UnsafePointer(tz))
                 }
@@ -164,9 +178,35 @@ struct DenseDerivative: DerivativeRule {
             for p in 0..<probes { upstream[p] += dotProduct(tz + p * m * n, w + p * m * n, count: m * n) }
         }
         if let tga {
-            if let tz { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
-            if let z, let tb {
-                for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
+            // Ā̇_p = alpha·Ż̄_p·op(B)ᵀ + alpha·Z̄·op(V_p)ᵀ, written rather than added when the engine left it
+            // unwritten (`overwritesUnwrittenInputTangentGrad`). In quadratic-form mode the second
+            // product also gives the form's second term ⟨alpha·Z̄·op(V_p)ᵀ, Ȧ_p⟩ (see `tangent`).
+            let form = ta == nil ? nil : d.quadraticForms
+            if let z, let tb, let form, let ta, d.inputTangentGradUnwritten {
+                for p in 0..<probes {
+                    gradA(z, rows: m, tb + p * n * k, tga + p * m * k, accumulate: false, threads: d.threads)
+                    form[p] += dotProduct(tga + p * m * k, ta + p * m * k, count: m * k)
+                }
+                if let tz { gradA(tz, rows: probes * m, d.input(1), tga, threads: d.threads) }
+            } else {
+                if let tz {
+                    gradA(tz, rows: probes * m, d.input(1), tga, accumulate: !d.inputTangentGradUnwritten, threads: d.threads)
+                } else if d.inputTangentGradUnwritten {
+                    zeroFill(tga, count: probes * m * k, threads: d.threads)
+                }
+                if let z, let tb {
+                    if let form, let ta {
+                        withScratch(m * k, zeroed: false) { t in
+                            for p in 0..<probes {
+                                gradA(z, rows: m, tb + p * n * k, t, accumulate: false, threads: d.threads)
+                                form[p] += dotProduct(t, ta + p * m * k, count: m * k)
+                                addInPlace(tga + p * m * k, t, count: m * k, threads: d.threads)
+                            }
+                        }
+                    } else {
+                        for p in 0..<probes { gradA(z, rows: m, tb + p * n * k, tga + p * m * k, threads: d.threads) }
+                    }
+                }
             }
         }
         if let tgb {
