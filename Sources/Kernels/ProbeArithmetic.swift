@@ -34,6 +34,20 @@ public struct ProbeTerm {
 /// threads share a single-probe pass.
 private let probeBlock = 1 << 14
 
+/// Runs `body(p, lo, hi)` over every probe `p < probes` and block `lo..<hi` of `probeBlock`
+/// elements of `0..<count`, split over up to `threads` threads (one thread below 32 Ki elements in
+/// all, where a second thread's start-up costs more than it saves).
+@inline(__always)
+private func forEachProbeBlock(count: Int, probes: Int, threads: Int, _ body: (Int, Int, Int) -> Void) {
+    let blocks = (count + probeBlock - 1) / probeBlock
+    let tasks = blocks * probes
+    let workers = max(1, min(threads, tasks, (count * probes) >> 15))
+    Parallel.forEach(tasks, threads: workers) { task in
+        let lo = (task % blocks) * probeBlock
+        body(task / blocks, lo, min(count, lo + probeBlock))
+    }
+}
+
 /// `out[p][i] += Σ_terms c[i] · x[p][i]` (see the file comment). `out` must not overlap the sources
 /// or the coefficients; zero terms or `count == 0` do nothing.
 public func accumulateProbeTerms(
@@ -41,11 +55,7 @@ public func accumulateProbeTerms(
     count: Int, probes: Int, threads: Int
 ) {
     guard count > 0, probes > 0 else { return }
-    let blocks = (count + probeBlock - 1) / probeBlock
-    let tasks = blocks * probes
-    let workers = max(1, min(threads, tasks, (count * probes) >> 15))
-    Parallel.forEach(tasks, threads: workers) { task in
-        let p = task / blocks, lo = (task % blocks) * probeBlock, hi = min(count, lo + probeBlock)
+    forEachProbeBlock(count: count, probes: probes, threads: threads) { p, lo, hi in
         let o = out + p * count
         let x1 = first.source + p * count
         guard let second else {
@@ -134,11 +144,7 @@ public func copyWherePositive(
     count: Int, probes: Int, threads: Int
 ) {
     guard count > 0, probes > 0 else { return }
-    let blocks = (count + probeBlock - 1) / probeBlock
-    let tasks = blocks * probes
-    let workers = max(1, min(threads, tasks, (count * probes) >> 15))
-    Parallel.forEach(tasks, threads: workers) { task in
-        let p = task / blocks, lo = (task % blocks) * probeBlock, hi = min(count, lo + probeBlock)
+    forEachProbeBlock(count: count, probes: probes, threads: threads) { p, lo, hi in
         let s = source + p * count, o = out + p * count
         var i = lo
         while i + 16 <= hi {
