@@ -4,17 +4,37 @@
 ///   the new plan. At most one evaluation is alive at a time (the previous task is awaited before
 ///   the next one touches the evaluator).
 /// - Debounce: each evaluation first sleeps `debounce` on the injected clock, so a burst of edits
-///   (key repeat) costs one evaluation; cancelling during the sleep is free.
+///   (key repeat) costs one evaluation; cancelling during the sleep is free. A plan whose result
+///   the evaluator already holds (`isCached`: undo, redo, a prefetched edit) skips the wait.
 /// - A cancelled evaluation publishes nothing after its cancellation: no `.progress`, `.finished`
 ///   or `.failed` (checked before every `post`).
-/// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently.
+/// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently, between
+///   the evaluator's own idle work (`IdleWork`: for `PlanEvaluator`, reserving boundary memory
+///   before, and saving boundaries of the current plan after).
 /// - Heavy work runs in `PlanEvaluator` (its own actor), never on this actor, so `submit` always
 ///   answers at once.
 public actor Engine {
     /// What evaluates a plan: the real `PlanEvaluator`, or a stand-in in tests.
     public typealias Evaluate = @Sendable (Plan, @escaping @Sendable (Int, Int) -> Void) async throws -> PlanEvaluation
+    /// Evaluates a plan ahead of need, keeping the result for a later `Evaluate` of the same plan.
+    public typealias Speculate = @Sendable (Plan) async throws -> Void
 
     private let evaluate: Evaluate
+    private let speculate: Speculate
+    private let idle: IdleWork
+    private let isCached: @Sendable (Plan) async -> Bool
+
+    /// Work that makes later evaluations cheaper, run in the prefetch task (and cancelled with it):
+    /// `before` its plans and `after` them.
+    public struct IdleWork: Sendable {
+        public var before: @Sendable () async -> Void
+        public var after: @Sendable () async -> Void
+
+        public init(before: @escaping @Sendable () async -> Void = {}, after: @escaping @Sendable () async -> Void = {}) {
+            self.before = before
+            self.after = after
+        }
+    }
     private let clock: any Clock<Duration>
     private let debounce: Duration
     private let post: @Sendable (EngineEvent) -> Void
@@ -24,12 +44,20 @@ public actor Engine {
     private var latestGeneration: UInt64?
 
     /// - Parameters:
+    ///   - speculate: how a prefetch evaluates; nil: `evaluate` with its result dropped.
+    ///   - idle: work run around each prefetch's plans.
+    ///   - isCached: whether evaluating a plan costs nothing (then no debounce).
     ///   - post: called from the engine's tasks (any thread) with each event.
     public init(clock: any Clock<Duration> = ContinuousClock(), debounce: Duration = .milliseconds(15),
-                evaluate: @escaping Evaluate, post: @escaping @Sendable (EngineEvent) -> Void) {
+                evaluate: @escaping Evaluate, speculate: Speculate? = nil,
+                idle: IdleWork = IdleWork(), isCached: @escaping @Sendable (Plan) async -> Bool = { _ in false },
+                post: @escaping @Sendable (EngineEvent) -> Void) {
         self.clock = clock
         self.debounce = debounce
         self.evaluate = evaluate
+        self.speculate = speculate ?? { plan in _ = try await evaluate(plan) { _, _ in } }
+        self.idle = idle
+        self.isCached = isCached
         self.post = post
     }
 
@@ -38,6 +66,15 @@ public actor Engine {
                 debounce: Duration = .milliseconds(15), post: @escaping @Sendable (EngineEvent) -> Void) {
         self.init(clock: clock, debounce: debounce, evaluate: { plan, progress in
             try await evaluator.evaluate(plan, progress: progress)
+        }, speculate: { plan in
+            try await evaluator.prefetch(plan)
+        }, idle: IdleWork(before: {
+            await evaluator.reserveBoundaryMemory()
+        }, after: {
+            try? await evaluator.extendBoundaries()
+            await evaluator.reserveBoundaryMemory()
+        }), isCached: { plan in
+            await evaluator.isCached(plan)
         }, post: post)
     }
 
@@ -51,13 +88,13 @@ public actor Engine {
         let speculative = speculation
         speculative?.cancel()
         speculation = nil
-        let (clock, debounce, evaluate, post) = (self.clock, self.debounce, self.evaluate, self.post)
+        let (clock, debounce, evaluate, post, isCached) = (self.clock, self.debounce, self.evaluate, self.post, self.isCached)
         current = Task {
             // Wait until superseded and speculative work has stopped touching the evaluator.
             await previous?.value
             await speculative?.value
             do {
-                if debounce > .zero { try await clock.sleep(for: debounce) }
+                if debounce > .zero, await !isCached(plan) { try await clock.sleep(for: debounce) }
                 try Task.checkCancellation()
                 post(.started(generation: generation))
                 let result = try await evaluate(plan) { done, total in
@@ -83,14 +120,16 @@ public actor Engine {
         let previous = speculation
         previous?.cancel()
         let running = current
-        let evaluate = self.evaluate
+        let (speculate, idle) = (self.speculate, self.idle)
         speculation = Task {
             await previous?.value
             await running?.value
+            await idle.before()
             for plan in plans {
                 if Task.isCancelled { return }
-                _ = try? await evaluate(plan) { _, _ in }
+                try? await speculate(plan)
             }
+            if !Task.isCancelled { await idle.after() }
         }
     }
 

@@ -9,7 +9,8 @@ import Foundation
 ///   the layers before it. When a plan first differs from the previous one at layer k, the pass
 ///   saves those boundary values (per batch) at k; a later plan with the same choices for layers
 ///   0..<k resumes at k and runs only the rest of the network. The cut used is the latest cached one
-///   whose prefix matches. Boundaries are kept up to `boundaryBudgetBytes`, least recently used first out.
+///   whose prefix matches. Boundaries are kept up to `boundaryBudgetBytes`, least recently used first
+///   out, in recycled memory (`BoundaryMemory`) that `reserveBoundaryMemory` touches ahead of need.
 ///
 /// - Results: predictions of the last 64 plans are kept, so undo, redo and prefetched edits are
 ///   answered without a pass.
@@ -34,6 +35,10 @@ public actor PlanEvaluator {
     private let layerSteps: [Int]
     private var applied: [Int: [LayerChoice?]] = [:]
     private var boundaries: [Boundary] = []
+    private let memory = BoundaryMemory()
+    /// Floats a boundary at each layer holds (all batches).
+    private let boundaryFloats: [Int]
+    /// The last plan evaluated on request (not a prefetch): where the next edit most likely starts.
     private var lastPlan: Plan?
     private var reference: (correct: Int?, predictions: [Int])?
     /// Predictions of recently evaluated plans (undo, redo and prefetched edits cost no pass).
@@ -44,13 +49,19 @@ public actor PlanEvaluator {
 
     /// Upper bound on memory held by saved boundaries.
     public var boundaryBudgetBytes = 6 << 30
+    /// Upper bound on free boundary memory touched ahead of need (`reserveBoundaryMemory`).
+    public var reserveBudgetBytes = 1 << 30
+    /// Set by the first `reserveBoundaryMemory`: someone does idle work for this evaluator, so a
+    /// requested evaluation saves its boundary into reserved memory only.
+    private var hasIdleWorker = false
 
     private struct Boundary {
         var layer: Int
         var prefix: ArraySlice<LayerChoice>
-        /// Per batch: the live values at the layer's step.
-        var values: [[(ValueID, [Float])]]
-        var bytes: Int
+        /// Per batch: the live values at the layer's step, and where each is in `slab`.
+        var values: [[(ValueID, Range<Int>)]]
+        var slab: BoundaryMemory.Slab
+        var bytes: Int { slab.capacity * 4 }
         var lastUse: Int
     }
 
@@ -94,13 +105,55 @@ public actor PlanEvaluator {
         let any = compiled[ranges[0].count]!
         classes = any.outputTypes[0].shape[1]
         if dataset.labels != nil { try dataset.validateLabels(classes: classes) }
-        layerSteps = try model.layers.map { layer in
+        let steps = try model.layers.map { layer in
             guard let step = any.stepIndex(ofNode: layer.nodeIndex) else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no executable step")
             }
             return step
         }
+        layerSteps = steps
+        boundaryFloats = steps.map { step in
+            ranges.reduce(0) { sum, range in
+                let graph = compiled[range.count]!
+                return sum + graph.liveValues(atStep: step).reduce(0) { $0 + graph.mutableValue($1)!.count }
+            }
+        }
     }
+
+    /// Maps and touches memory for the next boundaries to be saved, so that saving one costs a copy
+    /// and no page faults (see `BoundaryMemory`): a free slab for a boundary at each layer, from the
+    /// first, up to `reserveBudgetBytes`. The engine calls this while idle; it stops between 8 MiB
+    /// steps when the calling task is cancelled.
+    public func reserveBoundaryMemory() {
+        hasIdleWorker = true
+        var sizes: [Int] = []
+        for count in boundaryFloats where sizes.reduce(count, +) * 4 <= reserveBudgetBytes {
+            sizes.append(count)
+        }
+        memory.reserve(counts: sizes, isCancelled: { Task.isCancelled })
+    }
+
+    /// Saves, for the last requested plan, a boundary at every layer after the first that has none
+    /// for that plan's prefix, so that the next edit of any of those layers resumes at it: one pass
+    /// from the latest cut that matches, into memory reserved (mapped and touched) first. The engine
+    /// calls this while idle, after its prefetches; a cancelled call keeps the memory it reserved and
+    /// nothing of its pass.
+    public func extendBoundaries() throws {
+        guard let plan = lastPlan, !plan.isAllFloat, reference != nil else { return }
+        let missing = plan.choices.indices.dropFirst().filter { layer in
+            !boundaries.contains { $0.layer == layer && plan.choices[..<layer] == $0.prefix }
+        }
+        guard !missing.isEmpty else { return }
+        guard memory.reserve(counts: missing.map { boundaryFloats[$0] }, isCancelled: { Task.isCancelled }) else {
+            throw CancellationError()
+        }
+        let (predictions, _) = try pass(plan, saveAt: missing, reservedOnly: true, resumeAtMost: missing[0],
+                                        progress: { _, _ in })
+        if memo[plan] == nil { remember(plan, predictions) }
+    }
+
+    /// Test hook: bytes mapped for boundaries (in use and free) and the free slabs' capacities.
+    public var boundaryMemory: (mappedBytes: Int, freeCapacities: [Int]) { (memory.mappedBytes, memory.freeCapacities) }
 
     /// The Fisher diagonal `lut` choices use (computed now if it was not yet; nil when disabled).
     public func fisherDiagonal() throws -> FisherDiagonal? { try weights.fisherDiagonal() }
@@ -115,6 +168,11 @@ public actor PlanEvaluator {
     /// - Throws: `CancellationError` when the calling task is cancelled (nothing is published and no
     ///   cache is left inconsistent); `QScopeError` for a choice the engine cannot apply.
     public func evaluate(_ plan: Plan, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> PlanEvaluation {
+        try evaluate(plan, speculative: false, progress: progress)
+    }
+
+    /// `speculative`: a prefetch, which leaves `lastPlan` (the user's plan) as it is.
+    private func evaluate(_ plan: Plan, speculative: Bool, progress: @Sendable (Int, Int) -> Void) throws -> PlanEvaluation {
         guard plan.layerNames == model.layers.map(\.name) else {
             throw QScopeError(file: model.path, "the plan is for another model")
         }
@@ -133,13 +191,17 @@ public actor PlanEvaluator {
             reference = (score(predictions), predictions)
         }
         // Save a cut at the first layer that changed: the next edit most likely touches it again.
+        // With an idle worker reserving memory, only into reserved memory: a fresh mapping's page
+        // faults can cost more than the pass, and the idle work (`extendBoundaries`) saves it later.
         let firstChange = lastPlan.flatMap { plan.firstDifference(from: $0) }
+        if !speculative { lastPlan = plan }
         var (predictions, resumed) = (reference!.predictions, plan.count)
         if let known = memo[plan] {
             predictions = known
             progress(batches.count, batches.count)
         } else if !plan.isAllFloat {
-            (predictions, resumed) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], progress: progress)
+            (predictions, resumed) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], reservedOnly: hasIdleWorker,
+                                             progress: progress)
             remember(plan, predictions)
         }
         let referencePredictions = reference!.predictions
@@ -159,8 +221,10 @@ public actor PlanEvaluator {
 
     /// Evaluates `plan` ahead of need (the engine calls this while idle for the edits the user is
     /// likely to make next); the result is kept, so evaluating the plan later costs no pass.
+    /// It saves a boundary where `plan` differs from the last requested plan (the user's), and
+    /// leaves that plan as the reference for the next edit's cut.
     public func prefetch(_ plan: Plan) throws {
-        _ = try evaluate(plan)
+        _ = try evaluate(plan, speculative: true, progress: { _, _ in })
     }
 
     /// Test hook: whether `plan`'s predictions are cached.
@@ -173,49 +237,69 @@ public actor PlanEvaluator {
     /// A pass that uses and fills the prefix cache: resumes at the latest saved cut whose prefix
     /// matches `plan`, and saves the boundary values at each layer of `saveAt` that lies after it
     /// (and is not cached yet). Returns the predictions and the layer it resumed at (0 = full pass).
-    private func pass(_ plan: Plan, saveAt requested: [Int], progress: @Sendable (Int, Int) -> Void) throws -> ([Int], Int) {
+    /// With `reservedOnly`, only the layers for which `memory` has a free slab are saved; with
+    /// `resumeAtMost`, the pass resumes at that layer or before.
+    private func pass(_ plan: Plan, saveAt requested: [Int], reservedOnly: Bool = false, resumeAtMost: Int? = nil,
+                      progress: @Sendable (Int, Int) -> Void) throws -> ([Int], Int) {
         useCounter += 1
         var resume: Int?
-        for (i, boundary) in boundaries.enumerated() where plan.choices[..<boundary.layer] == boundary.prefix {
+        for (i, boundary) in boundaries.enumerated()
+        where plan.choices[..<boundary.layer] == boundary.prefix && boundary.layer <= (resumeAtMost ?? Int.max) {
             if resume == nil || boundary.layer > boundaries[resume!].layer { resume = i }
         }
         let resumeLayer = resume.map { boundaries[$0].layer } ?? 0
-        let saveLayers = Set(requested).sorted().filter { layer in
+        var saveLayers = Set(requested).sorted().filter { layer in
             layer > resumeLayer || (resume == nil && layer == 0 && layerSteps[0] > 0)
         }.filter { layer in
             !boundaries.contains { $0.layer == layer && plan.choices[..<layer] == $0.prefix }
         }
         if let resume { boundaries[resume].lastUse = useCounter }
-        let resumeValues = resume.map { boundaries[$0].values }
-        var saved = [[[(ValueID, [Float])]]](repeating: [], count: saveLayers.count)
-        let predictions = try forward(plan, progress: progress) { batch, graph in
-            var from = resumeLayer > 0 || resume != nil ? self.layerSteps[resumeLayer] : 0
-            if let resumeValues {
-                for (id, values) in resumeValues[batch] {
-                    let target = graph.mutableValue(id)!
-                    values.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+        let resumed = resume.map { boundaries[$0] }
+        if reservedOnly {
+            let available = saveLayers.map { memory.takeFree(count: boundaryFloats[$0]) }
+            saveLayers = zip(saveLayers, available).compactMap { $1 == nil ? nil : $0 }
+            for case let slab? in available { memory.give(slab) }
+        }
+        let slabs = saveLayers.map { memory.take(count: boundaryFloats[$0]) }
+        var saved = [[[(ValueID, Range<Int>)]]](repeating: [], count: saveLayers.count)
+        var filled = [Int](repeating: 0, count: saveLayers.count)
+        let predictions: [Int]
+        do {
+            predictions = try forward(plan, progress: progress) { batch, graph in
+                var from = resumed != nil ? self.layerSteps[resumeLayer] : 0
+                if let resumed {
+                    for (id, range) in resumed.values[batch] {
+                        graph.mutableValue(id)!.baseAddress!.update(from: resumed.slab.base + range.lowerBound, count: range.count)
+                    }
+                } else {
+                    self.setInputs(graph, batch: batch)
                 }
-            } else {
-                self.setInputs(graph, batch: batch)
+                for (slot, layer) in saveLayers.enumerated() {
+                    let cut = self.layerSteps[layer]
+                    graph.run(steps: from..<cut)
+                    saved[slot].append(graph.liveValues(atStep: cut).map { id in
+                        let value = graph.mutableValue(id)!
+                        let range = filled[slot]..<(filled[slot] + value.count)
+                        (slabs[slot].base + range.lowerBound).update(from: value.baseAddress!, count: value.count)
+                        filled[slot] = range.upperBound
+                        return (id, range)
+                    })
+                    from = cut
+                }
+                graph.run(steps: from..<graph.stepCount)
             }
-            for (slot, layer) in saveLayers.enumerated() {
-                let cut = self.layerSteps[layer]
-                graph.run(steps: from..<cut)
-                saved[slot].append(graph.liveValues(atStep: cut).map { ($0, Array(graph.mutableValue($0)!)) })
-                from = cut
-            }
-            graph.run(steps: from..<graph.stepCount)
+        } catch {
+            for slab in slabs { memory.give(slab) }
+            throw error
         }
         for (slot, layer) in saveLayers.enumerated() {
-            let bytes = saved[slot].reduce(0) { $0 + $1.reduce(0) { $0 + $1.1.count * 4 } }
             boundaries.append(Boundary(layer: layer, prefix: plan.choices[..<layer], values: saved[slot],
-                                       bytes: bytes, lastUse: useCounter))
+                                       slab: slabs[slot], lastUse: useCounter))
         }
         while boundaries.reduce(0, { $0 + $1.bytes }) > boundaryBudgetBytes, boundaries.count > 1,
               let oldest = boundaries.indices.min(by: { boundaries[$0].lastUse < boundaries[$1].lastUse }) {
-            boundaries.remove(at: oldest)
+            memory.give(boundaries.remove(at: oldest).slab)
         }
-        lastPlan = plan
         return (predictions, resumeLayer)
     }
 

@@ -8,9 +8,13 @@ import TUI
 ///
 /// - frame: `renderScreen` of a 120x40 screen plus the terminal diff, into an in-memory backend;
 ///   "full" repaints every cell (first frame, resize), "edit" is the frame after one bit change.
-/// - edit -> accuracy: `PlanEvaluator.evaluate` after changing one layer, for every layer: "first"
-///   is the first edit of that layer after an edit elsewhere, "repeat" a further edit of the same
-///   layer (what `-` pressed again costs). Engine: the same through the `Engine` actor, including
+/// - edit -> accuracy: `PlanEvaluator.evaluate` after changing one layer, for every layer in turn
+///   (the edits accumulate). "cold" is the first edit of that layer straight after the edit of the
+///   layer before, with no idle time between them (a fresh evaluator, with memory reserved once after
+///   the open); "first" the same edit after
+///   the engine's idle work between edits (`reserveBoundaryMemory`, `extendBoundaries`; untimed; no
+///   prefetch of the edit itself); "repeat" a further edit of the same layer (what `-` pressed
+///   again costs). Engine: the same through the `Engine` actor, including
 ///   its 15 ms debounce, from `submit` to the `.finished` event, and for an edit the engine had
 ///   prefetched while idle (the selected layer's next setting).
 enum WorkbenchBenchmark {
@@ -30,12 +34,35 @@ enum WorkbenchBenchmark {
         report.lines.append("model     \(model.path)  (\(names.count) layers, \(dataset.count) samples, batch \(evaluator.batchSize))")
         report.lines.append("open      FP32 pass + prefix cache fill: \(fixed(openMs, 1)) ms  (accuracy \(fixed(reference.accuracy * 100, 2)) %)")
 
+        // Cold: every layer's first edit right after the previous layer's, on an evaluator of its own.
+        let coldEvaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+        var coldPlan = Plan(layerNames: names)
+        _ = try runBlocking { [coldPlan] in
+            _ = try await coldEvaluator.evaluate(coldPlan)
+            await coldEvaluator.reserveBoundaryMemory()  // what the engine does once the model is open
+            return 0
+        }
+        var coldTimes: [Double] = []
+        for k in names.indices {
+            coldPlan.choices[k].weights = .int(8)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try runBlocking { [coldPlan] in try await coldEvaluator.evaluate(coldPlan) }
+            coldTimes.append(milliseconds(since: t0))
+        }
+
         var firstTimes: [Double] = [], repeatTimes: [Double] = []
         var perLayer: [[String: Any]] = []
         for k in names.indices {
+            // What the engine does while idle after the previous edit.
+            _ = try runBlocking {
+                await evaluator.reserveBoundaryMemory()
+                try await evaluator.extendBoundaries()
+                await evaluator.reserveBoundaryMemory()
+                return 0
+            }
             plan.choices[k].weights = .int(8)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
+            let firstResult = try runBlocking { [plan] in try await evaluator.evaluate(plan) }
             let first = milliseconds(since: t0)
             plan.choices[k].weights = .int(4)
             let t1 = DispatchTime.now().uptimeNanoseconds
@@ -43,10 +70,14 @@ enum WorkbenchBenchmark {
             let again = milliseconds(since: t1)
             firstTimes.append(first)
             repeatTimes.append(again)
-            perLayer.append(["layer": names[k], "first_ms": first, "repeat_ms": again, "resumed_at_layer": result.resumedAtLayer])
-            report.lines.append("edit      layer \(String(k).padding(toLength: 3, withPad: " ", startingAt: 0)) first \(fixed(first, 1).leftPadded(7)) ms  repeat \(fixed(again, 1).leftPadded(7)) ms  (resumed at layer \(result.resumedAtLayer))  \(names[k])")
+            perLayer.append(["layer": names[k], "cold_ms": coldTimes[k], "first_ms": first, "repeat_ms": again,
+                             "first_resumed_at_layer": firstResult.resumedAtLayer, "resumed_at_layer": result.resumedAtLayer])
+            report.lines.append("edit      layer \(String(k).padding(toLength: 3, withPad: " ", startingAt: 0)) cold \(fixed(coldTimes[k], 1).leftPadded(6)) ms  first \(fixed(first, 1).leftPadded(6)) ms  repeat \(fixed(again, 1).leftPadded(6)) ms  (resumed at layer \(firstResult.resumedAtLayer), \(result.resumedAtLayer))  \(names[k])")
         }
-        report.lines.append("edit      repeat: median \(fixed(median(repeatTimes), 1)) ms, max \(fixed(repeatTimes.max() ?? 0, 1)) ms; first: median \(fixed(median(firstTimes), 1)) ms, max \(fixed(firstTimes.max() ?? 0, 1)) ms")
+        func figures(_ label: String, _ times: [Double]) -> String {
+            "\(label): median \(fixed(median(times), 1)) ms, max \(fixed(times.max() ?? 0, 1)) ms"
+        }
+        report.lines.append("edit      \(figures("cold", coldTimes)); \(figures("first", firstTimes)); \(figures("repeat", repeatTimes))")
 
         // Through the engine: submit -> .finished (includes the debounce).
         let finished = Mutex<UInt64>(0)
@@ -81,7 +112,7 @@ enum WorkbenchBenchmark {
         Task { await engine.submit(prefetched, generation: 2) }
         done.wait()
         let prefetchedMs = milliseconds(since: t4)
-        report.lines.append("engine    submit -> finished, edit prefetched while idle: \(fixed(prefetchedMs, 1)) ms (debounce included)")
+        report.lines.append("engine    submit -> finished, edit prefetched while idle: \(fixed(prefetchedMs, 1)) ms (no debounce: cached)")
 
         // Frames.
         var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
@@ -111,6 +142,7 @@ enum WorkbenchBenchmark {
             "model": model.path, "samples": dataset.count, "layers": names.count, "open_ms": openMs,
             "edit_repeat_median_ms": median(repeatTimes), "edit_repeat_max_ms": repeatTimes.max() ?? 0,
             "edit_first_median_ms": median(firstTimes), "edit_first_max_ms": firstTimes.max() ?? 0,
+            "edit_cold_median_ms": median(coldTimes), "edit_cold_max_ms": coldTimes.max() ?? 0,
             "engine_edit_ms": engineMs, "engine_prefetched_edit_ms": prefetchedMs, "per_layer": perLayer,
             "frame_full_median_ms": median(fullTimes), "frame_full_max_ms": fullTimes.max() ?? 0,
             "frame_edit_median_ms": median(editTimes),

@@ -124,6 +124,45 @@ struct EngineTests {
         #expect(log.all.last == .finished(generation: 1, Self.fakeResult(Self.plan(2))))
     }
 
+    @Test("idle work runs before and after a prefetch's plans, and not after a cancelled prefetch")
+    func idleWorkOrder() async throws {
+        let steps = Mutex<[String]>([])
+        let record: @Sendable (String) -> Void = { step in steps.withLock { $0.append(step) } }
+        let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, _ in
+            Self.fakeResult(plan)
+        }, speculate: { plan in
+            record("speculate \(plan.choices[1].weightBits)")
+            if plan == Self.plan(5) { while !Task.isCancelled { await Task.yield() } }
+        }, idle: Engine.IdleWork(before: { record("before") }, after: { record("after") }), post: { _ in })
+        await engine.prefetch([Self.plan(8), Self.plan(6)])
+        await engine.settle()
+        #expect(steps.withLock { $0 } == ["before", "speculate 8", "speculate 6", "after"])
+        steps.withLock { $0 = [] }
+        await engine.prefetch([Self.plan(5), Self.plan(7)])
+        for _ in 0..<1_000_000 where steps.withLock({ $0.count }) < 2 { await Task.yield() }
+        await engine.submit(Self.plan(2), generation: 1)
+        await engine.settle()
+        #expect(steps.withLock { $0 } == ["before", "speculate 5"])
+    }
+
+    @Test("a plan the evaluator already holds is answered without the debounce")
+    func cachedSkipsDebounce() async throws {
+        let clock = ManualClock()
+        let log = EventLog()
+        let engine = Engine(clock: clock, debounce: .milliseconds(20), evaluate: { plan, _ in
+            Self.fakeResult(plan)
+        }, isCached: { plan in plan == Self.plan(4) }, post: log.append)
+        await engine.submit(Self.plan(4), generation: 1)
+        await engine.settle()  // the clock never advanced
+        #expect(log.all == [.started(generation: 1), .finished(generation: 1, Self.fakeResult(Self.plan(4)))])
+        await engine.submit(Self.plan(3), generation: 2)
+        #expect(await clock.waitForSleepers(1))  // not cached: waits for the debounce
+        #expect(log.all.count == 2)
+        clock.advance(by: .milliseconds(20))
+        await engine.settle()
+        #expect(log.all.last == .finished(generation: 2, Self.fakeResult(Self.plan(3))))
+    }
+
     @Test("an evaluation error is published as one failed event")
     func failure() async {
         let log = EventLog()

@@ -61,6 +61,60 @@ struct PlanEvaluatorTests {
         #expect(await evaluator.cachedBoundaryLayers.contains(4))
     }
 
+    @Test("idle work: edits save into reserved memory, and extendBoundaries makes the next edit of every later layer resume at it")
+    func idleWork() async throws {
+        let (model, dataset) = try Self.load("cnn", samples: 300)
+        let n = model.layers.count
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: 128)
+        var plan = Plan(model: model)
+        _ = try await evaluator.evaluate(plan)
+        await evaluator.reserveBoundaryMemory()
+        let reserved = await evaluator.boundaryMemory
+        #expect(!reserved.freeCapacities.isEmpty)
+        await evaluator.reserveBoundaryMemory()
+        #expect(await evaluator.boundaryMemory.mappedBytes == reserved.mappedBytes)  // nothing missing: no new mapping
+
+        plan.choices[1].weights = .int(4)
+        #expect(try await evaluator.evaluate(plan).resumedAtLayer == 1)  // the FP32 pass's cut
+        plan.choices[4].weights = .int(4)
+        let edited = try await evaluator.evaluate(plan)
+        #expect(edited.resumedAtLayer == 1)
+        // It saved its cut at layer 4 into a reserved slab: nothing newly mapped, one slab fewer free.
+        let after = await evaluator.boundaryMemory
+        #expect(after.mappedBytes == reserved.mappedBytes)
+        #expect(after.freeCapacities.count == reserved.freeCapacities.count - 1)
+
+        try await evaluator.extendBoundaries()
+        for k in 2..<n {
+            var next = plan
+            next.choices[k].weights = .int(3)
+            let result = try await evaluator.evaluate(next)
+            #expect(result.resumedAtLayer == k, "layer \(k)")
+            let fresh = try await PlanEvaluator(model: model, dataset: dataset, batchSize: 128).evaluate(next)
+            #expect(result.correct == fresh.correct && result.agreement == fresh.agreement, "layer \(k)")
+        }
+    }
+
+    @Test("a prefetch leaves the user's plan as the reference for the next edit's cut")
+    func prefetchKeepsLastPlan() async throws {
+        let (model, dataset) = try Self.load("cnn", samples: 100)
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: 50)
+        var plan = Plan(model: model)
+        plan.choices[2].weights = .int(4)
+        _ = try await evaluator.evaluate(plan)
+        var speculated = plan
+        speculated.choices[3].weights = .int(3)
+        try await evaluator.prefetch(speculated)  // saves its cut at 3, where it differs from `plan`
+        #expect(await evaluator.cachedBoundaryLayers.contains(3))
+        // The next request differs from `plan` first at layer 5 (from the prefetch at 3): the cut goes to 5.
+        var next = plan
+        next.choices[5].weights = .int(3)
+        _ = try await evaluator.evaluate(next)
+        #expect(await evaluator.cachedBoundaryLayers.contains(5))
+        next.choices[5].weights = .int(2)
+        #expect(try await evaluator.evaluate(next).resumedAtLayer == 5)
+    }
+
     @Test("a prefetched plan is answered from the cache, with the same numbers")
     func prefetched() async throws {
         let (model, dataset) = try Self.load("cnn", samples: 100)
