@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The background worker the workbench talks to: evaluates the latest plan, and only that.
 ///
 /// - Latest wins: `submit` cancels whatever evaluation is pending or running, then starts one for
@@ -10,7 +12,9 @@
 ///   or `.failed` (checked before every `post`).
 /// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently, between
 ///   the evaluator's own idle work (`IdleWork`: for `PlanEvaluator`, reserving boundary memory
-///   before, and saving boundaries of the current plan after).
+///   before, and saving boundaries of the current plan after). A submit of the plan a prefetch is
+///   evaluating at that moment adopts it: the prefetch finishes that plan (and stops there) instead
+///   of being cancelled, and the request is answered from its result.
 /// - Heavy work runs in `PlanEvaluator` (its own actor), never on this actor, so `submit` always
 ///   answers at once.
 public actor Engine {
@@ -39,8 +43,9 @@ public actor Engine {
     private let debounce: Duration
     private let post: @Sendable (EngineEvent) -> Void
     private var current: Task<Void, Never>?
-    /// Speculative evaluations started by `prefetch`; any `submit` cancels them.
-    private var speculation: Task<Void, Never>?
+    /// Speculative evaluations started by `prefetch`; a `submit` cancels them, unless it adopts the
+    /// plan in flight.
+    private var speculation: (task: Task<Void, Never>, control: SpeculationControl)?
     private var latestGeneration: UInt64?
 
     /// - Parameters:
@@ -85,9 +90,11 @@ public actor Engine {
         latestGeneration = generation
         let previous = current
         previous?.cancel()
-        let speculative = speculation
-        speculative?.cancel()
-        speculation = nil
+        let speculative = speculation?.task
+        if let speculation, !speculation.control.adopt(plan) {
+            speculation.task.cancel()
+            self.speculation = nil
+        }
         let (clock, debounce, evaluate, post, isCached) = (self.clock, self.debounce, self.evaluate, self.post, self.isCached)
         current = Task {
             // Wait until superseded and speculative work has stopped touching the evaluator.
@@ -118,30 +125,69 @@ public actor Engine {
     /// come back at once. Replaces earlier prefetches; any `submit` cancels it between batches.
     public func prefetch(_ plans: [Plan]) {
         let previous = speculation
-        previous?.cancel()
+        // An adopted prefetch is finishing a requested plan and stops after it: let it.
+        if let previous, !previous.control.isAdopted { previous.task.cancel() }
         let running = current
         let (speculate, idle) = (self.speculate, self.idle)
-        speculation = Task {
-            await previous?.value
+        let control = SpeculationControl()
+        let task = Task {
+            await previous?.task.value
             await running?.value
             await idle.before()
             for plan in plans {
-                if Task.isCancelled { return }
+                if Task.isCancelled || !control.begin(plan) { return }
                 try? await speculate(plan)
+                control.end()
             }
-            if !Task.isCancelled { await idle.after() }
+            if !Task.isCancelled && !control.isAdopted { await idle.after() }
         }
+        speculation = (task, control)
     }
 
     /// Cancels the pending or running evaluation (it publishes nothing more) and any prefetch.
     public func cancel() {
         current?.cancel()
-        speculation?.cancel()
+        speculation?.task.cancel()
     }
 
     /// Waits until the current evaluation and any prefetch have finished or stopped; for tests.
     public func settle() async {
         await current?.value
-        await speculation?.value
+        await speculation?.task.value
+    }
+}
+
+/// What a prefetch is evaluating, shared between its task and `Engine.submit` (which may adopt it).
+final class SpeculationControl: Sendable {
+    private struct State {
+        var inFlight: Plan?
+        var adopted = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Adopts the prefetch when it is evaluating `plan` right now: it will finish that plan and
+    /// stop. Returns whether it did.
+    func adopt(_ plan: Plan) -> Bool {
+        state.withLock { state in
+            guard state.inFlight == plan else { return false }
+            state.adopted = true
+            return true
+        }
+    }
+
+    var isAdopted: Bool { state.withLock { $0.adopted } }
+
+    /// Called by the prefetch before evaluating `plan`; false when it was adopted and must stop.
+    func begin(_ plan: Plan) -> Bool {
+        state.withLock { state in
+            guard !state.adopted else { return false }
+            state.inFlight = plan
+            return true
+        }
+    }
+
+    func end() {
+        state.withLock { $0.inFlight = nil }
     }
 }

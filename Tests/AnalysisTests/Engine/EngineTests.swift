@@ -145,6 +145,43 @@ struct EngineTests {
         #expect(steps.withLock { $0 } == ["before", "speculate 5"])
     }
 
+    @Test("a submit of the plan a prefetch is evaluating adopts it: not cancelled, answered from it, the prefetch stops there")
+    func adoptsInFlightPrefetch() async throws {
+        let log = EventLog(), calls = Calls()
+        let speculated = Calls()
+        let release = Mutex(false), sawCancel = Mutex(false), cached = Mutex<Set<Plan>>([])
+        let afterRan = Mutex(false)
+        let engine = Engine(clock: ManualClock(), debounce: .milliseconds(20), evaluate: { plan, _ in
+            calls.append(plan)
+            return Self.fakeResult(plan)
+        }, speculate: { plan in
+            speculated.append(plan)
+            while !release.withLock({ $0 }) { await Task.yield() }
+            if Task.isCancelled { sawCancel.withLock { $0 = true } }
+            cached.withLock { _ = $0.insert(plan) }
+        }, idle: Engine.IdleWork(after: { afterRan.withLock { $0 = true } }),
+        isCached: { plan in cached.withLock { $0.contains(plan) } }, post: log.append)
+        await engine.prefetch([Self.plan(4), Self.plan(6)])
+        for _ in 0..<1_000_000 where speculated.all.isEmpty { await Task.yield() }
+        await engine.submit(Self.plan(4), generation: 1)  // the plan in flight
+        release.withLock { $0 = true }
+        await engine.settle()  // the clock never advances: a debounce would hang here
+        #expect(!sawCancel.withLock { $0 })
+        #expect(speculated.all == [Self.plan(4)])  // stopped after the adopted plan
+        #expect(!afterRan.withLock { $0 })
+        #expect(calls.all == [Self.plan(4)])
+        #expect(log.all.last == .finished(generation: 1, Self.fakeResult(Self.plan(4))))
+
+        // A submit of another plan cancels the prefetch as before.
+        release.withLock { $0 = false }
+        await engine.prefetch([Self.plan(3)])
+        for _ in 0..<1_000_000 where speculated.all.count < 2 { await Task.yield() }
+        await engine.submit(Self.plan(2), generation: 2)
+        release.withLock { $0 = true }
+        for _ in 0..<1_000_000 where calls.all.count < 2 { await Task.yield() }
+        #expect(sawCancel.withLock { $0 })
+    }
+
     @Test("a plan the evaluator already holds is answered without the debounce")
     func cachedSkipsDebounce() async throws {
         let clock = ManualClock()
