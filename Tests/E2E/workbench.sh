@@ -123,7 +123,7 @@ check "a bad budget is one error line" wait_for main "budget 'abc' is not a numb
 "${T[@]}" send-keys -t main -l "3.5"
 "${T[@]}" send-keys -t main Enter
 check "a 3.5: the HAWQ plan is loaded with its predicted size (from N probes)" \
-  wait_for main 'HAWQ 3\.5 bits/w: 3\.[0-9]+ bits/w, 0\.[0-9]+ MB predicted \([0-9]+ probes' '● idle'
+  wait_for main 'HAWQ 3\.5 bits/w: 3\.[0-9]+ bits/w, 0\.[0-9]+ MB w/ meta predicted \([0-9]+ probes' '● idle'
 check "the allocated plan's accuracy arrives (≤ 3.5 bits/w in the status line)" wait_for main '● idle' 'acc [0-9]+\.[0-9]+%' ' [23]\.[0-9]+ bits/w'
 hawq_acc="$(accuracy)"
 # --- e: export the allocated plan as ONNX QDQ; qscope evaluates the file to the screen's accuracy ---

@@ -105,7 +105,8 @@ func reduceTradeoffEvent(_ state: inout AppState, _ event: TradeoffEvent) -> [Ef
               case .running(let budget, let probes, let final) = state.tradeoff.allocation else { return [] }
         state.tradeoff.allocation = .none
         guard result.plan.layerNames == state.plan.layerNames else { return [] }
-        let prediction = "\(Text.fixed(result.averageBits, 3)) bits/w, \(Text.fixed(result.megabytes, 4)) MB predicted"
+        // Metadata included, as the budget counts it (the status line's bits/w is weights only).
+        let prediction = "\(Text.fixed(result.averageBits, 3)) bits/w, \(Text.fixed(result.megabytes, 4)) MB w/ meta predicted"
         let source = "\(probes) probes" + (final ? "" : ", not final")
         if result.plan == state.plan {
             state.notice = Notice("HAWQ plan for \(BudgetInput.describe(budget)) is the current plan (\(prediction), \(source))")
