@@ -154,7 +154,8 @@ struct HessianFixtureTests {
 
     /// Samples split into chunks give the traces of one chunk up to float rounding, both when every
     /// chunk keeps its own prepared passes (sharing the tangent buffers) and when a tight memory
-    /// budget makes the chunks share one engine and re-prepare before each product.
+    /// budget makes the chunks share one engine and re-prepare before each product; the chunks run
+    /// on two lanes side by side (threads = 2) and on one (threads = 1) alike.
     @Test(arguments: ["mlp", "cnn"])
     func chunkedTracesEqualOneChunk(_ name: String) throws {
         let (model, data, _) = try Self.load(name)
@@ -166,11 +167,15 @@ struct HessianFixtureTests {
         options.chunk = 24
         let whole = try HessianTraceEstimator.run(model: model, data: data, options: options)
         options.chunk = 10
+        options.threads = 2
         let prepared = try HessianTraceEstimator.run(model: model, data: data, options: options)
+        options.threads = 1
+        let oneLane = try HessianTraceEstimator.run(model: model, data: data, options: options)
+        options.threads = 2
         options.memoryBudgetFloats = 1
         let reprepared = try HessianTraceEstimator.run(model: model, data: data, options: options)
         for (l, reference) in whole.layers.enumerated() {
-            for other in [prepared, reprepared] {
+            for other in [prepared, oneLane, reprepared] {
                 let tolerance = 1e-4 * (abs(reference.trace) + reference.standardError)
                 #expect(abs(other.layers[l].trace - reference.trace) <= tolerance,
                         "\(name) \(reference.name): \(other.layers[l].trace) in chunks vs \(reference.trace) in one")
