@@ -37,6 +37,11 @@ final class HessianProblem {
     private let reprepares: Bool
     private var targets: [LossTarget] = []
     private let data: Dataset
+    /// The largest number of directions `products` takes at once.
+    private let maxProbes: Int
+    /// The (H·v)_l buffers of lanes 1... for `products` (`maxProbes` copies of each layer's weight),
+    /// allocated on first use and kept: a fresh buffer per call is a page fault per 4 KiB per product.
+    private var laneProducts: [[UnsafeMutablePointer<Float>]]?
 
     /// Compiles the passes for `samples` samples of `data` and runs them once (loss and gradients).
     /// `probes` is the largest number of directions `products` will be given at once; `chunk` the
@@ -54,6 +59,7 @@ final class HessianProblem {
         self.data = data
         self.hasLabels = data.labels != nil
         self.counts = model.layers.map(\.parameterCount)
+        self.maxProbes = max(1, probes)
         // Floats per sample: primal values and adjoints (2 copies of every value) and, per probe,
         // tangents, tangent adjoints and kept outputs (at most 3 copies).
         let perSample = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1).valueFloats
@@ -122,6 +128,10 @@ final class HessianProblem {
         }
     }
 
+    deinit {
+        for buffers in laneProducts ?? [] { for buffer in buffers { buffer.deallocate() } }
+    }
+
     /// "cross-entropy" with labels, "kl-to-fp32" without.
     var lossKind: String { hasLabels ? "cross-entropy" : "kl-to-fp32" }
 
@@ -162,9 +172,13 @@ final class HessianProblem {
     /// Sets `results[l]` to (H·v)_l for `probes` directions (`directions[l]`, `results[l]`: `probes`
     /// probe-major copies of layer l's weight, model order). H is the Hessian over all the samples.
     func products(directions: [UnsafePointer<Float>], probes: Int, results: [UnsafeMutablePointer<Float>]) throws {
+        precondition(probes <= maxProbes, "more directions than the problem was built for")
         // Lane 0 adds into `results`, the others into their own buffers, added in lane order.
-        let laneResults = [results] + (1..<lanes).map { _ in counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, probes * $0)) } }
-        defer { for buffers in laneResults.dropFirst() { for buffer in buffers { buffer.deallocate() } } }
+        let own = laneProducts ?? (1..<lanes).map { _ in
+            counts.map { UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxProbes * $0)) }
+        }
+        laneProducts = own
+        let laneResults = [results] + own
         for buffers in laneResults { for l in counts.indices { buffers[l].update(repeating: 0, count: probes * counts[l]) } }
         _ = try forEachLane(chunks: chunks.count) { index in
             if reprepares { _ = try prepare(index) }
