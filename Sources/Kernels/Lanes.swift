@@ -51,3 +51,26 @@ func transpose16x16(_ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePo
     storeLanes(v14, dst + 14 * ldDst)
     storeLanes(v15, dst + 15 * ldDst)
 }
+
+/// `dst[c * ldDst + r] = src[r * ld + c]` for r in 0..<rows, c in 0..<cols: whole 16x16 blocks
+/// through `transpose16x16`, the edges element by element.
+@inline(__always)
+func transpose(rows: Int, cols: Int, _ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldDst: Int) {
+    let fullRows = rows / 16 * 16, fullCols = cols / 16 * 16
+    var r = 0
+    while r < fullRows {
+        var c = 0
+        while c < fullCols {
+            transpose16x16(src + (r &* ld &+ c), ld: ld, dst + (c &* ldDst &+ r), ldDst: ldDst)
+            c &+= 16
+        }
+        r &+= 16
+    }
+    // Right edge (columns past the blocks, rows of the blocks), then the bottom rows in full.
+    for r in 0..<fullRows {
+        for c in fullCols..<cols { dst[c &* ldDst &+ r] = src[r &* ld &+ c] }
+    }
+    for r in fullRows..<rows {
+        for c in 0..<cols { dst[c &* ldDst &+ r] = src[r &* ld &+ c] }
+    }
+}

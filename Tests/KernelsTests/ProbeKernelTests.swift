@@ -38,9 +38,12 @@ struct ProbeKernelTests {
         }
     }
 
-    /// Attention-sized and odd shapes, both transposes, against a Double reference; the large case
-    /// takes the sgemm path.
-    @Test(arguments: [(17, 17, 16), (17, 16, 17), (1, 1, 1), (5, 33, 3), (7, 48, 9), (70, 70, 70)])
+    /// Attention-sized and odd shapes, both transposes, against a Double reference. Remainder
+    /// columns done one at a time with and without whole 16-row blocks ((17, 17, 16), (16, 17, 17),
+    /// (33, 18, 16), (5, 33, 3), (32, 1, 4)), on padded copies ((5, 21, 7), (3, 12, 2)), none
+    /// ((17, 16, 17), (7, 48, 9)); the large case takes the sgemm path.
+    @Test(arguments: [(17, 17, 16), (17, 16, 17), (16, 17, 17), (17, 17, 17), (33, 18, 16), (32, 1, 4), (5, 21, 7),
+                      (3, 12, 2), (1, 1, 1), (5, 33, 3), (7, 48, 9), (70, 70, 70)])
     func smallProductMatchesReference(_ m: Int, _ n: Int, _ k: Int) {
         var rng = TestRNG(seed: UInt64(m * 10_000 + n * 100 + k))
         let a = rng.floats(m * k), b = rng.floats(k * n), c0 = rng.floats(m * n)
@@ -91,5 +94,43 @@ struct ProbeKernelTests {
             #expect(out[e].bitPattern == expected(e).bitPattern, "out of place at \(e)")
             #expect(inPlace[e].bitPattern == expected(e).bitPattern, "in place at \(e)")
         }
+    }
+
+    /// Runs of lengths 0 (none), 1, 15, 16, 17 and 40 (vector bodies and scalar tails), two of
+    /// them overlapping in the indexed buffer: the gather and both scatters against per-element
+    /// loops. Exact: copies, and additions in the same order as the loop's.
+    @Test func runCopiesMatchElementLoops() {
+        var rng = TestRNG(seed: 77)
+        let starts: [Int32] = [3, 90, 20, 200, 0, 25, 150]
+        let lengths: [Int32] = [1, 15, 16, 17, 40, 16, 0]
+        let total = lengths.reduce(0) { $0 + Int($1) }
+        let source = rng.floats(260), values = rng.floats(total), base = rng.floats(260)
+        var map: [Int] = []
+        for (s, l) in zip(starts, lengths) { map += (0..<Int(l)).map { Int(s) + $0 } }
+        var gathered = [Float](repeating: .nan, count: total)
+        var added = base, stored = base
+        source.withUnsafeBufferPointer { src in values.withUnsafeBufferPointer { v in
+            starts.withUnsafeBufferPointer { st in lengths.withUnsafeBufferPointer { le in
+                gathered.withUnsafeMutableBufferPointer { g in
+                    gatherRuns(src.baseAddress!, starts: st.baseAddress!, lengths: le.baseAddress!, runs: st.count, into: g.baseAddress!)
+                }
+                added.withUnsafeMutableBufferPointer { t in
+                    scatterRuns(v.baseAddress!, starts: st.baseAddress!, lengths: le.baseAddress!, runs: st.count,
+                                into: t.baseAddress!, accumulate: true)
+                }
+                stored.withUnsafeMutableBufferPointer { t in
+                    scatterRuns(v.baseAddress!, starts: st.baseAddress!, lengths: le.baseAddress!, runs: st.count,
+                                into: t.baseAddress!, accumulate: false)
+                }
+            } }
+        } }
+        var wantAdded = base, wantStored = base
+        for (i, target) in map.enumerated() {
+            #expect(gathered[i].bitPattern == source[target].bitPattern, "gather at \(i)")
+            wantAdded[target] += values[i]
+            wantStored[target] = values[i]
+        }
+        #expect(added.map(\.bitPattern) == wantAdded.map(\.bitPattern))
+        #expect(stored.map(\.bitPattern) == wantStored.map(\.bitPattern))
     }
 }

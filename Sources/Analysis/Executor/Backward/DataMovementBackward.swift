@@ -13,6 +13,11 @@ struct IndexMapDerivative: DerivativeRule {
     /// Whether `map` reaches every input element exactly once (Transpose, a full copy): the input's
     /// tangent adjoint is then written in full by the scatter, with no zeros needed first.
     let isPermutation: Bool
+    /// `map` as runs of consecutive input elements (`gatherRuns`), when they average at least
+    /// `minimumRunLength`: a head-split Transpose ([N, T, H, D] -> [N, H, T, D]) moves runs of D.
+    let runs: (starts: [Int32], lengths: [Int32])?
+    /// Below this average run length the per-run bookkeeping costs more than it saves.
+    static let minimumRunLength = 4
 
     init(_ c: DerivativeContext) throws {
         guard let inType = c.inputTypes[0], c.constantInputs[0] == nil else { throw c.failure("no run-time data input") }
@@ -42,6 +47,16 @@ struct IndexMapDerivative: DerivativeRule {
             distinct += 1
         }
         isPermutation = outCount == inCount && distinct == inCount
+        var starts: [Int32] = [], lengths: [Int32] = []
+        for (i, source) in map.enumerated() {
+            if i > 0, source == map[i - 1] &+ 1 {
+                lengths[lengths.count - 1] += 1
+            } else {
+                starts.append(source)
+                lengths.append(1)
+            }
+        }
+        runs = starts.count * Self.minimumRunLength <= outCount ? (starts, lengths) : nil
     }
 
     /// The gather writes every output element once.
@@ -58,6 +73,15 @@ struct IndexMapDerivative: DerivativeRule {
         let n = map.count
         guard let tx = d.inputTangent(0) else {
             zeroFill(out, count: d.probes * n, threads: d.threads)
+            return
+        }
+        if let runs {
+            runs.starts.withUnsafeBufferPointer { starts in runs.lengths.withUnsafeBufferPointer { lengths in
+                Parallel.forEach(d.probes, threads: d.threads) { p in
+                    gatherRuns(tx + p * inCount, starts: starts.baseAddress!, lengths: lengths.baseAddress!,
+                               runs: starts.count, into: out + p * n)
+                }
+            } }
             return
         }
         map.withUnsafeBufferPointer { map in
@@ -77,6 +101,15 @@ struct IndexMapDerivative: DerivativeRule {
             return
         }
         let n = map.count
+        if let runs {
+            runs.starts.withUnsafeBufferPointer { starts in runs.lengths.withUnsafeBufferPointer { lengths in
+                Parallel.forEach(d.probes, threads: d.threads) { p in
+                    scatterRuns(tg + p * n, starts: starts.baseAddress!, lengths: lengths.baseAddress!, runs: starts.count,
+                                into: tgx + p * inCount, accumulate: !unwritten)
+                }
+            } }
+            return
+        }
         map.withUnsafeBufferPointer { map in
             Parallel.forEach(d.probes, threads: d.threads) { p in
                 let t = tg + p * n, o = tgx + p * inCount
