@@ -216,25 +216,29 @@ struct ReducerTests {
         #expect(state.selection >= state.scroll && state.selection < state.scroll + state.layout.visibleLayerRows)
     }
 
-    @Test("while idle, moving to a layer prefetches its next lower and higher setting; not while busy")
+    @Test("while idle, moving to a layer prefetches its next lower and higher setting, then its neighbours' next lower; not while busy")
     func prefetch() {
         var state = Fixtures.openedState()
-        var down = state.plan, up = state.plan
-        down.choices[1].weights = .int(16)
-        up.choices[1].weights = nil
-        #expect(send(&state, .down) == [.prefetch([down])])  // float has nothing above it
+        func edited(_ plan: Plan, _ layer: Int, _ spec: QuantizerSpec?) -> Plan {
+            var plan = plan
+            plan.choices[layer].weights = spec
+            return plan
+        }
+        // Float has nothing above it; layer 1's neighbours are 2 (next) and 0 (previous).
+        #expect(send(&state, .down) == [.prefetch([edited(state.plan, 1, .int(16)), edited(state.plan, 2, .int(16)),
+                                                   edited(state.plan, 0, .int(16))])])
         _ = send(&state, .character("-"))
         #expect(send(&state, .down, .up).isEmpty)  // the engine is busy: no speculation
         let generation = state.requestedGeneration
         let effects = reduce(&state, .engine(.finished(generation: generation, Fixtures.evaluation(state.plan))))
-        down = state.plan
-        down.choices[1].weights = .int(8)
-        up = state.plan
-        up.choices[1].weights = nil
-        #expect(effects == [.prefetch([down, up])])
-        // Stale results never trigger a prefetch; the first layer at int2 prefetches only int3.
+        #expect(effects == [.prefetch([edited(state.plan, 1, .int(8)), edited(state.plan, 1, nil),
+                                       edited(state.plan, 2, .int(16)), edited(state.plan, 0, .int(16))])])
+        // Stale results never trigger a prefetch; the first layer has no previous layer.
         #expect(reduce(&state, .engine(.finished(generation: generation - 1, Fixtures.evaluation(state.plan)))).isEmpty)
-        #expect(send(&state, .character("g")) == [.prefetch([{ var p = state.plan; p.choices[0].weights = .int(16); return p }()])])
+        #expect(send(&state, .character("g")) == [.prefetch([edited(state.plan, 0, .int(16)), edited(state.plan, 1, .int(8))])])
+        // The last layer has no next layer.
+        let last = state.plan.count - 1
+        #expect(send(&state, .end) == [.prefetch([edited(state.plan, last, .int(16)), edited(state.plan, last - 1, .int(16))])])
     }
 
     @Test("unbound keys do nothing")

@@ -11,8 +11,8 @@ import Synchronization
 /// - A cancelled evaluation publishes nothing after its cancellation: no `.progress`, `.finished`
 ///   or `.failed` (checked before every `post`).
 /// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently, between
-///   the evaluator's own idle work (`IdleWork`: for `PlanEvaluator`, reserving boundary memory
-///   before, and saving boundaries of the current plan after). A submit of the plan a prefetch is
+///   the evaluator's own idle work (`IdleWork`: for `PlanEvaluator`, saving boundaries of the
+///   current plan and reserving boundary memory after them). A submit of the plan a prefetch is
 ///   evaluating at that moment adopts it: the prefetch finishes that plan (and stops there) instead
 ///   of being cancelled, and the request is answered from its result.
 /// - Heavy work runs in `PlanEvaluator` (its own actor), never on this actor, so `submit` always
@@ -74,7 +74,10 @@ public actor Engine {
         }, speculate: { plan in
             try await evaluator.prefetch(plan)
         }, idle: IdleWork(before: {
-            await evaluator.reserveBoundaryMemory()
+            // Not `reserveBoundaryMemory`: touching up to its budget (a second or more of page
+            // faults right after the open) would hold up the prefetches, which the next key needs
+            // sooner; their cuts go into what earlier idle work reserved, the rest comes after.
+            await evaluator.acceptIdleWorker()
         }, after: {
             try? await evaluator.extendBoundaries()
             await evaluator.reserveBoundaryMemory()

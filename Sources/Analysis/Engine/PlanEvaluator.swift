@@ -51,8 +51,8 @@ public actor PlanEvaluator {
     public var boundaryBudgetBytes = 6 << 30
     /// Upper bound on free boundary memory touched ahead of need (`reserveBoundaryMemory`).
     public var reserveBudgetBytes = 1 << 30
-    /// Set by the first `reserveBoundaryMemory`: someone does idle work for this evaluator, so a
-    /// requested evaluation saves its boundary into reserved memory only.
+    /// Set by `acceptIdleWorker` or the first `reserveBoundaryMemory`: someone does idle work for
+    /// this evaluator, so an evaluation saves its boundary into reserved memory only.
     private var hasIdleWorker = false
 
     private struct Boundary {
@@ -120,12 +120,19 @@ public actor PlanEvaluator {
         }
     }
 
+    /// Declares that someone calls `reserveBoundaryMemory` and `extendBoundaries` while idle: from now
+    /// on an evaluation saves its cut only into memory reserved ahead (a fresh mapping's page faults
+    /// can cost more than the pass) and leaves the rest to that idle work. Costs nothing.
+    public func acceptIdleWorker() {
+        hasIdleWorker = true
+    }
+
     /// Maps and touches memory for the next boundaries to be saved, so that saving one costs a copy
     /// and no page faults (see `BoundaryMemory`): a free slab for a boundary at each layer, from the
     /// first, up to `reserveBudgetBytes`. The engine calls this while idle; it stops between 8 MiB
     /// steps when the calling task is cancelled.
     public func reserveBoundaryMemory() {
-        hasIdleWorker = true
+        acceptIdleWorker()
         var sizes: [Int] = []
         for count in boundaryFloats where sizes.reduce(count, +) * 4 <= reserveBudgetBytes {
             sizes.append(count)

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A Conv, Gemm or MatMul node whose weight is a constant: what a quantization plan assigns bits to.
 public struct QuantizableLayer: Sendable, Equatable {
@@ -103,11 +104,12 @@ public struct Model: Sendable {
     /// The sample shape the model declares for its first input (dims after the batch), nil where unknown.
     public var declaredSampleDims: [Int?] { Array((graph.inputs.first?.dims ?? []).dropFirst()) }
 
-    /// Compiles the model for `batch` samples of `sampleShape`.
-    public func compile(batch: Int, sampleShape: [Int], retainAll: Bool = false) throws -> CompiledGraph {
+    /// Compiles the model for `batch` samples of `sampleShape`; its operators use up to `threads` threads.
+    public func compile(batch: Int, sampleShape: [Int], retainAll: Bool = false,
+                        threads: Int = Parallel.maxThreads) throws -> CompiledGraph {
         do {
             return try CompiledGraph(graph: graph, inputShapes: inputShapes(batch: batch, sampleShape: sampleShape),
-                                     retainAll: retainAll)
+                                     threads: threads, retainAll: retainAll)
         } catch let error as QScopeError {
             throw error.inFile(path)
         }

@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Kernels
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,6 +13,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Samples per forward pass.")
     var batch: Int = 256
+
+    @Option(name: .long, help: "Threads the operators use (default: one per core).")
+    var threads: Int = Parallel.maxThreads
 
     @Option(name: .long, help: "Timed runs (the best and the median are reported).")
     var runs: Int = 20
@@ -30,6 +34,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
     }
 
@@ -42,7 +47,7 @@ struct BenchCommand: ParsableCommand {
                 if json { try printJSON(report.json) } else { report.lines.forEach { print($0) } }
                 return
             }
-            let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape)
+            let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape, threads: threads)
             // The first `batch` samples, repeated when the data has fewer.
             let size = dataset.sampleSize
             var input = [Float](repeating: 0, count: batch * size)

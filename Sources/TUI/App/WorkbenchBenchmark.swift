@@ -56,7 +56,7 @@ enum WorkbenchBenchmark {
         for k in names.indices {
             // What the engine does while idle after the previous edit.
             _ = try runBlocking {
-                await evaluator.reserveBoundaryMemory()
+                await evaluator.acceptIdleWorker()
                 try await evaluator.extendBoundaries()
                 await evaluator.reserveBoundaryMemory()
                 return 0
@@ -128,6 +128,9 @@ enum WorkbenchBenchmark {
         let adoptedMs = milliseconds(since: t5)
         report.lines.append("engine    submit -> finished, layer 0 edit 50 ms into its prefetch (adopted): \(fixed(adoptedMs, 1)) ms")
 
+        let walk = try walkTheTable(model: model, dataset: dataset, batch: batch, pause: 0.25)
+        report.lines.append("walk      edit, ↓, edit ... through the engine, keys 250 ms apart: median \(fixed(median(walk), 1)) ms, max \(fixed(walk.max() ?? 0, 1)) ms  (per layer: \(walk.map { fixed($0, 1) }.joined(separator: ", ")))")
+
         // Frames.
         var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
         summary.path = WorkbenchCommand.relativeToWorkingDirectory(model.path)
@@ -157,11 +160,60 @@ enum WorkbenchBenchmark {
             "edit_repeat_median_ms": median(repeatTimes), "edit_repeat_max_ms": repeatTimes.max() ?? 0,
             "edit_first_median_ms": median(firstTimes), "edit_first_max_ms": firstTimes.max() ?? 0,
             "edit_cold_median_ms": median(coldTimes), "edit_cold_max_ms": coldTimes.max() ?? 0,
+            "walk_edit_median_ms": median(walk), "walk_edit_max_ms": walk.max() ?? 0, "walk_edit_ms": walk,
             "engine_edit_ms": engineMs, "engine_prefetched_edit_ms": prefetchedMs, "engine_adopted_edit_ms": adoptedMs, "per_layer": perLayer,
             "frame_full_median_ms": median(fullTimes), "frame_full_max_ms": fullTimes.max() ?? 0,
             "frame_edit_median_ms": median(editTimes),
         ]
         return report
+    }
+
+    /// A user walking down the Layers table: `-` on the selected layer, and `pause` seconds after its
+    /// accuracy shows, `↓`, and `pause` seconds later `-` again, from the first layer to the last, in
+    /// a freshly opened workbench (its reducer and engine, with the prefetches the reducer asks for
+    /// while the engine is idle). Returns, per layer, the time from the `-` to the new accuracy.
+    static func walkTheTable(model: Model, dataset: Dataset, batch: Int, pause: TimeInterval) throws -> [Double] {
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+        let finished = Mutex<EngineEvent?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let engine = Engine(evaluator: evaluator) { event in
+            if case .finished = event {
+                finished.withLock { $0 = event }
+                done.signal()
+            }
+        }
+        let summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
+        var state = AppState(model: summary, size: Size(width: 120, height: 40), themeNames: ["dark"])
+        /// Runs the engine effects of `effects`; returns when a requested evaluation has finished and
+        /// its result is reduced (the prefetches it triggers are started, not awaited).
+        func execute(_ effects: [Effect]) {
+            for effect in effects {
+                switch effect {
+                case .evaluate(let plan, let generation):
+                    Task { await engine.submit(plan, generation: generation) }
+                    done.wait()
+                    if let event = finished.withLock({ $0 }) { execute(reduce(&state, .engine(event))) }
+                case .prefetch(let plans):
+                    Task { await engine.prefetch(plans) }
+                default:
+                    break
+                }
+            }
+        }
+        execute(initialEffects(&state))  // the FP32 pass of the open
+        var times: [Double] = []
+        for layer in model.layers.indices {
+            Thread.sleep(forTimeInterval: pause)
+            if layer > 0 {
+                execute(reduce(&state, .key(.down)))
+                Thread.sleep(forTimeInterval: pause)
+            }
+            let t = DispatchTime.now().uptimeNanoseconds
+            execute(reduce(&state, .key(.character("-"))))
+            times.append(milliseconds(since: t))
+        }
+        _ = try runBlocking { await engine.cancel(); await engine.settle(); return 0 }
+        return times
     }
 
     static func milliseconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }

@@ -43,8 +43,9 @@ public struct ExportOutcome: Hashable, Sendable {
 public enum Effect: Hashable, Sendable {
     /// Submit `plan` to the engine as request `generation` (superseding earlier ones).
     case evaluate(Plan, generation: UInt64)
-    /// While the engine is idle, evaluate these plans ahead (the selected layer one step down and up),
-    /// so that the next `-` or `+` is answered from the cache.
+    /// While the engine is idle, evaluate these plans ahead, most likely first (`prefetchEffects`: the
+    /// selected layer one step down and up, then its neighbours one step down), so that the next
+    /// `-` or `+` is answered from the cache.
     case prefetch([Plan])
     /// Start the background sensitivity analysis (once, after the first accuracy result).
     case startSensitivity

@@ -245,18 +245,29 @@ func reduceEngine(_ state: inout AppState, _ event: EngineEvent) {
     }
 }
 
-/// When the engine is idle and nothing modal is open: the current plan with the selected layer one
-/// step down and one step up the bits ladder (down first: lowering bits is the usual next move).
+/// When the engine is idle and nothing modal is open, the edits the user most likely makes next,
+/// most likely first: the selected layer one step down and one step up the bits ladder (down first:
+/// lowering bits is the usual next move), then the next layer's and the previous layer's step down
+/// (walking the table edit by edit). A neighbour's edit is what costs most when it comes straight
+/// after a move (it resumes at that layer: near the input, the whole network), and the prefetch
+/// list is replaced, not appended to, on every move, so the neighbours come after the selection's own.
 func prefetchEffects(_ state: AppState) -> [Effect] {
     guard state.engine == .idle, state.evaluationIsCurrent, state.overlay == nil,
           state.selection < state.plan.count else { return [] }
-    let current = state.plan.choices[state.selection].weights
     var plans: [Plan] = []
-    for next in [WeightBitsLadder.down(current), WeightBitsLadder.up(current)] where next != current {
+    func add(layer: Int, _ step: (QuantizerSpec?) -> QuantizerSpec?) {
+        guard state.plan.choices.indices.contains(layer) else { return }
+        let current = state.plan.choices[layer].weights
+        let next = step(current)
+        guard next != current else { return }
         var plan = state.plan
-        plan.choices[state.selection].weights = next
+        plan.choices[layer].weights = next
         plans.append(plan)
     }
+    add(layer: state.selection, WeightBitsLadder.down)
+    add(layer: state.selection, WeightBitsLadder.up)
+    add(layer: state.selection + 1, WeightBitsLadder.down)
+    add(layer: state.selection - 1, WeightBitsLadder.down)
     return plans.isEmpty ? [] : [.prefetch(plans)]
 }
 
