@@ -14,7 +14,8 @@ Fixed probe p of the layer at position l (fixture order): entry i is +1 when
 
 Also: `--bench` times 100 Hutchinson probes on 512 samples per model (float32, 2 threads,
 PyHessian-style: one create_graph backward, then one autograd.grad per probe).
-Usage: python3 tools/make_hessian_fixtures.py [--bench] [mlp|cnn|vit ...]
+Also the op-coverage models of Tests/Fixtures/models (tools/make_op_coverage_models.py): lenet, mobile.
+Usage: python3 tools/make_hessian_fixtures.py [--bench] [mlp|cnn|vit|lenet|mobile ...]
 """
 import json
 import math
@@ -30,6 +31,7 @@ from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ["mlp", "cnn", "vit"]
+COVERAGE_MODELS = ["lenet", "mobile"]  # in Tests/Fixtures/models
 GRAD_SAMPLES = 8      # samples for gradients / HVPs
 TRACE_SAMPLES = 64    # samples for the trace reference
 TRACE_PROBES = 300
@@ -126,6 +128,32 @@ class Interpreter:
                 outs = [F.batch_norm(ins[0], ins[3], ins[4], ins[1], ins[2], False, 0.0, eps)]
             elif op == "Relu":
                 outs = [torch.relu(ins[0])]
+            elif op == "Tanh":
+                outs = [torch.tanh(ins[0])]
+            elif op == "Sigmoid":
+                outs = [torch.sigmoid(ins[0])]
+            elif op == "LeakyRelu":
+                outs = [F.leaky_relu(ins[0], a.get("alpha", 0.01))]
+            elif op == "Elu":
+                outs = [F.elu(ins[0], a.get("alpha", 1.0))]
+            elif op == "Clip":
+                low = ins[1] if len(ins) > 1 and ins[1] is not None else None
+                high = ins[2] if len(ins) > 2 and ins[2] is not None else None
+                outs = [torch.clamp(ins[0], low, high)]
+            elif op == "HardSwish":
+                outs = [F.hardswish(ins[0])]
+            elif op == "Softplus":
+                outs = [F.softplus(ins[0])]
+            elif op == "LogSoftmax":
+                outs = [torch.log_softmax(ins[0], dim=a.get("axis", -1))]
+            elif op == "ReduceMean":
+                outs = [ins[0].mean(dim=tuple(a["axes"]), keepdim=bool(a.get("keepdims", 1)))]
+            elif op == "AveragePool":
+                pads = a.get("pads", [0, 0, 0, 0])
+                assert pads[0] == pads[2] and pads[1] == pads[3]
+                outs = [F.avg_pool2d(ins[0], a["kernel_shape"], a.get("strides", a["kernel_shape"]), (pads[0], pads[1]),
+                                     ceil_mode=bool(a.get("ceil_mode", 0)),
+                                     count_include_pad=bool(a.get("count_include_pad", 0)))]
             elif op == "Add":
                 outs = [ins[0] + ins[1]]
             elif op == "Sub":
@@ -261,8 +289,13 @@ def hutchinson(interp, x, y, probes, seed, dtype=torch.float32):
     return np.array(samples)
 
 
+def model_path(name):
+    folder = os.path.join("Tests", "Fixtures", "models") if name in COVERAGE_MODELS else "sample-models"
+    return os.path.join(ROOT, folder, name + ".onnx")
+
+
 def make(model_name):
-    path = os.path.join(ROOT, "sample-models", model_name + ".onnx")
+    path = model_path(model_name)
     interp = Interpreter(path)
     x, y = load_data(max(GRAD_SAMPLES, TRACE_SAMPLES))
     dtype = torch.float64
@@ -316,5 +349,5 @@ if __name__ == "__main__":
     if "--bench" in sys.argv:
         bench()
     else:
-        for m in [a for a in sys.argv[1:] if a in MODELS] or MODELS:
+        for m in [a for a in sys.argv[1:] if a in MODELS + COVERAGE_MODELS] or MODELS + COVERAGE_MODELS:
             make(m)

@@ -32,8 +32,14 @@ struct HessianFixtureTests {
         let layers: [Layer]
     }
 
+    /// The op-coverage models (Tests/Fixtures/models, tools/make_op_coverage_models.py): ops the
+    /// sample models do not use (AveragePool, Tanh, Sigmoid, LeakyRelu, Elu, LogSoftmax; depthwise
+    /// Conv, unfolded-then-folded BN, Clip, HardSwish, Softplus, ReduceMean).
+    static let coverageModels: Set<String> = ["lenet", "mobile"]
+
     static func load(_ name: String) throws -> (Model, Dataset, Fixture) {
-        let model = try Model.load(path: root.appendingPathComponent("sample-models/\(name).onnx").path)
+        let folder = coverageModels.contains(name) ? "Tests/Fixtures/models" : "sample-models"
+        let model = try Model.load(path: root.appendingPathComponent("\(folder)/\(name).onnx").path)
         let data = try DatasetLoader.load(path: root.appendingPathComponent("sample-models/fashion-mnist-test-2000.npz").path)
             .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
         let json = try Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/hessian/\(name).json"))
@@ -55,7 +61,7 @@ struct HessianFixtureTests {
         return zip(a, b).map { abs(Double($0) - $1) }.max()! / scale
     }
 
-    @Test(arguments: ["mlp", "cnn", "vit"])
+    @Test(arguments: ["mlp", "cnn", "vit", "lenet", "mobile"])
     func gradientsAndHessianVectorProducts(_ name: String) throws {
         let (model, data, fixture) = try Self.load(name)
         let n = fixture.samples
@@ -126,7 +132,7 @@ struct HessianFixtureTests {
         print("[hessian] \(name): loss \(loss) (ref \(fixture.loss)); max relative error: gradient \(worstGradient), Hv \(worstHVP), vᵀHv \(worstVHV)")
     }
 
-    @Test(arguments: ["mlp", "cnn", "vit"])
+    @Test(arguments: ["mlp", "cnn", "vit", "lenet", "mobile"])
     func tracesAgreeWithPyTorchHutchinson(_ name: String) throws {
         let (model, data, fixture) = try Self.load(name)
         var options = HessianOptions()

@@ -23,7 +23,7 @@ struct ConvDerivative: DerivativeRule {
     let outShape: [Int]
 
     init(_ c: DerivativeContext, _ op: ConvOperator) throws {
-        guard op.shape.group == 1 else { throw c.failure("grouped convolution (group \(op.shape.group)) has no backward yet") }
+        precondition(op.shape.group == 1, "grouped convolutions go to GroupedConvDerivative")
         if c.node.inputs.count > 2, c.node.inputs[2] != nil, c.constantInputs[2] == nil {
             throw c.failure("reverse mode needs a constant bias")
         }

@@ -4,7 +4,7 @@ import Kernels
 // of a value is the op applied to the input tangent and the tangent of an adjoint is the backward
 // applied to the output adjoint's tangent.
 
-/// Transpose, Slice, Expand, Gather with constant indices, copies: each output element is one input
+/// Transpose, Slice, Expand, Tile, Gather with constant indices, copies, inference Dropout: each output element is one input
 /// element. The map is found once by running the forward on the input's element indices.
 struct IndexMapDerivative: DerivativeRule {
     /// Input element of each output element (Int32: half the memory traffic of Int).
@@ -32,11 +32,14 @@ struct IndexMapDerivative: DerivativeRule {
         defer { iota.deallocate(); out.deallocate() }
         for i in 0..<inCount { iota[i] = Float(i) }
         let inputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: max(c.node.inputs.count, 1))
-        let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 1)
-        defer { inputs.deallocate(); outputs.deallocate() }
+        // Outputs past the first (Dropout's mask) get scratch buffers: only output 0 is differentiated.
+        let extra = c.outputTypes.dropFirst().map { UnsafeMutablePointer<Float>.allocate(capacity: max($0.count, 1)) }
+        let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 1 + extra.count)
+        defer { inputs.deallocate(); outputs.deallocate(); extra.forEach { $0.deallocate() } }
         inputs[0] = iota
         for i in 1..<max(c.node.inputs.count, 1) { inputs[i] = c.constantInputs[i].map { UnsafeMutablePointer(mutating: $0) } }
         outputs[0] = out
+        for (i, buffer) in extra.enumerated() { outputs[1 + i] = buffer }
         c.op.forward(OperatorIO(inputTable: UnsafePointer(inputs), inputCount: c.node.inputs.count,
                                 outputTable: UnsafePointer(outputs), workspace: c.workspace, threads: 1))
         map = (0..<outCount).map { Int32(out[$0]) }

@@ -102,18 +102,22 @@ enum DerivativeRules {
     /// The rule for a compiled step, or an error naming the op and node when there is none.
     static func rule(_ c: DerivativeContext) throws -> DerivativeRule {
         switch c.op {
-        case let op as ConvOperator: return try ConvDerivative(c, op)
+        case let op as ConvOperator: return op.shape.group > 1 ? try GroupedConvDerivative(c, op) : try ConvDerivative(c, op)
         case let op as GemmOperator: return try GemmDerivative(c, op)
         case let op as MatMulOperator: return try MatMulDerivative(c, op)
-        case let op as BinaryOperator: return try BinaryDerivative(c, op)
+        case let op as BinaryOperator:
+            if let power = UnaryDerivative(c, constantPower: op) { return power }
+            return try BinaryDerivative(c, op)
         case let op as UnaryOperator: return try UnaryDerivative(c, op)
-        case let op as SoftmaxOperator: return try SoftmaxDerivative(c, op)
+        case let op as SoftmaxOperator: return op.logarithmic ? try LogSoftmaxDerivative(c, op) : try SoftmaxDerivative(c, op)
+        case let op as BatchNormOperator: return BatchNormDerivative(c, op)
+        case let op as ReduceOperator: return try ReduceDerivative(c, op)
         case let op as LayerNormOperator: return try LayerNormDerivative(c, op)
         case let op as ConcatOperator: return ConcatDerivative(c, op)
         case let op as SplitOperator: return SplitDerivative(c, op)
-        case let op as GlobalPoolOperator: return try GlobalPoolDerivative(c, op)
-        case let op as PoolOperator: return try MaxPoolDerivative(c, op)
-        case is TransposeOperator, is StridedCopyOperator, is GatherOperator, is CopyOperator:
+        case let op as GlobalPoolOperator: return op.isMax ? try MaxPoolDerivative(c, op) : try GlobalPoolDerivative(c, op)
+        case let op as PoolOperator: return op.isMax ? try MaxPoolDerivative(c, op) : try AveragePoolDerivative(c, op)
+        case is TransposeOperator, is StridedCopyOperator, is GatherOperator, is CopyOperator, is DropoutOperator, is TileOperator:
             return try IndexMapDerivative(c)
         default:
             throw c.failure("has no backward (reverse mode is not implemented for \(c.node.opType))")

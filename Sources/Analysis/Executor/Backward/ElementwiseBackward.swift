@@ -5,7 +5,26 @@ import Kernels
 // broadcasting Add/Sub/Mul/Div (adjoints summed over broadcast dims).
 
 struct UnaryDerivative: DerivativeRule {
-    enum Kind { case relu, gelu, erf, tanh, sigmoid }
+    /// Functions with their derivatives. Piecewise functions take the derivative of the piece that
+    /// holds x, with PyTorch's choice at the joints (ReLU and LeakyReLU: the left piece at 0; Clip:
+    /// 1 on the closed interval); rounding, sign and casts to integers have derivative 0, casts to
+    /// floating-point types 1 (their rounding is not differentiated, as in PyTorch).
+    enum Kind {
+        case relu, gelu, geluTanh, erf, tanh, sigmoid, exp, log, sqrt, neg, abs, reciprocal, sin, cos
+        case softplus, softsign, hardSwish, identity, zero
+        case leakyRelu(alpha: Float), elu(alpha: Float), selu(alpha: Float, gamma: Float)
+        case hardSigmoid(alpha: Float, beta: Float), clip(low: Float, high: Float)
+        /// x^p for a constant exponent p (Pow with a constant scalar exponent).
+        case power(Float)
+
+        /// Whether f'' is zero wherever it exists (the tangent adjoint then has no ȳ·f''·ẋ term).
+        var isPiecewiseLinear: Bool {
+            switch self {
+            case .relu, .neg, .abs, .identity, .zero, .leakyRelu, .hardSigmoid, .clip: return true
+            default: return false
+            }
+        }
+    }
     let kind: Kind
     let count: Int
     /// f'(x) and g·f''(x) of the last `backward` (g the output adjoint): the factors of every
@@ -16,11 +35,41 @@ struct UnaryDerivative: DerivativeRule {
         switch op.function {
         case .relu: kind = .relu
         case .gelu(tanhApproximation: false): kind = .gelu
+        case .gelu(tanhApproximation: true): kind = .geluTanh
         case .erf: kind = .erf
         case .tanh: kind = .tanh
         case .sigmoid: kind = .sigmoid
-        default: throw c.failure("has no backward (unary \(op.function) is not differentiable here)")
+        case .exp: kind = .exp
+        case .log: kind = .log
+        case .sqrt: kind = .sqrt
+        case .neg: kind = .neg
+        case .abs: kind = .abs
+        case .reciprocal: kind = .reciprocal
+        case .sin: kind = .sin
+        case .cos: kind = .cos
+        case .softplus: kind = .softplus
+        case .softsign: kind = .softsign
+        case .hardSwish: kind = .hardSwish
+        case .leakyRelu(let alpha): kind = .leakyRelu(alpha: alpha)
+        case .elu(let alpha): kind = .elu(alpha: alpha)
+        case .selu(let alpha, let gamma): kind = .selu(alpha: alpha, gamma: gamma)
+        case .hardSigmoid(let alpha, let beta): kind = .hardSigmoid(alpha: alpha, beta: beta)
+        case .clip(let low, let high): kind = .clip(low: low, high: high)
+        case .floor, .ceil, .round, .sign, .not, .isNaN, .isInf: kind = .zero
+        case .cast(let type): kind = type.isFloat ? .identity : .zero
         }
+        count = c.outputTypes[0].count
+        factors = PrimalFactors(count: count, arrays: 2)
+    }
+
+    /// Pow(x, p) with a constant scalar exponent p and a float base of the output's shape, as a
+    /// unary function; nil for any other Pow and for the other binary ops.
+    init?(_ c: DerivativeContext, constantPower op: BinaryOperator) {
+        guard case .arithmetic(.pow) = op.function, !op.integerDivision, c.constantInputs.count >= 2,
+              c.constantInputs[0] == nil, let exponent = c.constantInputs[1], op.bShape.reduce(1, *) == 1,
+              op.aShape == c.outputTypes[0].shape
+        else { return nil }
+        kind = .power(exponent.pointee)
         count = c.outputTypes[0].count
         factors = PrimalFactors(count: count, arrays: 2)
     }
@@ -35,6 +84,12 @@ struct UnaryDerivative: DerivativeRule {
             let phi = Foundation.exp(-0.5 * x * x) * 0.398_942_28
             let cdf = 0.5 * (1 + Foundation.erf(x * 0.707_106_77))
             return (cdf + x * phi, phi * (2 - x * x))
+        case .geluTanh:
+            // f = x/2 (1 + tanh u), u = c (x + 0.044715 x³), c = √(2/π).
+            let c: Float = 0.797_884_56, a: Float = 0.044_715
+            let t = Foundation.tanh(c * (x + a * x * x * x)), sech2 = 1 - t * t
+            let du = c * (1 + 3 * a * x * x), d2u = c * 6 * a * x
+            return (0.5 * (1 + t) + 0.5 * x * sech2 * du, sech2 * du + 0.5 * x * sech2 * (d2u - 2 * t * du * du))
         case .erf:
             let d = 1.128_379_2 * Foundation.exp(-x * x)
             return (d, -2 * x * d)
@@ -43,6 +98,52 @@ struct UnaryDerivative: DerivativeRule {
         case .sigmoid:
             let d = y * (1 - y)
             return (d, d * (1 - 2 * y))
+        case .exp:
+            return (y, y)
+        case .log:
+            return (1 / x, -1 / (x * x))
+        case .sqrt:
+            return (0.5 / y, -0.25 / (y * x))
+        case .neg:
+            return (-1, 0)
+        case .abs:
+            return (x > 0 ? 1 : (x < 0 ? -1 : 0), 0)
+        case .reciprocal:
+            return (-y * y, 2 * y * y * y)
+        case .sin:
+            return (Foundation.cos(x), -y)
+        case .cos:
+            return (-Foundation.sin(x), -y)
+        case .softplus:
+            let s = 1 / (1 + Foundation.exp(-x))
+            return (s, s * (1 - s))
+        case .softsign:
+            let d = 1 / (1 + Swift.abs(x))
+            return (d * d, (x > 0 ? -2 : (x < 0 ? 2 : 0)) * d * d * d)
+        case .hardSwish:
+            // x · clamp(x/6 + 1/2, 0, 1): x²/6 + x/2 on (-3, 3).
+            if x <= -3 { return (0, 0) }
+            if x >= 3 { return (1, 0) }
+            return (x / 3 + 0.5, 1.0 / 3)
+        case .identity:
+            return (1, 0)
+        case .zero:
+            return (0, 0)
+        case .leakyRelu(let alpha):
+            return (x > 0 ? 1 : alpha, 0)
+        case .elu(let alpha):
+            return x > 0 ? (1, 0) : (y + alpha, y + alpha)
+        case .selu(let alpha, let gamma):
+            return x > 0 ? (gamma, 0) : (y + gamma * alpha, y + gamma * alpha)
+        case .hardSigmoid(let alpha, let beta):
+            let z = alpha * x + beta
+            return (z > 0 && z < 1 ? alpha : 0, 0)
+        case .clip(let low, let high):
+            return (x >= low && x <= high ? 1 : 0, 0)
+        case .power(let p):
+            if p == 1 { return (1, 0) }
+            if p == 2 { return (2 * x, 2) }
+            return (p * Foundation.pow(x, p - 1), p * (p - 1) * Foundation.pow(x, p - 2))
         }
     }
 
@@ -69,7 +170,7 @@ struct UnaryDerivative: DerivativeRule {
         guard let tgx = d.inputTangentGrad(0) else { return }
         let tg = d.outputTangentGrads[0], tx = d.inputTangent(0)
         let first = tg.map { ProbeTerm(.elementwise(factors[0]), $0) }
-        let second = (kind == .relu || d.outputGrads[0] == nil) ? nil : tx.map { ProbeTerm(.elementwise(factors[1]), $0) }
+        let second = (kind.isPiecewiseLinear || d.outputGrads[0] == nil) ? nil : tx.map { ProbeTerm(.elementwise(factors[1]), $0) }
         if let term = first ?? second {
             accumulateProbeTerms(tgx, term, first == nil ? nil : second, count: count, probes: d.probes, threads: d.threads)
         }
@@ -115,7 +216,7 @@ struct BinaryDerivative: DerivativeRule {
 
     init(_ c: DerivativeContext, _ binary: BinaryOperator) throws {
         guard case .arithmetic(let op) = binary.function, op != .pow, !binary.integerDivision else {
-            throw c.failure("has no backward (only Add, Sub, Mul and Div of floats are differentiable here)")
+            throw c.failure("has no backward (only Add, Sub, Mul and Div of floats, and Pow with a constant scalar exponent, are differentiable here)")
         }
         self.op = op
         shape = c.outputTypes[0].shape

@@ -1,13 +1,16 @@
+import Foundation
 import Kernels
 
-// Derivatives of Softmax and LayerNormalization (see Ops/Normalization.swift).
+// Derivatives of Softmax, LogSoftmax, LayerNormalization (see Ops/Normalization.swift) and of an
+// unfolded BatchNormalization (Ops/Convolution.swift).
 
 /// y = softmax(x) along an axis: x̄ = y ⊙ (ḡ − ⟨ḡ, y⟩), ẏ = y ⊙ (ẋ − ⟨ẋ, y⟩).
+/// LogSoftmax goes to `LogSoftmaxDerivative`.
 struct SoftmaxDerivative: DerivativeRule {
     let outer: Int, length: Int, inner: Int
 
     init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
-        guard !op.logarithmic else { throw c.failure("has no backward (LogSoftmax)") }
+        precondition(!op.logarithmic, "LogSoftmax goes to LogSoftmaxDerivative")
         outer = op.outer
         length = op.length
         inner = op.inner
@@ -65,6 +68,115 @@ struct SoftmaxDerivative: DerivativeRule {
                 }
             }
         }
+    }
+}
+
+/// y = x − log Σ e^x along an axis, with p = e^y the softmax: x̄ = ḡ − p·Σḡ, ẏ = ẋ − ⟨p, ẋ⟩, and
+/// the tangent of the adjoint d x̄ = d ḡ − p·Σ d ḡ − (p ⊙ ẏ)·Σḡ (since ṗ = p ⊙ ẏ).
+struct LogSoftmaxDerivative: DerivativeRule {
+    let outer: Int, length: Int, inner: Int
+
+    init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
+        precondition(op.logarithmic, "Softmax goes to SoftmaxDerivative")
+        outer = op.outer
+        length = op.length
+        inner = op.inner
+    }
+
+    private var count: Int { outer * length * inner }
+
+    /// Calls body(base) for every row; elements at base + j·inner.
+    @inline(__always)
+    private func rows(_ body: (Int) -> Void) {
+        for o in 0..<outer { for i in 0..<inner { body(o * length * inner + i) } }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
+        let y = d.outputs[0]
+        rows { base in
+            var s: Float = 0
+            for j in 0..<length { s += g[base + j * inner] }
+            for j in 0..<length { let e = base + j * inner; gx[e] += g[e] - Foundation.exp(y[e]) * s }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        let y = d.outputs[0]
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            let t = tx + p * count, o = out + p * count
+            rows { base in
+                var s: Float = 0
+                for j in 0..<length { s += t[base + j * inner] * Foundation.exp(y[base + j * inner]) }
+                for j in 0..<length { let e = base + j * inner; o[e] += t[e] - s }
+            }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tgx = d.inputTangentGrad(0) else { return }
+        let y = d.outputs[0], g = d.outputGrads[0], tg = d.outputTangentGrads[0], ty = d.outputTangents[0]
+        Parallel.forEach(d.probes, threads: d.threads) { p in
+            let out = tgx + p * count
+            let pt = tg.map { $0 + p * count }, pyt = ty.map { UnsafePointer($0 + p * count) }
+            rows { base in
+                var s: Float = 0, sd: Float = 0
+                for j in 0..<length {
+                    let e = base + j * inner
+                    s += g?[e] ?? 0
+                    sd += pt?[e] ?? 0
+                }
+                for j in 0..<length {
+                    let e = base + j * inner
+                    let prob = Foundation.exp(y[e])
+                    out[e] += (pt?[e] ?? 0) - prob * sd - prob * (pyt?[e] ?? 0) * s
+                }
+            }
+        }
+    }
+}
+
+/// An unfolded BatchNormalization, y = x·scale[c] + shift[c] per channel c (inference statistics,
+/// constant): linear, every derivative is the incoming one times scale[c].
+struct BatchNormDerivative: DerivativeRule {
+    let scale: [Float]
+    let spatial: Int
+    let count: Int
+
+    init(_ c: DerivativeContext, _ op: BatchNormOperator) {
+        scale = op.scale
+        spatial = max(op.spatial, 1)
+        count = c.outputTypes[0].count
+    }
+
+    /// out (`copies` values) += values · scale[channel].
+    private func scaled(_ values: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, copies: Int, threads: Int) {
+        let (count, spatial, channels) = (count, spatial, scale.count)
+        scale.withUnsafeBufferPointer { scale in
+            Parallel.forEach(copies, threads: threads) { p in
+                let v = values + p * count, o = out + p * count
+                for start in stride(from: 0, to: count, by: spatial) {
+                    let s = scale[(start / spatial) % channels]
+                    for i in start..<min(start + spatial, count) { o[i] += v[i] * s }
+                }
+            }
+        }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
+        scaled(g, into: gx, copies: 1, threads: 1)
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        scaled(tx, into: out, copies: d.probes, threads: d.threads)
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tg = d.outputTangentGrads[0], let tgx = d.inputTangentGrad(0) else { return }
+        scaled(tg, into: tgx, copies: d.probes, threads: d.threads)
     }
 }
 
