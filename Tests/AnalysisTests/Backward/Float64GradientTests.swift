@@ -105,6 +105,12 @@ struct Float64GradientTests {
                 func int(_ name: String, _ d: Int) -> Int { if case .int(let v)? = a[name] { return v }; return d }
                 func axis(_ rank: Int) -> Int { (int("axis", -1) + rank) % rank }
                 var outs: [DTensor]
+                func float(_ name: String, _ d: Double) -> Double { if case .float(let v)? = a[name] { return Double(v) }; return d }
+                func scalar(_ i: Int, _ d: Double) -> Double { i < node.inputs.count && node.inputs[i] != nil ? get(node.inputs[i]).values[0] : d }
+                if let f = Self.unary(node.opType, float: float, scalar: scalar) {
+                    env[node.outputs[0]] = DTensor(shape: x.shape, values: x.values.map(f))
+                    continue
+                }
                 switch node.opType {
                 case "Relu": outs = [DTensor(shape: x.shape, values: x.values.map { max($0, 0) })]
                 case "Erf": outs = [DTensor(shape: x.shape, values: x.values.map { Foundation.erf($0) })]
@@ -114,6 +120,88 @@ struct Float64GradientTests {
                 case "Sub": outs = [broadcast(x, get(node.inputs[1]), -)]
                 case "Mul": outs = [broadcast(x, get(node.inputs[1]), *)]
                 case "Div": outs = [broadcast(x, get(node.inputs[1]), /)]
+                case "Pow": outs = [broadcast(x, get(node.inputs[1]), Foundation.pow)]
+                case "Dropout": outs = [x]
+                case "LogSoftmax":
+                    let n = x.shape.last!
+                    var v = x.values
+                    for r in 0..<(x.count / n) {
+                        let row = v[(r * n)..<(r * n + n)]
+                        let m = row.max()!
+                        let lse = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
+                        for j in 0..<n { v[r * n + j] -= lse }
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
+                case "BatchNormalization":
+                    let (g, b, mean, variance) = (get(node.inputs[1]), get(node.inputs[2]), get(node.inputs[3]), get(node.inputs[4]))
+                    let eps = float("epsilon", 1e-5)
+                    let channels = x.shape[1], spatial = x.count / (x.shape[0] * channels)
+                    let v = x.values.enumerated().map { i, value -> Double in
+                        let c = (i / spatial) % channels
+                        // The scale in float32, as the executor (and the ONNX exporters' folding) forms it.
+                        let scale = Double(Float(g.values[c]) / (Float(variance.values[c]) + Float(eps)).squareRoot())
+                        return (value - mean.values[c]) * scale + b.values[c]
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
+                case "ReduceSum", "ReduceMean":
+                    var axes: [Int]
+                    if case .ints(let v)? = a["axes"] { axes = v } else { axes = ints(node.inputs[1]) }
+                    axes = axes.map { ($0 + x.shape.count) % x.shape.count }
+                    let keep = int("keepdims", 1) == 1
+                    var outShape = x.shape
+                    for ax in axes { outShape[ax] = 1 }
+                    let (si, so) = (DTensor.strides(x.shape), DTensor.strides(outShape))
+                    var v = [Double](repeating: 0, count: outShape.reduce(1, *))
+                    for i in 0..<x.count {
+                        var o = 0
+                        for d in 0..<x.shape.count where !axes.contains(d) { o += ((i / si[d]) % x.shape[d]) * so[d] }
+                        v[o] += x.values[i]
+                    }
+                    if node.opType == "ReduceMean" {
+                        let n = Double(x.count / v.count)
+                        v = v.map { $0 / n }
+                    }
+                    outs = [DTensor(shape: keep ? outShape : outShape.enumerated().filter { !axes.contains($0.offset) }.map(\.element), values: v)]
+                case "Tile":
+                    let repeats = ints(node.inputs[1])
+                    let shape = zip(x.shape, repeats).map { $0 * $1 }
+                    let (si, so) = (DTensor.strides(x.shape), DTensor.strides(shape))
+                    let v = (0..<shape.reduce(1, *)).map { i -> Double in
+                        var src = 0
+                        for d in 0..<shape.count { src += (((i / so[d]) % shape[d]) % x.shape[d]) * si[d] }
+                        return x.values[src]
+                    }
+                    outs = [DTensor(shape: shape, values: v)]
+                case "GlobalMaxPool":
+                    let hw = x.shape[2...].reduce(1, *)
+                    let v = (0..<(x.shape[0] * x.shape[1])).map { p in x.values[(p * hw)..<(p * hw + hw)].max()! }
+                    outs = [DTensor(shape: [x.shape[0], x.shape[1], 1, 1], values: v)]
+                case "AveragePool":
+                    var k = [2, 2], st = [2, 2], pads = [0, 0, 0, 0]
+                    if case .ints(let v)? = a["kernel_shape"] { k = v }
+                    if case .ints(let v)? = a["strides"] { st = v }
+                    if case .ints(let v)? = a["pads"] { pads = v }
+                    let includePad = int("count_include_pad", 0) == 1, ceil = int("ceil_mode", 0) == 1
+                    let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+                    func size(_ n: Int, _ d: Int) -> Int {
+                        let span = n + pads[d] + pads[d + 2] - k[d]
+                        var o = (ceil ? (span + st[d] - 1) / st[d] : span / st[d]) + 1
+                        // A last window that starts in the end padding is dropped (ONNX, PyTorch).
+                        if ceil && (o - 1) * st[d] >= n + pads[d] { o -= 1 }
+                        return o
+                    }
+                    let (oh, ow) = (size(h, 0), size(w, 1))
+                    var v = [Double](repeating: 0, count: nc * oh * ow)
+                    for p in 0..<nc { for i in 0..<oh { for j in 0..<ow {
+                        var sum = 0.0, inside = 0, padded = 0
+                        for u in 0..<k[0] { for t in 0..<k[1] {
+                            let (y, xx) = (i * st[0] - pads[0] + u, j * st[1] - pads[1] + t)
+                            if y < h + pads[2] && xx < w + pads[3] { padded += 1 }
+                            if y >= 0 && y < h && xx >= 0 && xx < w { sum += x.values[(p * h + y) * w + xx]; inside += 1 }
+                        } }
+                        v[(p * oh + i) * ow + j] = sum / Double(includePad ? padded : inside)
+                    } } }
+                    outs = [DTensor(shape: [x.shape[0], x.shape[1], oh, ow], values: v)]
                 case "MatMul": outs = [matmul(x, get(node.inputs[1]))]
                 case "Gemm":
                     var w = get(node.inputs[1])
@@ -149,6 +237,7 @@ struct Float64GradientTests {
                     let w = get(node.inputs[1])
                     let (nb, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
                     let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
+                    let groups = int("group", 1), cg = c / groups
                     var pads = [0, 0, 0, 0], strides = [1, 1]
                     if case .ints(let p)? = a["pads"] { pads = p }
                     if case .ints(let s)? = a["strides"] { strides = s }
@@ -157,10 +246,11 @@ struct Float64GradientTests {
                     var v = [Double](repeating: 0, count: nb * o * oh * ow)
                     for n in 0..<nb { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
                         var s = bias[f]
-                        for ch in 0..<c { for u in 0..<kh { for t in 0..<kw {
+                        for ci in 0..<cg { for u in 0..<kh { for t in 0..<kw {
+                            let ch = f / (o / groups) * cg + ci
                             let (y, xx) = (i * strides[0] + u - pads[0], j * strides[1] + t - pads[1])
                             if y >= 0 && y < h && xx >= 0 && xx < wd {
-                                s += x.values[((n * c + ch) * h + y) * wd + xx] * w.values[((f * c + ch) * kh + u) * kw + t]
+                                s += x.values[((n * c + ch) * h + y) * wd + xx] * w.values[((f * cg + ci) * kh + u) * kw + t]
                             }
                         } } }
                         v[((n * o + f) * oh + i) * ow + j] = s
@@ -233,6 +323,37 @@ struct Float64GradientTests {
                 for (id, value) in zip(node.outputs, outs) { env[id] = value }
             }
             return env[graph.outputIDs[0]]!
+        }
+
+        /// The unary functions of the ONNX spec in Double, or nil for other ops (`float`: an
+        /// attribute, `scalar`: a constant scalar input, each with its default).
+        static func unary(_ op: String, float: (String, Double) -> Double, scalar: (Int, Double) -> Double) -> ((Double) -> Double)? {
+            switch op {
+            case "Exp": return { Foundation.exp($0) }
+            case "Log": return { Foundation.log($0) }
+            case "Sqrt": return { $0.squareRoot() }
+            case "Neg": return { -$0 }
+            case "Abs": return { Swift.abs($0) }
+            case "Reciprocal": return { 1 / $0 }
+            case "Sin": return { Foundation.sin($0) }
+            case "Cos": return { Foundation.cos($0) }
+            case "Softplus": return { Foundation.log1p(Foundation.exp($0)) }
+            case "Softsign": return { $0 / (1 + Swift.abs($0)) }
+            case "HardSwish": return { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
+            case "Floor": return { $0.rounded(.down) }
+            case "LeakyRelu": let alpha = float("alpha", 0.01); return { $0 >= 0 ? $0 : alpha * $0 }
+            case "Elu": let alpha = float("alpha", 1); return { $0 >= 0 ? $0 : alpha * (Foundation.exp($0) - 1) }
+            case "Selu":
+                let alpha = float("alpha", 1.67326319217681884765625), gamma = float("gamma", 1.05070102214813232421875)
+                return { gamma * ($0 > 0 ? $0 : alpha * (Foundation.exp($0) - 1)) }
+            case "HardSigmoid":
+                let alpha = float("alpha", 0.2), beta = float("beta", 0.5)
+                return { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+            case "Clip": let low = scalar(1, -.infinity), high = scalar(2, .infinity); return { Swift.min(Swift.max($0, low), high) }
+            case "Gelu": // approximate = "tanh" in these tests
+                return { x in 0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x))) }
+            default: return nil
+            }
         }
 
         /// Mean cross-entropy of the logits [batch, classes] with `labels`.
@@ -405,6 +526,119 @@ struct Float64GradientTests {
             b.node("GlobalAveragePool", ["x"], ["g"])
             b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
             Self.head(&b, from: "f", features: 3)
+        }
+    }
+
+    /// Every other unary function with a backward (Float64 reference above), on a MatMul's output:
+    /// functions defined for positive inputs get 1 + m² instead.
+    @Test func unaryFunctions() throws {
+        let attributes: [String: [String: Attribute]] = [
+            "LeakyRelu": ["alpha": .float(0.1)], "Elu": ["alpha": .float(0.7)], "Selu": [:],
+            "HardSigmoid": ["alpha": .float(0.3), "beta": .float(0.4)], "Gelu": ["approximate": .string("tanh")],
+        ]
+        for op in ["Exp", "Neg", "Abs", "Sin", "Cos", "Softplus", "Softsign", "HardSwish", "LeakyRelu", "Elu", "Selu",
+                   "HardSigmoid", "Gelu", "Clip", "Log", "Sqrt", "Reciprocal"] {
+            let positive = ["Log", "Sqrt", "Reciprocal"].contains(op)
+            try Self.check(op, shape: [6]) { b in
+                b.constant("w", [6, 6], scale: op == "HardSwish" ? 6 : 1.5)
+                b.constant("one", [], values: [1])
+                b.node("MatMul", ["x", "w"], ["m"])
+                var source = "m"
+                if positive {
+                    b.node("Mul", ["m", "m"], ["sq"]); b.node("Add", ["sq", "one"], ["pos"])
+                    source = "pos"
+                }
+                if op == "Clip" {
+                    b.constant("low", [], values: [-0.3]); b.constant("high", [], values: [0.4])
+                    b.node("Clip", [source, "low", "high"], ["y"])
+                } else {
+                    b.node(op, [source], ["y"], attributes[op] ?? [:])
+                }
+                Self.head(&b, from: "y", features: 6)
+            }
+        }
+        // Piecewise-constant functions pass no gradient: the input gradient comes from the residual path alone.
+        try Self.check("Floor", shape: [6]) { b in
+            b.constant("w", [6, 6])
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("Floor", ["m"], ["f"])
+            b.node("Add", ["f", "m"], ["y"])
+            Self.head(&b, from: "y", features: 6)
+        }
+        try Self.check("Pow constant exponent", shape: [6]) { b in
+            b.constant("w", [6, 6])
+            b.constant("three", [], values: [3])
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("Pow", ["m", "three"], ["y"])
+            Self.head(&b, from: "y", features: 6)
+        }
+    }
+
+    @Test func poolingReductionAndNormalisation() throws {
+        try Self.check("AveragePool padded, count_include_pad 0", shape: [2, 5, 5]) { b in
+            b.node("AveragePool", ["x"], ["p"], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])])
+            b.node("Flatten", ["p"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 18)
+        }
+        try Self.check("AveragePool count_include_pad 1, ceil mode", shape: [1, 6, 6]) { b in
+            b.node("AveragePool", ["x"], ["p"], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 0, 0]),
+                                                 "count_include_pad": .int(1), "ceil_mode": .int(1)])
+            b.node("Flatten", ["p"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 9)
+        }
+        try Self.check("GlobalMaxPool", shape: [3, 3, 3]) { b in
+            b.node("GlobalMaxPool", ["x"], ["g"])
+            b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 3)
+        }
+        try Self.check("ReduceMean over H, W", shape: [3, 2, 4]) { b in
+            b.node("ReduceMean", ["x"], ["r"], ["axes": .ints([2, 3]), "keepdims": .int(0)])
+            Self.head(&b, from: "r", features: 3)
+        }
+        try Self.check("ReduceSum over C and W (not contiguous)", shape: [3, 2, 4]) { b in
+            b.ints("axes", [1, 3])
+            b.node("ReduceSum", ["x", "axes"], ["r"], ["keepdims": .int(0)])
+            Self.head(&b, from: "r", features: 2)
+        }
+        try Self.check("BatchNormalization after Gemm", shape: [5]) { b in
+            b.constant("w", [4, 5])
+            b.constant("g", [4], values: [1.2, 0.8, 1, 0.5]); b.constant("be", [4], scale: 0.1)
+            b.constant("mu", [4], scale: 0.2); b.constant("var", [4], values: [0.5, 1, 2, 0.3])
+            b.node("Gemm", ["x", "w"], ["m"], ["transB": .int(1)])
+            b.node("BatchNormalization", ["m", "g", "be", "mu", "var"], ["y"], ["epsilon": .float(1e-5)])
+            Self.head(&b, from: "y", features: 4)
+        }
+        try Self.check("LogSoftmax", shape: [5]) { b in
+            b.constant("w", [5, 5])
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("LogSoftmax", ["m"], ["y"], ["axis": .int(-1)])
+            Self.head(&b, from: "y", features: 5)
+        }
+        try Self.check("Tile + Dropout", shape: [2, 3]) { b in
+            b.ints("repeats", [1, 2, 1])
+            b.node("Tile", ["x", "repeats"], ["t"])
+            b.node("Dropout", ["t"], ["d"])
+            b.node("Flatten", ["d"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 12)
+        }
+    }
+
+    @Test func groupedConvolutions() throws {
+        try Self.check("depthwise Conv stride 2", shape: [3, 5, 5]) { b in
+            b.constant("w", [3, 1, 3, 3]); b.constant("cb", [3], scale: 0.1)
+            b.node("Conv", ["x", "w", "cb"], ["c"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2]),
+                                                      "group": .int(3)])
+            b.node("Flatten", ["c"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 27)
+        }
+        // Two groups of 2 -> 3 channels with a fused ReLU and residual (Relu(Conv(x) + x)).
+        try Self.check("grouped Conv + residual + ReLU", shape: [4, 4, 4]) { b in
+            b.constant("w", [4, 2, 3, 3])
+            b.node("Conv", ["x", "w"], ["c"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "group": .int(2)])
+            b.node("Add", ["c", "x"], ["a"])
+            b.node("Relu", ["a"], ["r"])
+            b.node("Flatten", ["r"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 64)
         }
     }
 }

@@ -114,6 +114,42 @@ struct OpGradientTests {
         return try b.finish(input: [3, 4], output: "logits", classes: 3)
     }
 
+    /// The ops the sample models do not use, for their tangent rules (Hv): a grouped Conv, HardSwish,
+    /// AveragePool counting the padding, a depthwise Conv with fused residual and ReLU, Pow, Tile,
+    /// GlobalMaxPool, a non-contiguous ReduceSum, Gemm + unfolded BatchNormalization, GELU (tanh),
+    /// Selu, Softplus, Dropout, LogSoftmax at the output.
+    static func coverageModel() throws -> Model {
+        var b = Builder()
+        b.constant("w1", [4, 1, 3, 3], scale: 1.5); b.constant("w2", [4, 1, 3, 3])
+        b.constant("w3", [4, 7]); b.constant("wh", [3, 4]); b.constant("bh", [3], scale: 0.1)
+        b.constant("two", [], values: [2])
+        b.constant("g", [4], values: [1.2, 0.8, 1, 0.5]); b.constant("be", [4], scale: 0.1)
+        b.constant("mu", [4], scale: 0.2); b.constant("var", [4], values: [0.5, 1, 2, 0.3])
+        b.ints("repeats", [1, 1, 2, 1]); b.ints("axes", [1, 3])
+        let pad: [String: Attribute] = ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]
+        b.node("Conv", ["x", "w1"], ["c1"], pad.merging(["group": .int(2)]) { $1 })
+        b.node("HardSwish", ["c1"], ["h"])
+        b.node("AveragePool", ["h"], ["p"], pad.merging(["strides": .ints([2, 2]), "count_include_pad": .int(1)]) { $1 })
+        b.node("Conv", ["p", "w2"], ["c2"], pad.merging(["group": .int(4)]) { $1 })
+        b.node("Add", ["c2", "p"], ["a"])
+        b.node("Relu", ["a"], ["r"])
+        b.node("Pow", ["r", "two"], ["q"])
+        b.node("Tile", ["q", "repeats"], ["t"])
+        b.node("GlobalMaxPool", ["t"], ["gm"])
+        b.node("Flatten", ["gm"], ["g1"], ["axis": .int(1)])
+        b.node("ReduceSum", ["r", "axes"], ["g2"], ["keepdims": .int(0)])
+        b.node("Concat", ["g1", "g2"], ["cat"], ["axis": .int(1)])
+        b.node("Gemm", ["cat", "w3"], ["m"], ["transB": .int(1)])
+        b.node("BatchNormalization", ["m", "g", "be", "mu", "var"], ["bn"], ["epsilon": .float(1e-5)])
+        b.node("Gelu", ["bn"], ["ge"], ["approximate": .string("tanh")])
+        b.node("Selu", ["ge"], ["se"])
+        b.node("Softplus", ["se"], ["sp"])
+        b.node("Dropout", ["sp"], ["d"])
+        b.node("Gemm", ["d", "wh", "bh"], ["z"], ["transB": .int(1)])
+        b.node("LogSoftmax", ["z"], ["logits"], ["axis": .int(-1)])
+        return try b.finish(input: [2, 6, 6], output: "logits", classes: 3)
+    }
+
     /// Checks gradients (weights and input) and one Hessian-vector product against central differences.
     static func check(_ model: Model, batch: Int, sampleShape: [Int], labels: [Int], tolerance: Double = 2e-2) throws {
         var b = Builder()
@@ -211,6 +247,16 @@ struct OpGradientTests {
         try Self.check(model, batch: 2, sampleShape: [3, 4], labels: [1, 2])
     }
 
+    @Test func opsBeyondTheSampleModels() throws {
+        let model = try Self.coverageModel()
+        #expect(model.layers.count == 4, "\(model.layers.map(\.name))")
+        let ops = Set(model.graph.nodes.map(\.opType))
+        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax"] {
+            #expect(ops.contains(op), "\(op) must still be in the graph to be tested: \(ops.sorted())")
+        }
+        try Self.check(model, batch: 2, sampleShape: [2, 6, 6], labels: [0, 2])
+    }
+
     @Test func unlabelledDataUsesKLToTheFP32Outputs() throws {
         let model = try Self.attentionModel()
         let engine = try ReverseMode(model: model, batch: 2, sampleShape: [3, 4])
@@ -224,14 +270,14 @@ struct OpGradientTests {
 
     @Test func unsupportedOpIsNamedBeforeAnythingRuns() throws {
         var b = Builder()
-        b.constant("w", [4, 3])
-        b.node("Abs", ["x"], ["a"])
+        b.constant("w", [1, 3])
+        b.node("ReduceMax", ["x"], ["a"], ["axes": .ints([1]), "keepdims": .int(1)])
         b.node("MatMul", ["a", "w"], ["logits"])
         let model = try b.finish(input: [4], output: "logits", classes: 3)
         #expect {
             _ = try ReverseMode(model: model, batch: 2, sampleShape: [4])
         } throws: { error in
-            "\(error)".contains("Abs") && "\(error)".contains("Abs_a") && "\(error)".contains("backward")
+            "\(error)".contains("ReduceMax") && "\(error)".contains("ReduceMax_a") && "\(error)".contains("backward")
         }
     }
 
