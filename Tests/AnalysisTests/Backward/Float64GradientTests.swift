@@ -122,6 +122,27 @@ struct Float64GradientTests {
                 case "Div": outs = [broadcast(x, get(node.inputs[1]), /)]
                 case "Pow": outs = [broadcast(x, get(node.inputs[1]), Foundation.pow)]
                 case "Dropout": outs = [x]
+                case "PRelu": outs = [broadcast(x, get(node.inputs[1])) { $0 < 0 ? $0 * $1 : $0 }]
+                case "Pad":
+                    let pads = ints(node.inputs[1]), rank = x.shape.count
+                    var mode = "constant"
+                    if case .string(let m)? = a["mode"] { mode = m }
+                    let shape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[$0 + rank] }
+                    let (si, so) = (DTensor.strides(x.shape), DTensor.strides(shape))
+                    let v = (0..<shape.reduce(1, *)).map { i -> Double in
+                        var src = 0
+                        for d in 0..<rank {
+                            var c = (i / so[d]) % shape[d] - pads[d]
+                            let n = x.shape[d]
+                            if c < 0 || c >= n {
+                                guard mode == "reflect" else { return 0 }
+                                c = c < 0 ? -c : 2 * (n - 1) - c
+                            }
+                            src += c * si[d]
+                        }
+                        return x.values[src]
+                    }
+                    outs = [DTensor(shape: shape, values: v)]
                 case "LogSoftmax":
                     let n = x.shape.last!
                     var v = x.values
@@ -613,6 +634,20 @@ struct Float64GradientTests {
             b.node("MatMul", ["x", "w"], ["m"])
             b.node("LogSoftmax", ["m"], ["y"], ["axis": .int(-1)])
             Self.head(&b, from: "y", features: 5)
+        }
+        try Self.check("PRelu per channel", shape: [3, 2, 2]) { b in
+            b.constant("slope", [3, 1, 1], values: [0.1, 0.25, -0.5])
+            b.node("PRelu", ["x", "slope"], ["y"])
+            b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 12)
+        }
+        for mode in ["constant", "reflect"] {
+            try Self.check("Pad \(mode)", shape: [2, 3, 3]) { b in
+                b.ints("pads", [0, 0, 1, 2, 0, 0, 2, 1])
+                b.node("Pad", ["x", "pads"], ["y"], ["mode": .string(mode)])
+                b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+                Self.head(&b, from: "f", features: 72)
+            }
         }
         try Self.check("Tile + Dropout", shape: [2, 3]) { b in
             b.ints("repeats", [1, 2, 1])

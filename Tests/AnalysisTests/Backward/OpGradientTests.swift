@@ -116,7 +116,7 @@ struct OpGradientTests {
 
     /// The ops the sample models do not use, for their tangent rules (Hv): a grouped Conv, HardSwish,
     /// AveragePool counting the padding, a depthwise Conv with fused residual and ReLU, Pow, Tile,
-    /// GlobalMaxPool, a non-contiguous ReduceSum, Gemm + unfolded BatchNormalization, GELU (tanh),
+    /// PRelu, a reflecting Pad, GlobalMaxPool, a non-contiguous ReduceSum, Gemm + unfolded BatchNormalization, GELU (tanh),
     /// Selu, Softplus, Dropout, LogSoftmax at the output.
     static func coverageModel() throws -> Model {
         var b = Builder()
@@ -128,7 +128,12 @@ struct OpGradientTests {
         b.ints("repeats", [1, 1, 2, 1]); b.ints("axes", [1, 3])
         let pad: [String: Attribute] = ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]
         b.node("Conv", ["x", "w1"], ["c1"], pad.merging(["group": .int(2)]) { $1 })
-        b.node("HardSwish", ["c1"], ["h"])
+        b.node("HardSwish", ["c1"], ["h0"])
+        b.constant("slope", [4, 1, 1], values: [0.1, 0.3, -0.2, 0.5]); b.ints("pads", [0, 0, 1, 0, 0, 0, 0, 1])
+        b.node("PRelu", ["h0", "slope"], ["h1"])
+        b.node("Pad", ["h1", "pads"], ["h2"], ["mode": .string("reflect")])
+        b.ints("starts", [0, 0]); b.ints("ends", [6, 6]); b.ints("sliceAxes", [2, 3])
+        b.node("Slice", ["h2", "starts", "ends", "sliceAxes"], ["h"])
         b.node("AveragePool", ["h"], ["p"], pad.merging(["strides": .ints([2, 2]), "count_include_pad": .int(1)]) { $1 })
         b.node("Conv", ["p", "w2"], ["c2"], pad.merging(["group": .int(4)]) { $1 })
         b.node("Add", ["c2", "p"], ["a"])
@@ -251,7 +256,7 @@ struct OpGradientTests {
         let model = try Self.coverageModel()
         #expect(model.layers.count == 4, "\(model.layers.map(\.name))")
         let ops = Set(model.graph.nodes.map(\.opType))
-        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax"] {
+        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax", "PRelu", "Pad"] {
             #expect(ops.contains(op), "\(op) must still be in the graph to be tested: \(ops.sorted())")
         }
         try Self.check(model, batch: 2, sampleShape: [2, 6, 6], labels: [0, 2])

@@ -212,3 +212,58 @@ struct SplitDerivative: DerivativeRule {
         }
     }
 }
+
+/// Pad: each output element is one input element (edge and reflect modes, the inside of constant
+/// mode) or the constant (no derivative). The map is found once by running the same pad on the
+/// input's element indices with the constant −1.
+struct PadDerivative: DerivativeRule {
+    /// Input element of each output element, −1 for the constant.
+    let map: [Int32]
+    let inCount: Int
+
+    init(_ c: DerivativeContext, _ op: PadOperator) throws {
+        guard c.constantInputs.first ?? nil == nil else { throw c.failure("no run-time data input") }
+        inCount = op.inputShape.reduce(1, *)
+        let outCount = c.outputTypes[0].count
+        guard inCount < 1 << 24 else { throw c.failure("input too large for reverse mode (\(inCount) elements)") }
+        let marker = PadOperator(outputTypes: op.outputTypes, inputShape: op.inputShape, begins: op.begins, mode: op.mode, value: -1)
+        let iota = UnsafeMutablePointer<Float>.allocate(capacity: max(inCount, 1))
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: max(outCount, 1))
+        let inputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: 1)
+        let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 1)
+        defer { iota.deallocate(); out.deallocate(); inputs.deallocate(); outputs.deallocate() }
+        for i in 0..<inCount { iota[i] = Float(i) }
+        inputs[0] = iota
+        outputs[0] = out
+        marker.forward(OperatorIO(inputTable: UnsafePointer(inputs), inputCount: 1, outputTable: UnsafePointer(outputs),
+                                  workspace: c.workspace, threads: 1))
+        map = (0..<outCount).map { Int32(out[$0]) }
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
+        for (i, source) in map.enumerated() where source >= 0 { gx[Int(source)] += g[i] }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        let (n, inCount) = (map.count, inCount)
+        map.withUnsafeBufferPointer { map in
+            Parallel.forEach(d.probes, threads: d.threads) { p in
+                let o = out + p * n, t = tx + p * inCount
+                for i in 0..<n where map[i] >= 0 { o[i] += t[Int(map[i])] }
+            }
+        }
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tg = d.outputTangentGrads[0], let tgx = d.inputTangentGrad(0) else { return }
+        let (n, inCount) = (map.count, inCount)
+        map.withUnsafeBufferPointer { map in
+            Parallel.forEach(d.probes, threads: d.threads) { p in
+                let t = tg + p * n, o = tgx + p * inCount
+                for i in 0..<n where map[i] >= 0 { o[Int(map[i])] += t[i] }
+            }
+        }
+    }
+}

@@ -177,6 +177,45 @@ struct UnaryDerivative: DerivativeRule {
     }
 }
 
+/// PRelu, y = x < 0 ? slope·x : x with a constant slope broadcast to x's shape: f' is the slope or 1
+/// (the right piece at 0, as the forward), f'' = 0.
+struct PReluDerivative: DerivativeRule {
+    let count: Int
+    /// The slope of each element (broadcast once).
+    let slope: [Float]
+    /// f'(x) of the last `backward`, for the tangent passes after it.
+    let factors: PrimalFactors
+
+    init(_ c: DerivativeContext, _ op: PReluOperator) throws {
+        guard c.constantInputs.count > 1, let slope = c.constantInputs[1] else { throw c.failure("reverse mode needs a constant slope") }
+        let shape = c.outputTypes[0].shape
+        count = c.outputTypes[0].count
+        var expanded = [Float](repeating: 0, count: count)
+        BroadcastLoop.forEach(shape: shape, strides: [op.slopeStrides]) { i, o in expanded[i] = slope[o[0]] }
+        self.slope = expanded
+        factors = PrimalFactors(count: count, arrays: 1)
+    }
+
+    func backward(_ d: DerivativeIO) {
+        guard let x = d.inputs[0] else { return }
+        let first = factors[0], g = d.outputGrads[0], gx = d.inputGrad(0)
+        for i in 0..<count {
+            first[i] = x[i] < 0 ? slope[i] : 1
+            if let g, let gx { gx[i] += g[i] * first[i] }
+        }
+    }
+
+    func tangent(_ d: DerivativeIO) {
+        guard let out = d.outputTangents[0], let tx = d.inputTangent(0) else { return }
+        accumulateProbeTerms(out, ProbeTerm(.elementwise(factors[0]), tx), count: count, probes: d.probes, threads: d.threads)
+    }
+
+    func tangentBackward(_ d: DerivativeIO) {
+        guard let tgx = d.inputTangentGrad(0), let tg = d.outputTangentGrads[0] else { return }
+        accumulateProbeTerms(tgx, ProbeTerm(.elementwise(factors[0]), tg), count: count, probes: d.probes, threads: d.threads)
+    }
+}
+
 /// Per-element factors a rule computes from the primal values in `backward` and reads in the
 /// tangent passes after it (a reference: rules are values, the buffers outlive each call).
 /// `arrays` buffers of `count` floats, zero until the first `backward`.
