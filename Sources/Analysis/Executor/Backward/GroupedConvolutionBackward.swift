@@ -40,31 +40,40 @@ struct GroupedConvDerivative: DerivativeRule {
     /// forward z += conv(x, w), input adjoint x += convᵀ(z, w), weight adjoint w += corr(z, x).
     private enum Product { case forward, inputAdjoint, weightAdjoint }
 
-    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw].
+    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw]; for the
+    /// weight adjoint `w` is instead [O·Cg·kh·kw][OW] per-column partial sums (summed over columns by
+    /// the caller), so that every inner loop is an elementwise loop over output columns, which the
+    /// compiler vectorises (a running scalar sum would not be: float addition is not reassociated).
     private func run(_ product: Product, x: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) {
         let perGroup = s.outChannels / s.group, cg = s.inChannels / s.group
+        let (sw, outW, inW) = (s.strideW, s.outWidth, s.inWidth)
         for o in 0..<s.outChannels {
             let g = o / perGroup
-            let zo = z + o * s.outHeight * s.outWidth
+            let zo = z + o * s.outHeight * outW
             for ci in 0..<cg {
-                let xc = x + (g * cg + ci) * s.inHeight * s.inWidth
+                let xc = x + (g * cg + ci) * s.inHeight * inW
                 for kh in 0..<s.kernelH {
                     let rows = Self.range(kh, stride: s.strideH, pad: s.padTop, dilation: s.dilationH, size: s.inHeight, outSize: s.outHeight)
                     for kw in 0..<s.kernelW {
-                        let columns = Self.range(kw, stride: s.strideW, pad: s.padLeft, dilation: s.dilationW, size: s.inWidth, outSize: s.outWidth)
+                        let columns = Self.range(kw, stride: sw, pad: s.padLeft, dilation: s.dilationW, size: inW, outSize: outW)
+                        guard !columns.isEmpty else { continue }
                         let wi = ((o * cg + ci) * s.kernelH + kh) * s.kernelW + kw
-                        let tap = w[wi]
-                        var sum: Float = 0
+                        let (lo, hi) = (columns.lowerBound, columns.upperBound)
                         for oh in rows {
-                            let xr = xc + (oh * s.strideH - s.padTop + kh * s.dilationH) * s.inWidth - s.padLeft + kw * s.dilationW
-                            let zr = zo + oh * s.outWidth
+                            let xr = xc + (oh * s.strideH - s.padTop + kh * s.dilationH) * inW - s.padLeft + kw * s.dilationW
+                            let zr = zo + oh * outW
                             switch product {
-                            case .forward: for ow in columns { zr[ow] += tap * xr[ow * s.strideW] }
-                            case .inputAdjoint: for ow in columns { xr[ow * s.strideW] += tap * zr[ow] }
-                            case .weightAdjoint: for ow in columns { sum += zr[ow] * xr[ow * s.strideW] }
+                            case .forward:
+                                let tap = w[wi]
+                                if sw == 1 { for ow in lo..<hi { zr[ow] += tap * xr[ow] } } else { for ow in lo..<hi { zr[ow] += tap * xr[ow * sw] } }
+                            case .inputAdjoint:
+                                let tap = w[wi]
+                                if sw == 1 { for ow in lo..<hi { xr[ow] += tap * zr[ow] } } else { for ow in lo..<hi { xr[ow * sw] += tap * zr[ow] } }
+                            case .weightAdjoint:
+                                let acc = w + wi * outW
+                                if sw == 1 { for ow in lo..<hi { acc[ow] += zr[ow] * xr[ow] } } else { for ow in lo..<hi { acc[ow] += zr[ow] * xr[ow * sw] } }
                             }
                         }
-                        if product == .weightAdjoint { w[wi] += sum }
                     }
                 }
             }
@@ -73,16 +82,26 @@ struct GroupedConvDerivative: DerivativeRule {
 
     /// `product` over `copies` x batch images: image i of copy p reads x + (xCopies ? p : 0)·inCount
     /// + i·inImage, z likewise, w + (wCopies ? p : 0)·weightCount. Weight adjoints are summed over
-    /// images one copy at a time (each thread owns its copy), the others split over images.
+    /// images one copy at a time (each thread owns its copy and its column partial sums), the others
+    /// split over images.
     private func each(_ product: Product, copies: Int, threads: Int, x: UnsafePointer<Float>, xCopies: Bool,
                       z: UnsafePointer<Float>, zCopies: Bool, w: UnsafePointer<Float>, wCopies: Bool) {
         let (batch, inImage, outImage, inCount, outCount, weightCount) = (s.batch, inImage, outImage, inCount, outCount, weightCount)
         let mx = UnsafeMutablePointer(mutating: x), mz = UnsafeMutablePointer(mutating: z), mw = UnsafeMutablePointer(mutating: w)
         if product == .weightAdjoint {
+            let outW = s.outWidth
             Parallel.forEach(copies, threads: threads) { p in
-                for i in 0..<batch {
-                    run(product, x: mx + (xCopies ? p * inCount : 0) + i * inImage, z: mz + (zCopies ? p * outCount : 0) + i * outImage,
-                        w: mw + (wCopies ? p * weightCount : 0))
+                withScratch(weightCount * outW) { partial in
+                    for i in 0..<batch {
+                        run(product, x: mx + (xCopies ? p * inCount : 0) + i * inImage, z: mz + (zCopies ? p * outCount : 0) + i * outImage,
+                            w: partial)
+                    }
+                    let target = mw + (wCopies ? p * weightCount : 0)
+                    for wi in 0..<weightCount {
+                        var sum: Float = 0
+                        for ow in 0..<outW { sum += partial[wi * outW + ow] }
+                        target[wi] += sum
+                    }
                 }
             }
         } else {
