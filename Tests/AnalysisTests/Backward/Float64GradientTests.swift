@@ -122,6 +122,18 @@ struct Float64GradientTests {
                 case "Div": outs = [broadcast(x, get(node.inputs[1]), /)]
                 case "Pow": outs = [broadcast(x, get(node.inputs[1]), Foundation.pow)]
                 case "Dropout": outs = [x]
+                case "Sum", "Mean", "Max", "Min":
+                    let f: (Double, Double) -> Double = node.opType == "Max" ? { Swift.max($0, $1) } : node.opType == "Min" ? { Swift.min($0, $1) } : { $0 + $1 }
+                    var y = x
+                    for id in node.inputs.dropFirst() { y = broadcast(y, get(id), f) }
+                    if node.opType == "Mean" { y.values = y.values.map { $0 / Double(node.inputs.count) } }
+                    outs = [y]
+                case "Greater": outs = [broadcast(x, get(node.inputs[1])) { $0 > $1 ? 1 : 0 }]
+                case "Where":
+                    let picked = broadcast(broadcast(x, get(node.inputs[1])) { c, _ in c }, get(node.inputs[2])) { c, _ in c }
+                    let a = broadcast(broadcast(get(node.inputs[1]), x) { v, _ in v }, get(node.inputs[2])) { v, _ in v }
+                    let b = broadcast(broadcast(get(node.inputs[2]), x) { v, _ in v }, get(node.inputs[1])) { v, _ in v }
+                    outs = [DTensor(shape: a.shape, values: (0..<a.count).map { picked.values[$0] != 0 ? a.values[$0] : b.values[$0] })]
                 case "PRelu": outs = [broadcast(x, get(node.inputs[1])) { $0 < 0 ? $0 * $1 : $0 }]
                 case "Pad":
                     let pads = ints(node.inputs[1]), rank = x.shape.count
@@ -648,6 +660,26 @@ struct Float64GradientTests {
                 b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
                 Self.head(&b, from: "f", features: 72)
             }
+        }
+        try Self.check("Sum, Mean, Max, Min with broadcasting", shape: [2, 3]) { b in
+            b.constant("w", [3, 3]); b.constant("c", [3], values: [0.1, -0.2, 0.05]); b.constant("z", [], values: [0])
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("Mul", ["m", "m"], ["sq"])
+            b.node("Sum", ["m", "c", "sq"], ["s"])
+            b.node("Max", ["s", "z"], ["mx"])
+            b.node("Min", ["mx", "m"], ["mn"])
+            b.node("Mean", ["mn", "sq"], ["y"])
+            b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 6)
+        }
+        // A hand-written leaky ReLU: Where(m > 0, m, 0.1·m).
+        try Self.check("Where + Greater", shape: [5]) { b in
+            b.constant("w", [5, 5]); b.constant("z", [], values: [0]); b.constant("tenth", [], values: [0.1])
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("Greater", ["m", "z"], ["pos"])
+            b.node("Mul", ["m", "tenth"], ["small"])
+            b.node("Where", ["pos", "m", "small"], ["y"])
+            Self.head(&b, from: "y", features: 5)
         }
         try Self.check("Tile + Dropout", shape: [2, 3]) { b in
             b.ints("repeats", [1, 2, 1])

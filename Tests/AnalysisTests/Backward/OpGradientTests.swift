@@ -117,7 +117,7 @@ struct OpGradientTests {
     /// The ops the sample models do not use, for their tangent rules (Hv): a grouped Conv, HardSwish,
     /// AveragePool counting the padding, a depthwise Conv with fused residual and ReLU, Pow, Tile,
     /// PRelu, a reflecting Pad, GlobalMaxPool, a non-contiguous ReduceSum, Gemm + unfolded BatchNormalization, GELU (tanh),
-    /// Selu, Softplus, Dropout, LogSoftmax at the output.
+    /// Selu, Softplus, Max, Where, Mean, Dropout, LogSoftmax at the output.
     static func coverageModel() throws -> Model {
         var b = Builder()
         b.constant("w1", [4, 1, 3, 3], scale: 1.5); b.constant("w2", [4, 1, 3, 3])
@@ -148,7 +148,12 @@ struct OpGradientTests {
         b.node("BatchNormalization", ["m", "g", "be", "mu", "var"], ["bn"], ["epsilon": .float(1e-5)])
         b.node("Gelu", ["bn"], ["ge"], ["approximate": .string("tanh")])
         b.node("Selu", ["ge"], ["se"])
-        b.node("Softplus", ["se"], ["sp"])
+        b.node("Softplus", ["se"], ["sp0"])
+        b.constant("floor", [4], values: [0.2, 0.1, 0.3, 0.25]); b.constant("zero", [], values: [0])
+        b.node("Max", ["sp0", "floor"], ["sp1"])
+        b.node("Greater", ["m", "zero"], ["pos"])
+        b.node("Where", ["pos", "sp1", "sp0"], ["sp2"])
+        b.node("Mean", ["sp2", "sp0", "se"], ["sp"])
         b.node("Dropout", ["sp"], ["d"])
         b.node("Gemm", ["d", "wh", "bh"], ["z"], ["transB": .int(1)])
         b.node("LogSoftmax", ["z"], ["logits"], ["axis": .int(-1)])
@@ -256,7 +261,7 @@ struct OpGradientTests {
         let model = try Self.coverageModel()
         #expect(model.layers.count == 4, "\(model.layers.map(\.name))")
         let ops = Set(model.graph.nodes.map(\.opType))
-        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax", "PRelu", "Pad"] {
+        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax", "PRelu", "Pad", "Max", "Where", "Mean"] {
             #expect(ops.contains(op), "\(op) must still be in the graph to be tested: \(ops.sorted())")
         }
         try Self.check(model, batch: 2, sampleShape: [2, 6, 6], labels: [0, 2])

@@ -107,12 +107,16 @@ enum DerivativeRules {
         case let op as MatMulOperator: return try MatMulDerivative(c, op)
         case let op as BinaryOperator:
             if let power = UnaryDerivative(c, constantPower: op) { return power }
+            if op.isComparison { return ZeroDerivative() }
             return try BinaryDerivative(c, op)
         case let op as UnaryOperator: return try UnaryDerivative(c, op)
         case let op as SoftmaxOperator: return op.logarithmic ? try LogSoftmaxDerivative(c, op) : try SoftmaxDerivative(c, op)
         case let op as BatchNormOperator: return BatchNormDerivative(c, op)
         case let op as PReluOperator: return try PReluDerivative(c, op)
         case let op as PadOperator: return try PadDerivative(c, op)
+        case let op as VariadicOperator: return try SelectionDerivative(c, op)
+        case let op as WhereOperator: return try SelectionDerivative(c, op)
+        case is ArgExtremumOperator: return ZeroDerivative()
         case let op as ReduceOperator: return try ReduceDerivative(c, op)
         case let op as LayerNormOperator: return try LayerNormDerivative(c, op)
         case let op as ConcatOperator: return ConcatDerivative(c, op)
