@@ -137,6 +137,19 @@ struct AnalyzeCommandTests {
         #expect(object["evaluation_samples"] as? Int == 48)
     }
 
+    /// Without --hessian-samples a data set smaller than the default 512 is used whole (an explicit
+    /// count larger than the data is an error, above).
+    @Test func defaultHessianSamplesFitSmallData() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-small-\(getpid()).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Self.writeNPY(path: path, shape: [40, 1, 28, 28]) { i in Float((i * 104_729) % 255) / 255 - 0.3 }
+        let result = try QScopeProcess.run(["analyze", "sample-models/mlp.onnx", "--data", path, "--only", "eigen", "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["hessian_samples"] as? Int == 40, "\(object)")
+    }
+
     /// A little-endian float32 .npy (format 1.0) of `shape` with `value(i)` at flat index i.
     static func writeNPY(path: String, shape: [Int], value: (Int) -> Float) throws {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))\(shape.count == 1 ? "," : "")), }"

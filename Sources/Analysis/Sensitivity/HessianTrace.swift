@@ -5,6 +5,10 @@ import Kernels
 public struct HessianOptions: Sendable {
     /// Use the first N samples of the data (all of them must exist).
     public var samples = 512
+
+    /// The sample count when the user gives none: 512 (`samples`' default), or all of a smaller data
+    /// set (an explicit count larger than the data is an error instead).
+    public static func defaultSamples(for dataCount: Int) -> Int { max(1, min(HessianOptions().samples, dataCount)) }
     /// Stop at this many probes.
     public var maxProbes = 200
     /// Never stop before this many probes.

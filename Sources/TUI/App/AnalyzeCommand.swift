@@ -19,8 +19,8 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(name: .long, help: "Use the first N samples of the data for the Hessian (traces and eigenvalues).")
-    var hessianSamples: Int = 512
+    @Option(name: .long, help: "Use the first N samples of the data for the Hessian (traces and eigenvalues; default 512, or all when there are fewer).")
+    var hessianSamples: Int?
 
     @Option(name: .long, help: "Maximum number of Hutchinson probes.")
     var probes: Int = 200
@@ -63,7 +63,7 @@ struct AnalyzeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if hessianSamples < 1 { throw ValidationError("--hessian-samples must be at least 1") }
+        if let hessianSamples, hessianSamples < 1 { throw ValidationError("--hessian-samples must be at least 1") }
         if probes < 1 { throw ValidationError("--probes must be at least 1") }
         if tolerance < 0 || !tolerance.isFinite { throw ValidationError("--tolerance must be a number >= 0") }
         if probeBatch < 1 { throw ValidationError("--probe-batch must be at least 1") }
@@ -78,7 +78,7 @@ struct AnalyzeCommand: ParsableCommand {
             let (model, dataset) = try options.load()
             var settings = SensitivityOptions()
             settings.parts = try parts()
-            settings.hessian.samples = hessianSamples
+            settings.hessian.samples = hessianSamples ?? HessianOptions.defaultSamples(for: dataset.count)
             settings.hessian.maxProbes = probes
             settings.hessian.minProbes = min(32, probes)
             settings.hessian.tolerance = tolerance
@@ -162,7 +162,7 @@ struct AnalyzeCommand: ParsableCommand {
             object["samples"] = hessian.samples
             object["note"] = lossNote(hessian.lossKind, samples: hessian.samples)
         }
-        if report.eigenvalues != nil { object["hessian_samples"] = hessianSamples }
+        if report.eigenvalues != nil { object["hessian_samples"] = hessianSamples ?? HessianOptions.defaultSamples(for: dataset.count) }
         if report.activations != nil { object["calibration_samples"] = report.calibrationSamples }
         if report.accuracy != nil {
             object["evaluation_samples"] = report.evaluationSamples
@@ -210,7 +210,7 @@ struct AnalyzeCommand: ParsableCommand {
         }
         if let eigen = report.eigenvalues {
             print("")
-            print("Top Hessian eigenvalue per layer block (power iteration, \(hessianSamples) samples, tolerance 1e-3, at most 100 steps)")
+            print("Top Hessian eigenvalue per layer block (power iteration, \(hessianSamples ?? HessianOptions.defaultSamples(for: dataset.count)) samples, tolerance 1e-3, at most 100 steps)")
             print(pad("layer", nameWidth) + lpad("eigenvalue", 12) + lpad("λ/param", 12) + lpad("steps", 7))
             for e in eigen {
                 print(pad(e.name, nameWidth) + lpad(sci(e.eigenvalue), 12) + lpad(sci(e.eigenvaluePerParameter), 12)

@@ -10,8 +10,8 @@ struct SearchCandidateOptions: ParsableArguments {
     @Option(name: .long, help: "Quantizer family with the width open: intB (default), intB:asym, intB:group=64, fp, pot, lutB, powB, split3:intB.")
     var family: String = "intB"
 
-    @Option(name: .long, help: "Use the first N samples of the data for the Hessian traces.")
-    var hessianSamples: Int = 512
+    @Option(name: .long, help: "Use the first N samples of the data for the Hessian traces (default 512, or all when there are fewer).")
+    var hessianSamples: Int?
 
     @Option(name: .long, help: "Maximum number of Hutchinson probes.")
     var probes: Int = 200
@@ -33,7 +33,7 @@ struct SearchCandidateOptions: ParsableArguments {
 
     /// Checks the numeric options (thrown as `QScopeError` so that the report is one line).
     func check() throws {
-        if hessianSamples < 1 { throw QScopeError("--hessian-samples must be at least 1") }
+        if let hessianSamples, hessianSamples < 1 { throw QScopeError("--hessian-samples must be at least 1") }
         if probes < 1 { throw QScopeError("--probes must be at least 1") }
         if tolerance < 0 || !tolerance.isFinite { throw QScopeError("--tolerance must be a number >= 0") }
         if batch < 1 { throw QScopeError("--batch must be at least 1") }
@@ -42,7 +42,7 @@ struct SearchCandidateOptions: ParsableArguments {
     /// Per-layer Hessian traces (nothing is cached on disk).
     func traces(model: Model, dataset: Dataset) throws -> HessianReport {
         var settings = HessianOptions()
-        settings.samples = hessianSamples
+        settings.samples = hessianSamples ?? HessianOptions.defaultSamples(for: dataset.count)
         settings.maxProbes = probes
         settings.minProbes = min(32, probes)
         settings.tolerance = tolerance
