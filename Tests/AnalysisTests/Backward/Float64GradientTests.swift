@@ -176,7 +176,8 @@ struct Float64GradientTests {
                         return (value - mean.values[c]) * scale + b.values[c]
                     }
                     outs = [DTensor(shape: x.shape, values: v)]
-                case "ReduceSum", "ReduceMean":
+                case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+                     "ReduceLogSum", "ReduceLogSumExp":
                     var axes: [Int]
                     if case .ints(let v)? = a["axes"] { axes = v } else { axes = ints(node.inputs[1]) }
                     axes = axes.map { ($0 + x.shape.count) % x.shape.count }
@@ -184,15 +185,24 @@ struct Float64GradientTests {
                     var outShape = x.shape
                     for ax in axes { outShape[ax] = 1 }
                     let (si, so) = (DTensor.strides(x.shape), DTensor.strides(outShape))
-                    var v = [Double](repeating: 0, count: outShape.reduce(1, *))
+                    var groups = [[Double]](repeating: [], count: outShape.reduce(1, *))
                     for i in 0..<x.count {
                         var o = 0
                         for d in 0..<x.shape.count where !axes.contains(d) { o += ((i / si[d]) % x.shape[d]) * so[d] }
-                        v[o] += x.values[i]
+                        groups[o].append(x.values[i])
                     }
-                    if node.opType == "ReduceMean" {
-                        let n = Double(x.count / v.count)
-                        v = v.map { $0 / n }
+                    let v = groups.map { g -> Double in
+                        switch node.opType {
+                        case "ReduceSum": return g.reduce(0, +)
+                        case "ReduceMean": return g.reduce(0, +) / Double(g.count)
+                        case "ReduceMax": return g.max()!
+                        case "ReduceMin": return g.min()!
+                        case "ReduceL1": return g.reduce(0) { $0 + Swift.abs($1) }
+                        case "ReduceL2": return g.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                        case "ReduceSumSquare": return g.reduce(0) { $0 + $1 * $1 }
+                        case "ReduceLogSum": return Foundation.log(g.reduce(0, +))
+                        default: let m = g.max()!; return m + Foundation.log(g.reduce(0) { $0 + Foundation.exp($1 - m) })
+                        }
                     }
                     outs = [DTensor(shape: keep ? outShape : outShape.enumerated().filter { !axes.contains($0.offset) }.map(\.element), values: v)]
                 case "Tile":
@@ -632,6 +642,18 @@ struct Float64GradientTests {
             b.ints("axes", [1, 3])
             b.node("ReduceSum", ["x", "axes"], ["r"], ["keepdims": .int(0)])
             Self.head(&b, from: "r", features: 2)
+        }
+        // The other reductions over W (ReduceLogSum of positive values: exp first).
+        for op in ["ReduceMax", "ReduceMin", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"] {
+            try Self.check(op, shape: [3, 2, 4]) { b in
+                var source = "x"
+                if op == "ReduceLogSum" {
+                    b.node("Exp", ["x"], ["ex"])
+                    source = "ex"
+                }
+                b.node(op, [source], ["r"], ["axes": .ints([1, 3]), "keepdims": .int(0)])
+                Self.head(&b, from: "r", features: 2)
+            }
         }
         try Self.check("BatchNormalization after Gemm", shape: [5]) { b in
             b.constant("w", [4, 5])

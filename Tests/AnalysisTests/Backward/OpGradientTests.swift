@@ -116,7 +116,7 @@ struct OpGradientTests {
 
     /// The ops the sample models do not use, for their tangent rules (Hv): a grouped Conv, HardSwish,
     /// AveragePool counting the padding, a depthwise Conv with fused residual and ReLU, Pow, Tile,
-    /// PRelu, a reflecting Pad, GlobalMaxPool, a non-contiguous ReduceSum, Gemm + unfolded BatchNormalization, GELU (tanh),
+    /// PRelu, a reflecting Pad, GlobalMaxPool, non-contiguous ReduceSum, ReduceL2, ReduceLogSumExp and ReduceSumSquare, Gemm + unfolded BatchNormalization, GELU (tanh),
     /// Selu, Softplus, Max, Where, Mean, Dropout, LogSoftmax at the output.
     static func coverageModel() throws -> Model {
         var b = Builder()
@@ -142,7 +142,13 @@ struct OpGradientTests {
         b.node("Tile", ["q", "repeats"], ["t"])
         b.node("GlobalMaxPool", ["t"], ["gm"])
         b.node("Flatten", ["gm"], ["g1"], ["axis": .int(1)])
-        b.node("ReduceSum", ["r", "axes"], ["g2"], ["keepdims": .int(0)])
+        b.node("ReduceSum", ["r", "axes"], ["g2a"], ["keepdims": .int(0)])
+        b.node("ReduceL2", ["c2"], ["g2b"], ["axes": .ints([1, 3]), "keepdims": .int(0)])
+        b.node("ReduceLogSumExp", ["c2"], ["g2c"], ["axes": .ints([1, 3]), "keepdims": .int(0)])
+        b.node("ReduceSumSquare", ["c2"], ["g2d"], ["axes": .ints([1, 3]), "keepdims": .int(0)])
+        b.node("Add", ["g2a", "g2b"], ["g2e"])
+        b.node("Add", ["g2c", "g2d"], ["g2f"])
+        b.node("Add", ["g2e", "g2f"], ["g2"])
         b.node("Concat", ["g1", "g2"], ["cat"], ["axis": .int(1)])
         b.node("Gemm", ["cat", "w3"], ["m"], ["transB": .int(1)])
         b.node("BatchNormalization", ["m", "g", "be", "mu", "var"], ["bn"], ["epsilon": .float(1e-5)])
@@ -261,10 +267,28 @@ struct OpGradientTests {
         let model = try Self.coverageModel()
         #expect(model.layers.count == 4, "\(model.layers.map(\.name))")
         let ops = Set(model.graph.nodes.map(\.opType))
-        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax", "PRelu", "Pad", "Max", "Where", "Mean"] {
+        for op in ["BatchNormalization", "GlobalMaxPool", "AveragePool", "ReduceSum", "Pow", "Tile", "LogSoftmax", "PRelu", "Pad", "Max", "Where", "Mean", "ReduceL2", "ReduceLogSumExp", "ReduceSumSquare"] {
             #expect(ops.contains(op), "\(op) must still be in the graph to be tested: \(ops.sorted())")
         }
         try Self.check(model, batch: 2, sampleShape: [2, 6, 6], labels: [0, 2])
+    }
+
+    /// The nonlinear reductions' Hv (their weights' tangents), one small graph each: MatMul, the
+    /// reduction over the last axis, Gemm head.
+    @Test(arguments: ["ReduceL2", "ReduceSumSquare", "ReduceLogSumExp", "ReduceLogSum", "ReduceMax", "ReduceL1"])
+    func nonlinearReductions(_ op: String) throws {
+        var b = Builder()
+        b.constant("w", [4, 4], scale: 1); b.constant("wh", [3, 3]); b.constant("bh", [3], scale: 0.1)
+        b.node("MatMul", ["x", "w"], ["m"])
+        var source = "m"
+        if op == "ReduceLogSum" {
+            b.node("Exp", ["m"], ["e"])
+            source = "e"
+        }
+        b.node(op, [source], ["r"], ["axes": .ints([2]), "keepdims": .int(0)])
+        b.node("Gemm", ["r", "wh", "bh"], ["logits"], ["transB": .int(1)])
+        let model = try b.finish(input: [3, 4], output: "logits", classes: 3)
+        try Self.check(model, batch: 2, sampleShape: [3, 4], labels: [1, 0])
     }
 
     @Test func unlabelledDataUsesKLToTheFP32Outputs() throws {
@@ -281,13 +305,13 @@ struct OpGradientTests {
     @Test func unsupportedOpIsNamedBeforeAnythingRuns() throws {
         var b = Builder()
         b.constant("w", [1, 3])
-        b.node("ReduceMax", ["x"], ["a"], ["axes": .ints([1]), "keepdims": .int(1)])
+        b.node("ReduceProd", ["x"], ["a"], ["axes": .ints([1]), "keepdims": .int(1)])
         b.node("MatMul", ["a", "w"], ["logits"])
         let model = try b.finish(input: [4], output: "logits", classes: 3)
         #expect {
             _ = try ReverseMode(model: model, batch: 2, sampleShape: [4])
         } throws: { error in
-            "\(error)".contains("ReduceMax") && "\(error)".contains("ReduceMax_a") && "\(error)".contains("backward")
+            "\(error)".contains("ReduceProd") && "\(error)".contains("ReduceProd_a") && "\(error)".contains("backward")
         }
     }
 
