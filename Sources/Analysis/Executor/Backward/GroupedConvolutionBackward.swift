@@ -3,8 +3,8 @@ import Kernels
 // Derivatives of a grouped Conv (group > 1, depthwise included; see Ops/Convolution.swift):
 // Z = conv_g(x, W) + bias (+ residual), Y = relu?(Z). Output channel o of group g = o / (O/G) reads
 // input channels g·Cg ..< (g+1)·Cg with its weights W[o, 0..<Cg, kh, kw]. Bilinear in (W, x) like
-// the ungrouped rule (`ConvDerivative`), written as direct loops over the taps: grouped layers do
-// few multiply-adds per output (a depthwise 3x3: 9), so they are a small share of a pass.
+// the ungrouped rule (`ConvDerivative`), written as loops over the taps (`run`): grouped layers do
+// few multiply-adds per output (a depthwise 3x3: 9), so a GEMM would not pay.
 
 struct GroupedConvDerivative: DerivativeRule {
     let s: Conv2DShape
@@ -26,82 +26,122 @@ struct GroupedConvDerivative: DerivativeRule {
     private var inCount: Int { s.batch * inImage }
     private var weightCount: Int { s.outChannels * (s.inChannels / s.group) * s.kernelH * s.kernelW }
 
-    /// Output positions [lo, hi) along one axis whose input position o·stride − pad + k·dilation is inside [0, size).
-    @inline(__always)
-    private static func range(_ k: Int, stride: Int, pad: Int, dilation: Int, size: Int, outSize: Int) -> Range<Int> {
-        let offset = k * dilation - pad
-        var lo = 0, hi = outSize
-        while lo < hi && lo * stride + offset < 0 { lo += 1 }
-        while hi > lo && (hi - 1) * stride + offset >= size { hi -= 1 }
-        return lo..<hi
-    }
-
     /// The three products of one image, all accumulating (`+=`), visiting every (output, tap) pair:
     /// forward z += conv(x, w), input adjoint x += convᵀ(z, w), weight adjoint w += corr(z, x).
     private enum Product { case forward, inputAdjoint, weightAdjoint }
 
-    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw]; for the
-    /// weight adjoint `w` is instead [O·Cg·kh·kw][OW] per-column partial sums (summed over columns by
-    /// the caller), so that every inner loop is an elementwise loop over output columns, which the
-    /// compiler vectorises (a running scalar sum would not be: float addition is not reassociated).
+    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw].
+    ///
+    /// Each zero-padded input plane (Hp x Wp) is split into its stride phases: phase (r, c) holds
+    /// the padded pixels (i·sh + r, j·sw + c), Hq x Wq of them (Hq = ⌈Hp/sh⌉, Wq = ⌈Wp/sw⌉). Output
+    /// (oh, ow) and tap (kh, kw) then read phase ((kh·dh) mod sh, (kw·dw) mod sw) at (oh + kh·dh div
+    /// sh, ow + kw·dw div sw), so with each output plane handled in the phases' width (Z: OH x Wq,
+    /// its last Wq − OW columns unused and zero) every tap is one shift over L = (OH − 1)·Wq + OW
+    /// contiguous elements: a long vectorised loop instead of OH short, strided rows (depthwise maps
+    /// are 7-28 wide). For stride 1 there is one phase, the padded plane itself.
     private func run(_ product: Product, x: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) {
         let perGroup = s.outChannels / s.group, cg = s.inChannels / s.group
-        let (sw, outW, inW) = (s.strideW, s.outWidth, s.inWidth)
-        for o in 0..<s.outChannels {
-            let g = o / perGroup
-            let zo = z + o * s.outHeight * outW
-            for ci in 0..<cg {
-                let xc = x + (g * cg + ci) * s.inHeight * inW
-                for kh in 0..<s.kernelH {
-                    let rows = Self.range(kh, stride: s.strideH, pad: s.padTop, dilation: s.dilationH, size: s.inHeight, outSize: s.outHeight)
-                    for kw in 0..<s.kernelW {
-                        let columns = Self.range(kw, stride: sw, pad: s.padLeft, dilation: s.dilationW, size: inW, outSize: outW)
-                        guard !columns.isEmpty else { continue }
-                        let wi = ((o * cg + ci) * s.kernelH + kh) * s.kernelW + kw
-                        let (lo, hi) = (columns.lowerBound, columns.upperBound)
-                        for oh in rows {
-                            let xr = xc + (oh * s.strideH - s.padTop + kh * s.dilationH) * inW - s.padLeft + kw * s.dilationW
-                            let zr = zo + oh * outW
-                            switch product {
-                            case .forward:
-                                let tap = w[wi]
-                                if sw == 1 { for ow in lo..<hi { zr[ow] += tap * xr[ow] } } else { for ow in lo..<hi { zr[ow] += tap * xr[ow * sw] } }
-                            case .inputAdjoint:
-                                let tap = w[wi]
-                                if sw == 1 { for ow in lo..<hi { xr[ow] += tap * zr[ow] } } else { for ow in lo..<hi { xr[ow * sw] += tap * zr[ow] } }
-                            case .weightAdjoint:
-                                let acc = w + wi * outW
-                                if sw == 1 { for ow in lo..<hi { acc[ow] += zr[ow] * xr[ow] } } else { for ow in lo..<hi { acc[ow] += zr[ow] * xr[ow * sw] } }
+        let (inH, inW, outH, outW, sh, sw) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth, s.strideH, s.strideW)
+        let hp = inH + s.padTop + s.padBottom, wp = inW + s.padLeft + s.padRight
+        let hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw, phaseSize = hq * wq
+        let length = (outH - 1) * wq + outW
+        let kArea = s.kernelH * s.kernelW
+        /// Copies input row h of plane `xc` into its phase planes, or (`back`) adds it back from them:
+        /// columns j ≡ c − padLeft (mod sw) go to column phase c, one phase column per step.
+        @inline(__always) func transfer(_ xc: UnsafeMutablePointer<Float>, row h: Int, _ phases: UnsafeMutablePointer<Float>, back: Bool) {
+            let ph = h + s.padTop, phaseRow = (ph % sh) * sw, i = ph / sh
+            let source = xc + h * inW
+            for c in 0..<sw {
+                let j0 = ((c - s.padLeft) % sw + sw) % sw
+                guard j0 < inW else { continue }
+                let target = phases + (phaseRow + c) * phaseSize + i * wq + (j0 + s.padLeft) / sw
+                var k = 0
+                if back {
+                    for j in stride(from: j0, to: inW, by: sw) { source[j] += target[k]; k += 1 }
+                } else {
+                    for j in stride(from: j0, to: inW, by: sw) { target[k] = source[j]; k += 1 }
+                }
+            }
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: sh * sw * phaseSize + outH * wq) { buffer in
+            let phases = buffer.baseAddress!, wide = phases + sh * sw * phaseSize
+            for g in 0..<s.group {
+                for ci in 0..<cg {
+                    let xc = x + (g * cg + ci) * inH * inW
+                    phases.update(repeating: 0, count: sh * sw * phaseSize)
+                    if product != .inputAdjoint {
+                        for h in 0..<inH { transfer(xc, row: h, phases, back: false) }
+                    }
+                    for oo in 0..<perGroup {
+                        let o = g * perGroup + oo
+                        let zo = z + o * outH * outW, taps = w + (o * cg + ci) * kArea
+                        wide.update(repeating: 0, count: outH * wq)
+                        if product != .forward {
+                            for h in 0..<outH { (wide + h * wq).update(from: zo + h * outW, count: outW) }
+                        }
+                        for kh in 0..<s.kernelH {
+                            let (rh, oh0) = ((kh * s.dilationH) % sh, (kh * s.dilationH) / sh)
+                            for kw in 0..<s.kernelW {
+                                let (rw, ow0) = ((kw * s.dilationW) % sw, (kw * s.dilationW) / sw)
+                                let shifted = phases + (rh * sw + rw) * phaseSize + oh0 * wq + ow0
+                                let t = kh * s.kernelW + kw
+                                switch product {
+                                case .forward:
+                                    let tap = taps[t]
+                                    for i in 0..<length { wide[i] += tap * shifted[i] }
+                                case .inputAdjoint:
+                                    let tap = taps[t]
+                                    for i in 0..<length { shifted[i] += tap * wide[i] }
+                                case .weightAdjoint:
+                                    taps[t] += Self.dot(wide, shifted, count: length)
+                                }
                             }
                         }
+                        if product == .forward {
+                            for h in 0..<outH {
+                                let target = zo + h * outW, source = wide + h * wq
+                                for j in 0..<outW { target[j] += source[j] }
+                            }
+                        }
+                    }
+                    if product == .inputAdjoint {
+                        for h in 0..<inH { transfer(xc, row: h, phases, back: true) }
                     }
                 }
             }
         }
     }
 
+    /// Σ a[i]·b[i], 16 lanes at a time.
+    @inline(__always)
+    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count {
+            lanes.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
+                             UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
+            i += 16
+        }
+        var sum = lanes.sum()
+        while i < count {
+            sum += a[i] * b[i]
+            i += 1
+        }
+        return sum
+    }
+
     /// `product` over `copies` x batch images: image i of copy p reads x + (xCopies ? p : 0)·inCount
     /// + i·inImage, z likewise, w + (wCopies ? p : 0)·weightCount. Weight adjoints are summed over
-    /// images one copy at a time (each thread owns its copy and its column partial sums), the others
-    /// split over images.
+    /// images one copy at a time (each thread owns its copy), the others split over images.
     private func each(_ product: Product, copies: Int, threads: Int, x: UnsafePointer<Float>, xCopies: Bool,
                       z: UnsafePointer<Float>, zCopies: Bool, w: UnsafePointer<Float>, wCopies: Bool) {
         let (batch, inImage, outImage, inCount, outCount, weightCount) = (s.batch, inImage, outImage, inCount, outCount, weightCount)
         let mx = UnsafeMutablePointer(mutating: x), mz = UnsafeMutablePointer(mutating: z), mw = UnsafeMutablePointer(mutating: w)
         if product == .weightAdjoint {
-            let outW = s.outWidth
             Parallel.forEach(copies, threads: threads) { p in
-                withScratch(weightCount * outW) { partial in
-                    for i in 0..<batch {
-                        run(product, x: mx + (xCopies ? p * inCount : 0) + i * inImage, z: mz + (zCopies ? p * outCount : 0) + i * outImage,
-                            w: partial)
-                    }
-                    let target = mw + (wCopies ? p * weightCount : 0)
-                    for wi in 0..<weightCount {
-                        var sum: Float = 0
-                        for ow in 0..<outW { sum += partial[wi * outW + ow] }
-                        target[wi] += sum
-                    }
+                for i in 0..<batch {
+                    run(product, x: mx + (xCopies ? p * inCount : 0) + i * inImage, z: mz + (zCopies ? p * outCount : 0) + i * outImage,
+                        w: mw + (wCopies ? p * weightCount : 0))
                 }
             }
         } else {
