@@ -145,15 +145,10 @@ struct ConvDerivative: DerivativeRule {
         }
     }
 
-    /// Z̄ (or its tangent, `probes` copies) = adjoint ⊙ ReLU mask: `g` itself without a ReLU, else a
-    /// masked copy in a scratch buffer, for the duration of `body`.
+    /// Z̄ (or its tangent, `probes` copies) = adjoint ⊙ ReLU mask (`withReluMasked`).
     private func withMasked<R>(_ g: UnsafePointer<Float>?, _ y: UnsafePointer<Float>, probes: Int, threads: Int,
                                _ body: (UnsafePointer<Float>?) -> R) -> R {
-        guard let g, relu else { return body(g) }
-        return withScratch(probes * outCount, zeroed: false) { out in
-            copyWherePositive(g, mask: y, into: out, count: outCount, probes: probes, threads: threads)
-            return body(UnsafePointer(out))
-        }
+        withReluMasked(g, y, relu: relu, count: outCount, probes: probes, threads: threads, body)
     }
 
     /// Images per block: the im2col matrix of a block holds about 4M floats.

@@ -167,3 +167,33 @@ func withScratch<R>(_ count: Int, zeroed: Bool = true, _ body: (UnsafeMutablePoi
     defer { ScratchCache.shared.give(buffer) }
     return try body(buffer.pointer)
 }
+
+/// A Conv's Z̄ (or its tangent, `probes` copies of `count`) = adjoint ⊙ ReLU mask (y > 0): `g`
+/// itself without a fused ReLU, else a masked copy in a scratch buffer, for the duration of `body`.
+@inline(__always)
+func withReluMasked<R>(_ g: UnsafePointer<Float>?, _ y: UnsafePointer<Float>, relu: Bool, count: Int, probes: Int, threads: Int,
+                       _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let g, relu else { return body(g) }
+    return withScratch(probes * count, zeroed: false) { out in
+        copyWherePositive(g, mask: y, into: out, count: count, probes: probes, threads: threads)
+        return body(UnsafePointer(out))
+    }
+}
+
+/// Σ x[i]·y[i], 16 lanes at a time (the order of a vector sum, not of a scalar loop).
+@inline(__always)
+func laneDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count {
+        lanes.addProduct(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self),
+                         UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var sum = lanes.sum()
+    while i < count {
+        sum += x[i] * y[i]
+        i += 1
+    }
+    return sum
+}

@@ -93,7 +93,7 @@ struct GroupedConvDerivative: DerivativeRule {
                                     let tap = taps[t]
                                     for i in 0..<length { shifted[i] += tap * wide[i] }
                                 case .weightAdjoint:
-                                    taps[t] += Self.dot(wide, shifted, count: length)
+                                    taps[t] += laneDot(wide, shifted, count: length)
                                 }
                             }
                         }
@@ -110,24 +110,6 @@ struct GroupedConvDerivative: DerivativeRule {
                 }
             }
         }
-    }
-
-    /// Σ a[i]·b[i], 16 lanes at a time.
-    @inline(__always)
-    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD16<Float>()
-        var i = 0
-        while i + 16 <= count {
-            lanes.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self),
-                             UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self))
-            i += 16
-        }
-        var sum = lanes.sum()
-        while i < count {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
     }
 
     /// `product` over `copies` x batch images: image i of copy p reads x + (xCopies ? p : 0)·inCount
@@ -153,14 +135,10 @@ struct GroupedConvDerivative: DerivativeRule {
         }
     }
 
-    /// `g` (`probes` copies) masked by the ReLU (y > 0), in a scratch buffer for `body`; `g` itself without a ReLU.
+    /// Z̄ (or its tangent, `probes` copies) = adjoint ⊙ ReLU mask (`withReluMasked`).
     private func withMasked<R>(_ g: UnsafePointer<Float>?, _ y: UnsafePointer<Float>, probes: Int, threads: Int,
                                _ body: (UnsafePointer<Float>?) -> R) -> R {
-        guard let g, relu else { return body(g) }
-        return withScratch(probes * outCount, zeroed: false) { out in
-            copyWherePositive(g, mask: y, into: out, count: outCount, probes: probes, threads: threads)
-            return body(UnsafePointer(out))
-        }
+        withReluMasked(g, y, relu: relu, count: outCount, probes: probes, threads: threads, body)
     }
 
     func backward(_ d: DerivativeIO) {

@@ -4,25 +4,36 @@ import Kernels
 // Derivatives of Softmax, LogSoftmax, LayerNormalization (see Ops/Normalization.swift) and of an
 // unfolded BatchNormalization (Ops/Convolution.swift).
 
+/// The rows of a (Log)Softmax: `outer` x `inner` rows of `length` elements, element j of the row
+/// at `base` being base + j·inner.
+struct SoftmaxRows {
+    let outer: Int, length: Int, inner: Int
+
+    init(_ op: SoftmaxOperator) { (outer, length, inner) = (op.outer, op.length, op.inner) }
+
+    var count: Int { outer * length * inner }
+
+    /// Calls body(base) for every row.
+    @inline(__always)
+    func forEach(_ body: (Int) -> Void) {
+        for o in 0..<outer { for i in 0..<inner { body(o * length * inner + i) } }
+    }
+}
+
 /// y = softmax(x) along an axis: x̄ = y ⊙ (ḡ − ⟨ḡ, y⟩), ẏ = y ⊙ (ẋ − ⟨ẋ, y⟩).
 /// LogSoftmax goes to `LogSoftmaxDerivative`.
 struct SoftmaxDerivative: DerivativeRule {
-    let outer: Int, length: Int, inner: Int
+    let axis: SoftmaxRows
 
     init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
         precondition(!op.logarithmic, "LogSoftmax goes to LogSoftmaxDerivative")
-        outer = op.outer
-        length = op.length
-        inner = op.inner
+        axis = SoftmaxRows(op)
     }
 
-    private var count: Int { outer * length * inner }
-
-    /// Calls body(base) for every softmax row; elements at base + j·inner.
-    @inline(__always)
-    private func rows(_ body: (Int) -> Void) {
-        for o in 0..<outer { for i in 0..<inner { body(o * length * inner + i) } }
-    }
+    private var count: Int { axis.count }
+    private var length: Int { axis.length }
+    private var inner: Int { axis.inner }
+    @inline(__always) private func rows(_ body: (Int) -> Void) { axis.forEach(body) }
 
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
@@ -74,22 +85,17 @@ struct SoftmaxDerivative: DerivativeRule {
 /// y = x − log Σ e^x along an axis, with p = e^y the softmax: x̄ = ḡ − p·Σḡ, ẏ = ẋ − ⟨p, ẋ⟩, and
 /// the tangent of the adjoint d x̄ = d ḡ − p·Σ d ḡ − (p ⊙ ẏ)·Σḡ (since ṗ = p ⊙ ẏ).
 struct LogSoftmaxDerivative: DerivativeRule {
-    let outer: Int, length: Int, inner: Int
+    let axis: SoftmaxRows
 
     init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
         precondition(op.logarithmic, "Softmax goes to SoftmaxDerivative")
-        outer = op.outer
-        length = op.length
-        inner = op.inner
+        axis = SoftmaxRows(op)
     }
 
-    private var count: Int { outer * length * inner }
-
-    /// Calls body(base) for every row; elements at base + j·inner.
-    @inline(__always)
-    private func rows(_ body: (Int) -> Void) {
-        for o in 0..<outer { for i in 0..<inner { body(o * length * inner + i) } }
-    }
+    private var count: Int { axis.count }
+    private var length: Int { axis.length }
+    private var inner: Int { axis.inner }
+    @inline(__always) private func rows(_ body: (Int) -> Void) { axis.forEach(body) }
 
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
@@ -263,7 +269,7 @@ struct LayerNormDerivative: DerivativeRule {
             for row in block {
                 let o = row * columns
                 let xhat = xhatAll + o, t = tx + p * count + o, y = out + p * count + o
-                let mt = rowSum(t, count: columns) / n, mxt = rowDot(xhat, t, count: columns) / n
+                let mt = rowSum(t, count: columns) / n, mxt = laneDot(xhat, t, count: columns) / n
                 let r = rs[row]
                 for i in 0..<columns { y[i] += gamma(scale, i) * r * (t[i] - mt - xhat[i] * mxt) }
             }
@@ -287,7 +293,7 @@ struct LayerNormDerivative: DerivativeRule {
                     var rdot: Float = 0
                     if let tx {
                         let t = tx + p * count + o
-                        let mt = rowSum(t, count: columns) / n, mxt = rowDot(xhat, t, count: columns) / n
+                        let mt = rowSum(t, count: columns) / n, mxt = laneDot(xhat, t, count: columns) / n
                         for i in 0..<columns { txh[i] = r * (t[i] - mt - xhat[i] * mxt) }
                         rdot = -r * r * mxt
                     } else {
@@ -299,7 +305,7 @@ struct LayerNormDerivative: DerivativeRule {
                         for i in 0..<columns { tgh[i] = 0 }
                     }
                     let mtg = rowSum(tgh, count: columns) / n
-                    let mdot = (rowDot(tgh, xhat, count: columns) + rowDot(gh, txh, count: columns)) / n
+                    let mdot = (laneDot(tgh, xhat, count: columns) + laneDot(gh, txh, count: columns)) / n
                     let out = tgx + p * count + o
                     for i in 0..<columns {
                         out[i] += rdot * (gh[i] - mg - xhat[i] * m) + r * (tgh[i] - mtg - txh[i] * m - xhat[i] * mdot)
@@ -322,24 +328,6 @@ private func rowSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var sum = lanes.sum()
     while i < count {
         sum += x[i]
-        i += 1
-    }
-    return sum
-}
-
-/// Σ x[i]·y[i] over one row, 16 lanes at a time.
-@inline(__always)
-private func rowDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-    var lanes = SIMD16<Float>()
-    var i = 0
-    while i + 16 <= count {
-        lanes.addProduct(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self),
-                         UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self))
-        i += 16
-    }
-    var sum = lanes.sum()
-    while i < count {
-        sum += x[i] * y[i]
         i += 1
     }
     return sum
