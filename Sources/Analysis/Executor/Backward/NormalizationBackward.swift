@@ -20,20 +20,27 @@ struct SoftmaxRows {
     }
 }
 
+/// The (Log)Softmax rules: their rows' geometry, forwarded from `axis`.
+protocol SoftmaxRowRule: DerivativeRule {
+    var axis: SoftmaxRows { get }
+}
+
+extension SoftmaxRowRule {
+    var count: Int { axis.count }
+    var length: Int { axis.length }
+    var inner: Int { axis.inner }
+    @inline(__always) func rows(_ body: (Int) -> Void) { axis.forEach(body) }
+}
+
 /// y = softmax(x) along an axis: x̄ = y ⊙ (ḡ − ⟨ḡ, y⟩), ẏ = y ⊙ (ẋ − ⟨ẋ, y⟩).
 /// LogSoftmax goes to `LogSoftmaxDerivative`.
-struct SoftmaxDerivative: DerivativeRule {
+struct SoftmaxDerivative: SoftmaxRowRule {
     let axis: SoftmaxRows
 
     init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
         precondition(!op.logarithmic, "LogSoftmax goes to LogSoftmaxDerivative")
         axis = SoftmaxRows(op)
     }
-
-    private var count: Int { axis.count }
-    private var length: Int { axis.length }
-    private var inner: Int { axis.inner }
-    @inline(__always) private func rows(_ body: (Int) -> Void) { axis.forEach(body) }
 
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
@@ -84,18 +91,13 @@ struct SoftmaxDerivative: DerivativeRule {
 
 /// y = x − log Σ e^x along an axis, with p = e^y the softmax: x̄ = ḡ − p·Σḡ, ẏ = ẋ − ⟨p, ẋ⟩, and
 /// the tangent of the adjoint d x̄ = d ḡ − p·Σ d ḡ − (p ⊙ ẏ)·Σḡ (since ṗ = p ⊙ ẏ).
-struct LogSoftmaxDerivative: DerivativeRule {
+struct LogSoftmaxDerivative: SoftmaxRowRule {
     let axis: SoftmaxRows
 
     init(_ c: DerivativeContext, _ op: SoftmaxOperator) throws {
         precondition(op.logarithmic, "Softmax goes to SoftmaxDerivative")
         axis = SoftmaxRows(op)
     }
-
-    private var count: Int { axis.count }
-    private var length: Int { axis.length }
-    private var inner: Int { axis.inner }
-    @inline(__always) private func rows(_ body: (Int) -> Void) { axis.forEach(body) }
 
     func backward(_ d: DerivativeIO) {
         guard let g = d.outputGrads[0], let gx = d.inputGrad(0) else { return }
