@@ -27,6 +27,8 @@ public enum UnaryOp: Sendable, Equatable {
     case hardSigmoid(alpha: Float, beta: Float)
     /// log(1 + e^x)
     case softplus
+    /// x · max(0, min(1, x/6 + 1/2)) (ONNX HardSwish).
+    case hardSwish
 }
 
 /// Applies `op` to `count` floats: `output[i] = op(input[i])`. `input == output` (in place) is
@@ -34,7 +36,8 @@ public enum UnaryOp: Sendable, Equatable {
 ///
 /// Accuracy vs. the exact function: relu, leakyRelu, neg, abs, clip, sqrt, reciprocal are exact
 /// (correctly rounded); exp, log, sigmoid, tanh, erf, gelu, geluTanh, softplus are within 2e-7
-/// relative or 1e-7 absolute; hardSigmoid has the single rounding of its FMA.
+/// relative or 1e-7 absolute; hardSigmoid has the single rounding of its FMA; hardSwish the
+/// roundings of x/6, + 1/2 and the product, in that order (as a scalar evaluation).
 /// Splits over `threads` threads for large counts (>= 64K elements per thread).
 public func unary(
     _ op: UnaryOp, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
@@ -82,6 +85,8 @@ private func unarySerial(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ y: UnsafeMu
             vmin(vmax(Vec(repeating: beta).addingProduct(v, alpha), Vec()), Vec(repeating: 1))
         }
     case .softplus: mapVectors(x, y, n) { vsoftplus($0) }
+    case .hardSwish:
+        mapVectors(x, y, n) { v in v * vmin(vmax(v / 6 + 0.5, Vec()), Vec(repeating: 1)) }
     }
 }
 

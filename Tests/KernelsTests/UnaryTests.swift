@@ -23,6 +23,7 @@ private func reference(_ op: UnaryOp, _ x: Double) -> Double {
     case .clip(let lo, let hi): return min(max(x, Double(lo)), Double(hi))
     case .hardSigmoid(let a, let b): return min(max(Double(a) * x + Double(b), 0), 1)
     case .softplus: return x > 0 ? x + Glibc.log1p(Glibc.exp(-x)) : Glibc.log1p(Glibc.exp(x))
+    case .hardSwish: return x * min(max(x / 6 + 0.5, 0), 1)
     }
 }
 
@@ -70,10 +71,10 @@ private func worstError(_ op: UnaryOp, _ xs: [Float]) -> (ratio: Double, at: Flo
         (.gelu, -30, 30), (.geluTanh, -30, 30), (.softplus, -120, 120), (.relu, -5, 5),
         (.leakyRelu(alpha: 0.01), -5, 5), (.sqrt, 0, 1e30), (.neg, -9, 9), (.abs, -9, 9),
         (.reciprocal, -1e10, 1e10), (.clip(min: -1, max: 6), -9, 9),
-        (.hardSigmoid(alpha: 0.2, beta: 0.5), -9, 9),
+        (.hardSigmoid(alpha: 0.2, beta: 0.5), -9, 9), (.hardSwish, -9, 9),
     ]
 
-    @Test(arguments: 0..<16)
+    @Test(arguments: 0..<17)
     func accuracyAgainstDoubleReference(index: Int) {
         let (op, lo, hi) = Self.cases[index]
         let (ratio, at) = worstError(op, sweep(lo, hi))

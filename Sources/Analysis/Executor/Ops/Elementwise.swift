@@ -44,6 +44,7 @@ struct UnaryOperator: Operator {
         case .hardSigmoid(let alpha, let beta): return .hardSigmoid(alpha: alpha, beta: beta)
         case .gelu(let approximate): return approximate ? .geluTanh : .gelu
         case .clip(let low, let high): return .clip(min: low, max: high)
+        case .hardSwish: return .hardSwish
         default: return nil
         }
     }
@@ -72,7 +73,6 @@ struct UnaryOperator: Operator {
         case .elu(let alpha): f = { $0 >= 0 ? $0 : alpha * (Foundation.exp($0) - 1) }
         case .selu(let alpha, let gamma): f = { gamma * ($0 > 0 ? $0 : alpha * (Foundation.exp($0) - 1)) }
         case .hardSigmoid(let alpha, let beta): f = { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
-        case .hardSwish: f = { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }
         case .cast(let type): f = { Float(type.castValue(Double($0))) }
         default: f = { $0 }
         }
