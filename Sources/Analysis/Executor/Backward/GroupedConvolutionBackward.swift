@@ -30,47 +30,25 @@ struct GroupedConvDerivative: DerivativeRule {
     /// forward z += conv(x, w), input adjoint x += convᵀ(z, w), weight adjoint w += corr(z, x).
     private enum Product { case forward, inputAdjoint, weightAdjoint }
 
-    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw].
-    ///
-    /// Each zero-padded input plane (Hp x Wp) is split into its stride phases: phase (r, c) holds
-    /// the padded pixels (i·sh + r, j·sw + c), Hq x Wq of them (Hq = ⌈Hp/sh⌉, Wq = ⌈Wp/sw⌉). Output
-    /// (oh, ow) and tap (kh, kw) then read phase ((kh·dh) mod sh, (kw·dw) mod sw) at (oh + kh·dh div
-    /// sh, ow + kw·dw div sw), so with each output plane handled in the phases' width (Z: OH x Wq,
-    /// its last Wq − OW columns unused and zero) every tap is one shift over L = (OH − 1)·Wq + OW
-    /// contiguous elements: a long vectorised loop instead of OH short, strided rows (depthwise maps
-    /// are 7-28 wide). For stride 1 there is one phase, the padded plane itself.
+    /// Runs `product` for one image: `x` [Cin, H, W], `z` [O, OH, OW], `w` [O, Cg, kh, kw], each tap
+    /// as one long shifted loop over the input plane's stride phases (`StridePhasePlanes`) and the
+    /// output plane in their width (Z: OH x Wq, unused columns zero), instead of OH short, strided
+    /// rows (depthwise maps are 7-28 wide).
     private func run(_ product: Product, x: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) {
         let perGroup = s.outChannels / s.group, cg = s.inChannels / s.group
-        let (inH, inW, outH, outW, sh, sw) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth, s.strideH, s.strideW)
-        let hp = inH + s.padTop + s.padBottom, wp = inW + s.padLeft + s.padRight
-        let hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw, phaseSize = hq * wq
-        let length = (outH - 1) * wq + outW
-        let kArea = s.kernelH * s.kernelW
-        /// Copies input row h of plane `xc` into its phase planes, or (`back`) adds it back from them:
-        /// columns j ≡ c − padLeft (mod sw) go to column phase c, one phase column per step.
-        @inline(__always) func transfer(_ xc: UnsafeMutablePointer<Float>, row h: Int, _ phases: UnsafeMutablePointer<Float>, back: Bool) {
-            let ph = h + s.padTop, phaseRow = (ph % sh) * sw, i = ph / sh
-            let source = xc + h * inW
-            for c in 0..<sw {
-                let j0 = ((c - s.padLeft) % sw + sw) % sw
-                guard j0 < inW else { continue }
-                let target = phases + (phaseRow + c) * phaseSize + i * wq + (j0 + s.padLeft) / sw
-                var k = 0
-                if back {
-                    for j in stride(from: j0, to: inW, by: sw) { source[j] += target[k]; k += 1 }
-                } else {
-                    for j in stride(from: j0, to: inW, by: sw) { target[k] = source[j]; k += 1 }
-                }
-            }
-        }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: sh * sw * phaseSize + outH * wq) { buffer in
-            let phases = buffer.baseAddress!, wide = phases + sh * sw * phaseSize
+        let (inH, inW, outH, outW) = (s.inHeight, s.inWidth, s.outHeight, s.outWidth)
+        guard outH > 0, outW > 0 else { return }
+        let planes = StridePhasePlanes(s)
+        let (wq, length, kArea) = (planes.columns, planes.taps, s.kernelH * s.kernelW)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: planes.count + outH * wq) { buffer in
+            let phases = buffer.baseAddress!, wide = phases + planes.count
             for g in 0..<s.group {
                 for ci in 0..<cg {
                     let xc = x + (g * cg + ci) * inH * inW
-                    phases.update(repeating: 0, count: sh * sw * phaseSize)
-                    if product != .inputAdjoint {
-                        for h in 0..<inH { transfer(xc, row: h, phases, back: false) }
+                    if product == .inputAdjoint {
+                        phases.update(repeating: 0, count: planes.count)
+                    } else {
+                        planes.fill(phases, from: xc)
                     }
                     for oo in 0..<perGroup {
                         let o = g * perGroup + oo
@@ -80,10 +58,8 @@ struct GroupedConvDerivative: DerivativeRule {
                             for h in 0..<outH { (wide + h * wq).update(from: zo + h * outW, count: outW) }
                         }
                         for kh in 0..<s.kernelH {
-                            let (rh, oh0) = ((kh * s.dilationH) % sh, (kh * s.dilationH) / sh)
                             for kw in 0..<s.kernelW {
-                                let (rw, ow0) = ((kw * s.dilationW) % sw, (kw * s.dilationW) / sw)
-                                let shifted = phases + (rh * sw + rw) * phaseSize + oh0 * wq + ow0
+                                let shifted = phases + planes.tapOffset(kh, kw)
                                 let t = kh * s.kernelW + kw
                                 switch product {
                                 case .forward:
@@ -104,9 +80,7 @@ struct GroupedConvDerivative: DerivativeRule {
                             }
                         }
                     }
-                    if product == .inputAdjoint {
-                        for h in 0..<inH { transfer(xc, row: h, phases, back: true) }
-                    }
+                    if product == .inputAdjoint { planes.addBack(phases, into: xc) }
                 }
             }
         }
