@@ -189,7 +189,7 @@ private func directWorkspaceCount(_ s: Conv2DShape, threads: Int) -> Int {
 /// for the direct kernels.
 ///
 /// `.auto`: F(4x4, 3x3) with at least 32 channels in and out, where it measured faster than the
-/// direct kernels and faster than or equal to F(2x2) (Zen 4, two threads, batch 256, machine under
+/// direct kernels and faster than or equal to F(2x2) (Zen 5, two threads, batch 256, machine under
 /// load, ms F(4x4) / F(2x2) / direct): 32 -> 32 on 14x14 7.3 / 8.4 / 9.3, on 28x28 21.8 / 27.0 /
 /// 36.6; 64 -> 64 on 7x7 4.4 / 7.0 / 8.8, on 14x14 27.6 / 26.9 / 36.0. A single image is split over
 /// the threads by output channels (the sample CNN at batch 1: 0.092 ms against 0.125 ms direct).

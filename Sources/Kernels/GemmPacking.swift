@@ -7,7 +7,8 @@
 
 /// Register-tile and cache-block sizes, in elements.
 ///
-/// Sized for AMD EPYC Zen 4 (32 KiB L1d, 1 MiB L2 per core): the kernel keeps one A micro-panel
+/// Sized for this machine's AMD EPYC (Zen 5, CPU family 26: 48 KiB L1d, 1 MiB L2 per core; first
+/// sized for 32 KiB of L1d, which it still fits): the kernel keeps one A micro-panel
 /// (12 x kc = 12 KiB at kc = 256) in L1 while streaming B micro-panels from a kc x nc block
 /// (256 x 512 = 512 KiB) that stays in L2; the mc x kc A block (144 KiB) sits in L2 beside it.
 enum GemmBlocking {

@@ -1,7 +1,7 @@
 /// A GEMM B operand (`k x n`, e.g. a dense layer's weight) packed once into the micro-kernel's
 /// panel layout, for repeated products with different A (model weights are constant).
 ///
-/// Measured on this machine (Zen 4, m = 256): packing B on every call costs ~2% for a row-major
+/// Measured on this machine (Zen 5, m = 256): packing B on every call costs ~2% for a row-major
 /// `[in, out]` weight and ~10% for the usual transposed `[out, in]` one (a strided gather), and for
 /// batch-1 products (m = 1) the packed layout streams the weight sequentially. Conv weights are the
 /// A operand of their GEMMs and are packed per call at ~0.2% cost, so there is no packed-A form.

@@ -1,4 +1,9 @@
 import Foundation
+import Kernels
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Evaluates plans on a fixed evaluation set as fast as an edit allows.
 ///
@@ -15,6 +20,12 @@ import Foundation
 /// - Results: predictions of the last 64 plans are kept, so undo, redo and prefetched edits are
 ///   answered without a pass.
 ///
+/// - Lanes: batches run side by side, one per core, each on a graph of its own compiled for one
+///   thread, instead of one batch at a time with every operator split over the cores. A small batch
+///   per lane keeps a whole pass's activations in the core's caches and needs no fork and join per
+///   operator: on the sample CNN, 2 lanes of 32 images did 25.3k images/s where 2 threads on batches
+///   of 256 did 21.4k. Which lane runs a batch does not change its result (the graphs are the same).
+///
 /// An actor, so that one evaluation runs at a time (the compiled graphs and caches are shared);
 /// callers are cancelled between batches (`Task.isCancelled`), and a cancelled evaluation throws
 /// `CancellationError` and leaves no boundary half-saved.
@@ -24,20 +35,29 @@ public actor PlanEvaluator {
     /// Number of classes of the model's logits.
     public nonisolated let classes: Int
     public nonisolated let batchSize: Int
+    /// Batches evaluated side by side (each on one thread).
+    public nonisolated let lanes: Int
+    /// Samples per batch when the caller does not say: the lanes' caches hold a whole pass of the
+    /// sample CNN at 32 (measured on 2 cores: 32 per lane 25.3k images/s, 64 per lane 23.2k, 16 24.1k).
+    public static let defaultBatchSize = 32
     /// Test hook: how many forward passes (over the whole evaluation set) have run.
     public private(set) var passes = 0
 
     private let weights: QuantizedWeightCache
-    /// Graph per batch size (the last batch may be smaller).
-    private var graphs: [Int: CompiledGraph] = [:]
+    /// Per batch size (the last batch may be smaller), one graph per lane.
+    private let graphs: [Int: [CompiledGraph]]
     private let batches: [Range<Int>]
     /// Step index of each layer's node (same in every compiled graph: steps follow the node order).
     private let layerSteps: [Int]
-    private var applied: [Int: [LayerChoice?]] = [:]
+    /// The choices substituted into each graph (by `ObjectIdentifier` of the graph).
+    private var applied: [ObjectIdentifier: [LayerChoice?]] = [:]
     private var boundaries: [Boundary] = []
     private let memory = BoundaryMemory()
     /// Floats a boundary at each layer holds (all batches).
     private let boundaryFloats: [Int]
+    /// Per layer, per batch: the live values at the layer's step and where each goes in a slab of
+    /// `boundaryFloats[layer]` floats (batches one after the other).
+    private let boundaryLayouts: [[[(ValueID, Range<Int>)]]]
     /// The last plan evaluated on request (not a prefetch): where the next edit most likely starts.
     private var lastPlan: Plan?
     private var reference: (correct: Int?, predictions: [Int])?
@@ -58,8 +78,7 @@ public actor PlanEvaluator {
     private struct Boundary {
         var layer: Int
         var prefix: ArraySlice<LayerChoice>
-        /// Per batch: the live values at the layer's step, and where each is in `slab`.
-        var values: [[(ValueID, Range<Int>)]]
+        /// The values at the layer's step of every batch, laid out as `boundaryLayouts[layer]`.
         var slab: BoundaryMemory.Slab
         var bytes: Int { slab.capacity * 4 }
         var lastUse: Int
@@ -70,7 +89,9 @@ public actor PlanEvaluator {
     /// - Parameter fisherSamples: `lut` choices weight their k-means by the Fisher diagonal computed
     ///   on the first N samples of `dataset` (once, on the first `lut` choice, then kept); nil, or a
     ///   model without gradients: plain k-means.
-    public init(model: Model, dataset: Dataset, batchSize: Int = 256, fisherSamples: Int? = 512) throws {
+    /// - Parameter lanes: batches run side by side; nil: one per core (at most one per batch).
+    public init(model: Model, dataset: Dataset, batchSize: Int = PlanEvaluator.defaultBatchSize,
+                fisherSamples: Int? = 512, lanes: Int? = nil) throws {
         guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
         self.model = model
         self.dataset = dataset
@@ -82,6 +103,9 @@ public actor PlanEvaluator {
             start += self.batchSize
         }
         batches = ranges
+        let lanes = max(1, min(lanes ?? Parallel.maxThreads, ranges.count))
+        self.lanes = lanes
+        let threadsPerLane = lanes > 1 ? max(1, Parallel.maxThreads / lanes) : Parallel.maxThreads
         weights = QuantizedWeightCache(model: model, fisher: {
             guard let fisherSamples else { return nil }
             do {
@@ -93,16 +117,18 @@ public actor PlanEvaluator {
                 return nil
             }
         })
-        var compiled: [Int: CompiledGraph] = [:]
+        var compiled: [Int: [CompiledGraph]] = [:]
         for size in Set(ranges.map(\.count)) {
-            let graph = try model.compile(batch: size, sampleShape: dataset.sampleShape)
+            let graph = try model.compile(batch: size, sampleShape: dataset.sampleShape, threads: threadsPerLane)
             guard let out = graph.outputTypes.first, out.rank == 2, out.shape[0] == size else {
                 throw QScopeError(file: model.path, "the first output has shape \(graph.outputTypes.first?.shape ?? []); qscope expects logits [batch, classes]")
             }
-            compiled[size] = graph
+            compiled[size] = try [graph] + (1..<lanes).map { _ in
+                try model.compile(batch: size, sampleShape: dataset.sampleShape, threads: threadsPerLane)
+            }
         }
         graphs = compiled
-        let any = compiled[ranges[0].count]!
+        let any = compiled[ranges[0].count]![0]
         classes = any.outputTypes[0].shape[1]
         if dataset.labels != nil { try dataset.validateLabels(classes: classes) }
         let steps = try model.layers.map { layer in
@@ -112,12 +138,19 @@ public actor PlanEvaluator {
             return step
         }
         layerSteps = steps
-        boundaryFloats = steps.map { step in
-            ranges.reduce(0) { sum, range in
-                let graph = compiled[range.count]!
-                return sum + graph.liveValues(atStep: step).reduce(0) { $0 + graph.mutableValue($1)!.count }
+        let layouts = steps.map { step in
+            var filled = 0
+            return ranges.map { range in
+                let graph = compiled[range.count]![0]
+                return graph.liveValues(atStep: step).map { id in
+                    let count = graph.mutableValue(id)!.count
+                    defer { filled += count }
+                    return (id, filled..<(filled + count))
+                }
             }
         }
+        boundaryLayouts = layouts
+        boundaryFloats = layouts.map { $0.last?.last?.1.upperBound ?? 0 }
     }
 
     /// Declares that someone calls `reserveBoundaryMemory` and `extendBoundaries` while idle: from now
@@ -268,29 +301,25 @@ public actor PlanEvaluator {
             for case let slab? in available { memory.give(slab) }
         }
         let slabs = saveLayers.map { memory.take(count: boundaryFloats[$0]) }
-        var saved = [[[(ValueID, Range<Int>)]]](repeating: [], count: saveLayers.count)
-        var filled = [Int](repeating: 0, count: saveLayers.count)
         let predictions: [Int]
         do {
+            let layerSteps = self.layerSteps, layouts = boundaryLayouts
+            let dataset = self.dataset, batches = self.batches
             predictions = try forward(plan, progress: progress) { batch, graph in
-                var from = resumed != nil ? self.layerSteps[resumeLayer] : 0
+                var from = resumed != nil ? layerSteps[resumeLayer] : 0
                 if let resumed {
-                    for (id, range) in resumed.values[batch] {
+                    for (id, range) in layouts[resumeLayer][batch] {
                         graph.mutableValue(id)!.baseAddress!.update(from: resumed.slab.base + range.lowerBound, count: range.count)
                     }
                 } else {
-                    self.setInputs(graph, batch: batch)
+                    Self.setInputs(graph, dataset: dataset, range: batches[batch])
                 }
                 for (slot, layer) in saveLayers.enumerated() {
-                    let cut = self.layerSteps[layer]
+                    let cut = layerSteps[layer]
                     graph.run(steps: from..<cut)
-                    saved[slot].append(graph.liveValues(atStep: cut).map { id in
-                        let value = graph.mutableValue(id)!
-                        let range = filled[slot]..<(filled[slot] + value.count)
-                        (slabs[slot].base + range.lowerBound).update(from: value.baseAddress!, count: value.count)
-                        filled[slot] = range.upperBound
-                        return (id, range)
-                    })
+                    for (id, range) in layouts[layer][batch] {
+                        (slabs[slot].base + range.lowerBound).update(from: graph.mutableValue(id)!.baseAddress!, count: range.count)
+                    }
                     from = cut
                 }
                 graph.run(steps: from..<graph.stepCount)
@@ -300,8 +329,7 @@ public actor PlanEvaluator {
             throw error
         }
         for (slot, layer) in saveLayers.enumerated() {
-            boundaries.append(Boundary(layer: layer, prefix: plan.choices[..<layer], values: saved[slot],
-                                       slab: slabs[slot], lastUse: useCounter))
+            boundaries.append(Boundary(layer: layer, prefix: plan.choices[..<layer], slab: slabs[slot], lastUse: useCounter))
         }
         while boundaries.reduce(0, { $0 + $1.bytes }) > boundaryBudgetBytes, boundaries.count > 1,
               let oldest = boundaries.indices.min(by: { boundaries[$0].lastUse < boundaries[$1].lastUse }) {
@@ -313,45 +341,65 @@ public actor PlanEvaluator {
     /// Test hook: the layers with a saved boundary, ascending (duplicates when prefixes differ).
     public var cachedBoundaryLayers: [Int] { boundaries.map(\.layer).sorted() }
 
-    /// Runs every batch with `plan`'s weights substituted; `runBatch` does the pass (a full pass in
-    /// the first overload). Checks cancellation before each batch.
-    private func forward(_ plan: Plan, progress: @Sendable (Int, Int) -> Void) throws -> [Int] {
-        try forward(plan, progress: progress) { batch, graph in
-            setInputs(graph, batch: batch)
-            graph.run(steps: 0..<graph.stepCount)
-        }
-    }
-
+    /// Runs every batch with `plan`'s weights substituted, `lanes` batches at a time; `runBatch`
+    /// does the pass of one batch on a graph of its size that no other lane is using, and must only
+    /// write memory of its own batch. Checks cancellation before each batch.
+    ///
+    /// Only the calling thread can see its task's cancellation, and the engine's progress closure
+    /// checks it too: so the calling thread checks it before each of its batches and tells the other
+    /// lanes through `stop`, and progress is reported only from the calling thread (with every
+    /// lane's batches counted).
     private func forward(_ plan: Plan, progress: @Sendable (Int, Int) -> Void,
-                         runBatch: (Int, CompiledGraph) throws -> Void) throws -> [Int] {
+                         runBatch: (Int, CompiledGraph) -> Void) throws -> [Int] {
+        try Task.checkCancellation()
+        for case let graph in graphs.values.joined() { try apply(plan, to: graph) }
         var predictions = [Int](repeating: 0, count: dataset.count)
-        for (size, graph) in graphs { try apply(plan, to: graph, key: size) }
-        for (b, range) in batches.enumerated() {
-            try Task.checkCancellation()
-            let graph = graphs[range.count]!
-            try runBatch(b, graph)
-            let out = graph.output(0)
-            for i in 0..<range.count {
-                let row = out.baseAddress! + i * classes
-                var best = 0
-                for c in 1..<classes where row[c] > row[best] { best = c }
-                predictions[range.lowerBound + i] = best
+        let graphs = self.graphs, batches = self.batches, classes = self.classes
+        let caller = pthread_self()
+        let stop = Atomic<Bool>(false)
+        let done = Atomic<Int>(0)
+        let idle = Mutex(graphs.mapValues { Array($0.indices) })
+        var reported = 0  // written by the calling thread only
+        predictions.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(batches.count, threads: lanes) { b in
+                let onCaller = pthread_equal(pthread_self(), caller) != 0
+                if onCaller && Task.isCancelled { stop.store(true, ordering: .relaxed) }
+                if stop.load(ordering: .relaxed) { return }
+                let range = batches[b]
+                let index = idle.withLock { $0[range.count]!.removeLast() }
+                let graph = graphs[range.count]![index]
+                runBatch(b, graph)
+                let logits = graph.output(0)
+                for i in 0..<range.count {
+                    let row = logits.baseAddress! + i * classes
+                    var best = 0
+                    for c in 1..<classes where row[c] > row[best] { best = c }
+                    out[range.lowerBound + i] = best
+                }
+                idle.withLock { $0[range.count]!.append(index) }
+                let finished = done.wrappingAdd(1, ordering: .relaxed).newValue
+                if onCaller {
+                    progress(finished, batches.count)
+                    reported = finished
+                }
             }
-            progress(b + 1, batches.count)
         }
+        if stop.load(ordering: .relaxed) || Task.isCancelled { throw CancellationError() }
+        if reported < batches.count { progress(batches.count, batches.count) }
         passes += 1
         return predictions
     }
 
-    private func setInputs(_ graph: CompiledGraph, batch: Int) {
-        let range = batches[batch]
+    /// Copies the samples of `range` into `graph`'s input.
+    private static func setInputs(_ graph: CompiledGraph, dataset: Dataset, range: Range<Int>) {
         let size = dataset.sampleSize
         dataset.x.withUnsafeBufferPointer { x in graph.setInputs([x.baseAddress! + range.lowerBound * size]) }
     }
 
     /// Substitutes the plan's weights (and replacement biases) into `graph`, touching only layers
     /// whose choice changed since the last call for this graph.
-    private func apply(_ plan: Plan, to graph: CompiledGraph, key: Int) throws {
+    private func apply(_ plan: Plan, to graph: CompiledGraph) throws {
+        let key = ObjectIdentifier(graph)
         var current = applied[key] ?? Array(repeating: nil, count: plan.count)
         for (i, choice) in plan.choices.enumerated() where current[i] != choice {
             let layer = model.layers[i]

@@ -16,7 +16,8 @@ public struct SensitivityOptions: Sendable {
     public var evaluationLimit: Int?
     /// The widths of the single-layer accuracy part.
     public var accuracyBits = SingleLayerAccuracy.defaultBits
-    /// Samples per forward pass of the activation and accuracy parts.
+    /// Samples per forward pass of the activation part. The accuracy part batches as the
+    /// workbench does (`PlanEvaluator.defaultBatchSize`), so that its numbers are the screen's.
     public var batch = 256
 
     public init() {}
@@ -95,7 +96,7 @@ public enum SensitivityAnalysis {
                 case .drop:
                     try timed(part) {
                         let limited = options.evaluationLimit.map { data.prefix($0) } ?? data
-                        let used = try evaluator ?? PlanEvaluator(model: model, dataset: limited, batchSize: options.batch)
+                        let used = try evaluator ?? PlanEvaluator(model: model, dataset: limited)
                         report.accuracy = try SingleLayerAccuracy.run(evaluator: used, bits: options.accuracyBits,
                                                                       progress: { post(.accuracy(layer: $0, $1)) },
                                                                       isCancelled: isCancelled)

@@ -11,8 +11,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(name: .long, help: "Samples per forward pass.")
-    var batch: Int = 256
+    @Option(name: .customLong("batch"), help: "Samples per forward pass (default 256; with --workbench the workbench's \(PlanEvaluator.defaultBatchSize)).")
+    var batchOption: Int?
 
     @Option(name: .long, help: "Threads the operators use (default: one per core).")
     var threads: Int = Parallel.maxThreads
@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     var workbench = false
 
     func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let batchOption, batchOption < 1 { throw ValidationError("--batch must be at least 1") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
     }
@@ -43,10 +43,12 @@ struct BenchCommand: ParsableCommand {
             let (model, dataset) = try options.load()
             guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
             if workbench {
-                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset, batch: batch, frames: max(runs, 50))
+                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset,
+                                                        batch: batchOption ?? PlanEvaluator.defaultBatchSize, frames: max(runs, 50))
                 if json { try printJSON(report.json) } else { report.lines.forEach { print($0) } }
                 return
             }
+            let batch = batchOption ?? 256
             let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape, threads: threads)
             // The first `batch` samples, repeated when the data has fewer.
             let size = dataset.sampleSize

@@ -14,8 +14,10 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Evaluate only the first N samples.")
     var limit: Int?
 
-    @Option(name: .long, help: "Samples per forward pass.")
-    var batch: Int = 256
+    /// Without a plan 256 (throughput); with one the workbench's default, so that `eval --plan`
+    /// reproduces the screen's accuracy bit for bit.
+    @Option(name: .long, help: "Samples per forward pass (default 256; with --plan \(PlanEvaluator.defaultBatchSize), as the workbench).")
+    var batch: Int?
 
     @Option(name: .long, help: "Write the logits as a float32 .npy of shape [N, classes].")
     var logits: String?
@@ -30,7 +32,7 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if plan != nil, quantization.weights != nil || quantization.activations != nil {
             throw ValidationError("--plan sets the quantizers per layer; it cannot be combined with --weights or --activations")
         }
@@ -45,7 +47,7 @@ struct EvalCommand: ParsableCommand {
                 return
             }
             let (evaluator, weights, quantInfo) = try quantization.prepare(model: model, dataset: dataset)
-            let result = try evaluator.evaluate(dataset, batch: batch, weights: weights, keepLogits: logits != nil)
+            let result = try evaluator.evaluate(dataset, batch: batch ?? 256, weights: weights, keepLogits: logits != nil)
             if let logits, let values = result.logits {
                 try NPY.writeFloat32(values, shape: [result.samples, result.classes], to: logits)
             }
@@ -88,6 +90,7 @@ struct EvalCommand: ParsableCommand {
     /// `--activations` does (`PlanActivations`), and the plan's weights are evaluated on the model with
     /// those fake-quant nodes; the FP32 reference then comes from a second evaluator on the float model.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) throws {
+        let planBatch = batch ?? PlanEvaluator.defaultBatchSize
         let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
         var evaluated = model
         var weightsOnly = plan
@@ -102,10 +105,10 @@ struct EvalCommand: ParsableCommand {
             evaluated = activations.model
             activationEntries = activations.entries
             for i in weightsOnly.choices.indices { weightsOnly.choices[i].activations = nil }
-            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch)
+            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: planBatch)
             referenceCorrect = try runBlocking { try await float.evaluate(Plan(model: model)) }.correct
         }
-        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: batch,
+        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: planBatch,
                                           fisherSamples: quantization.plainLut ? nil : quantization.calib)
         var result = try runBlocking { [weightsOnly] in try await evaluator.evaluate(weightsOnly) }
         if !activationEntries.isEmpty {

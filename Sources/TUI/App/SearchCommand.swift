@@ -22,8 +22,9 @@ struct SearchCandidateOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the Rademacher probes.")
     var seed: UInt64 = 0
 
+    /// The workbench's default, so that the plan's accuracy is what `eval --plan` and the screen show.
     @Option(name: .long, help: "Samples per forward pass of the evaluations.")
-    var batch: Int = 256
+    var batch: Int = PlanEvaluator.defaultBatchSize
 
     /// The bit widths and the family, checked against each other (one line on error).
     func candidates() throws -> ([Int], QuantizerFamilyTemplate) {

@@ -20,8 +20,8 @@ struct WorkbenchCommand: ParsableCommand {
 
     /// Same default as `eval`, so that `eval --plan` reproduces the screen's accuracy bit for bit
     /// (different batch splits may round differently and flip a near tie).
-    @Option(name: .long, help: "Samples per forward pass in the engine (as for eval).")
-    var batch: Int = 256
+    @Option(name: .long, help: "Samples per forward pass in the engine (as for eval --plan).")
+    var batch: Int = PlanEvaluator.defaultBatchSize
 
     @Option(name: .long, help: "lut layers: compute the Fisher diagonal that weights the k-means on the first N samples (as for eval).")
     var calib: Int = 512
