@@ -121,8 +121,14 @@ struct WinogradGeometry {
     /// Transformed element positions ξ: α².
     var positions: Int { alpha * alpha }
     var bufferFloats: Int { imagesPerChunk * bufH * bufW * cPad }
-    var transformedInputFloats: Int { positions * rows * cPad }
-    var productFloats: Int { positions * rows * kPad }
+    /// Floats from one ξ plane of V (`[rows][cPad]`) to the next, and of M (`[rows][kPad]`): one
+    /// cache line more than the plane. The transforms touch all α² planes per tile; with planes of a
+    /// power-of-two size (32 rows of 32 channels: 4 KiB) every one of those 36 lines fell into the
+    /// same L1 set.
+    var vPlaneStride: Int { rows * cPad + 16 }
+    var mPlaneStride: Int { rows * kPad + 16 }
+    var transformedInputFloats: Int { positions * vPlaneStride }
+    var productFloats: Int { positions * mPlaneStride }
     /// The transforms' scratch: one tile's α² vectors of 16 channels and 16 output pixels of 16
     /// channels (`transformScratchFloats`), then one image's output plane of 16 channels
     /// (`[outH * outW][16]`, staged before it goes to NCHW) and a 16 x 16 transpose block.
@@ -253,7 +259,7 @@ func winogradConv(
                 }
                 // The rows past the tiles, up to a whole 4-row block, are multiplied too: zeros.
                 for xi in 0..<g.positions {
-                    (v + xi * g.rows * g.cPad + tiles.count * g.cPad).update(
+                    (v + xi * g.vPlaneStride + tiles.count * g.cPad).update(
                         repeating: 0, count: (rows - tiles.count) * g.cPad)
                 }
                 winogradProducts(g, rows: rows, blocks: blocks, v: UnsafePointer(v), u: u, m: m)
@@ -370,9 +376,9 @@ private func winogradProducts(
     var depth = g.s.inChannels
     withUnsafePointer(to: &depth) { depthPointer in
         for xi in 0..<g.positions {
-            let a = v + xi * g.rows * g.cPad
+            let a = v + xi * g.vPlaneStride
             let b = u + xi * g.s.inChannels * g.kPad
-            let c = m + xi * g.rows * g.kPad
+            let c = m + xi * g.mPlaneStride
             var k0 = blocks.lowerBound * 16
             let end = blocks.upperBound * 16
             while k0 < end {

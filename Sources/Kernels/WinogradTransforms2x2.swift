@@ -8,7 +8,7 @@
 func winogradInputTransform2x2(
     _ g: WinogradGeometry, tiles: Range<Int>, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>
 ) {
-    let xiStride = g.rows * g.cPad
+    let xiStride = g.vPlaneStride
     let pixel = g.cPad, row = g.bufW * g.cPad
     for tile in tiles {
         let t = tile - tiles.lowerBound
@@ -61,7 +61,7 @@ func winogradOutputTransform2x2<Sink: WinogradTileSink>(
     _ g: WinogradGeometry, m: UnsafePointer<Float>, tiles: Range<Int>, rowBase: Int, k0: Int, sink: Sink,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    let xiStride = g.rows * g.kPad
+    let xiStride = g.mPlaneStride
     let y = scratch
     for tile in tiles {
         let p = m + (tile - rowBase) * g.kPad + k0

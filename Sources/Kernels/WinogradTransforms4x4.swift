@@ -45,7 +45,7 @@ func winogradInputTransform4x4(
     _ g: WinogradGeometry, tiles: Range<Int>, buffer: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    let xiStride = g.rows * g.cPad
+    let xiStride = g.vPlaneStride
     let pixel = g.cPad, row = g.bufW * g.cPad
     for tile in tiles {
         let t = tile - tiles.lowerBound
@@ -93,7 +93,7 @@ func winogradOutputTransform4x4<Sink: WinogradTileSink>(
     _ g: WinogradGeometry, m: UnsafePointer<Float>, tiles: Range<Int>, rowBase: Int, k0: Int, sink: Sink,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    let xiStride = g.rows * g.kPad
+    let xiStride = g.mPlaneStride
     // Column transforms s[a][b] (4 x 6 vectors), then the 4 x 4 output pixels.
     let columns = scratch, pixels = scratch + 24 * 16
     for tile in tiles {
