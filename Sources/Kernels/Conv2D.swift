@@ -596,8 +596,15 @@ private func depthwiseImage(
     let (wq, length) = (planes.columns, planes.taps)
     let parts = max(1, min(threads, s.outChannels, s.outChannels * outH * outW * kArea / (1 << 15)))
     Parallel.forEach(parts, threads: parts) { part in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: planes.count + outH * wq) { buffer in
-            let phases = buffer.baseAddress!, wide = phases + planes.count
+        // Every tap loop runs whole vectors: up to 15 elements past `length` are computed and never
+        // copied out, reading up to 15 floats past the phases from a zeroed slack (with a scalar
+        // tail, the 55-element loops of a 14x14 stride-2 map spent more time in the tail's 7
+        // elements than in its 3 vectors).
+        let vectorLength = (length + 15) / 16 * 16
+        let wideCount = max(outH * wq, vectorLength)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: planes.count + 16 + wideCount) { buffer in
+            let phases = buffer.baseAddress!, wide = phases + planes.count + 16
+            (phases + planes.count).update(repeating: 0, count: 16)
             var loaded = -1
             for oc in (s.outChannels * part / parts)..<(s.outChannels * (part + 1) / parts) {
                 let ic = oc / s.outPerGroup
@@ -606,21 +613,17 @@ private func depthwiseImage(
                     loaded = ic
                 }
                 let kernel = w + oc * kArea
-                wide.update(repeating: bias?[oc] ?? 0, count: outH * wq)
+                wide.update(repeating: bias?[oc] ?? 0, count: wideCount)
                 for kh in 0..<s.kernelH {
                     for kw in 0..<s.kernelW {
                         let wt = kernel[kh * s.kernelW + kw]
                         let src = UnsafePointer(phases + planes.tapOffset(kh, kw))
                         var i = 0
-                        while i + 16 <= length {
+                        while i < length {
                             let v = UnsafeRawPointer(src + i).loadUnaligned(as: Vec.self)
                             let acc = UnsafeRawPointer(wide + i).loadUnaligned(as: Vec.self)
                             UnsafeMutableRawPointer(wide + i).storeBytes(of: acc.addingProduct(v, wt), as: Vec.self)
                             i += 16
-                        }
-                        while i < length {
-                            wide[i] = wide[i].addingProduct(src[i], wt)
-                            i += 1
                         }
                     }
                 }
