@@ -3,13 +3,20 @@ import PackageDescription
 
 // MARK: - Build settings
 
-/// Release builds compile for this machine's vector unit: swiftc otherwise targets baseline x86-64
-/// (SSE2) and the SIMD kernels run several times slower (design.md §9). Override with
-/// `QSCOPE_TARGET_CPU=x86-64-v3 swift build -c release` (or `=generic` to disable).
+/// Release builds of the numeric targets compile for this machine's vector unit. swiftc otherwise
+/// targets baseline x86-64 (SSE2) and the SIMD kernels run several times slower
+/// (docs/architecture.md, "Build settings").
+///
+/// `QSCOPE_TARGET_CPU` overrides the CPU (`x86-64-v3`, `znver4`, ...). `QSCOPE_TARGET_CPU=generic`
+/// builds without any unsafe flag at all: the portable build that another package can depend on
+/// (SwiftPM refuses unsafe flags in dependencies).
 let targetCPU = Context.environment["QSCOPE_TARGET_CPU"] ?? "native"
-let cpuFlags: [String] = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU]
-let fastMath: [SwiftSetting] = [
-    .unsafeFlags(cpuFlags + ["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+
+/// `-target-cpu` for the vector unit, and no runtime exclusivity checks in the hot loops (the
+/// kernels hand out disjoint unsafe pointers; the checks cost up to 10% in the executor). Release
+/// only: debug builds stay portable and fully checked.
+let nativeReleaseCodegen: [SwiftSetting] = targetCPU == "generic" ? [] : [
+    .unsafeFlags(["-target-cpu", targetCPU, "-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -18,6 +25,7 @@ let package = Package(
     products: [
         .executable(name: "qscope", targets: ["qscope"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Executor", targets: ["Executor"]),
         .library(name: "Analysis", targets: ["Analysis"]),
     ],
     dependencies: [
@@ -27,58 +35,92 @@ let package = Package(
         .package(url: "https://github.com/pointfreeco/swift-snapshot-testing", exact: "1.19.7"),
     ],
     targets: [
-        // MARK: - Libraries (TUI -> Analysis -> Kernels)
-        .target(name: "Kernels", swiftSettings: fastMath),
+        // MARK: - Numeric core and model execution (Sources/Kernels, Sources/Analysis/Executor)
+
+        /// Numeric loops on contiguous Float buffers: GEMM, convolutions, reductions, quantizers.
+        /// No I/O, no Foundation. `Generated/` holds the unrolled micro-kernels that
+        /// `tools/generate` writes.
+        .target(name: "Kernels", swiftSettings: nativeReleaseCodegen),
+        /// The graph IR, the ONNX loader and the float32 executor with reverse mode (gradients and
+        /// exact Hessian-vector products). Knows nothing about quantization plans.
+        .target(
+            name: "Executor",
+            dependencies: ["Kernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/Analysis/Executor",
+            swiftSettings: nativeReleaseCodegen
+        ),
+
+        // MARK: - Quantization analysis (Sources/Analysis)
+
+        /// Data sets, quantizers applied to models, plans, evaluation, sensitivity, search, export
+        /// and the background engines the workbench talks to. Its one nested folder, `Executor`, is
+        /// the target above.
         .target(
             name: "Analysis",
             dependencies: [
-                "Kernels",
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "Kernels", "Executor",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
-            swiftSettings: fastMath
+            exclude: ["Executor"],
+            swiftSettings: nativeReleaseCodegen
         ),
-        // The workbench's state, reducer, views, themes and buffer diffing: pure Swift, no terminal.
-        .target(
-            name: "TUI",
-            dependencies: ["Analysis"],
-            path: "Sources/TUI",
-            exclude: ["App", "CursesShim", "CursesBackend"],
-            swiftSettings: fastMath
-        ),
-        // The only code that includes curses (style.md §3): a C shim over ncursesw and the Swift
-        // backend on top of it. No test target depends on them.
+
+        // MARK: - Front ends (Sources/TUI: one target per folder)
+
+        /// The workbench's state, reducer, keymap, views, themes and buffer diffing: pure Swift,
+        /// no terminal, every screen testable as a value.
+        .target(name: "Workbench", dependencies: ["Analysis"], path: "Sources/TUI/Workbench"),
+        /// The only code that includes curses: a C shim over ncursesw (the macros and globals Swift
+        /// cannot import) ...
         .target(
             name: "CQScopeCurses",
             path: "Sources/TUI/CursesShim",
             linkerSettings: [.linkedLibrary("ncursesw")]
         ),
+        /// ... and the terminal backend on top of it. No test target depends on either.
+        .target(name: "CursesBackend", dependencies: ["Workbench", "CQScopeCurses"], path: "Sources/TUI/CursesBackend"),
+        /// The headless commands (`eval`, `info`, `analyze`, `search`, `export`, ...) with their
+        /// shared option groups and reports: a library, so tests call them without a process.
         .target(
-            name: "CursesBackend",
-            dependencies: ["TUI", "CQScopeCurses"],
-            path: "Sources/TUI/CursesBackend"
+            name: "CLI",
+            dependencies: [
+                "Analysis", "Executor", "Kernels", "Workbench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/TUI/CLI"
         ),
+        /// The interactive workbench: the UI loop that joins the terminal, the reducer and the
+        /// engines.
+        .target(
+            name: "WorkbenchRuntime",
+            dependencies: [
+                "Workbench", "CursesBackend", "Analysis", "CLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/TUI/WorkbenchRuntime"
+        ),
+        /// `qscope`: the root command and nothing else.
         .executableTarget(
             name: "qscope",
             dependencies: [
-                "TUI", "CursesBackend", "Analysis", "Kernels",
+                "CLI", "WorkbenchRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Sources/TUI/App",
-            swiftSettings: fastMath
+            path: "Sources/TUI/qscope"
         ),
 
         // MARK: - Tests
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: fastMath),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: nativeReleaseCodegen),
         .testTarget(
             name: "AnalysisTests",
-            dependencies: ["Analysis", "Kernels"],
-            swiftSettings: fastMath
+            dependencies: ["Analysis", "Executor", "Kernels"],
+            swiftSettings: nativeReleaseCodegen
         ),
         .testTarget(
-            name: "TUITests",
+            name: "WorkbenchTests",
             dependencies: [
-                "TUI", "Analysis",
+                "Workbench", "Analysis", "Executor",
                 .product(name: "SnapshotTesting", package: "swift-snapshot-testing"),
             ],
             exclude: ["__Snapshots__"]

@@ -1,3 +1,4 @@
+import Executor
 /// Checks of a dataset against the model it is about to be fed to.
 extension Dataset {
     /// The dataset reshaped, if needed, to fit a model input.

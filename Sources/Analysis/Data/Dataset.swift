@@ -1,3 +1,4 @@
+import Executor
 /// A labelled (or unlabelled) evaluation set, already in the model's input layout.
 ///
 /// Samples are stored contiguously: sample `i` is `x[i * sampleSize ..< (i + 1) * sampleSize]`, row-major

@@ -1,3 +1,4 @@
+import Executor
 /// Loads evaluation data from the formats of design.md §3.
 public enum DatasetLoader {
     /// Loads a dataset, recognising the format by content (the extension only words the error):

@@ -1,3 +1,4 @@
+import Executor
 /// The IDX format of MNIST and Fashion-MNIST (after any gunzip).
 ///
 /// Layout: two zero bytes, an element-type byte (0x08 = uint8), a dimension-count byte, one big-endian

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Reading and writing numpy's `.npy` format (versions 1.0, 2.0 and 3.0).

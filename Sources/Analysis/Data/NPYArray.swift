@@ -1,3 +1,4 @@
+import Executor
 /// An array read from a `.npy` file (or an `.npz` entry), kept as bytes in one canonical layout:
 /// little-endian elements in C (row-major) order, whatever the file's byte order and `fortran_order`.
 ///

@@ -1,3 +1,4 @@
+import Executor
 /// The header dictionary of a `.npy` file: `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`.
 ///
 /// The header is a Python literal that numpy reads with `ast.literal_eval`, so any writer may order the

@@ -1,3 +1,4 @@
+import Executor
 /// How raw uint8 pixels of an IDX file become model inputs: `x = (pixel * scale - mean) / std`.
 ///
 /// Applied to IDX data only: `.npz` and `.npy` files are expected to be in the model's input layout

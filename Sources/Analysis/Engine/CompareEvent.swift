@@ -1,3 +1,4 @@
+import Executor
 /// What the `LayerCompareEngine` tells the workbench, tagged with the generation of the request.
 public enum CompareEvent: Hashable, Sendable {
     /// The rows about to be computed, in order (spec strings), and the layer and bit-width compared.

@@ -1,3 +1,4 @@
+import Executor
 import Synchronization
 
 /// The background worker the workbench talks to: evaluates the latest plan, and only that.

@@ -1,3 +1,4 @@
+import Executor
 /// What the engine tells its client (the workbench), tagged with the generation of the request.
 public enum EngineEvent: Hashable, Sendable {
     /// The evaluation of `generation` began (after the debounce).

@@ -1,3 +1,4 @@
+import Executor
 /// Public constructors for the Hessian result types, whose memberwise initialisers are internal to
 /// Analysis: the workbench's tests build screens from fixed numbers with these (never from a run).
 extension LayerTrace {

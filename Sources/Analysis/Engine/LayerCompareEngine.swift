@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// The workbench's Compare view worker: every quantizer family at one bit-width on one layer (the

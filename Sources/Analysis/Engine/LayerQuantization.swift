@@ -1,3 +1,4 @@
+import Executor
 /// The cost and error of one layer under one weight choice (what the Layers table shows).
 public struct LayerQuantization: Hashable, Sendable {
     /// Number of weights.

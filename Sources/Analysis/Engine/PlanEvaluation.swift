@@ -1,3 +1,4 @@
+import Executor
 /// The outcome of evaluating a plan on the evaluation set.
 public struct PlanEvaluation: Hashable, Sendable {
     /// The plan that was evaluated.

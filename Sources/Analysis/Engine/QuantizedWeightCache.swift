@@ -1,3 +1,4 @@
+import Executor
 /// Fake-quantized weights per (layer, quantizer spec), computed once and kept for the session.
 ///
 /// Buffers are allocated once and never freed or reused while the cache lives: the executor

@@ -1,3 +1,4 @@
+import Executor
 /// What the background sensitivity analysis tells the workbench. Unlike `EngineEvent` there is no
 /// generation: the analysis does not depend on the plan (it runs on the FP32 weights), so there is
 /// only ever one run per session.

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// The workbench's worker for the HAWQ allocation (`a`) and the Trade-off pane's sweep, off the UI

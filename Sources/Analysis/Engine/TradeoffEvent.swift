@@ -1,3 +1,4 @@
+import Executor
 /// One evaluated plan on the accuracy/size plane of the workbench's Trade-off pane.
 public struct TradeoffPoint: Hashable, Sendable {
     public enum Source: String, Hashable, Sendable {

@@ -1,3 +1,4 @@
+import Executor
 /// What the detail pane shows about one layer's FP32 weights: range, moments and a fine histogram.
 public struct WeightSummary: Hashable, Sendable {
     public var minimum: Float

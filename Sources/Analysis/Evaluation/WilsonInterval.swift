@@ -1,3 +1,4 @@
+import Executor
 /// The Wilson score interval for a binomial proportion (accuracy = correct / samples).
 ///
 /// Unlike the normal approximation it stays inside [0, 1] and behaves at 0 % and 100 %.

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// AIMET quantization encodings JSON (peers.md §5.1) for a plan: `param_encodings` for the quantized

@@ -1,3 +1,4 @@
+import Executor
 /// The export formats and the one path that writes them (`qscope export`; the workbench's dialog
 /// will call the same function): the content is produced in memory, then written atomically, so a
 /// failure leaves neither a partial file nor a temporary one.

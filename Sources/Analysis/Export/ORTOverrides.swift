@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// ONNX Runtime `TensorQuantOverrides` (peers.md §5.3) for `quantize_static`'s

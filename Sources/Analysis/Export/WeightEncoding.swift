@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// One layer's quantized weight as the export formats store it: integer or FP8 codes in the

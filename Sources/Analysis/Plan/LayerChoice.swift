@@ -1,3 +1,4 @@
+import Executor
 /// What a plan decides for one quantizable layer.
 ///
 /// Only `weights` is acted on today. `activations` and `split` are reserved for the activation and

@@ -1,3 +1,4 @@
+import Executor
 /// The per-layer quantization choices for one model: a value, cheap to copy, compare and undo.
 ///
 /// Choices are kept in the model's layer order (`Model.layers`), so "the first layer that differs"

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Reads and writes plans as `*.qscope.json`, meant to be edited by hand:

@@ -1,3 +1,4 @@
+import Executor
 /// The bit-widths `+`/`-` step through: 2, 3, 4, 5, 6, 8, 16, then float (FP32).
 ///
 /// Steps keep the quantizer family of the current spec only for the default integer quantizer;

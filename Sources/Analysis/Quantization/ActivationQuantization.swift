@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// Static activation fake-quant at the input of every quantizable layer (design.md §4, issue 5).

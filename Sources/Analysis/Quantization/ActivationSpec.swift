@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// A static per-tensor activation quantizer:

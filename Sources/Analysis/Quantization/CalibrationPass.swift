@@ -1,3 +1,4 @@
+import Executor
 /// Runs a model over calibration samples and shows each batch's retained values to a visitor: the
 /// one pass that activation calibration and SmoothQuant's channel statistics both need.
 enum CalibrationPass {

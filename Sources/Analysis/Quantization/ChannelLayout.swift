@@ -1,3 +1,4 @@
+import Executor
 /// Moves a weight tensor's output axis to the front and back, so that every quantizer sees a
 /// `[channels, rest]` row-major matrix whose rows are the output channels.
 ///

@@ -1,3 +1,4 @@
+import Executor
 extension Evaluator {
     /// Evaluates `dataset` with `weights` substituted into every compiled graph the pass uses (the full
     /// batch and the last partial one), then restores the FP32 weights. nil evaluates FP32.

@@ -1,3 +1,4 @@
+import Executor
 /// Static activation quantization as a plan asks for it: each layer's `LayerChoice.activations`
 /// (an `intB[:asym][:clip=…]` spec, per tensor) at that layer's input, calibrated exactly as
 /// `qscope eval --activations` calibrates (`ActivationQuantization.prepare`, min/max over the

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// The result of quantizing one layer's weight: what the executor substitutes, and what it costs.

@@ -1,4 +1,5 @@
 import Dispatch
+import Executor
 import Synchronization
 import Foundation
 import Kernels

@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// A weight quantizer chosen by a spec string `FAMILY[:option...]` (issue 5; methods.md §0, §7–§12).

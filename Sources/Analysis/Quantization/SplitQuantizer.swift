@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// SplitQuant (methods.md §7): the weight split into lower, middle and upper parts by an optimal

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Parses the `--bits` list of a search: comma-separated integer widths, e.g. `2,4,8`.

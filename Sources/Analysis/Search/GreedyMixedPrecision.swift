@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// Greedy MP (MPTQ-ViT, methods.md §6.4; issue 7 part 3): start every layer at its widest candidate,

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// The one HAWQ-V3 allocation both `qscope search --method hawq` and the workbench's `a` key run:

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// One way to quantize one layer: a spec, what it costs in storage and how far it moves the weights.

@@ -1,3 +1,4 @@
+import Executor
 /// Exact solution of the multiple-choice knapsack that HAWQ-V3's allocation becomes with one budget
 /// constraint (methods.md §4.2, issue 7 part 2): pick one option per group so that Σ cost is minimal
 /// and Σ size ≤ capacity.

@@ -1,3 +1,4 @@
+import Executor
 /// The simple heuristic the exact allocation is checked against (issue 7, acceptance): start every
 /// layer at its widest candidate and repeatedly lower the layer whose next smaller candidate adds
 /// the least Ω per bit saved, until the plan fits.

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// The accuracy/size trade-off (issue 7 part 4): every distinct HAWQ-optimal plan over all budgets,

@@ -1,3 +1,4 @@
+import Executor
 /// A quantizer family with the bit-width left open: the search instantiates it at every width of its
 /// bit set (issue 7, part 1).
 ///

@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 
 /// A search budget on the quantizable layers' weight storage, metadata included (methods.md §12).

@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// Statistics of one quantizable layer's input activation over the calibration samples

@@ -1,3 +1,4 @@
+import Executor
 /// The accuracy of the model with only one layer quantized (AIMET-style per-layer sensitivity),
 /// at each analysed bit-width with the default `intB` spec (symmetric, per output channel, absmax).
 ///

@@ -1,3 +1,4 @@
+import Executor
 /// The top Hessian eigenvalue of one layer's diagonal block (HAWQ v1, methods.md §1.1 and §2), by
 /// power iteration with exact Hessian-vector products restricted to the layer's weight.
 public struct LayerEigenvalue: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Executor
 import Kernels
 
 /// The outlier structure of one quantizable layer's weight tensor (design.md §6, issue 6 part 5).

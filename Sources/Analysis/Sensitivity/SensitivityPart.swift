@@ -1,3 +1,4 @@
+import Executor
 /// The parts of a sensitivity analysis (`qscope analyze --only <part>`), in the order they run:
 /// the cheap ones first, so that the workbench can show them while the Hessian passes run.
 public enum SensitivityPart: String, Sendable, Hashable, CaseIterable, Comparable {

@@ -1,3 +1,4 @@
+import Executor
 /// The results of a sensitivity analysis; a part that was not requested (or not reached before a
 /// cancellation) is nil.
 public struct SensitivityReport: Sendable, Equatable {

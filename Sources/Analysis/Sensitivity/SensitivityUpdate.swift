@@ -1,3 +1,4 @@
+import Executor
 /// What a running sensitivity analysis reports as it goes (`SensitivityAnalysis.run`/`updates`), in
 /// the spirit of `EngineEvent`: each part's per-layer results as soon as they exist, Hessian
 /// estimates while probes accumulate, then the whole report.

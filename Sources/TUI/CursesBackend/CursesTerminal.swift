@@ -1,6 +1,6 @@
 import CQScopeCurses
 import Glibc
-import TUI
+import Workbench
 
 /// The ncurses backend: opens the terminal, paints cells, reads keys and mouse events.
 ///

@@ -1,4 +1,5 @@
 import Analysis
+import Executor
 import Kernels
 import Testing
 

@@ -1,3 +1,4 @@
+import Executor
 import Testing
 import Analysis
 

@@ -1,0 +1,133 @@
+import Foundation
+import Kernels
+
+/// A Conv, Gemm or MatMul node whose weight is a constant: what a quantization plan assigns bits to.
+public struct QuantizableLayer: Sendable, Equatable {
+    /// The node name, or the weight initializer's name when the file leaves the node unnamed.
+    public var name: String
+    public var opType: String
+    /// Index of the node in `Model.graph.nodes`.
+    public var nodeIndex: Int
+    /// The weight's value id and shape (Conv: [out, in/group, kh, kw]; Gemm: as stored, see `outputAxis`).
+    public var weight: ValueID
+    public var weightShape: [Int]
+    /// The axis of the weight that indexes output features (Conv 0; Gemm 0 with transB=1, else 1;
+    /// MatMul the last).
+    public var outputAxis: Int
+    public var bias: ValueID?
+
+    public var parameterCount: Int { weightShape.reduce(1, *) }
+}
+
+/// A loaded, simplified model ready to compile: the graph IR plus what the listings need.
+public struct Model: Sendable {
+    /// Where the model came from, as the user named it.
+    public var path: String
+    /// The simplified graph (identity removed, constants and BatchNorm folded).
+    public var graph: Graph
+    /// Op type -> count, as in the file (before simplification).
+    public var fileOpCounts: [String: Int]
+    public var layers: [QuantizableLayer]
+
+    /// Loads an ONNX file, simplifies it and checks that every op is supported, so that an
+    /// unsupported op is reported by type and node name before anything runs.
+    public static func load(path: String) throws -> Model {
+        let raw = try ONNXLoader.load(path: path)
+        do {
+            return try Model(path: path, raw: raw)
+        } catch let error as QScopeError {
+            throw error.inFile(path)
+        }
+    }
+
+    public init(path: String, raw: Graph) throws {
+        self.path = path
+        var counts: [String: Int] = [:]
+        for node in raw.nodes { counts[node.opType, default: 0] += 1 }
+        counts["Constant"] = nil
+        self.fileOpCounts = counts
+        let unsupported = raw.nodes.filter { OperatorRegistry.builder(for: $0) == nil }
+        if let first = unsupported.first {
+            let more = unsupported.count > 1 ? " (and \(unsupported.count - 1) more unsupported nodes)" : ""
+            throw QScopeError("unsupported op \(first.domain.isEmpty ? "" : first.domain + ".")\(first.opType) in node '\(first.name)'\(more)")
+        }
+        self.graph = try GraphSimplifier.simplify(raw)
+        self.layers = Model.findLayers(graph)
+    }
+
+    package static func findLayers(_ graph: Graph) -> [QuantizableLayer] {
+        var layers: [QuantizableLayer] = []
+        var used = Set<String>()
+        for (index, node) in graph.nodes.enumerated() where ["Conv", "Gemm", "MatMul"].contains(node.opType) {
+            guard node.inputs.count >= 2, let weight = node.inputs[1], let tensor = graph.constants[weight] else { continue }
+            if node.opType == "Gemm", case .int(let t)? = node.attributes["transA"], t != 0 { continue }
+            var outputAxis = 0
+            switch node.opType {
+            case "Gemm":
+                var transB = 0
+                if case .int(let t)? = node.attributes["transB"] { transB = t }
+                outputAxis = transB != 0 ? 0 : 1
+            case "MatMul": outputAxis = tensor.shape.count - 1
+            default: outputAxis = 0
+            }
+            var name = node.name
+            if name.hasPrefix("\(node.opType)_"), Int(name.dropFirst(node.opType.count + 1)) != nil {
+                name = graph.valueNames[weight]  // unnamed in the file: name it after its weight
+            }
+            var unique = name
+            var suffix = 2
+            while used.contains(unique) {
+                unique = "\(name)#\(suffix)"
+                suffix += 1
+            }
+            used.insert(unique)
+            let bias: ValueID? = node.inputs.count > 2 ? node.inputs[2] : nil
+            layers.append(QuantizableLayer(name: unique, opType: node.opType, nodeIndex: index, weight: weight,
+                                           weightShape: tensor.shape, outputAxis: outputAxis, bias: bias))
+        }
+        return layers
+    }
+
+    /// The concrete input shapes for `batch` samples of `sampleShape` (the model's first input; other
+    /// inputs must have fully known dims).
+    public func inputShapes(batch: Int, sampleShape: [Int]) throws -> [[Int]] {
+        try graph.inputs.enumerated().map { index, spec in
+            if index == 0 { return [batch] + sampleShape }
+            let dims = spec.dims.enumerated().map { d, dim in dim ?? (d == 0 ? batch : -1) }
+            guard dims.allSatisfy({ $0 > 0 }) else {
+                throw QScopeError(file: path, "input '\(spec.name)' has unknown dims \(spec.shapeText)")
+            }
+            return dims
+        }
+    }
+
+    /// The sample shape the model declares for its first input (dims after the batch), nil where unknown.
+    public var declaredSampleDims: [Int?] { Array((graph.inputs.first?.dims ?? []).dropFirst()) }
+
+    /// Compiles the model for `batch` samples of `sampleShape`; its operators use up to `threads` threads.
+    public func compile(batch: Int, sampleShape: [Int], retainAll: Bool = false,
+                        threads: Int = Parallel.maxThreads) throws -> CompiledGraph {
+        do {
+            return try CompiledGraph(graph: graph, inputShapes: inputShapes(batch: batch, sampleShape: sampleShape),
+                                     threads: threads, retainAll: retainAll)
+        } catch let error as QScopeError {
+            throw error.inFile(path)
+        }
+    }
+
+    /// MACs per sample of each quantizable layer (output elements × reduction length), from a batch-1
+    /// compilation.
+    public func macsPerSample(sampleShape: [Int]) throws -> [Int] {
+        let compiled = try compile(batch: 1, sampleShape: sampleShape)
+        return layers.map { layer in
+            let node = graph.nodes[layer.nodeIndex]
+            let outputs = compiled.types[node.outputs[0]]?.count ?? 0
+            let w = layer.weightShape
+            switch layer.opType {
+            case "Conv": return outputs * w.dropFirst().reduce(1, *)
+            case "Gemm": return outputs * w[1 - layer.outputAxis]
+            default: return outputs * (w.count >= 2 ? w[w.count - 2] : 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+import Analysis
+import Executor
+
+/// The workbench's update function: applies `msg` to `state` and returns the effects to run.
+/// Pure: no I/O, no clocks, no terminal; the runtime executes the effects.
+public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standard) -> [Effect] {
+    switch msg {
+    case .key(let key):
+        state.notice = nil
+        if let overlay = state.overlay { return reduceOverlay(&state, overlay, key, keymap: keymap) }
+        if state.compare != nil, let action = Keymap.compareView.action(for: key) { return reduceCompareAction(&state, action) }
+        guard let action = keymap.action(for: key) else { return [] }
+        return reduceAction(&state, action) + compareFollowUp(&state)
+    case .mouse(let event):
+        return reduceMouse(&state, event) + compareFollowUp(&state)
+    case .compare(let event):
+        reduceCompareEvent(&state, event)
+        return []
+    case .resize(let size):
+        state.size = size
+        keepSelectionVisible(&state)
+        return [.redraw]
+    case .engine(let event):
+        reduceEngine(&state, event)
+        rememberEvaluation(&state, event)
+        var effects = startSensitivityEffects(&state, after: event)
+        if case .finished = event, event.generation == state.requestedGeneration { effects += prefetchEffects(state) }
+        return effects
+    case .sensitivity(let event):
+        reduceSensitivity(&state, event)
+        return tradeoffFollowUp(&state)
+    case .tradeoff(let event):
+        return reduceTradeoffEvent(&state, event)
+    case .exported(let outcome):
+        reduceExported(&state, outcome)
+        return []
+    case .planSaved(let plan, let path):
+        state.savedPlan = plan
+        state.planPath = path
+        state.notice = Notice("saved \(path)")
+        return []
+    case .planLoaded(let plan, let path):
+        state.planPath = path
+        state.notice = Notice("opened \(path)")
+        let effects = replacePlan(&state, with: plan) + compareFollowUp(&state)
+        state.savedPlan = plan
+        return effects
+    case .fileFailed(let message):
+        state.notice = Notice(message, isError: true)
+        return []
+    }
+}
+
+/// The action of a key in the main view.
+func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
+    let count = state.model.layers.count
+    let page = max(1, state.layout.visibleLayerRows)
+    switch action {
+    case .selectPrevious, .selectNext, .pageUp, .pageDown, .selectFirst, .selectLast:
+        let before = state.selection
+        // Moves go by table row: with a sort order other than the model's, row ≠ layer index.
+        let order = state.layerOrder
+        let row = state.row(of: state.selection, in: order)
+        switch action {
+        case .selectPrevious: select(&state, row: row - 1, in: order)
+        case .selectNext: select(&state, row: row + 1, in: order)
+        case .pageUp: select(&state, row: row - page, in: order)
+        case .pageDown: select(&state, row: row + page, in: order)
+        case .selectFirst: select(&state, row: 0, in: order)
+        default: select(&state, row: count - 1, in: order)
+        }
+        return state.selection != before ? prefetchEffects(state) : []
+    case .bitsUp, .bitsDown:
+        guard count > 0 else { return [] }
+        var plan = state.plan
+        let current = plan.choices[state.selection].weights
+        plan.choices[state.selection].weights = action == .bitsUp ? WeightBitsLadder.up(current) : WeightBitsLadder.down(current)
+        return replacePlan(&state, with: plan)
+    case .applyBitsToAll:
+        guard count > 0 else { return [] }
+        var plan = state.plan
+        let spec = plan.choices[state.selection].weights
+        for i in plan.choices.indices { plan.choices[i].weights = spec }
+        return replacePlan(&state, with: plan)
+    case .undo:
+        guard let previous = state.undoStack.popLast() else {
+            state.notice = Notice("nothing to undo")
+            return []
+        }
+        state.redoStack.append(state.plan)
+        state.plan = previous
+        return requestEvaluation(&state)
+    case .redo:
+        guard let next = state.redoStack.popLast() else {
+            state.notice = Notice("nothing to redo")
+            return []
+        }
+        state.undoStack.append(state.plan)
+        state.plan = next
+        return requestEvaluation(&state)
+    case .save:
+        state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
+    case .load:
+        state.overlay = .prompt(Prompt(.loadPlan, text: state.planPath))
+    case .cycleSort:
+        cycleSort(&state)
+    case .cycleTheme:
+        state.themeIndex = (state.themeIndex + 1) % max(1, state.themeNames.count)
+        state.notice = Notice("theme \(state.themeNames[state.themeIndex])")
+        return [.applyTheme(index: state.themeIndex)]
+    case .toggleHelp:
+        state.overlay = .help
+    case .redraw:
+        return [.redraw]
+    case .quit:
+        if state.hasUnsavedChanges {
+            state.overlay = .confirmQuit
+            return []
+        }
+        state.quitting = true
+        return [.quit]
+    case .allocate, .toggleTradeoff, .export:
+        return reduceTradeoffAction(&state, action)
+    case .openCompare, .toggleSplit, .compareUp, .compareDown, .compareApply, .closeCompare, .comparePreviousLayer,
+         .compareNextLayer:
+        return reduceCompareAction(&state, action)
+    }
+    return []
+}
+
+/// Keys while an overlay is open.
+func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key, keymap: Keymap = .standard) -> [Effect] {
+    switch overlay {
+    case .help:
+        // On a small screen the overlay scrolls; any other key closes it (`q` without quitting).
+        let layout = HelpOverlay.layout(keymap, in: Rect(size: state.size))
+        if layout.scrollable {
+            let page = max(1, layout.visibleRows - 1)
+            let step: Int? = switch key {
+            case .down, .character("j"): 1
+            case .up, .character("k"): -1
+            case .pageDown, .character(" "): page
+            case .pageUp: -page
+            default: nil
+            }
+            if let step {
+                state.helpScroll = min(max(0, state.helpScroll + step), layout.maxScroll)
+                return []
+            }
+        }
+        state.overlay = nil
+        state.helpScroll = 0
+        return []
+    case .confirmQuit:
+        switch key {
+        case .character("y"), .character("Y"):
+            state.overlay = nil
+            state.quitting = true
+            return [.quit]
+        case .character("s"):
+            state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
+        default:
+            state.overlay = nil
+        }
+        return []
+    case .export(let dialog):
+        return reduceExportDialog(&state, dialog, key)
+    case .prompt(var prompt):
+        switch key {
+        case .escape, .control("c"), .control("g"):
+            state.overlay = nil
+        case .enter:
+            state.overlay = nil
+            if prompt.purpose == .budget { return submitBudget(&state, prompt.text) }
+            let path = prompt.text.trimmingSpaces
+            guard !path.isEmpty else {
+                state.notice = Notice("no path given", isError: true)
+                return []
+            }
+            switch prompt.purpose {
+            case .savePlan: return [.savePlan(state.plan, path: path)]
+            case .loadPlan: return [.loadPlan(path: path)]
+            case .budget: return []
+            }
+        case .backspace, .delete:
+            if !prompt.text.isEmpty { prompt.text.removeLast() }
+            state.overlay = .prompt(prompt)
+        case .control("u"):
+            prompt.text = ""
+            state.overlay = .prompt(prompt)
+        case .character(let c):
+            prompt.text.append(c)
+            state.overlay = .prompt(prompt)
+        default:
+            break
+        }
+        return []
+    }
+}
+
+func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
+    guard state.overlay == nil else {
+        if event.kind == .press, state.overlay == .help { state.overlay = nil }
+        return []
+    }
+    let layout = state.layout
+    let count = state.model.layers.count
+    switch event.kind {
+    case .press:
+        let rows = layout.layerRows
+        guard rows.contains(x: event.x, y: event.y) else { return [] }
+        let order = state.layerOrder
+        let row = state.scroll + (event.y - rows.y)
+        if row < count, order[row] != state.selection {
+            select(&state, row: row, in: order)
+            return prefetchEffects(state)
+        }
+    case .wheelUp, .wheelDown:
+        let step = event.kind == .wheelUp ? -3 : 3
+        let maxScroll = max(0, count - layout.visibleLayerRows)
+        state.scroll = min(max(0, state.scroll + step), maxScroll)
+        // Keep the selection on screen so that keys act on a visible row.
+        let order = state.layerOrder
+        guard !order.isEmpty else { return [] }
+        let last = state.scroll + max(1, layout.visibleLayerRows) - 1
+        state.selection = order[min(max(state.row(of: state.selection, in: order), state.scroll), min(last, count - 1))]
+    }
+    return []
+}
+
+func reduceEngine(_ state: inout AppState, _ event: EngineEvent) {
+    // Results of superseded requests are dropped (the engine cancels them; this is the second belt).
+    guard event.generation == state.requestedGeneration else { return }
+    switch event {
+    case .started:
+        state.engine = .running(done: 0, total: 0)
+    case .progress(_, let done, let total):
+        state.engine = .running(done: done, total: total)
+    case .finished(_, let evaluation):
+        state.engine = .idle
+        state.evaluation = evaluation
+        state.engineError = nil
+    case .failed(_, let message):
+        state.engine = .idle
+        state.engineError = message
+    }
+}
+
+/// When the engine is idle and nothing modal is open, the edits the user most likely makes next,
+/// most likely first: the selected layer one step down and one step up the bits ladder (down first:
+/// lowering bits is the usual next move), then the next layer's and the previous layer's step down
+/// (walking the table edit by edit). A neighbour's edit is what costs most when it comes straight
+/// after a move (it resumes at that layer: near the input, the whole network), and the prefetch
+/// list is replaced, not appended to, on every move, so the neighbours come after the selection's own.
+func prefetchEffects(_ state: AppState) -> [Effect] {
+    guard state.engine == .idle, state.evaluationIsCurrent, state.overlay == nil,
+          state.selection < state.plan.count else { return [] }
+    var plans: [Plan] = []
+    func add(layer: Int, _ step: (QuantizerSpec?) -> QuantizerSpec?) {
+        guard state.plan.choices.indices.contains(layer) else { return }
+        let current = state.plan.choices[layer].weights
+        let next = step(current)
+        guard next != current else { return }
+        var plan = state.plan
+        plan.choices[layer].weights = next
+        plans.append(plan)
+    }
+    add(layer: state.selection, WeightBitsLadder.down)
+    add(layer: state.selection, WeightBitsLadder.up)
+    add(layer: state.selection + 1, WeightBitsLadder.down)
+    add(layer: state.selection - 1, WeightBitsLadder.down)
+    return plans.isEmpty ? [] : [.prefetch(plans)]
+}
+
+/// Makes `plan` current with an undo entry, and asks for its evaluation; no-op when unchanged.
+func replacePlan(_ state: inout AppState, with plan: Plan) -> [Effect] {
+    guard plan != state.plan else { return [] }
+    state.undoStack.append(state.plan)
+    state.redoStack.removeAll()
+    state.plan = plan
+    return requestEvaluation(&state)
+}
+
+func requestEvaluation(_ state: inout AppState) -> [Effect] {
+    state.requestedGeneration += 1
+    state.engine = .queued
+    state.engineError = nil
+    return [.evaluate(state.plan, generation: state.requestedGeneration)]
+}
+
+/// The effects to run when the workbench opens: evaluate the initial plan.
+public func initialEffects(_ state: inout AppState) -> [Effect] { requestEvaluation(&state) }
+
+/// Selects the layer on table row `row` of `order` (clamped to the table).
+func select(_ state: inout AppState, row: Int, in order: [Int]) {
+    guard !order.isEmpty else { return }
+    state.selection = order[min(max(0, row), order.count - 1)]
+    keepSelectionVisible(&state, order: order)
+}
+
+/// Scrolls so that the selected layer's row is on screen (`order`: the table's current order).
+func keepSelectionVisible(_ state: inout AppState, order: [Int]? = nil) {
+    let rows = max(1, state.layout.visibleLayerRows)
+    let row = state.row(of: state.selection, in: order ?? state.layerOrder)
+    if row < state.scroll { state.scroll = row }
+    if row >= state.scroll + rows { state.scroll = row - rows + 1 }
+    state.scroll = max(0, min(state.scroll, max(0, state.model.layers.count - rows)))
+}

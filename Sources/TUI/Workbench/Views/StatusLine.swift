@@ -1,0 +1,120 @@
+import Analysis
+import Executor
+
+/// Row h-2: engine state, accuracy with its 95 % interval, change against FP32, size and bits.
+/// Numbers of an evaluation that is not for the plan on screen are dimmed until the new one lands.
+enum StatusLine {
+    static func render(_ state: AppState, in rect: Rect, into buffer: inout CellBuffer) {
+        guard !rect.isEmpty else { return }
+        buffer.fill(rect, style: .status)
+        var segments: [(String, Style)] = [(" " + engineText(state) + " ", engineStyle(state))]
+        switch state.tradeoff.allocation {
+        case .none: break
+        case .waitingForTraces(let budget):
+            segments.append(("HAWQ \(BudgetInput.describe(budget)): waiting for traces", Style(.warn)))
+        case .running(let budget, let probes, _):
+            segments.append(("HAWQ \(BudgetInput.describe(budget)) from \(probes) probes…", Style(.warn)))
+        }
+        // The sensitivity segment goes last; when it would not fit, everything goes compact.
+        let analysis = SensitivityStatus.segment(state, compact: false)
+        let compact = rect.width < 110 + (analysis.map { DisplayWidth.of($0.0) + 3 } ?? 0)
+        if let error = state.engineError {
+            segments.append(("error: " + error, Style(.bad)))
+        } else if let e = state.evaluation {
+            let stale = !state.evaluationIsCurrent
+            func s(_ style: Style) -> Style { stale ? Style(.dim) : style }
+            let metric = e.correct == nil ? "agree" : "acc"
+            let interval = e.interval
+            let ci = compact ? "[\(Text.fixed(interval.lower * 100, 1))–\(Text.fixed(interval.upper * 100, 1))]"
+                             : "(95% CI \(Text.fixed(interval.lower * 100, 2))–\(Text.fixed(interval.upper * 100, 2)))"
+            segments.append(("\(metric) \(Format.percent(e.accuracy)) \(ci)", s(Style(.text, attributes: .bold))))
+            if let reference = e.referenceAccuracy {
+                let delta = e.accuracy - reference
+                let style: Style = delta < -0.005 ? .bad : delta < 0 ? .warn : .good
+                segments.append(("Δ \(Format.points(delta))" + (compact ? "" : " vs FP32"), s(style)))
+            }
+            segments.append((compact ? "\(Format.mebibytes(bits: e.size.payloadBits))/\(Format.mebibytes(bits: e.size.totalBits)) MB"
+                                     : "\(Format.mebibytes(bits: e.size.payloadBits)) MB weights · \(Format.mebibytes(bits: e.size.totalBits)) MB w/ meta",
+                             s(.text)))
+            segments.append(("\(Text.fixed(e.size.averagePayloadBits, 2)) bits/w", s(.text)))
+        } else {
+            segments.append(("accuracy pending", Style(.dim)))
+        }
+        // Compact numbers leave room for the long form of this segment from 100 columns on.
+        if let segment = SensitivityStatus.segment(state, compact: compact && rect.width < 100) { segments.append(segment) }
+        var x = rect.x
+        for (i, (text, style)) in segments.enumerated() {
+            if i > 0 {
+                x += buffer.put(compact ? " " : " │ ", x: x, y: rect.y, style: Style(.status), maxWidth: rect.maxX - x)
+            }
+            x += buffer.put(text, x: x, y: rect.y, style: style.role == .text ? Style(.status, attributes: style.attributes) : style,
+                            maxWidth: rect.maxX - x)
+            if x >= rect.maxX { break }
+        }
+    }
+
+    /// "idle", "queued", "computing 3/8" — the e2e test waits for "idle".
+    static func engineText(_ state: AppState) -> String {
+        switch state.engine {
+        case .idle: return "● idle"
+        case .queued: return "◌ queued"
+        case .running(let done, let total):
+            guard total > 0 else { return "◐ computing" }
+            let width = 8
+            let full = done * width / total
+            return "◐ computing " + String(repeating: state.glyphs.meterFull, count: full)
+                + String(repeating: state.glyphs.meterEmpty, count: width - full) + " \(done)/\(total)"
+        }
+    }
+
+    static func engineStyle(_ state: AppState) -> Style {
+        switch state.engine {
+        case .idle: return state.engineError == nil ? Style(.good, attributes: .bold) : Style(.bad, attributes: .bold)
+        case .queued, .running: return Style(.warn, attributes: .bold)
+        }
+    }
+}
+
+/// Row h-1: a prompt, a notice, or the most used keys (from the keymap).
+enum BottomLine {
+    static func render(_ state: AppState, keymap: Keymap, in rect: Rect, into buffer: inout CellBuffer) {
+        guard !rect.isEmpty else { return }
+        if case .prompt(let prompt)? = state.overlay {
+            let x = rect.x + buffer.put(prompt.label, x: rect.x, y: rect.y, style: .accent, maxWidth: rect.width)
+            // Show the end of a long path, where the user is typing.
+            let room = rect.maxX - x - 1
+            var text = prompt.text
+            while DisplayWidth.of(text) > room, !text.isEmpty { text.removeFirst() }
+            let end = x + buffer.put(text, x: x, y: rect.y, style: .text, maxWidth: room)
+            buffer.set(x: end, y: rect.y, Cell("▏", style: .accent))
+            let hint = "  Enter ok · Esc cancel"
+            if end + 2 + DisplayWidth.of(hint) < rect.maxX { buffer.putLine(hint, in: rect, style: .dim, alignRight: true) }
+            return
+        }
+        if state.overlay == .confirmQuit {
+            buffer.putLine("Unsaved changes. Quit anyway? y quit · s save first · any other key cancels", in: rect, style: .warn)
+            return
+        }
+        if let notice = state.notice {
+            buffer.putLine(notice.text, in: rect, style: notice.isError ? .bad : .good)
+            return
+        }
+        let hints: [(Action, String)] = [
+            (.selectNext, "select"), (.bitsUp, "bits"), (.applyBitsToAll, "all"), (.undo, "undo"), (.redo, "redo"),
+            (.save, "save"), (.load, "open"), (.toggleHelp, "help"), (.quit, "quit"), (.cycleSort, "sort"), (.cycleTheme, "theme"),
+        ]
+        var x = rect.x
+        for (action, label) in hints {
+            let keys: String
+            switch action {
+            case .selectNext: keys = state.glyphs == .ascii ? "j/k" : "↑↓"
+            case .bitsUp: keys = "+/-"
+            default: keys = keymap.keys(for: action).first?.displayName ?? ""
+            }
+            let width = DisplayWidth.of(keys) + 1 + DisplayWidth.of(label) + 2
+            if x + width > rect.maxX { break }
+            x += buffer.put(keys, x: x, y: rect.y, style: .accent)
+            x += buffer.put(" " + label + "  ", x: x, y: rect.y, style: .dim)
+        }
+    }
+}
