@@ -112,9 +112,17 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: nativeReleaseCodegen),
+        /// What the model-level test targets share: the bundled sample models and data, and the
+        /// seeded generator's normal draws.
+        .target(name: "TestSupport", dependencies: ["Analysis", "Executor", "Kernels"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "ExecutorTests",
+            dependencies: ["Executor", "Analysis", "Kernels", "TestSupport"],
+            swiftSettings: nativeReleaseCodegen
+        ),
         .testTarget(
             name: "AnalysisTests",
-            dependencies: ["Analysis", "Executor", "Kernels"],
+            dependencies: ["Analysis", "Executor", "Kernels", "TestSupport"],
             swiftSettings: nativeReleaseCodegen
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import TestSupport
 import Testing
 import Analysis
 
@@ -23,8 +24,7 @@ struct ParityTests {
         var models: [Fixture]
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = BundledSamples.root
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
     static let dataPath = path("sample-models/fashion-mnist-test-2000.npz")
 

@@ -1,20 +1,17 @@
 // Shared helpers for the kernel tests: a seeded generator and error measures.
 
-/// SplitMix64: deterministic test data independent of the platform's random source.
-struct TestRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
+import Kernels
+
+/// The kernels' seeded generator, with the uniform float draws the kernel tests use: test data is
+/// reproducible from its seed on every platform.
+typealias TestRNG = SplitMix64
+
+extension SplitMix64 {
+    /// Uniform in [lo, hi), from the top 24 bits.
     mutating func float(_ lo: Float = -1, _ hi: Float = 1) -> Float {
         lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
     }
+
     mutating func floats(_ count: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
         (0..<count).map { _ in float(lo, hi) }
     }

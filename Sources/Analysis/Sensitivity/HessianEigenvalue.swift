@@ -113,15 +113,8 @@ public enum HessianEigenvalueEstimator {
     /// A unit vector of `count` standard normal draws (Box–Muller on a SplitMix64 stream keyed by
     /// seed and layer).
     static func startVector(seed: UInt64, layer: Int, count: Int) -> [Double] {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(layer) &* 0xD1B5_4A32_D192_ED03 &+ 0x2545_F491_4F6C_DD1D
-        func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return (Double(z >> 11) + 0.5) / Double(1 << 53)  // in (0, 1)
-        }
+        var generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(layer) &* 0xD1B5_4A32_D192_ED03 &+ 0x2545_F491_4F6C_DD1D)
+        func next() -> Double { generator.nextOpenUnitInterval() }
         var v = [Double](repeating: 0, count: count)
         var i = 0
         while i < count {

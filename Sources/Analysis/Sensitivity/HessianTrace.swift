@@ -129,15 +129,11 @@ public enum HessianTraceEstimator {
 
     /// Probe `probe`'s ±1 entries for layer `layer`: deterministic for the seed, independent of batching.
     static func rademacher(seed: UInt64, probe: Int, layer: Int, into buffer: UnsafeMutablePointer<Float>, count: Int) {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(probe) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(layer) &* 0x94D0_49BB_1331_11EB
-        // One splitmix64 word per 64 entries, bit j of it (1: +1, 0: -1) for entry j of the block.
+        var generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(probe) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(layer) &* 0x94D0_49BB_1331_11EB)
+        // One generator word per 64 entries, bit j of it (1: +1, 0: -1) for entry j of the block.
         var first = 0
         while first < count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            let bits = z ^ (z >> 31)
+            let bits = generator.next()
             let block = buffer + first
             for j in 0..<min(64, count - first) {
                 block[j] = Float(Int32(truncatingIfNeeded: (bits >> UInt64(j)) & 1) &* 2 &- 1)

@@ -1,6 +1,7 @@
 import Executor
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 import Analysis
 

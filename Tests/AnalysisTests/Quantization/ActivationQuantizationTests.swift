@@ -2,6 +2,7 @@ import Analysis
 import Executor
 import Foundation
 import Kernels
+import TestSupport
 import Testing
 
 @Suite("activation fake-quant", .serialized)

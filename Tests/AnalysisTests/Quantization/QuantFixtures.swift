@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The committed quantizer references in Tests/Fixtures/quant (made by tools/make_quant_fixtures.py).
 /// Floats are stored as float32 bit patterns.

@@ -2,6 +2,7 @@ import Analysis
 import Executor
 import Foundation
 import Kernels
+import TestSupport
 import Testing
 
 /// SmoothQuant (`smooth=α`) and SQ-b (`smooth=α:bias`) at Gemm/MatMul inputs: grammar, FP exactness of

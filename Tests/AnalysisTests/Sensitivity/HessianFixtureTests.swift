@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import TestSupport
 import Testing
 import Analysis
 
@@ -8,8 +9,7 @@ import Analysis
 /// made by tools/make_hessian_fixtures.py).
 @Suite("Hessian vs PyTorch")
 struct HessianFixtureTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BundledSamples.root
 
     struct Fixture: Decodable {
         struct HVP: Decodable {

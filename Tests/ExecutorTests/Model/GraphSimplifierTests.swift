@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import TestSupport
 import Testing
 import Analysis
 
@@ -7,8 +8,7 @@ import Analysis
 /// parity tests, which compare the rewritten graphs' logits with ONNX Runtime's).
 @Suite("graph simplifier")
 struct GraphSimplifierTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BundledSamples.root
 
     static func ops(_ relative: String) throws -> (file: [String: Int], executed: [String: Int], model: Model) {
         let model = try Model.load(path: root.appendingPathComponent(relative).path)

@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import TestSupport
 import Testing
 import Analysis
 
@@ -11,8 +12,7 @@ import Analysis
 /// conformance suite apply (exact for integer outputs).
 @Suite("QuantizeLinear / DequantizeLinear node tests")
 struct QDQNodeTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/onnx-node").path
+    static let root = BundledSamples.root.appendingPathComponent("Tests/Fixtures/onnx-node").path
 
     @Test("every int4 / uint4 / FP8 / int8 fixture passes")
     func fixturesPass() {

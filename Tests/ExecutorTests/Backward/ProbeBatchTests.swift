@@ -1,4 +1,5 @@
 import Executor
+import TestSupport
 import Testing
 import Analysis
 

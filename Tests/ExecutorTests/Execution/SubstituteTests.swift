@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import TestSupport
 import Testing
 import Analysis
 
@@ -8,8 +9,7 @@ import Analysis
 /// packed from an earlier buffer at the same address.
 @Suite("substitute weights")
 struct SubstituteTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BundledSamples.root
 
     @Test(arguments: ["mlp", "cnn", "vit"])
     func sameAddressNewValues(_ name: String) throws {

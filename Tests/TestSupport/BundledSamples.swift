@@ -1,19 +1,19 @@
+import Analysis
 import Executor
 import Foundation
-import Analysis
 
 /// The repository's bundled sample models and evaluation data, for the tests that run on them.
-enum BundledSamples {
-    /// The repository root (this file is Tests/AnalysisTests/BundledSamples.swift).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public enum BundledSamples {
+    /// The repository root (this file is Tests/TestSupport/BundledSamples.swift).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
     /// `relative` (to the repository root) as an absolute path.
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
     /// `sample-models/NAME.onnx` and the bundled 2,000 test images fitted to its input; the first
     /// `samples` of them when given.
-    static func load(_ name: String, samples: Int? = nil) throws -> (Model, Dataset) {
+    public static func load(_ name: String, samples: Int? = nil) throws -> (Model, Dataset) {
         let model = try Model.load(path: path("sample-models/\(name).onnx"))
         let data = try DatasetLoader.load(path: path("sample-models/fashion-mnist-test-2000.npz"))
             .fitted(toInput: model.graph.inputs[0].name, dims: model.graph.inputs[0].dims)
