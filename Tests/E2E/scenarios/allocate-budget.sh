@@ -15,7 +15,8 @@ type_into main abc
 check "a bad budget is one error line" wait_for main "budget 'abc' is not a number"
 keys main a
 type_into main 3.5
-check "a 3.5: the HAWQ plan is loaded with its predicted size (from N probes)" \
+# The allocation waits for the first Hessian traces, which take tens of seconds on a busy machine.
+WAIT_SECONDS=180 check "a 3.5: the HAWQ plan is loaded with its predicted size (from N probes)" \
   wait_for main 'HAWQ 3\.5 bits/w: 3\.[0-9]+ bits/w, 0\.[0-9]+ MB w/ meta predicted \([0-9]+ probes' '● idle'
 check "the allocated plan's accuracy arrives (≤ 3.5 bits/w in the status line)" wait_for main '● idle' 'acc [0-9]+\.[0-9]+%' ' [23]\.[0-9]+ bits/w'
 keys main u

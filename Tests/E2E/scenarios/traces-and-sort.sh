@@ -6,8 +6,9 @@ source "$(dirname "$0")/../lib.sh"
 
 open_sample main
 check "select /layer2/conv2/Conv" select_layer main /layer2/conv2/Conv
-# "traces N/200 probes" is in the status line for as long as the analysis computes (minutes here).
-computing='traces [0-9]+/200 probes'
+# "traces N/200 probes" (compact: "tr N/200") is in the status line for as long as the analysis
+# computes: minutes, against the few seconds the edits below take.
+computing='traces [0-9]+/200 probes|tr [0-9]+/200'
 check "the Hessian analysis is computing" wait_for main "$computing"
 keys main -
 check "keys respond while the traces compute (- lowers the layer to 16 bits)" \
