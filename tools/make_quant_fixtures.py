@@ -33,7 +33,7 @@ bit for bit without a decimal round trip. References, one per file:
                    layer input (min/max ranges, stored, from ONNX Runtime on the first 512 samples of
                    the FP32-weight model, as qscope calibrates), ONNX Runtime with
                    QuantizeLinear/DequantizeLinear inserted and graph optimizations off.
-  smoothing.json   SmoothQuant (methods.md §5.1) and SQ-b (§6.2) reimplemented in NumPy on the MLP and ViT:
+  smoothing.json   SmoothQuant and SQ-b (MPTQ-ViT) reimplemented in NumPy on the MLP and ViT:
                    per-input-channel min/max at every Gemm/MatMul input (constant 2-D weight) from ONNX
                    Runtime on the first 512 samples, s_j = max(a_j^α / max(max_k|W_kj|, 1e-5)^(1−α), 1e-5)
                    in float32 (a_j = max|X_j|, or the half-range for SQ-b; a_j = 0 gives s_j = 1), the

@@ -1,4 +1,10 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An elementwise function of two floats, applied by `broadcastBinary`.
 public enum BinaryOp: Sendable, Equatable {

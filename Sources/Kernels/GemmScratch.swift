@@ -1,4 +1,10 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Per-thread packing buffers for GEMM, allocated on a thread's first GEMM and kept for the
 /// thread's lifetime (freed by a pthread key destructor).

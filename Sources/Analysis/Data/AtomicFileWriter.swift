@@ -1,5 +1,5 @@
-#if canImport(Glibc)
 import Executor
+#if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl

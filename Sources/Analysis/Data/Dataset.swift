@@ -2,7 +2,7 @@ import Executor
 /// A labelled (or unlabelled) evaluation set, already in the model's input layout.
 ///
 /// Samples are stored contiguously: sample `i` is `x[i * sampleSize ..< (i + 1) * sampleSize]`, row-major
-/// over `sampleShape`. Without labels, metrics are fidelity to the FP32 model (design.md §3).
+/// over `sampleShape`. Without labels, metrics are fidelity to the FP32 model (top-1 agreement with its outputs).
 public struct Dataset: Sendable, Equatable {
     /// The data file as the user named it; errors about the samples name it.
     public var source: String

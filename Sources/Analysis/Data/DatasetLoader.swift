@@ -1,5 +1,5 @@
 import Executor
-/// Loads evaluation data from the formats of design.md §3.
+/// Loads evaluation data from `.npz`, `.npy` or IDX files (the formats below).
 public enum DatasetLoader {
     /// Loads a dataset, recognising the format by content (the extension only words the error):
     ///

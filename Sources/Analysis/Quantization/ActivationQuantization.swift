@@ -1,7 +1,7 @@
 import Executor
 import Kernels
 
-/// Static activation fake-quant at the input of every quantizable layer (design.md §4, issue 5).
+/// Static activation fake-quant at the input of every quantizable layer.
 ///
 /// Calibration runs the FP32 model on the calibration samples and records, per distinct layer input
 /// tensor, its running min and max (and, when the spec clips, a strided subsample of at most

@@ -2,15 +2,15 @@ import Executor
 import Kernels
 
 /// A static per-tensor activation quantizer:
-/// `intB[:asym][:clip=mse|clip=pNN.N][:smooth=α[:bias]]` (issue 5).
+/// `intB[:asym][:clip=mse|clip=pNN.N][:smooth=α[:bias]]`.
 ///
 /// Symmetric by default (`sym-absmax`: scale = max|x| / (2^(B−1) − 1) over the calibration data);
 /// `asym` uses min/max with an integer zero point (the range widened to contain 0); `clip` picks the
 /// range by MSE or a percentile of the calibration values, as for weights (`ClippingRule`).
 ///
-/// `smooth=α` (α in [0, 1]) applies SmoothQuant (methods.md §5.1) at every Gemm/MatMul layer with a
+/// `smooth=α` (α in [0, 1]) applies SmoothQuant at every Gemm/MatMul layer with a
 /// constant 2-D weight before the activation is quantized; `:bias` (only after `smooth=α`) selects
-/// the SQ-b variant (methods.md §6.2) that also centres each input channel and folds the shift into
+/// the SQ-b variant (from MPTQ-ViT) that also centres each input channel and folds the shift into
 /// the layer's bias. See `SmoothQuant`.
 public struct ActivationSpec: Hashable, Sendable, CustomStringConvertible {
     public var bits: Int

@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 
 /// One quantizer applied to a set of a model's layers: the quantize-dequantized weights, their sizes,
-/// and the buffers that compiled graphs read in place of the FP32 weights (design.md §4: the model's
+/// and the buffers that compiled graphs read in place of the FP32 weights (the model's
 /// weights are never modified; `CompiledGraph.substitute` points the operators at these copies).
 ///
 /// The buffers live as long as this object: call `remove(from:)` before dropping it.
@@ -17,7 +17,7 @@ public final class QuantizedModelWeights: @unchecked Sendable {
     private let buffers: [(ValueID, UnsafeMutablePointer<Float>)]
 
     /// Quantizes the weights of `layers` (default: every quantizable layer of `model`). `fisher`, when
-    /// given, weights the k-means of `lut` specs (methods.md §10.2); other specs ignore it.
+    /// given, weights the k-means of `lut` specs (SqueezeLLM's sensitivity weighting); other specs ignore it.
     public init(model: Model, spec: QuantizerSpec, layers: [QuantizableLayer]? = nil, fisher: FisherDiagonal? = nil,
                 threads: Int = 1) throws {
         self.spec = spec

@@ -7,14 +7,14 @@ public struct QuantizedWeights: Sendable {
     public var values: [Float]
     /// A replacement bias when the method changes it, else nil.
     public var bias: [Float]?
-    /// Bits for codes plus all metadata (methods.md §12).
+    /// Bits for codes plus all metadata (scales, zero points, codebooks...).
     public var totalBits: Int
     /// Bits for the codes alone ("weights only").
     public var payloadBits: Int
     /// `10·log10(‖W‖² / ‖W − Q(W)‖²)` in dB; +inf when the quantization is exact.
     public var sqnrDB: Double
     /// SplitQuant only: the size when the three parts are stored densely (`3·n·b` codes plus three
-    /// sets of metadata, methods.md §7.4), next to the compact `totalBits`; nil for other methods.
+    /// sets of metadata), shown next to the compact `totalBits` for comparison; nil for other methods.
     public var denseTotalBits: Int?
 
     public init(values: [Float], bias: [Float]? = nil, totalBits: Int, payloadBits: Int, sqnrDB: Double,

@@ -14,11 +14,11 @@ public final class QuantizerComparison: Sendable {
         public var activations: String?
         /// Layers SmoothQuant / SQ-b smoothed in an activation row with `smooth=α`.
         public var smoothedLayers: [String]?
-        /// Bits per weight including all metadata (methods.md §12).
+        /// Bits per weight including all metadata (scales, zero points, codebooks...).
         public var bitsPerWeight: Double
         /// Storage of the quantized layers in MB (2^20 bytes), codes plus metadata.
         public var sizeMB: Double
-        /// For SplitQuant: the size if the three parts are stored densely (methods.md §7.4).
+        /// For SplitQuant: the size if the three parts are stored densely (`3·n·b` codes plus three sets of metadata).
         public var denseSizeMB: Double?
         public var weightSQNR: Double
         /// SQNR of the logits against the FP32 logits, in dB.

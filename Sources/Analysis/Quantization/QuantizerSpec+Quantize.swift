@@ -27,7 +27,7 @@ extension QuantizerSpec {
         let values: [Float]
         let bits: StorageBits
         if case .split(let inner) = family {
-            // methods.md §7.1: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
+            // As in SplitQuant's reference: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
             // weights over the whole matrix.
             let split = SplitQuantizer(inner: inner, perChannel: weight.shape.count >= 3)
             let result = try split.quantize(matrix, channels: layout.channels, columns: layout.columns,

@@ -1,7 +1,7 @@
 import Executor
 import Kernels
 
-/// A weight quantizer chosen by a spec string `FAMILY[:option...]` (issue 5; methods.md §0, §7–§12).
+/// A weight quantizer chosen by a spec string `FAMILY[:option...]` (docs/methods.md has a section per family).
 ///
 /// The CLI, plan files and the screen share this grammar:
 /// - `intB` (B = 2...16): symmetric per output channel (`sym-absmax`). Options: `asym` (min/max
@@ -11,11 +11,11 @@ import Kernels
 ///   e4m3, fp6 → e3m2, fp4 → e2m1): per output channel, scale = max|w| / format max. Options `tensor`
 ///   or `block=N` (MX-style shared E8M0 scale per N values, OCP MX uses 32); `clip=mse`.
 /// - `powB[:a=A]` (B = 2...8, 0 < A ≤ 1): NUPES/PowerQuant power-exponent grid, A searched per layer
-///   when absent (§8). Option `tensor`.
-/// - `potB` (B = 2...6): DenseShift zero-free ±α·2^k, per-channel α searched for PTQ (§9).
+///   when absent. Option `tensor`.
+/// - `potB` (B = 2...6): DenseShift zero-free ±α·2^k, per-channel α searched for PTQ.
 /// - `lutB[:sparse=F]` (B = 2...8, 0 ≤ F < 100 percent): SqueezeLLM per-channel k-means codebook,
-///   the F % largest-magnitude weights kept in FP16 (§10).
-/// - `split3:SPEC`: SplitQuant 3-way split of the weights, each part quantized with SPEC (§7).
+///   the F % largest-magnitude weights kept in FP16.
+/// - `split3:SPEC`: SplitQuant 3-way split of the weights, each part quantized with SPEC.
 ///
 /// `description` prints the canonical form (options in the order above, defaults omitted), which
 /// parses back to an equal value.

@@ -2,7 +2,7 @@ import Executor
 import Foundation
 import Kernels
 
-/// SmoothQuant (methods.md §5.1) and its SQ-b variant (§6.2) as a graph rewrite for fake-quant
+/// SmoothQuant and its SQ-b variant (from MPTQ-ViT) as a graph rewrite for fake-quant
 /// simulation.
 ///
 /// For every Gemm (alpha = beta = 1) or MatMul layer with a constant 2-D weight, per input channel j
@@ -10,7 +10,7 @@ import Kernels
 /// - calibration records the channel's min and max over the calibration samples;
 /// - plain: `a_j = max|X_j|`, `c_j = 0`; SQ-b: `c_j = (max + min)/2`, `a_j = r_j = (max − min)/2`;
 /// - `w_j = max(max_k |W_kj|, 1e-5)`, `s_j = max(a_j^α / w_j^(1−α), 1e-5)` (Float32, `powf`);
-/// - dead channel guard (pitfall 14): `a_j = 0` (the channel never varied in calibration) gives
+/// - dead channel guard (the reference clamps at 1e-5 only): `a_j = 0` (the channel never varied in calibration) gives
 ///   `s_j = 1` instead of 1e-5, so an unseen value at evaluation is not multiplied by 10^5;
 /// - the layer then reads `X̂ = (X − c)/s` (a `Sub` for SQ-b, then a `Div`, both with [C] constants)
 ///   and the weight `Ŵ = W·s` (a new constant); SQ-b adds `Σ_j W_kj c_j` (ORIGINAL W, accumulated in
@@ -18,7 +18,7 @@ import Kernels
 ///
 /// In exact arithmetic the rewritten graph computes what the original does; in Float32 it agrees to
 /// rounding (tested). We cannot always fold 1/s into a preceding LayerNorm, so unlike the reference
-/// (which smooths only norm-preceded linears, pitfall 13) every eligible layer is smoothed, each with
+/// (which smooths only norm-preceded linears) every eligible layer is smoothed, each with
 /// its own s (layers sharing an input, e.g. q/k/v, then get separate smoothed inputs). Other layers
 /// (Conv, batched MatMul weights, Gemm with alpha/beta ≠ 1) are left as they are and listed in
 /// `skipped`.

@@ -1,7 +1,7 @@
 import Executor
 import Kernels
 
-/// SplitQuant (methods.md §7): the weight split into lower, middle and upper parts by an optimal
+/// SplitQuant (see docs/methods.md): the weight split into lower, middle and upper parts by an optimal
 /// 1-D 3-means (`ThreeWaySplit`), each part (the weight with the other parts' entries zeroed)
 /// quantized with the inner spec, and the dequantized parts summed, which equals running the three
 /// split layers and adding their outputs (the layer is linear in W).
@@ -9,9 +9,9 @@ import Kernels
 /// Zeroed entries stay exactly zero only if the inner quantizer represents 0 exactly; every family
 /// here does (symmetric grids, integer zero points, FP grids, LUT rows contain their zeros in a
 /// cluster only approximately — a LUT part's zeros decode to its centroid nearest 0), so for `lut`
-/// the leak of pitfall 19 is real and measured by the SQNR.
+/// the leak (a zeroed entry adding a nonzero value where another part owns it) is real and measured by the SQNR.
 ///
-/// Size (§7.4, §12): dense storage of the three parts is `3·(n·b) + 3·metadata`; the compact form,
+/// Size: dense storage of the three parts is `3·(n·b) + 3·metadata`; the compact form,
 /// reported as the size, is `n·b` codes plus `ceil(n·log2 3)` bits of part ids plus the three parts'
 /// metadata.
 struct SplitQuantizer {

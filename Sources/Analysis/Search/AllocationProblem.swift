@@ -1,5 +1,5 @@
 import Executor
-/// HAWQ-V3's bit allocation with a size budget (methods.md §4.2, generalised from {4,8} to any bit
+/// HAWQ-V3's bit allocation with a size budget (its ILP, generalised from {4,8} to any bit
 /// set): minimise Σ Ω over the layers subject to Σ size ≤ budget, where every layer takes exactly one
 /// of its candidates.
 ///

@@ -3,7 +3,7 @@ import Foundation
 
 /// Parses the `--bits` list of a search: comma-separated integer widths, e.g. `2,4,8`.
 public enum BitWidthList {
-    /// The default candidate widths (issue 7).
+    /// The default candidate widths.
     public static let defaultWidths = [2, 3, 4, 6, 8]
 
     /// The widths of `text`, ascending and distinct.

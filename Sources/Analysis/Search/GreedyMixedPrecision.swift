@@ -1,7 +1,7 @@
 import Executor
 import Foundation
 
-/// Greedy MP (MPTQ-ViT, methods.md §6.4; issue 7 part 3): start every layer at its widest candidate,
+/// Greedy MP (MPTQ-ViT): start every layer at its widest candidate,
 /// then repeatedly make the one-step lowering whose **measured** accuracy loss per saved bit is
 /// smallest, until the plan fits the budget.
 ///

@@ -19,7 +19,7 @@ public enum HAWQAllocation {
         public var parameters: Int
         /// The budget in bits the plan was allocated within (rounded down from the stated budget).
         public var budgetBits: Int
-        /// Σ Ω of the plan (HAWQ-V2 sensitivity, methods.md §3.1).
+        /// Σ Ω of the plan (HAWQ-V2 sensitivity: trace / #params · ‖Q(W) − W‖² per layer).
         public var omega: Double
         /// Bits per size unit of the dynamic program (8: whole bytes).
         public var resolutionBits: Int

@@ -5,7 +5,7 @@ import Foundation
 public struct BitCandidate: Hashable, Sendable {
     public var spec: QuantizerSpec
     /// Storage with every piece of metadata (scales, zero points, codebooks...), from the
-    /// quantizer's own bit count (methods.md §12); this is what budgets are checked against.
+    /// quantizer's own bit count (docs/methods.md "Size accounting"); this is what budgets are checked against.
     public var totalBits: Int
     /// Bits of the codes alone ("weights only").
     public var payloadBits: Int
@@ -36,7 +36,7 @@ public struct LayerCandidates: Sendable {
         self.candidates = candidates
     }
 
-    /// HAWQ-V2 Ω of candidate `index`: T̄ · ‖Q(W) − W‖² (methods.md §3.1), nil without a trace.
+    /// HAWQ-V2 Ω of candidate `index`: T̄ · ‖Q(W) − W‖² with T̄ = trace / #params, nil without a trace.
     ///
     /// A negative trace (a non-convex direction at these weights, or estimator noise) is taken as 0:
     /// such a layer is insensitive, and a negative Ω would otherwise reward a larger error.
@@ -53,7 +53,7 @@ public struct LayerCandidates: Sendable {
     public var widestIndex: Int { candidates.count - 1 }
 }
 
-/// Builds the per-layer candidates of a model (issue 7, part 1).
+/// Builds the per-layer candidates of a model.
 public enum CandidateBuilder {
     /// `layers` with each layer's Hessian trace per parameter replaced by `tracesPerParameter`
     /// (model order). Throws one line naming `purpose` when the counts differ.

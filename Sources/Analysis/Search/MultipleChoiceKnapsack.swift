@@ -1,6 +1,6 @@
 import Executor
 /// Exact solution of the multiple-choice knapsack that HAWQ-V3's allocation becomes with one budget
-/// constraint (methods.md §4.2, issue 7 part 2): pick one option per group so that Σ cost is minimal
+/// constraint: pick one option per group so that Σ cost is minimal
 /// and Σ size ≤ capacity.
 ///
 /// Sizes are integers in units of a chosen resolution (`AllocationProblem` rounds each option's size

@@ -1,5 +1,5 @@
 import Executor
-/// The simple heuristic the exact allocation is checked against (issue 7, acceptance): start every
+/// The simple heuristic the exact allocation is checked against in tests: start every
 /// layer at its widest candidate and repeatedly lower the layer whose next smaller candidate adds
 /// the least Ω per bit saved, until the plan fits.
 public enum OmegaGreedyAllocator {

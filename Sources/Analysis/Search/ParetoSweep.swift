@@ -1,7 +1,7 @@
 import Executor
 import Foundation
 
-/// The accuracy/size trade-off (issue 7 part 4): every distinct HAWQ-optimal plan over all budgets,
+/// The accuracy/size trade-off: every distinct HAWQ-optimal plan over all budgets,
 /// plus the uniform plans (one per candidate width), each evaluated for accuracy; the points no other
 /// point beats on both size and accuracy form the front.
 public enum ParetoSweep {

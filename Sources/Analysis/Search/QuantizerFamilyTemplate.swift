@@ -1,6 +1,6 @@
 import Executor
 /// A quantizer family with the bit-width left open: the search instantiates it at every width of its
-/// bit set (issue 7, part 1).
+/// bit set.
 ///
 /// Written as a spec string (`QuantizerSpec` grammar) whose head names the family with the width
 /// either missing or spelled `B`: `int`, `intB`, `intB:asym:group=64`, `fp`, `pot`, `lutB:sparse=0.5`,

@@ -1,7 +1,7 @@
 import Executor
 import Foundation
 
-/// A search budget on the quantizable layers' weight storage, metadata included (methods.md §12).
+/// A search budget on the quantizable layers' weight storage, metadata included (docs/methods.md "Size accounting").
 public enum SizeBudget: Hashable, Sendable, CustomStringConvertible {
     /// Average bits per weight, metadata included: total bits ≤ value × #params.
     case averageBits(Double)

@@ -2,7 +2,7 @@ import Executor
 import Kernels
 
 /// Statistics of one quantizable layer's input activation over the calibration samples
-/// (design.md §6, issue 6 part 4): what an activation quantizer at that input has to cover, and what
+/// (a part of the sensitivity analysis): what an activation quantizer at that input has to cover, and what
 /// a symmetric grid costs against an asymmetric one.
 ///
 /// Every element of the layer's input tensor over all calibration samples counts once (a

@@ -2,7 +2,7 @@ import Executor
 import Foundation
 import Kernels
 
-/// The empirical Fisher diagonal of every quantizable layer's weight (SqueezeLLM, methods.md §10.1):
+/// The empirical Fisher diagonal of every quantizable layer's weight (SqueezeLLM):
 /// the k-means sample weights of sensitivity-weighted `lut` quantization.
 ///
 /// `F_i = Σ_s (∂ℓ_s/∂w_i)²` over the calibration samples s, where ℓ_s is the loss of sample s alone.
@@ -45,7 +45,7 @@ public struct FisherDiagonal: Sendable {
     ///
     /// - Throws: `QScopeError` when the model has no quantizable layers or no backward pass for one of
     ///   its ops (as `ReverseMode` reports it), when a label is out of range, or when a value comes out
-    ///   non-finite (pitfall 23 of §13: k-means must never see a bad weight); `CancellationError` when
+    ///   non-finite (the k-means these feed must never see a bad sample weight); `CancellationError` when
     ///   `isCancelled` turns true (checked between samples).
     public static func compute(model: Model, data: Dataset, samples requested: Int,
                                threads: Int = Parallel.maxThreads,

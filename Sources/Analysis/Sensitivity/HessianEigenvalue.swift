@@ -2,7 +2,7 @@ import Executor
 import Foundation
 import Kernels
 
-/// Settings of the per-layer top-eigenvalue power iteration (methods.md §1.1, §1.3).
+/// Settings of the per-layer top-eigenvalue power iteration (as PyHessian computes it).
 public struct EigenvalueOptions: Sendable {
     /// Use the first N samples of the data (the same loss as the traces).
     public var samples = 512

@@ -1,5 +1,5 @@
 import Executor
-/// The top Hessian eigenvalue of one layer's diagonal block (HAWQ v1, methods.md §1.1 and §2), by
+/// The top Hessian eigenvalue of one layer's diagonal block (HAWQ v1's sensitivity), by
 /// power iteration with exact Hessian-vector products restricted to the layer's weight.
 public struct LayerEigenvalue: Sendable, Equatable {
     /// The layer's name (`QuantizableLayer.name`).

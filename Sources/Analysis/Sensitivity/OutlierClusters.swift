@@ -1,11 +1,11 @@
 import Executor
 import Kernels
 
-/// The outlier structure of one quantizable layer's weight tensor (design.md §6, issue 6 part 5).
+/// The outlier structure of one quantizable layer's weight tensor.
 ///
 /// Clusters: the exact optimum of 1-D k-means with k = 3 over all the tensor's values
 /// (`ThreeWaySplit`: dynamic program on the sorted values, deterministic), the clustering SplitQuant
-/// splits on. Membership follows SplitQuant's masks (methods.md §7.1): lower `w ≤ t1`, middle
+/// splits on. Membership follows SplitQuant's masks: lower `w ≤ t1`, middle
 /// `t1 < w < t2`, upper `w ≥ t2` with `t1 = (c1 + c2)/2`, `t2 = (c2 + c3)/2`. Note that SplitQuant
 /// clusters a Conv weight per output kernel; this view clusters the whole tensor (what the weight
 /// histogram shows).

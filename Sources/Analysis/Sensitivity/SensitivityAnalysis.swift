@@ -24,7 +24,7 @@ public struct SensitivityOptions: Sendable {
     public init() {}
 }
 
-/// Runs the requested parts of the per-layer sensitivity analysis (issue 6) one after the other,
+/// Runs the requested parts of the per-layer sensitivity analysis one after the other,
 /// reporting each result as soon as it exists: outlier clusters (no pass), activation statistics,
 /// Hutchinson traces (partial estimates as probes accumulate), top eigenvalues, single-layer accuracies.
 public enum SensitivityAnalysis {

@@ -2,7 +2,7 @@ import Executor
 import Foundation
 import Synchronization
 
-/// Accuracy with only one layer quantized (issue 6, design.md §6 "per-layer accuracy drop"): for each
+/// Accuracy with only one layer quantized (the AIMET-style per-layer accuracy drop): for each
 /// layer and bit-width, the plan that keeps every other layer in FP32 and gives this layer
 /// `QuantizerSpec.int(bits)` (symmetric, per output channel, absmax), evaluated by the workbench's
 /// `PlanEvaluator`, which resumes each pass at the layer from the cached FP32 prefix activations.

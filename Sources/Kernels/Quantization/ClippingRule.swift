@@ -4,7 +4,7 @@ public enum ClippingRule: Sendable, Hashable {
     case none
     /// The range that minimises the slice's squared quantization error ‖w − Q(w)‖², searched over
     /// `ClippingRule.mseCandidates` fractions of the full range (the OPT-m / LLM-FP4 idea of searching
-    /// the clipping point on a grid, methods.md §6.3, §11.3, restricted to ≤ 1 because weights have no
+    /// the clipping point on a grid, restricted to ≤ 1 because weights have no
     /// values beyond their own maximum).
     case mse
     /// The `p`-th percentile of |w| (symmetric; affine uses the `100 − p` and `p` percentiles of w),

@@ -1,5 +1,5 @@
 /// A small floating-point element format (sign, E exponent bits, M mantissa bits) with the OCP
-/// encodings of methods.md §11.1.
+/// encodings (FP8 E4M3/E5M2, MX FP6 and FP4).
 ///
 /// A normal code's value is `(1 + m/2^M)·2^(e − bias)`, a subnormal's (e = 0) `(m/2^M)·2^(1 − bias)`.
 /// Which codes are reserved follows the OCP specifications: E4M3 is `e4m3fn` (only S.1111.111 is NaN,
@@ -50,7 +50,7 @@ public struct FloatFormat: Sendable, Hashable, CustomStringConvertible {
         guard magnitude <= maxValue else { return x.isNaN ? x : (x < 0 ? -maxValue : maxValue) }
         // The binade's exponent from the bit pattern; zero and Float subnormals read −127 and, like
         // the format's own subnormals, use the smallest normal binade's step (log2 0 = −inf is never
-        // taken: methods.md §13 pitfall 30). Both powers of two below are normal Floats for every
+        // taken, so zero needs no special case). Both powers of two below are normal Floats for every
         // format here (2^(e−M) ≥ 2^−16, 2^(M−e) ≤ 2^16).
         let e = Swift.max(Int(magnitude.bitPattern >> 23) - 127, minNormalExponent)
         let up = Float(bitPattern: UInt32(127 + mantissaBits - e) << 23)

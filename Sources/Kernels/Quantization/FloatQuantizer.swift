@@ -1,5 +1,5 @@
 /// Quantization onto a small floating-point grid (`FloatFormat`) after scaling, for a weight matrix
-/// viewed as `[rows, columns]` (methods.md §11.1, §11.5, §12).
+/// viewed as `[rows, columns]`.
 ///
 /// Scaling:
 /// - `.perRow`: one FP32 scale per row, `s = max|w| / format.maxValue` (so the row's largest
@@ -114,7 +114,7 @@ public struct FloatQuantizer: Sendable, Hashable {
         }
     }
 
-    /// methods.md §12: `n·b` element bits plus a 32-bit scale per row, or an 8-bit E8M0 exponent per
+    /// Storage: `n·b` element bits plus a 32-bit scale per row, or an 8-bit E8M0 exponent per
     /// block.
     public func bits(for encoded: Encoded) -> StorageBits {
         let perScale: Int

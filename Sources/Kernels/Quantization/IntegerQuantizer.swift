@@ -2,7 +2,7 @@
 /// channels, or one row for a per-tensor scale), with one scale (and zero point) per row or per
 /// group of `groupSize` consecutive columns of a row.
 ///
-/// Mappings (methods.md §0):
+/// Mappings (named after the reference code each reproduces):
 /// - `.symmetric` (`sym-absmax`): `s = r / (2^(B−1) − 1)` with `r = max|w|` (or the clipped range),
 ///   `q = clamp(round(w / s), −(2^(B−1) − 1), 2^(B−1) − 1)`, `ŵ = q·s`.
 /// - `.hawq` (`sym-hawq`, HAWQ-V3 weights): the same scale floored at 1e-8, codes clamped to
@@ -131,7 +131,7 @@ public struct IntegerQuantizer: Sendable, Hashable {
         }
     }
 
-    /// Storage per methods.md §12: `n·B` code bits; per group a Float32 scale (32 bits), plus a B-bit
+    /// Storage: `n·B` code bits; per group a Float32 scale (32 bits), plus a B-bit
     /// zero point for `.affine`.
     public func bits(for encoded: Encoded) -> StorageBits {
         let groups = encoded.rows * encoded.groupsPerRow

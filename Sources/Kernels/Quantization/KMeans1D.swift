@@ -1,4 +1,4 @@
-/// Deterministic weighted Lloyd k-means on scalars (SqueezeLLM's per-row codebooks, methods.md §10.2).
+/// Deterministic weighted Lloyd k-means on scalars (SqueezeLLM's per-row codebooks).
 ///
 /// - Init: centroid j is the sorted values' element at index `floor((j + 0.5)·n / k)` (evenly spaced
 ///   quantiles), so the result is the same on every run (the reference's sklearn k-means++ is seeded;

@@ -1,12 +1,12 @@
 /// SqueezeLLM non-uniform quantization: a k-means codebook of `2^B` FP16 centroids per row, plus an
-/// optional dense-and-sparse decomposition (methods.md §10.2–§10.4).
+/// optional dense-and-sparse decomposition.
 ///
 /// - Outliers (`sparsePercent` > 0): the `round(sparsePercent/100 · n)` weights of largest |w| in the
 ///   whole matrix (ties by lower index) go to the sparse part (the reference's "outliers by
-///   magnitude" mode with its percentage target, §10.3). They get weight 0 in the k-means; genuine
-///   zero weights keep weight 1 (pitfall 25 of §13: the reference drops them too, we do not).
+///   magnitude" mode with its percentage target). They get weight 0 in the k-means; genuine
+///   zero weights keep weight 1 (the reference gives them weight 0 with the outliers; we do not).
 /// - Per row: `KMeans1D(clusters: 2^B)` minimising `Σ_i s_i (w_i − c_{q(i)})²` with sample weight
-///   `s_i` = the weight's sensitivity (the Fisher diagonal, §10.1) when `quantize` is given one, else 1;
+///   `s_i` = the weight's sensitivity (the Fisher diagonal) when `quantize` is given one, else 1;
 ///   outliers get 0. A row whose non-outlier sensitivities are all 0 falls back to uniform weights
 ///   (the reference's "weights sum to 0 → uniform" rule). Centroids are rounded to FP16 (the LUT is
 ///   stored in FP16 as the paper's accounting assumes), each dense weight coded by its nearest FP16
@@ -104,7 +104,7 @@ public struct LookupTableQuantizer: Sendable, Hashable {
         dequantize(quantize(weights, rows: rows, columns: columns, sensitivity: sensitivity, threads: threads))
     }
 
-    /// methods.md §12: `n·b + r·2^b·16`, plus for a sparse part `nnz·(16 + 32)` (FP16 value and int32
+    /// Storage: `n·b + r·2^b·16`, plus for a sparse part `nnz·(16 + 32)` (FP16 value and int32
     /// column index) and `(r + 1)·32` CSR row pointers.
     public func bits(for encoded: Encoded) -> StorageBits {
         let nnz = encoded.sparseIndices.count

@@ -1,6 +1,12 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// DenseShift zero-free power-of-two quantizer for post-training use (methods.md §9.1, §9.5).
+/// DenseShift zero-free power-of-two quantizer for post-training use (the published method is QAT only).
 ///
 /// Levels are `±α·2^k`, `k = 0 … 2^(B−1) − 1` (1 sign bit + B−1 shift bits, no zero: 3 bits give
 /// {±1, ±2, ±4, ±8}·α). Each weight takes the nearest level in the linear domain (MSE-optimal; the
@@ -73,7 +79,7 @@ public struct PowerOfTwoQuantizer: Sendable, Hashable {
         dequantize(quantize(weights, rows: rows, columns: columns, threads: threads))
     }
 
-    /// methods.md §12 DenseShift: `n·b`, plus `r·32` for α because a PTQ scale is not folded into BN.
+    /// Storage: `n·b`, plus `r·32` for α because a PTQ scale is not folded into BN.
     public func bits(for encoded: Encoded) -> StorageBits {
         StorageBits(payload: encoded.codes.count * bits, metadata: encoded.rows * 32)
     }

@@ -1,6 +1,12 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// NUPES / PowerQuant power-exponent quantizer (methods.md §8.2, a reconstruction: no public code).
+/// NUPES / PowerQuant power-exponent quantizer (reconstructed from the papers: no public code).
 ///
 /// Per row: `u = sign(w)·|w|^a`, `s = max|u| / (2^(B−1) − 1)`,
 /// `q = clamp(round(u / s), −(2^(B−1) − 1), 2^(B−1) − 1)`, `ŵ = sign(q)·(|q|·s)^(1/a)`.
@@ -76,13 +82,13 @@ public struct PowerQuantizer: Sendable, Hashable {
         dequantize(quantize(weights, rows: rows, columns: columns, threads: threads))
     }
 
-    /// methods.md §12: `n·b + r·32 + 32` (codes, a scale per row, the exponent `a`).
+    /// Storage: `n·b + r·32 + 32` (codes, a scale per row, the exponent `a`).
     public func bits(for encoded: Encoded) -> StorageBits {
         StorageBits(payload: encoded.codes.count * bits, metadata: encoded.rows * 32 + 32)
     }
 
     /// The exponent among `candidates` whose quantization of the whole matrix has the least squared
-    /// error (the data-free per-layer search of methods.md §8.3 on a 0.05 grid); ties keep the
+    /// error (PowerQuant's data-free search, here per layer, on a 0.05 grid); ties keep the
     /// larger exponent (closer to uniform).
     public static func searchExponent(_ weights: [Float], rows: Int, columns: Int, bits: Int,
                                       candidates: [Double] = exponentCandidates, threads: Int = 1) -> Double {

@@ -1,4 +1,4 @@
-/// The storage a quantized weight tensor needs, split the way methods.md §12 reports it.
+/// The storage a quantized weight tensor needs, split into the codes and everything else.
 ///
 /// `payload` is the codes alone ("weights only", the figure papers quote); `metadata` is everything
 /// else a decoder needs: scales, zero points, codebooks, shared exponents, sparse outliers and their

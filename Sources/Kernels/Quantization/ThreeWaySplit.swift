@@ -1,10 +1,10 @@
-/// SplitQuant's partition of a set of values into lower, middle and upper parts (methods.md §7.1).
+/// SplitQuant's partition of a set of values into lower, middle and upper parts.
 ///
 /// The centres are the exact optimum of 1-D k-means with k = 3 (the minimum of the within-cluster
 /// sum of squares over all splits of the sorted values into three non-empty runs), found by dynamic
 /// programming with the divide-and-conquer optimisation (the optimal first cut is monotone in the
 /// second cut for 1-D k-means), O(n log n) after sorting. The reference uses scikit-learn's seeded
-/// Lloyd, which can stop in a local optimum and varies run to run (pitfall 21); the optimum is
+/// Lloyd, which can stop in a local optimum and varies run to run (no fixed random state); the optimum is
 /// deterministic. Masks follow the reference: lower `w ≤ t1`, middle `t1 < w < t2`, upper `w ≥ t2`,
 /// with `t1 = (c1 + c2)/2`, `t2 = (c2 + c3)/2`.
 public struct ThreeWaySplit: Sendable, Equatable {

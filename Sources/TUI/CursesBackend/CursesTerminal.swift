@@ -1,5 +1,11 @@
 import CQScopeCurses
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Workbench
 
 /// The ncurses backend: opens the terminal, paints cells, reads keys and mouse events.

@@ -12,7 +12,7 @@ import SwiftProtobuf
 struct QDQExportTests {
     static func load(_ name: String) throws -> (Model, Dataset) { try BundledSamples.load(name) }
 
-    /// The three plans of the acceptance list. Mixed: int8 / int4:asym / int3 / fp8 / lut3 (baked)
+    /// The three plans the export is checked with. Mixed: int8 / int4:asym / int3 / fp8 / lut3 (baked)
     /// weights in turn, int8 activations on every layer but the first, int6:asym on the first.
     static func plans(_ model: Model) throws -> [(String, Plan)] {
         let names = model.layers.map(\.name)

@@ -5,7 +5,7 @@ import Testing
 import Analysis
 import Kernels
 
-/// Sensitivity-weighted (Fisher) k-means for `lut` (methods.md §10.1–10.2): the weighted Lloyd run
+/// Sensitivity-weighted (Fisher) k-means for `lut` (SqueezeLLM): the weighted Lloyd run
 /// and the Fisher diagonal against independent references (tools/make_quant_fixtures.py `fisher`),
 /// and the weighting's effect.
 @Suite("Fisher-weighted lut")

@@ -1,4 +1,4 @@
-// The only C the workbench needs: wrappers that make ncursesw usable from Swift 6 (style.md §3).
+// The only C the workbench needs: wrappers that make ncursesw usable from Swift 6, for these reasons:
 //
 // - NCURSES_WIDECHAR must be set before <ncurses.h>: SwiftPM drops pkg-config's -D_XOPEN_SOURCE, and a
 //   cSettings define does not reach the Clang importer, so without this line the wide API is missing.

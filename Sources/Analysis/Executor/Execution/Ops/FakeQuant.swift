@@ -2,7 +2,7 @@ import Kernels
 
 /// `QScopeFakeQuant` (qscope's own op, inserted by `ActivationQuantization`): static per-tensor
 /// quantize-dequantize of an activation, `y = (clamp(round(x / scale) + zero_point, lo, hi) −
-/// zero_point)·scale`, round half to even (methods.md §0 `sym-absmax` / min-max affine).
+/// zero_point)·scale`, round half to even (symmetric absmax or min-max affine, as for weights).
 ///
 /// Attributes: `bits` (2…16), `affine` (0: symmetric codes ±(2^(B−1) − 1); 1: codes 0…2^B − 1 with
 /// `zero_point`), `scale` (float, 0 passes zeros through as zeros), `zero_point` (int).
