@@ -4,6 +4,7 @@
 #   dataset-fashion-mnist real Fashion-MNIST IDX files (data-loader tests)
 #   tmux, procps          end-to-end tests of the workbench (tmux drives it, pgrep finds its pid)
 #   libncursesw5-dev      the curses headers and library the workbench builds against
+#   protobuf-compiler     protoc, for tools/check-generated.sh (regenerates the ONNX bindings)
 # Runs apt-get as root (or through sudo when available).
 set -euo pipefail
 need=()
@@ -12,6 +13,7 @@ need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 [ -f /usr/include/ncursesw/ncurses.h ] || [ -f /usr/include/ncurses.h ] || need+=(libncursesw5-dev)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

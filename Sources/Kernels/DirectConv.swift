@@ -1,5 +1,6 @@
 // Direct convolution: no im2col matrix, no GEMM packing. See `conv2d` (Conv2D.swift) for when it
-// runs; the tile bodies are generated (DirectConvKernels.swift, tools/gen_direct_conv.py).
+// runs; the tile bodies are generated (Generated/DirectConvKernels.swift, by
+// tools/generate/direct-conv-kernels.swift).
 //
 // Two tile kinds share one weight layout and one "offset table" scheme:
 //
@@ -391,7 +392,8 @@ func runDirectConvRegion(
             let wb = w + u * k * 16
             let ybOffset = (group * s.outPerGroup + block * 16) * outHW
             // The block's channels in balanced chunks of at most spMaxChannels(3) (register budget:
-            // see tools/gen_direct_conv.py); chunk channels start at lane r0 of the packed weights.
+            // see tools/generate/direct-conv-kernels.swift); chunk channels start at lane r0 of the
+            // packed weights.
             let maxR = spMaxChannels(3)
             let chunks = (channels + maxR - 1) / maxR
             for chunk in 0..<chunks {
