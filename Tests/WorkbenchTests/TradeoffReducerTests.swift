@@ -15,6 +15,12 @@ struct TradeoffReducerTests {
         text.flatMap { reduce(&state, .key(.character($0))) }
     }
 
+    /// The export dialog when it is the open overlay.
+    func openExportDialog(_ state: AppState) -> ExportDialog? {
+        if case .export(let dialog)? = state.overlay { return dialog }
+        return nil
+    }
+
     /// The opened fixture with a partial trace estimate of `probes` probes (or a final one).
     func withTraces(probes: Int = 48, partial: Bool = true, size: Size = Size(width: 120, height: 40)) -> AppState {
         var state = Fixtures.openedState(size: size)
@@ -212,27 +218,27 @@ struct TradeoffReducerTests {
     }
 
     @Test("e: format cycles with Tab and arrows, the default path follows until edited, Enter exports")
-    func exportDialog() {
+    func exportDialog() throws {
         var state = Fixtures.editedState()
         #expect(send(&state, .character("e")).isEmpty)
         #expect(state.overlay == .export(ExportDialog(format: .onnxQDQ, modelPath: "sample-models/cnn.onnx")))
-        guard case .export(let first)? = state.overlay else { return }
+        let first = try #require(openExportDialog(state))
         #expect(first.path == "sample-models/cnn.qdq.onnx")
         _ = send(&state, .tab)
-        guard case .export(let second)? = state.overlay else { return }
+        let second = try #require(openExportDialog(state))
         #expect(second.format == .aimet && second.path == "sample-models/cnn.encodings.json")
         _ = send(&state, .right, .right)
-        guard case .export(let fourth)? = state.overlay else { return }
+        let fourth = try #require(openExportDialog(state))
         #expect(fourth.format == .plan && fourth.path == "sample-models/cnn.qscope.json")
         _ = send(&state, .right)
-        guard case .export(let wrapped)? = state.overlay else { return }
+        let wrapped = try #require(openExportDialog(state))
         #expect(wrapped.format == .onnxQDQ)
         _ = send(&state, .left)
         _ = send(&state, .control("u"))
         _ = type(&state, "out/p.json")
         _ = send(&state, .backspace)
         _ = send(&state, .up)  // the edited path stays
-        guard case .export(let edited)? = state.overlay else { return }
+        let edited = try #require(openExportDialog(state))
         #expect(edited.format == .ortOverrides && edited.path == "out/p.jso" && edited.pathEdited)
         let effects = send(&state, .enter)
         #expect(effects == [.export(state.plan, format: .ortOverrides, path: "out/p.jso")])
@@ -252,7 +258,7 @@ struct TradeoffReducerTests {
         _ = reduce(&state, .exported(ExportOutcome(path: "m.qdq.onnx", format: .onnxQDQ, bytes: 89_561,
                                                    warnings: ["baked into float weights: /fc/Gemm (pot)"])))
         #expect(state.notice == Notice("wrote m.qdq.onnx (onnx-qdq, 89,561 bytes) · warning: baked into float weights: /fc/Gemm (pot)"))
-        _ = reduce(&state, .fileFailed(message: "qscope: /nope/m.onnx: cannot write: the directory '/nope' does not exist"))
+        _ = reduce(&state, .exportFailed(message: "qscope: /nope/m.onnx: cannot write: the directory '/nope' does not exist"))
         #expect(state.notice?.isError == true)
     }
 

@@ -8,10 +8,11 @@ import Workbench
 /// The only place with a terminal, threads and I/O: the UI loop on the main thread.
 ///
 /// Loop: wait in `poll` on stdin and the mailbox's wake pipe (250 ms timeout) → read every pending
-/// key without blocking (this also empties ncurses' own key buffer) → take engine messages from the
-/// mailbox → feed each message to `reduce` → run the effects → paint a frame when something changed.
-/// Key handling never waits for the engine: evaluations run in the engine's tasks and come back as
-/// messages.
+/// key without blocking (this also empties ncurses' own key buffer) → take the background work's
+/// messages from the mailbox → feed each message to `reduce` → run the effects → paint a frame when
+/// something changed. Key handling never waits for the engine or a disk: evaluations run in the
+/// engine's tasks, saves, opens and exports on the file queue, and all of them come back as messages
+/// through the mailbox (running an effect never calls `reduce` itself).
 final class WorkbenchRuntime {
     private var state: AppState
     private let keymap = Keymap.standard
@@ -29,6 +30,10 @@ final class WorkbenchRuntime {
     /// For exports (the model file is re-read there; the data calibrates activation scales).
     private let model: Model
     private let dataset: Dataset
+    /// Saves, opens and exports, one at a time in the order asked (a save followed by an open of the
+    /// same file reads what was written); `run` waits for it before returning, so a save or export
+    /// asked for just before quitting is not lost.
+    private let fileQueue = DispatchQueue(label: "qscope.workbench.files")
 
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
          themeIndex: Int, model: Model, dataset: Dataset) throws {
@@ -84,6 +89,7 @@ final class WorkbenchRuntime {
             sensitivity.setEvaluationPending(state.engine != .idle)
         }
         sensitivity.cancel()
+        fileQueue.sync {}
         let (engine, comparer, tradeoff) = (self.engine, self.comparer, self.tradeoff)
         Task {
             await engine.cancel()
@@ -111,19 +117,11 @@ final class WorkbenchRuntime {
                 let engine = self.engine
                 Task { await engine.prefetch(plans) }
             case .savePlan(let plan, let path):
-                do {
-                    try PlanFile.save(plan, modelPath: state.model.path, to: path)
-                    dispatch(.planSaved(plan, path: path))
-                } catch {
-                    dispatch(.fileFailed(message: QScopeError.message(for: error)))
-                }
+                let modelPath = state.model.path
+                runFileWork { writePlan(plan, modelPath: modelPath, to: path) }
             case .loadPlan(let path):
-                do {
-                    let plan = try PlanFile.load(path: path, layerNames: state.model.layerNames)
-                    dispatch(.planLoaded(plan, path: path))
-                } catch {
-                    dispatch(.fileFailed(message: QScopeError.message(for: error)))
-                }
+                let layerNames = state.model.layerNames
+                runFileWork { readPlan(path: path, layerNames: layerNames) }
             case .startSensitivity:
                 sensitivity.start()
             case .applyTheme(let index):
@@ -145,31 +143,49 @@ final class WorkbenchRuntime {
                 let tradeoff = self.tradeoff
                 Task { await tradeoff.sweep(tracesPerParameter: traces, generation: generation) }
             case .export(let plan, let format, let path):
-                export(plan, format: format, to: path)
+                let (model, dataset) = (self.model, self.dataset)
+                runFileWork { writeExport(plan, format: format, to: path, model: model, dataset: dataset) }
             case .quit:
                 break
             }
         }
     }
 
-    /// Writes the export on a background task (ONNX files of the larger models take a moment) and
-    /// answers through the mailbox; the directory is checked first for a clear message.
-    private func export(_ plan: Plan, format: Exporter.Format, to path: String) {
-        let model = self.model
-        let dataset = self.dataset
+    /// Runs one file effect on the file queue and posts its answer to the mailbox, so that the UI
+    /// thread never waits for a disk (ONNX exports of the larger models take a moment) and the answer
+    /// reaches the reducer as an ordinary message, after the effects of the current one have run.
+    private func runFileWork(_ work: @escaping @Sendable () -> Msg) {
         let mailbox = self.mailbox
-        Task.detached {
-            mailbox.post(writeExport(plan, format: format, to: path, model: model, dataset: dataset))
-        }
+        fileQueue.async { mailbox.post(work()) }
     }
 }
 
-/// The export itself: `.exported` or `.fileFailed` with the one-line error.
+/// `.planSaved`, or `.planSaveFailed` with the one-line error (it names the file).
+func writePlan(_ plan: Plan, modelPath: String, to path: String) -> Msg {
+    do {
+        try PlanFile.save(plan, modelPath: modelPath, to: path)
+        return .planSaved(plan, path: path)
+    } catch {
+        return .planSaveFailed(message: QScopeError.message(for: error))
+    }
+}
+
+/// `.planLoaded`, or `.planLoadFailed` with the one-line error (it names the file).
+func readPlan(path: String, layerNames: [String]) -> Msg {
+    do {
+        return .planLoaded(try PlanFile.load(path: path, layerNames: layerNames), path: path)
+    } catch {
+        return .planLoadFailed(message: QScopeError.message(for: error))
+    }
+}
+
+/// The export itself: `.exported` or `.exportFailed` with the one-line error; the directory is
+/// checked first for a clear message.
 func writeExport(_ plan: Plan, format: Exporter.Format, to path: String, model: Model, dataset: Dataset) -> Msg {
     let directory = (path as NSString).deletingLastPathComponent
     var isDirectory: ObjCBool = false
     if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
-        return .fileFailed(message: QScopeError(file: path, "cannot write: the directory '\(directory)' does not exist").description)
+        return .exportFailed(message: QScopeError(file: path, "cannot write: the directory '\(directory)' does not exist").description)
     }
     // Activation scales are calibrated as `qscope export` does (first 512 samples).
     let calibration = format != .plan && plan.choices.contains { $0.activations != nil } ? dataset.prefix(512) : nil
@@ -177,6 +193,6 @@ func writeExport(_ plan: Plan, format: Exporter.Format, to path: String, model: 
         let report = try Exporter.export(model: model, plan: plan, format: format, to: path, calibration: calibration)
         return .exported(ExportOutcome(path: path, format: format, bytes: report.bytes, warnings: report.warnings))
     } catch {
-        return .fileFailed(message: QScopeError.message(for: error))
+        return .exportFailed(message: QScopeError.message(for: error))
     }
 }

@@ -66,4 +66,16 @@ public struct AppState: Equatable, Sendable {
 
     /// True when the shown accuracy is for the plan on screen.
     public var evaluationIsCurrent: Bool { evaluation?.plan == plan }
+
+    /// The keymap contexts that receive keys now, in the order they are asked: an open overlay
+    /// alone, else the Compare view (while open) before the Layers table, allocation and global keys.
+    public var keyContexts: [KeyContext] {
+        switch overlay {
+        case .help?: return [.help]
+        case .prompt?: return [.prompt]
+        case .confirmQuit?: return [.confirmQuit]
+        case .export?: return [.exportDialog]
+        case nil: return (compare != nil ? [.compare] : []) + [.layers, .tradeoff, .global]
+        }
+    }
 }

@@ -10,18 +10,22 @@ public enum Msg: Sendable {
     case engine(EngineEvent)
     /// Progress of the background sensitivity analysis (never touches the plan).
     case sensitivity(SensitivityEvent)
-    /// A `.savePlan` effect succeeded.
+    /// A `.savePlan` effect wrote `plan` (the plan as it was when saved, not necessarily the current one).
     case planSaved(Plan, path: String)
+    /// A `.savePlan` effect failed; `message` is the one-line error (it names the file).
+    case planSaveFailed(message: String)
     /// A `.loadPlan` effect read a plan.
     case planLoaded(Plan, path: String)
-    /// A save or load failed; `message` is the one-line error (it names the file).
-    case fileFailed(message: String)
+    /// A `.loadPlan` effect failed; `message` is the one-line error (it names the file).
+    case planLoadFailed(message: String)
     /// An event of the Compare view's comparison.
     case compare(CompareEvent)
     /// An answer of the allocation or the Trade-off sweep.
     case tradeoff(TradeoffEvent)
-    /// An `.export` effect wrote its file (failures come as `fileFailed`).
+    /// An `.export` effect wrote its file.
     case exported(ExportOutcome)
+    /// An `.export` effect failed; `message` is the one-line error (it names the file).
+    case exportFailed(message: String)
 }
 
 /// What an export wrote, for the notice.
@@ -50,7 +54,10 @@ public enum Effect: Hashable, Sendable {
     case prefetch([Plan])
     /// Start the background sensitivity analysis (once, after the first accuracy result).
     case startSensitivity
+    /// Write `plan` to the plan file `path` (off the UI thread; answered by `.planSaved` or
+    /// `.planSaveFailed`).
     case savePlan(Plan, path: String)
+    /// Read the plan file `path` (off the UI thread; answered by `.planLoaded` or `.planLoadFailed`).
     case loadPlan(path: String)
     /// Switch the backend to theme `index` of `AppState.themeNames` and repaint everything.
     case applyTheme(index: Int)
@@ -66,6 +73,6 @@ public enum Effect: Hashable, Sendable {
     /// Evaluate the Trade-off pane's plans: the uniform ones, and with traces the capped HAWQ sweep
     /// (superseding the sweep before).
     case sweepTradeoff(tracesPerParameter: [Double]?, generation: UInt64)
-    /// Write `plan` as `format` to `path` (off the UI thread; answered by `.exported` or `.fileFailed`).
+    /// Write `plan` as `format` to `path` (off the UI thread; answered by `.exported` or `.exportFailed`).
     case export(Plan, format: Exporter.Format, path: String)
 }

@@ -1,10 +1,10 @@
 import Analysis
 import Executor
 
-// The Compare view and SplitQuant toggle (issue 5): kept out of Reducer.swift so the main reducer
+// The Compare view and SplitQuant toggle: kept out of Reducer.swift so the main reducer
 // only routes to these functions.
 
-/// Keys of the Compare view (`Keymap.compareView`) and the main-view actions `c` and `x`.
+/// The Compare view's actions (the keymap's `.compare` table) and the Layers-table actions `c` and `x`.
 func reduceCompareAction(_ state: inout AppState, _ action: Action) -> [Effect] {
     switch action {
     case .openCompare:

@@ -1,7 +1,7 @@
 import Analysis
 import Executor
 
-// The automatic allocation (`a`), the Trade-off pane (`T`) and the export dialog (`e`) (issue 7):
+// The automatic allocation (`a`), the Trade-off pane (`T`) and the export dialog (`e`):
 // kept out of Reducer.swift, which only routes here.
 
 /// The main-view actions `a`, `T` and `e`.
@@ -149,18 +149,19 @@ func rememberEvaluation(_ state: inout AppState, _ event: EngineEvent) {
     state.tradeoff.remember(TradeoffPoint(source: .session, evaluation: evaluation))
 }
 
-/// Keys of the export dialog: Tab/arrows cycle the format, typing edits the path, Enter writes.
-func reduceExportDialog(_ state: inout AppState, _ dialog: ExportDialog, _ key: Key) -> [Effect] {
-    var dialog = dialog
-    switch key {
-    case .escape, .control("c"), .control("g"):
+/// The export dialog's actions (`.exportDialog` table): Tab/arrows cycle the format, typing edits
+/// the path (`key` is the typed character for `typeText`), Enter writes.
+func reduceExportDialog(_ state: inout AppState, _ action: Action, _ key: Key) -> [Effect] {
+    guard case .export(var dialog)? = state.overlay else { return [] }
+    switch action {
+    case .cancel:
         state.overlay = nil
         return []
-    case .tab, .right, .down:
+    case .nextFormat:
         dialog.cycle(by: 1, modelPath: state.model.path)
-    case .left, .up:
+    case .previousFormat:
         dialog.cycle(by: -1, modelPath: state.model.path)
-    case .enter:
+    case .confirm:
         let path = dialog.path.trimmingSpaces
         guard !path.isEmpty else {
             state.notice = Notice("no path given", isError: true)
@@ -169,13 +170,14 @@ func reduceExportDialog(_ state: inout AppState, _ dialog: ExportDialog, _ key: 
         state.overlay = nil
         state.notice = Notice("exporting \(dialog.format.rawValue) to \(path)…")
         return [.export(state.plan, format: dialog.format, path: path)]
-    case .backspace, .delete:
+    case .deleteBackward:
         if !dialog.path.isEmpty { dialog.path.removeLast() }
         dialog.pathEdited = true
-    case .control("u"):
+    case .clearText:
         dialog.path = ""
         dialog.pathEdited = true
-    case .character(let c):
+    case .typeText:
+        guard case .character(let c) = key else { break }
         dialog.path.append(c)
         dialog.pathEdited = true
     default:
@@ -183,11 +185,4 @@ func reduceExportDialog(_ state: inout AppState, _ dialog: ExportDialog, _ key: 
     }
     state.overlay = .export(dialog)
     return []
-}
-
-/// The notice for a written export: path, format, size and any warnings.
-func reduceExported(_ state: inout AppState, _ outcome: ExportOutcome) {
-    var text = "wrote \(outcome.path) (\(outcome.format.rawValue), \(Text.grouped(outcome.bytes)) bytes)"
-    for warning in outcome.warnings { text += " · warning: " + warning }
-    state.notice = Notice(text)
 }

@@ -7,10 +7,7 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
     switch msg {
     case .key(let key):
         state.notice = nil
-        if let overlay = state.overlay { return reduceOverlay(&state, overlay, key, keymap: keymap) }
-        if state.compare != nil, let action = Keymap.compareView.action(for: key) { return reduceCompareAction(&state, action) }
-        guard let action = keymap.action(for: key) else { return [] }
-        return reduceAction(&state, action) + compareFollowUp(&state)
+        return reduceKey(&state, key, keymap: keymap)
     case .mouse(let event):
         return reduceMouse(&state, event) + compareFollowUp(&state)
     case .compare(let event):
@@ -31,23 +28,33 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
         return tradeoffFollowUp(&state)
     case .tradeoff(let event):
         return reduceTradeoffEvent(&state, event)
+    case .planSaved(let plan, let path):
+        reducePlanSaved(&state, plan, path: path)
+        return []
+    case .planLoaded(let plan, let path):
+        return reducePlanLoaded(&state, plan, path: path)
     case .exported(let outcome):
         reduceExported(&state, outcome)
         return []
-    case .planSaved(let plan, let path):
-        state.savedPlan = plan
-        state.planPath = path
-        state.notice = Notice("saved \(path)")
+    case .planSaveFailed(let message), .planLoadFailed(let message), .exportFailed(let message):
+        reduceFileFailure(&state, message: message)
         return []
-    case .planLoaded(let plan, let path):
-        state.planPath = path
-        state.notice = Notice("opened \(path)")
-        let effects = replacePlan(&state, with: plan) + compareFollowUp(&state)
-        state.savedPlan = plan
-        return effects
-    case .fileFailed(let message):
-        state.notice = Notice(message, isError: true)
-        return []
+    }
+}
+
+/// A key: resolved through the tables of the active contexts (`AppState.keyContexts`) and handed
+/// to the part of the reducer that owns the context that bound it. Unbound keys do nothing.
+func reduceKey(_ state: inout AppState, _ key: Key, keymap: Keymap) -> [Effect] {
+    guard let resolved = keymap.resolve(key, in: state.keyContexts) else { return [] }
+    let action = resolved.action
+    switch resolved.context {
+    case .help: return reduceHelp(&state, action, keymap: keymap)
+    case .prompt: return reducePrompt(&state, action, key)
+    case .confirmQuit: return reduceConfirmQuit(&state, action)
+    case .exportDialog: return reduceExportDialog(&state, action, key)
+    // The Compare view's own keys: moving to another layer there restarts the comparison itself.
+    case .compare: return reduceCompareAction(&state, action)
+    case .layers, .tradeoff, .global: return reduceAction(&state, action) + compareFollowUp(&state)
     }
 }
 
@@ -124,78 +131,12 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .openCompare, .toggleSplit, .compareUp, .compareDown, .compareApply, .closeCompare, .comparePreviousLayer,
          .compareNextLayer:
         return reduceCompareAction(&state, action)
+    case .helpLineUp, .helpLineDown, .helpPageUp, .helpPageDown, .closeHelp, .confirm, .cancel, .deleteBackward,
+         .clearText, .typeText, .nextFormat, .previousFormat, .quitWithoutSaving, .saveBeforeQuit:
+        // Actions of the overlays: only their own tables bind them (Reducer+Overlays.swift).
+        return []
     }
     return []
-}
-
-/// Keys while an overlay is open.
-func reduceOverlay(_ state: inout AppState, _ overlay: Overlay, _ key: Key, keymap: Keymap = .standard) -> [Effect] {
-    switch overlay {
-    case .help:
-        // On a small screen the overlay scrolls; any other key closes it (`q` without quitting).
-        let layout = HelpOverlay.layout(keymap, in: Rect(size: state.size))
-        if layout.scrollable {
-            let page = max(1, layout.visibleRows - 1)
-            let step: Int? = switch key {
-            case .down, .character("j"): 1
-            case .up, .character("k"): -1
-            case .pageDown, .character(" "): page
-            case .pageUp: -page
-            default: nil
-            }
-            if let step {
-                state.helpScroll = min(max(0, state.helpScroll + step), layout.maxScroll)
-                return []
-            }
-        }
-        state.overlay = nil
-        state.helpScroll = 0
-        return []
-    case .confirmQuit:
-        switch key {
-        case .character("y"), .character("Y"):
-            state.overlay = nil
-            state.quitting = true
-            return [.quit]
-        case .character("s"):
-            state.overlay = .prompt(Prompt(.savePlan, text: state.planPath))
-        default:
-            state.overlay = nil
-        }
-        return []
-    case .export(let dialog):
-        return reduceExportDialog(&state, dialog, key)
-    case .prompt(var prompt):
-        switch key {
-        case .escape, .control("c"), .control("g"):
-            state.overlay = nil
-        case .enter:
-            state.overlay = nil
-            if prompt.purpose == .budget { return submitBudget(&state, prompt.text) }
-            let path = prompt.text.trimmingSpaces
-            guard !path.isEmpty else {
-                state.notice = Notice("no path given", isError: true)
-                return []
-            }
-            switch prompt.purpose {
-            case .savePlan: return [.savePlan(state.plan, path: path)]
-            case .loadPlan: return [.loadPlan(path: path)]
-            case .budget: return []
-            }
-        case .backspace, .delete:
-            if !prompt.text.isEmpty { prompt.text.removeLast() }
-            state.overlay = .prompt(prompt)
-        case .control("u"):
-            prompt.text = ""
-            state.overlay = .prompt(prompt)
-        case .character(let c):
-            prompt.text.append(c)
-            state.overlay = .prompt(prompt)
-        default:
-            break
-        }
-        return []
-    }
 }
 
 func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {

@@ -1,24 +1,29 @@
-/// The `?` overlay: every binding of the keymap, grouped, generated from the same table the reducer
-/// uses.
+/// The `?` overlay: every context's table of the keymap under its heading, generated from the same
+/// tables the reducer resolves keys with.
 ///
 /// It fits any screen from the minimum size up: one column when it is tall enough, else two columns
-/// split at a group boundary when they fit side by side, else one column that scrolls (↑/↓, PgUp/PgDn)
-/// with the visible range in the bottom hint.
+/// split between two contexts when they fit side by side, else one column that scrolls (↑/↓,
+/// PgUp/PgDn) with the visible range in the bottom hint.
 enum HelpOverlay {
-    typealias Line = (keys: String, help: String)
+    /// One line of the overlay: a context's heading, a binding (keys and help) or a blank separator.
+    struct Line: Equatable {
+        enum Kind { case heading, binding, blank }
+        var kind: Kind
+        var keys = ""
+        var help = ""
+
+        static let blank = Line(kind: .blank)
+    }
 
     static func lines(_ keymap: Keymap) -> [Line] {
         var out: [Line] = []
-        var group = ""
-        for binding in keymap.bindings + Keymap.compareView.bindings {
-            if binding.group != group {
-                if !out.isEmpty { out.append(("", "")) }
-                group = binding.group
-            }
-            out.append((binding.keys.map(\.displayName).joined(separator: " "), binding.help))
+        for table in keymap.tables {
+            if !out.isEmpty { out.append(.blank) }
+            out.append(Line(kind: .heading, help: table.context.title))
+            out += table.entries.map { Line(kind: .binding, keys: $0.keys, help: $0.help) }
         }
-        out.append(("", ""))
-        out.append(("mouse", "click selects a layer, wheel scrolls"))
+        out.append(.blank)
+        out.append(Line(kind: .binding, keys: "mouse", help: "click selects a layer, wheel scrolls"))
         return out
     }
 
@@ -32,8 +37,14 @@ enum HelpOverlay {
         var maxScroll: Int
     }
 
+    /// The widths of a column's keys and help; a heading starts at the keys and may reach into the
+    /// help's width, which grows when the heading is longer than both.
     static func columnWidth(_ lines: [Line]) -> (keys: Int, help: Int) {
-        (lines.map { DisplayWidth.of($0.keys) }.max() ?? 0, lines.map { DisplayWidth.of($0.help) }.max() ?? 0)
+        let bindings = lines.filter { $0.kind == .binding }
+        let keys = bindings.map { DisplayWidth.of($0.keys) }.max() ?? 0
+        let help = bindings.map { DisplayWidth.of($0.help) }.max() ?? 0
+        let heading = lines.filter { $0.kind == .heading }.map { DisplayWidth.of($0.help) }.max() ?? 0
+        return (keys, max(help, heading - keys - 2))
     }
 
     static func layout(_ keymap: Keymap, in area: Rect) -> Layout {
@@ -45,9 +56,11 @@ enum HelpOverlay {
             return Layout(columns: [content], visibleRows: content.count, scrollable: false,
                           rect: area.centred(width: singleWidth, height: content.count + 4), maxScroll: 0)
         }
-        // Two columns: split at the group boundary (a blank line) closest to the middle.
-        let blanks = content.indices.filter { content[$0].keys.isEmpty && content[$0].help.isEmpty }
-        if let split = blanks.min(by: { abs($0 - content.count / 2) < abs($1 - content.count / 2) }) {
+        // Two columns, split at a blank line between two contexts: the split with the shorter
+        // taller column that fits.
+        let splits = content.indices.filter { content[$0].kind == .blank }
+            .sorted { max($0, content.count - 1 - $0) < max($1, content.count - 1 - $1) }
+        for split in splits {
             let left = Array(content[..<split]), right = Array(content[(split + 1)...])
             let (l, r) = (columnWidth(left), columnWidth(right))
             let width = l.keys + l.help + r.keys + r.help + 13
@@ -74,9 +87,17 @@ enum HelpOverlay {
             let (keyWidth, helpWidth) = columnWidth(column)
             for (row, line) in column.dropFirst(scroll).prefix(layout.visibleRows).enumerated() {
                 let y = inner.y + 1 + row
-                buffer.put(Text.pad(line.keys, to: keyWidth, alignRight: true), x: x, y: y, style: Style(.accent),
-                           maxWidth: inner.maxX - x)
-                buffer.put(line.help, x: x + keyWidth + 2, y: y, style: .overlay, maxWidth: inner.maxX - x - keyWidth - 2)
+                switch line.kind {
+                case .blank:
+                    break
+                case .heading:
+                    buffer.put(line.help, x: x, y: y, style: Style(.accent, attributes: .bold), maxWidth: inner.maxX - x)
+                case .binding:
+                    buffer.put(Text.pad(line.keys, to: keyWidth, alignRight: true), x: x, y: y, style: Style(.accent),
+                               maxWidth: inner.maxX - x)
+                    buffer.put(line.help, x: x + keyWidth + 2, y: y, style: .overlay,
+                               maxWidth: inner.maxX - x - keyWidth - 2)
+                }
             }
             x += keyWidth + helpWidth + 6
         }
