@@ -38,9 +38,9 @@ public final class BackgroundSensitivity: @unchecked Sendable {
     private var waiting = false
     private var finished = false
 
-    /// The settings the workbench uses: design.md §6 (512 samples or all there are, tolerance 2 %,
-    /// 32 to 200 probes), one thread, small probe batches (a pending evaluation waits at most one
-    /// batch) and a 256 MiB memory budget for the reverse-mode passes.
+    /// The settings the workbench uses: the estimator's defaults (512 samples or all there are,
+    /// tolerance 2 %, 32 to 200 probes), one thread, small probe batches (a pending evaluation waits
+    /// at most one batch) and a 256 MiB memory budget for the reverse-mode passes.
     public static func workbenchOptions(sampleCount: Int) -> HessianOptions {
         var options = HessianOptions()
         options.samples = max(1, min(options.samples, sampleCount))
@@ -98,6 +98,17 @@ public final class BackgroundSensitivity: @unchecked Sendable {
         return waiting
     }
 
+    /// Blocks until the analysis thread is held back by a pending evaluation (true) or has returned
+    /// without being held back, or was never started (false); for tests, which thereby need no timing. Once it returns
+    /// true the thread stays parked, posting nothing, until `setEvaluationPending(false)` or
+    /// `cancel()`.
+    public func waitUntilWaitingForEvaluation() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while started && !waiting && !finished { condition.wait() }
+        return waiting
+    }
+
     /// True once the thread has returned (finished, failed or cancelled).
     public var isFinished: Bool {
         condition.lock()
@@ -140,7 +151,11 @@ public final class BackgroundSensitivity: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while pending && !cancelled {
-            waiting = true
+            if !waiting {
+                waiting = true
+                // Wakes `waitUntilWaitingForEvaluation`.
+                condition.broadcast()
+            }
             condition.wait()
         }
         waiting = false

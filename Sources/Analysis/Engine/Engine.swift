@@ -4,13 +4,13 @@ import Synchronization
 /// The background worker the workbench talks to: evaluates the latest plan, and only that.
 ///
 /// - Latest wins: `submit` cancels whatever evaluation is pending or running, then starts one for
-///   the new plan. At most one evaluation is alive at a time (the previous task is awaited before
-///   the next one touches the evaluator).
+///   the new plan. At most one evaluation is alive at a time (the previous one has returned before
+///   the next one touches the evaluator). The requests run on a `LatestWinsJob`.
 /// - Debounce: each evaluation first sleeps `debounce` on the injected clock, so a burst of edits
 ///   (key repeat) costs one evaluation; cancelling during the sleep is free. A plan whose result
 ///   the evaluator already holds (`isCached`: undo, redo, a prefetched edit) skips the wait.
-/// - A cancelled evaluation publishes nothing after its cancellation: no `.progress`, `.finished`
-///   or `.failed` (checked before every `post`).
+/// - A cancelled or superseded evaluation publishes nothing after its cancellation: no
+///   `.progress`, `.finished` or `.failed` (every event goes through the job's generation gate).
 /// - Prefetch: while idle, likely next plans can be evaluated ahead (`prefetch`), silently, between
 ///   the evaluator's own idle work (`IdleWork`: for `PlanEvaluator`, saving boundaries of the
 ///   current plan and reserving boundary memory after them). A submit of the plan a prefetch is
@@ -40,14 +40,11 @@ public actor Engine {
             self.after = after
         }
     }
-    private let clock: any Clock<Duration>
-    private let debounce: Duration
-    private let post: @Sendable (EngineEvent) -> Void
-    private var current: Task<Void, Never>?
+    /// The requested evaluations: latest wins, debounced, gated by generation.
+    private let requests: LatestWinsJob<EngineEvent>
     /// Speculative evaluations started by `prefetch`; a `submit` cancels them, unless it adopts the
     /// plan in flight.
     private var speculation: (task: Task<Void, Never>, control: SpeculationControl)?
-    private var latestGeneration: UInt64?
 
     /// - Parameters:
     ///   - speculate: how a prefetch evaluates; nil: `evaluate` with its result dropped.
@@ -58,13 +55,13 @@ public actor Engine {
                 evaluate: @escaping Evaluate, speculate: Speculate? = nil,
                 idle: IdleWork = IdleWork(), isCached: @escaping @Sendable (Plan) async -> Bool = { _ in false },
                 post: @escaping @Sendable (EngineEvent) -> Void) {
-        self.clock = clock
-        self.debounce = debounce
+        self.requests = LatestWinsJob(clock: clock, debounce: debounce, failure: { generation, message in
+            .failed(generation: generation, message: message)
+        }, post: post)
         self.evaluate = evaluate
         self.speculate = speculate ?? { plan in _ = try await evaluate(plan) { _, _ in } }
         self.idle = idle
         self.isCached = isCached
-        self.post = post
     }
 
     /// An engine backed by a `PlanEvaluator`.
@@ -90,37 +87,22 @@ public actor Engine {
     /// Starts evaluating `plan` as request `generation`, cancelling the previous request. A request
     /// older than one already submitted is ignored (callers may reach the actor out of order).
     public func submit(_ plan: Plan, generation: UInt64) {
-        if let latestGeneration, generation <= latestGeneration { return }
-        latestGeneration = generation
-        let previous = current
-        previous?.cancel()
+        guard requests.accepts(generation) else { return }
         let speculative = speculation?.task
         if let speculation, !speculation.control.adopt(plan) {
             speculation.task.cancel()
             self.speculation = nil
         }
-        let (clock, debounce, evaluate, post, isCached) = (self.clock, self.debounce, self.evaluate, self.post, self.isCached)
-        current = Task {
-            // Wait until superseded and speculative work has stopped touching the evaluator.
-            await previous?.value
-            await speculative?.value
-            do {
-                if debounce > .zero, await !isCached(plan) { try await clock.sleep(for: debounce) }
-                try Task.checkCancellation()
-                post(.started(generation: generation))
-                let result = try await evaluate(plan) { done, total in
-                    if !Task.isCancelled { post(.progress(generation: generation, done: done, total: total)) }
-                }
-                try Task.checkCancellation()
-                post(.finished(generation: generation, result))
-            } catch is CancellationError {
-                // Superseded: publish nothing.
-            } catch {
-                if !Task.isCancelled {
-                    let message = QScopeError.message(for: error)
-                    post(.failed(generation: generation, message: message))
-                }
+        let (evaluate, isCached) = (self.evaluate, self.isCached)
+        // Waits for the speculative work too: it must have stopped touching the evaluator (an
+        // adopted prefetch has then cached the plan, so the debounce is skipped).
+        requests.submit(generation: generation, waitingFor: speculative.map { [$0] } ?? [],
+                        skipDebounce: { await isCached(plan) }) { job in
+            job.post(.started(generation: generation))
+            let result = try await evaluate(plan) { done, total in
+                job.post(.progress(generation: generation, done: done, total: total))
             }
+            job.post(.finished(generation: generation, result))
         }
     }
 
@@ -131,7 +113,7 @@ public actor Engine {
         let previous = speculation
         // An adopted prefetch is finishing a requested plan and stops after it: let it.
         if let previous, !previous.control.isAdopted { previous.task.cancel() }
-        let running = current
+        let running = requests.newestTask
         let (speculate, idle) = (self.speculate, self.idle)
         let control = SpeculationControl()
         let task = Task {
@@ -150,13 +132,13 @@ public actor Engine {
 
     /// Cancels the pending or running evaluation (it publishes nothing more) and any prefetch.
     public func cancel() {
-        current?.cancel()
+        requests.cancel()
         speculation?.task.cancel()
     }
 
     /// Waits until the current evaluation and any prefetch have finished or stopped; for tests.
     public func settle() async {
-        await current?.value
+        await requests.settle()
         await speculation?.task.value
     }
 }

@@ -5,11 +5,12 @@ import Kernels
 /// other layers FP32, exactly the rows of `qscope compare --layer`), one row at a time, off the UI
 /// thread.
 ///
-/// - Latest wins: `start` cancels the comparison running before it; a cancelled comparison
-///   publishes nothing after its cancellation (checked before every `post`), so a row of an old
-///   layer can never land in a new table. `cancel` stops it when the user leaves the view.
-///   Cancellation takes effect between rows (a row's quantize-and-evaluate is not interrupted, ~1 s
-///   on the sample models), and the next comparison starts only after the old one has stopped.
+/// - Latest wins (a `LatestWinsJob`): `start` cancels the comparison running before it; a cancelled
+///   comparison publishes nothing after its cancellation (every event goes through the job's
+///   generation gate), so a row of an old layer can never land in a new table. `cancel` stops it
+///   when the user leaves the view. Cancellation takes effect between rows (a row's
+///   quantize-and-evaluate is not interrupted, ~1 s on the sample models), and the next comparison
+///   starts only after the old one has stopped.
 /// - Rows run in order, each on all cores (`row` gets the thread count), and are published as they
 ///   finish, so the table fills in row by row.
 /// - The heavy pieces are computed once and kept: the FP32 baseline (with logits, for the output
@@ -21,9 +22,7 @@ public actor LayerCompareEngine {
 
     private let specs: @Sendable (Int) throws -> [QuantizerSpec]
     private let row: RowFunction
-    private let post: @Sendable (CompareEvent) -> Void
-    private var current: Task<Void, Never>?
-    private var latestGeneration: UInt64?
+    private let comparisons: LatestWinsJob<CompareEvent>
 
     /// - Parameters:
     ///   - specs: the specs for a bit-width (default `QuantizerComparison.specs(bits:)`).
@@ -33,7 +32,9 @@ public actor LayerCompareEngine {
                 row: @escaping RowFunction, post: @escaping @Sendable (CompareEvent) -> Void) {
         self.specs = specs
         self.row = row
-        self.post = post
+        self.comparisons = LatestWinsJob(failure: { generation, message in
+            .failed(generation: generation, message: message)
+        }, post: post)
     }
 
     /// An engine on the evaluator's model and data: rows by `QuantizerComparison` (batches of
@@ -49,40 +50,24 @@ public actor LayerCompareEngine {
     /// Starts comparing layer `layer` at `bits` as request `generation`, cancelling the previous
     /// request; an older generation than one already started is ignored.
     public func start(layer: Int, bits: Int, generation: UInt64) {
-        if let latestGeneration, generation <= latestGeneration { return }
-        latestGeneration = generation
-        let previous = current
-        previous?.cancel()
-        let (specs, row, post) = (self.specs, self.row, self.post)
-        current = Task {
-            await previous?.value
-            do {
-                let list = try specs(bits)
-                try Task.checkCancellation()
-                post(.started(generation: generation, layer: layer, bits: bits, quantizers: list.map(\.description)))
-                for (index, spec) in list.enumerated() {
-                    try Task.checkCancellation()
-                    let result = try await row(spec, layer)
-                    try Task.checkCancellation()
-                    post(.row(generation: generation, index: index, result))
-                }
-                try Task.checkCancellation()
-                post(.finished(generation: generation))
-            } catch is CancellationError {
-                // Superseded or closed: publish nothing.
-            } catch {
-                if !Task.isCancelled {
-                    post(.failed(generation: generation, message: QScopeError.message(for: error)))
-                }
+        let (specs, row) = (self.specs, self.row)
+        comparisons.submit(generation: generation) { job in
+            let list = try specs(bits)
+            job.post(.started(generation: generation, layer: layer, bits: bits, quantizers: list.map(\.description)))
+            for (index, spec) in list.enumerated() {
+                try job.checkCancellation()
+                let result = try await row(spec, layer)
+                job.post(.row(generation: generation, index: index, result))
             }
+            job.post(.finished(generation: generation))
         }
     }
 
     /// Stops the running comparison; it publishes nothing more.
-    public func cancel() { current?.cancel() }
+    public func cancel() { comparisons.cancel() }
 
     /// Waits until the current comparison has finished or stopped; for tests.
-    public func settle() async { await current?.value }
+    public func settle() async { await comparisons.settle() }
 }
 
 /// The comparison, its FP32 baseline and the Fisher diagonal, made on first use and kept.

@@ -4,15 +4,18 @@ import Foundation
 /// The workbench's worker for the HAWQ allocation (`a`) and the Trade-off pane's sweep, off the UI
 /// thread.
 ///
-/// - Two independent lanes, each latest wins: `allocate` cancels the allocation before it, `sweep`
-///   the sweep before it. A cancelled request publishes nothing after its cancellation (checked
-///   before every `post`), and the next request of a lane starts only after the old one stopped.
+/// - Two independent lanes (each a `LatestWinsJob`), each latest wins: `allocate` cancels the
+///   allocation before it, `sweep` the sweep before it. A request whose generation is not newer
+///   than its lane's latest is ignored. A cancelled request publishes nothing after its
+///   cancellation (every event goes through the lane's generation gate), and the next request of a
+///   lane starts only after the old one stopped.
 /// - The allocation is `HAWQAllocation.allocate`, the function `qscope search --method hawq` runs,
 ///   on the candidates of `search`'s defaults (`BitWidthList.defaultWidths`, `intB`), so the
 ///   workbench's plan for a budget equals the command's for the same traces.
 /// - A sweep evaluates the uniform plans first (they need no traces), then, given traces, the
 ///   HAWQ-optimal plans of every budget thinned to `maxHAWQPlans` (`ParetoSweep.schedule`); each
 ///   point is published as soon as it is evaluated. Cancellation takes effect between evaluations.
+///   The sweep's time (`sweepFinished`) is read on the injected clock.
 public actor TradeoffEngine {
     public typealias Allocate = @Sendable (SizeBudget, [Double]) async throws -> HAWQAllocation.Result
     /// The plans of a sweep for these traces (nil: uniform plans only), in evaluation order.
@@ -39,26 +42,32 @@ public actor TradeoffEngine {
     private let allocateFunction: Allocate
     private let schedule: Schedule
     private let evaluate: Evaluate
-    private let post: @Sendable (TradeoffEvent) -> Void
-    private var allocation: Task<Void, Never>?
-    private var sweeping: Task<Void, Never>?
+    private let allocations: LatestWinsJob<TradeoffEvent>
+    private let sweeps: LatestWinsJob<TradeoffEvent>
 
-    /// - Parameter post: called from the engine's tasks (any thread) with each event.
-    public init(allocate: @escaping Allocate, schedule: @escaping Schedule, evaluate: @escaping Evaluate,
-                post: @escaping @Sendable (TradeoffEvent) -> Void) {
+    /// - Parameters:
+    ///   - clock: what the sweep's time is read on.
+    ///   - post: called from the engine's tasks (any thread) with each event.
+    public init(clock: any Clock<Duration> = ContinuousClock(), allocate: @escaping Allocate, schedule: @escaping Schedule,
+                evaluate: @escaping Evaluate, post: @escaping @Sendable (TradeoffEvent) -> Void) {
         self.allocateFunction = allocate
         self.schedule = schedule
         self.evaluate = evaluate
-        self.post = post
+        self.allocations = LatestWinsJob(clock: clock, failure: { generation, message in
+            .allocationFailed(generation: generation, message: message)
+        }, post: post)
+        self.sweeps = LatestWinsJob(clock: clock, failure: { generation, message in
+            .sweepFailed(generation: generation, message: message)
+        }, post: post)
     }
 
     /// An engine on the evaluator's model: candidates of `bitWidths` × `family` (built once, on
     /// first use), plans evaluated by `evaluator` (the engine's, so its caches are shared).
     public init(evaluator: PlanEvaluator, bitWidths: [Int] = BitWidthList.defaultWidths,
                 family: QuantizerFamilyTemplate = .integer, maxHAWQPlans: Int = TradeoffEngine.defaultMaxHAWQPlans,
-                post: @escaping @Sendable (TradeoffEvent) -> Void) {
+                clock: any Clock<Duration> = ContinuousClock(), post: @escaping @Sendable (TradeoffEvent) -> Void) {
         let table = CandidateTable(model: evaluator.model, bitWidths: bitWidths, family: family)
-        self.init(allocate: { budget, traces in
+        self.init(clock: clock, allocate: { budget, traces in
             try HAWQAllocation.allocate(candidates: try table.candidates(), tracesPerParameter: traces, budget: budget)
         }, schedule: { traces in
             try table.schedule(traces: traces, maxHAWQPlans: maxHAWQPlans)
@@ -70,61 +79,39 @@ public actor TradeoffEngine {
     /// Allocates for `budget` from these traces (one per layer) as request `generation`, cancelling
     /// the allocation before it.
     public func allocate(budget: SizeBudget, tracesPerParameter: [Double], generation: UInt64) {
-        let previous = allocation
-        previous?.cancel()
-        let (allocate, post) = (allocateFunction, self.post)
-        allocation = Task {
-            await previous?.value
-            guard !Task.isCancelled else { return }
-            do {
-                let result = try await allocate(budget, tracesPerParameter)
-                try Task.checkCancellation()
-                post(.allocated(generation: generation, result))
-            } catch is CancellationError {
-            } catch {
-                if !Task.isCancelled { post(.allocationFailed(generation: generation, message: QScopeError.message(for: error))) }
-            }
+        let allocate = allocateFunction
+        allocations.submit(generation: generation) { job in
+            let result = try await allocate(budget, tracesPerParameter)
+            job.post(.allocated(generation: generation, result))
         }
     }
 
     /// Evaluates the sweep's plans for these traces (nil: the uniform plans only) as request
     /// `generation`, cancelling the sweep before it.
     public func sweep(tracesPerParameter: [Double]?, generation: UInt64) {
-        let previous = sweeping
-        previous?.cancel()
-        let (schedule, evaluate, post) = (self.schedule, self.evaluate, self.post)
-        sweeping = Task {
-            await previous?.value
-            let start = DispatchTime.now().uptimeNanoseconds
-            do {
-                try Task.checkCancellation()
-                let planned = try await schedule(tracesPerParameter)
-                try Task.checkCancellation()
-                post(.sweepPlanned(generation: generation, hawq: planned.hawq, distinct: planned.distinct, total: planned.plans.count))
-                for (done, entry) in planned.plans.enumerated() {
-                    try Task.checkCancellation()
-                    let evaluation = try await evaluate(entry.plan)
-                    try Task.checkCancellation()
-                    post(.sweepPoint(generation: generation, TradeoffPoint(source: entry.source, evaluation: evaluation), done: done + 1))
-                }
-                post(.sweepFinished(generation: generation, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            } catch is CancellationError {
-            } catch {
-                if !Task.isCancelled { post(.sweepFailed(generation: generation, message: QScopeError.message(for: error))) }
+        let (schedule, evaluate) = (self.schedule, self.evaluate)
+        sweeps.submit(generation: generation) { job in
+            let planned = try await schedule(tracesPerParameter)
+            job.post(.sweepPlanned(generation: generation, hawq: planned.hawq, distinct: planned.distinct, total: planned.plans.count))
+            for (done, entry) in planned.plans.enumerated() {
+                try job.checkCancellation()
+                let evaluation = try await evaluate(entry.plan)
+                job.post(.sweepPoint(generation: generation, TradeoffPoint(source: entry.source, evaluation: evaluation), done: done + 1))
             }
+            job.post(.sweepFinished(generation: generation, seconds: job.elapsed.inSeconds))
         }
     }
 
     /// Stops both lanes (they publish nothing more).
     public func cancel() {
-        allocation?.cancel()
-        sweeping?.cancel()
+        allocations.cancel()
+        sweeps.cancel()
     }
 
     /// Waits until both lanes have finished or stopped; for tests.
     public func settle() async {
-        await allocation?.value
-        await sweeping?.value
+        await allocations.settle()
+        await sweeps.settle()
     }
 }
 

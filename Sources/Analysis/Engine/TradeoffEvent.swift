@@ -48,6 +48,15 @@ public enum TradeoffEvent: Hashable, Sendable {
     case sweepPlanned(generation: UInt64, hawq: Int, distinct: Int, total: Int)
     /// One more evaluated plan of the sweep (`done` of the planned total).
     case sweepPoint(generation: UInt64, TradeoffPoint, done: Int)
+    /// Every planned point is published; `seconds` is the sweep's time on the engine's clock.
     case sweepFinished(generation: UInt64, seconds: Double)
     case sweepFailed(generation: UInt64, message: String)
+
+    public var generation: UInt64 {
+        switch self {
+        case .allocated(let g, _), .allocationFailed(let g, _), .sweepPlanned(let g, _, _, _), .sweepPoint(let g, _, _),
+             .sweepFinished(let g, _), .sweepFailed(let g, _):
+            return g
+        }
+    }
 }

@@ -33,17 +33,7 @@ struct BackgroundSensitivityTests {
         return options
     }
 
-    /// Polls `condition` every 5 ms for up to 30 s.
-    static func eventually(_ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(30)
-        while !condition() {
-            if Date() > deadline { return false }
-            usleep(5_000)
-        }
-        return true
-    }
-
-    @Test("workbench settings: design.md §6 defaults, at most the data's samples, one thread")
+    @Test("workbench settings: the estimator's defaults, at most the data's samples, one thread")
     func workbenchOptions() {
         let options = BackgroundSensitivity.workbenchOptions(sampleCount: 300)
         #expect(options.samples == 300)
@@ -73,14 +63,13 @@ struct BackgroundSensitivityTests {
         #expect(activations.allSatisfy { $0.1.samples == 64 })
         #expect(outliers.map(\.1) == (try OutlierClusters.compute(model: model)))
         // Cheap parts first: every cluster and statistic arrives before the first trace.
-        let firstTrace = events.firstIndex { event -> Bool in if case .hessian = event { return true } else { return false } }!
-        let lastCheap = events.lastIndex { event -> Bool in if case .activations = event { return true } else { return false } }!
+        let firstTrace = try #require(events.firstIndex { event -> Bool in if case .hessian = event { return true } else { return false } })
+        let lastCheap = try #require(events.lastIndex { event -> Bool in if case .activations = event { return true } else { return false } })
         #expect(lastCheap < firstTrace)
-        guard case .started(let samples, let maxProbes, let tolerance)? = recorder.all.first else {
-            Issue.record("first event is not .started: \(recorder.all)")
-            return
-        }
-        #expect(samples == 32 && maxProbes == 8 && tolerance == 0)
+        let started = try #require(events.first.flatMap { event -> (samples: Int, maxProbes: Int, tolerance: Double)? in
+            if case .started(let samples, let maxProbes, let tolerance) = event { return (samples, maxProbes, tolerance) } else { return nil }
+        }, "first event is not .started: \(events)")
+        #expect(started.samples == 32 && started.maxProbes == 8 && started.tolerance == 0)
         let reports = recorder.reports
         #expect(reports.map(\.probes) == [2, 4, 6, 8, 8])
         #expect(reports.dropLast().allSatisfy { $0.partial })
@@ -96,9 +85,10 @@ struct BackgroundSensitivityTests {
         let analysis = BackgroundSensitivity(model: model, data: data, options: Self.options, niceness: 0) { recorder.post($0) }
         analysis.setEvaluationPending(true)
         analysis.start()
-        #expect(Self.eventually { analysis.isWaitingForEvaluation })
-        usleep(100_000)
-        #expect(recorder.reports.isEmpty)
+        // Parked before its first step; it stays parked (no timer involved) until released.
+        #expect(analysis.waitUntilWaitingForEvaluation())
+        #expect(analysis.isWaitingForEvaluation)
+        #expect(recorder.all.isEmpty)
         #expect(!analysis.isFinished)
         analysis.setEvaluationPending(false)
         analysis.waitUntilFinished()
@@ -113,7 +103,7 @@ struct BackgroundSensitivityTests {
         let analysis = BackgroundSensitivity(model: model, data: data, options: Self.options, niceness: 0) { recorder.post($0) }
         analysis.setEvaluationPending(true)
         analysis.start()
-        #expect(Self.eventually { analysis.isWaitingForEvaluation })
+        #expect(analysis.waitUntilWaitingForEvaluation())
         analysis.cancel()
         analysis.waitUntilFinished()
         #expect(recorder.all.isEmpty)
@@ -128,10 +118,9 @@ struct BackgroundSensitivityTests {
         let analysis = BackgroundSensitivity(model: model, data: data, options: options, niceness: 0) { recorder.post($0) }
         analysis.start()
         analysis.waitUntilFinished()
-        guard case .failed(let message)? = recorder.all.last else {
-            Issue.record("no .failed event: \(recorder.all)")
-            return
-        }
+        let message = try #require(recorder.all.last.flatMap { event -> String? in
+            if case .failed(let message) = event { return message } else { return nil }
+        }, "no .failed event: \(recorder.all)")
         #expect(message.contains("larger than the data"))
     }
 }

@@ -201,6 +201,27 @@ struct EngineTests {
         #expect(log.all.last == .finished(generation: 2, Self.fakeResult(Self.plan(3))))
     }
 
+    @Test("a stale generation (older than the latest submitted) is dropped: it neither runs nor stops the latest")
+    func staleGenerationDropped() async {
+        let log = EventLog(), calls = Calls()
+        let entered = Gate(), resume = Gate()
+        let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, _ in
+            calls.append(plan)
+            entered.open()
+            await resume.wait()
+            try Task.checkCancellation()
+            return Self.fakeResult(plan)
+        }, post: log.append)
+        await engine.submit(Self.plan(4), generation: 5)
+        await entered.wait()
+        await engine.submit(Self.plan(8), generation: 4)  // reached the engine late
+        await engine.submit(Self.plan(8), generation: 5)  // a repeat of the live generation
+        resume.open()
+        await engine.settle()
+        #expect(calls.all == [Self.plan(4)])
+        #expect(log.all == [.started(generation: 5), .finished(generation: 5, Self.fakeResult(Self.plan(4)))])
+    }
+
     @Test("an evaluation error is published as one failed event")
     func failure() async {
         let log = EventLog()

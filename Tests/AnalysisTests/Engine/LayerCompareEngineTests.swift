@@ -67,6 +67,31 @@ struct LayerCompareEngineTests {
         #expect(log.all == [.started(generation: 7, layer: 2, bits: 4, quantizers: ["int4", "int3"])])
     }
 
+    @Test("a stale generation (older than the latest started) is dropped: it neither runs nor stops the latest")
+    func staleGenerationDropped() async {
+        let log = EventLog()
+        let entered = Gate(), resume = Gate()
+        let layers = Mutex<[Int]>([])
+        let engine = LayerCompareEngine(specs: { _ in [.int(4)] }, row: { spec, layer in
+            layers.withLock { $0.append(layer) }
+            entered.open()
+            await resume.wait()
+            try Task.checkCancellation()
+            return Self.row(spec, layer: layer)
+        }, post: log.append)
+        await engine.start(layer: 3, bits: 4, generation: 9)
+        await entered.wait()
+        await engine.start(layer: 0, bits: 4, generation: 8)  // reached the engine late
+        resume.open()
+        await engine.settle()
+        #expect(layers.withLock { $0 } == [3])
+        #expect(log.all == [
+            .started(generation: 9, layer: 3, bits: 4, quantizers: ["int4"]),
+            .row(generation: 9, index: 0, Self.row(.int(4), layer: 3)),
+            .finished(generation: 9),
+        ])
+    }
+
     @Test("bad bits fail with one message")
     func failure() async throws {
         let log = EventLog()

@@ -70,7 +70,7 @@ struct TradeoffEngineTests {
     }
 
     @Test("a superseded sweep publishes no more points; the new one publishes all of its own")
-    func supersededSweep() async {
+    func supersededSweep() async throws {
         let log = EventLog()
         let entered = Mutex<Bool>(false)
         let plans = [8, 4, 2].map { (source: TradeoffPoint.Source.uniform, plan: Self.plan($0)) }
@@ -98,7 +98,64 @@ struct TradeoffEngineTests {
                                                          .sweepPoint(generation: 2, point8, done: 1),
                                                          .sweepPoint(generation: 2, point4, done: 2)])
         #expect(events.count == 6)
-        if case .sweepFinished(let generation, _) = events.last { #expect(generation == 2) } else { Issue.record("no finish") }
+        let finished = try #require(events.last.flatMap { event -> UInt64? in
+            if case .sweepFinished(let generation, _) = event { return generation } else { return nil }
+        }, "no finish")
+        #expect(finished == 2)
+    }
+
+    @Test("a stale generation (older than its lane's latest) is dropped: it neither runs nor stops the latest")
+    func staleGenerationDropped() async {
+        let log = EventLog()
+        let allocating = Gate(), sweeping = Gate(), resume = Gate()
+        let budgets = Mutex<[SizeBudget]>([]), sweeps = Mutex<[[Double]?]>([])
+        let engine = TradeoffEngine(allocate: { budget, _ in
+            budgets.withLock { $0.append(budget) }
+            allocating.open()
+            await resume.wait()
+            try Task.checkCancellation()
+            return Self.result(4)
+        }, schedule: { traces in
+            sweeps.withLock { $0.append(traces) }
+            sweeping.open()
+            await resume.wait()
+            try Task.checkCancellation()
+            return TradeoffEngine.SweepSchedule(plans: [], hawq: 0, distinct: 0)
+        }, evaluate: { Self.evaluation($0) }, post: log.append)
+        await engine.allocate(budget: .averageBits(4), tracesPerParameter: [1, 1], generation: 3)
+        await engine.sweep(tracesPerParameter: nil, generation: 7)
+        await allocating.wait()
+        await sweeping.wait()
+        // Reached the engine late; the other lane's generations do not count.
+        await engine.allocate(budget: .averageBits(2), tracesPerParameter: [1, 1], generation: 2)
+        await engine.sweep(tracesPerParameter: [1, 1], generation: 6)
+        resume.open()
+        await engine.settle()
+        #expect(budgets.withLock { $0 } == [.averageBits(4)])
+        #expect(sweeps.withLock { $0 } == [nil])
+        let events = log.all
+        #expect(events.filter { $0.generation != 3 && $0.generation != 7 }.isEmpty)
+        #expect(events.contains(.allocated(generation: 3, Self.result(4))))
+        #expect(events.contains(.sweepPlanned(generation: 7, hawq: 0, distinct: 0, total: 0)))
+    }
+
+    @Test("the sweep's time is read on the injected clock")
+    func sweepTimeOnInjectedClock() async throws {
+        let clock = ManualClock()
+        let log = EventLog()
+        let plans = [8, 4].map { (source: TradeoffPoint.Source.uniform, plan: Self.plan($0)) }
+        let engine = TradeoffEngine(clock: clock, allocate: { _, _ in Self.result(4) }, schedule: { _ in
+            TradeoffEngine.SweepSchedule(plans: plans, hawq: 0, distinct: 0)
+        }, evaluate: { plan in
+            clock.advance(by: .milliseconds(750))  // each evaluation "takes" 0.75 s
+            return Self.evaluation(plan)
+        }, post: log.append)
+        await engine.sweep(tracesPerParameter: nil, generation: 1)
+        await engine.settle()
+        let seconds = try #require(log.all.last.flatMap { event -> Double? in
+            if case .sweepFinished(1, let seconds) = event { return seconds } else { return nil }
+        }, "the sweep did not finish: \(log.all)")
+        #expect(seconds == 1.5)
     }
 
     @Test("cancel stops both lanes: nothing more is published")
@@ -158,13 +215,9 @@ struct TradeoffEngineTests {
         let problem = AllocationProblem(layers: layers)
         let parameters = layers.reduce(0) { $0 + $1.parameters }
         for (i, budget) in budgets.enumerated() {
-            guard case .allocated(let generation, let workbench)? = answers.first(where: {
-                if case .allocated(let g, _) = $0 { return g == UInt64(i + 1) } else { return false }
-            }) else {
-                Issue.record("no allocation for \(budget)")
-                continue
-            }
-            #expect(generation == UInt64(i + 1))
+            let workbench = try #require(answers.lazy.compactMap { event -> HAWQAllocation.Result? in
+                if case .allocated(let g, let result) = event, g == UInt64(i + 1) { return result } else { return nil }
+            }.first, "no allocation for \(budget)")
             let search = try Self.searchCommandPlan(model: model, traces: traces, budget: budget)
             #expect(workbench == search, "\(budget)")
             let budgetBits = budget.bits(parameters: parameters)
@@ -175,7 +228,9 @@ struct TradeoffEngineTests {
         // A budget below the smallest plan is one line, as in the command.
         await engine.allocate(budget: .averageBits(1), tracesPerParameter: traces, generation: 99)
         await engine.settle()
-        guard case .allocationFailed(99, let message)? = log.all.last else { Issue.record("no failure"); return }
+        let message = try #require(log.all.last.flatMap { event -> String? in
+            if case .allocationFailed(99, let message) = event { return message } else { return nil }
+        }, "no failure")
         #expect(message.contains("below the smallest plan") && !message.contains("\n"))
     }
 
@@ -214,6 +269,9 @@ struct TradeoffEngineTests {
             let fresh = try await check.evaluate(point.plan)
             #expect(fresh.accuracy == point.accuracy && fresh.size.totalBits == point.totalBits)
         }
-        if case .sweepFinished(1, _)? = events.last {} else { Issue.record("the sweep did not finish") }
+        let finished = try #require(events.last.flatMap { event -> UInt64? in
+            if case .sweepFinished(let generation, _) = event { return generation } else { return nil }
+        }, "the sweep did not finish")
+        #expect(finished == 1)
     }
 }
