@@ -1,6 +1,12 @@
 import Executor
 import Foundation
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs the per-layer sensitivity analysis behind the workbench without getting in the way of plan
 /// evaluations: `SensitivityAnalysis.run` with the parts the screen shows, cheapest first — weight

@@ -1,6 +1,11 @@
-#if canImport(Glibc)
 import Executor
+
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Memory for the workbench's prefix cache (`PlanEvaluator`'s saved boundaries), recycled rather

@@ -4,6 +4,10 @@ import Kernels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Evaluates plans on a fixed evaluation set as fast as an edit allows.

@@ -2,7 +2,13 @@ import Analysis
 import CursesBackend
 import Executor
 import Foundation
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Workbench
 
 /// The only place with a terminal, threads and I/O: the UI loop on the main thread.
