@@ -9,9 +9,8 @@ package struct CalibrationOptions: ParsableArguments {
     /// The default every command shares, so that `eval`, `export` and the workbench calibrate alike.
     package static let defaultSamples = 512
 
-    @Option(name: .customLong("calib"), help: ArgumentHelp(
-        "Calibrate on the first N samples: activation ranges (and smoothing), activation statistics, and the Fisher diagonal that weights lut's k-means.",
-        valueName: "N"))
+    @Option(name: .customLong("calib"),
+            help: "Calibrate on the first N samples: activation ranges (and smoothing), activation statistics, and the Fisher diagonal that weights lut's k-means.")
     package var samples: Int = CalibrationOptions.defaultSamples
 
     package func validate() throws {
