@@ -43,7 +43,7 @@ struct CompareCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors {
             var (model, dataset) = try options.load()
             if let limit { dataset = dataset.prefix(limit) }
             try output.print(try compare(model: model, dataset: dataset))

@@ -37,7 +37,7 @@ struct ExportCommand: AsyncParsableCommand {
     @OptionGroup var report: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors {
             try report.print(try export())
         }
     }

@@ -14,7 +14,7 @@ struct InfoCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors {
             let path = try model ?? SampleModels.locate().modelPath()
             try output.print(try InfoCommand.report(model: Model.load(path: path), path: path))
         }
