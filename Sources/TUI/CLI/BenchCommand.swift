@@ -1,10 +1,9 @@
 import Analysis
 import ArgumentParser
 import Executor
-import Foundation
 import Kernels
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Forward-pass throughput at a given batch: warm-up, then best and median of several runs."
@@ -24,8 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Untimed runs first.")
     var warmup: Int = 3
 
-    @Flag(name: .long, help: "Print one JSON object instead of text.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Flag(name: .long, help: "Also time each op type (summed over nodes, median over runs).")
     var profile = false
@@ -34,19 +32,19 @@ struct BenchCommand: ParsableCommand {
     var workbench = false
 
     func validate() throws {
-        if let batchOption, batchOption < 1 { throw ValidationError("--batch must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        try requirePositive(batchOption, "--batch")
+        try requirePositive(threads, "--threads")
+        try requirePositive(runs, "--runs")
     }
 
-    func run() throws {
-        try reportingErrors {
+    func run() async throws {
+        try await reportingErrors {
             let (model, dataset) = try options.load()
             guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
             if workbench {
-                let report = try WorkbenchBenchmark.run(model: model, dataset: dataset,
-                                                        batch: batchOption ?? PlanEvaluator.defaultBatchSize, frames: max(runs, 50))
-                if json { try printJSON(report.json) } else { report.lines.forEach { print($0) } }
+                try output.print(try await WorkbenchBenchmark.run(model: model, dataset: dataset,
+                                                                  batch: batchOption ?? PlanEvaluator.defaultBatchSize,
+                                                                  frames: max(runs, 50)))
                 return
             }
             let batch = batchOption ?? 256
@@ -58,55 +56,49 @@ struct BenchCommand: ParsableCommand {
                 let source = (i % dataset.count) * size
                 input.replaceSubrange(i * size..<(i + 1) * size, with: dataset.x[source..<source + size])
             }
+            let clock = ContinuousClock()
             var times: [Double] = []
             input.withUnsafeBufferPointer { x in
                 for run in 0..<(warmup + runs) {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    graph.run([x.baseAddress!])
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    if run >= warmup { times.append(seconds) }
+                    let elapsed = clock.measure { graph.run([x.baseAddress!]) }
+                    if run >= warmup { times.append(elapsed.seconds) }
                 }
             }
-            if profile {
-                var perNode: [Int: [Double]] = [:]
-                input.withUnsafeBufferPointer { x in
-                    for _ in 0..<runs {
-                        for (node, seconds) in graph.runProfiled([x.baseAddress!]) { perNode[node, default: []].append(seconds) }
-                    }
-                }
-                var perOp: [String: (seconds: Double, nodes: Int)] = [:]
-                for (node, samples) in perNode {
-                    let median = samples.sorted()[samples.count / 2]
-                    let op = model.graph.nodes[node].opType
-                    perOp[op, default: (0, 0)].seconds += median
-                    perOp[op, default: (0, 0)].nodes += 1
-                }
-                let total = perOp.values.reduce(0) { $0 + $1.seconds }
-                let slowest = perNode.map { ($0.key, $0.value.sorted()[$0.value.count / 2]) }.sorted { $0.1 > $1.1 }.prefix(8)
-                for (node, seconds) in slowest {
-                    let n = model.graph.nodes[node]
-                    let shapes = n.inputs.compactMap { $0.flatMap { graph.types[$0]?.shape } }
-                    print("node     \(n.label) \(shapes) \(fixed(seconds * 1000, 3)) ms")
-                }
-                for (op, entry) in perOp.sorted(by: { $0.value.seconds > $1.value.seconds }) {
-                    print("profile  \(op.padding(toLength: 20, withPad: " ", startingAt: 0)) \(fixed(entry.seconds * 1000, 3)) ms  \(fixed(entry.seconds / total * 100, 1)) %  (\(entry.nodes) nodes)")
-                }
-            }
+            if profile { printProfile(model: model, graph: graph, input: input) }
             times.sort()
-            let best = times[0], median = times[times.count / 2]
-            let flops = 2 * Double(graph.multiplyAccumulates)
-            if json {
-                try printJSON([
-                    "runtime": "qscope", "model": model.path, "batch": batch, "runs": runs, "threads": graph.threads,
-                    "best_seconds": best, "median_seconds": median, "images_per_second": Double(batch) / best,
-                    "median_images_per_second": Double(batch) / median, "gflops_per_second": flops / best / 1e9,
-                    "macs_per_pass": graph.multiplyAccumulates,
-                ])
-                return
-            }
-            print("model    \(model.path)  (batch \(batch), \(graph.threads) threads, \(runs) runs after \(warmup) warm-up)")
-            print("best     \(fixed(best * 1000, 3)) ms  ->  \(fixed(Double(batch) / best, 0)) images/s, \(fixed(flops / best / 1e9, 1)) GFLOP/s effective")
-            print("median   \(fixed(median * 1000, 3)) ms  ->  \(fixed(Double(batch) / median, 0)) images/s")
+            try output.print(BenchReport(model: model.path, batch: batch, runs: runs, warmup: warmup, threads: graph.threads,
+                                         bestSeconds: times[0], medianSeconds: times[times.count / 2],
+                                         macsPerPass: graph.multiplyAccumulates))
         }
+    }
+
+    /// `--profile`: the eight slowest nodes, then every op type's time (medians over `runs` passes).
+    /// Printed before the report, in text even with `--json`.
+    private func printProfile(model: Model, graph: CompiledGraph, input: [Float]) {
+        var perNode: [Int: [Double]] = [:]
+        input.withUnsafeBufferPointer { x in
+            for _ in 0..<runs {
+                for (node, seconds) in graph.runProfiled([x.baseAddress!]) { perNode[node, default: []].append(seconds) }
+            }
+        }
+        var perOp: [String: (seconds: Double, nodes: Int)] = [:]
+        for (node, samples) in perNode {
+            let median = samples.sorted()[samples.count / 2]
+            let op = model.graph.nodes[node].opType
+            perOp[op, default: (0, 0)].seconds += median
+            perOp[op, default: (0, 0)].nodes += 1
+        }
+        let total = perOp.values.reduce(0) { $0 + $1.seconds }
+        let slowest = perNode.map { ($0.key, $0.value.sorted()[$0.value.count / 2]) }.sorted { $0.1 > $1.1 }.prefix(8)
+        for (node, seconds) in slowest {
+            let n = model.graph.nodes[node]
+            let shapes = n.inputs.compactMap { $0.flatMap { graph.types[$0]?.shape } }
+            print("node     \(n.label) \(shapes) \(fixed(seconds * 1000, 3)) ms")
+        }
+        var table = ReportTable(columns: [.init(width: .fixed(8)), .init(width: .fixed(20), gap: 1), .init(gap: 1)], showsHeader: false)
+        for (op, entry) in perOp.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            table.append(["profile", String(op.prefix(20)), "\(fixed(entry.seconds * 1000, 3)) ms  \(fixed(entry.seconds / total * 100, 1)) %  (\(entry.nodes) nodes)"])
+        }
+        for line in table.render() { print(line) }
     }
 }

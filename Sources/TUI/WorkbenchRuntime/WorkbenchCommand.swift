@@ -27,12 +27,11 @@ package struct WorkbenchCommand: ParsableCommand {
     @Option(name: .long, help: "Samples per forward pass in the engine (as for eval --plan).")
     var batch: Int = PlanEvaluator.defaultBatchSize
 
-    @Option(name: .long, help: "lut layers: compute the Fisher diagonal that weights the k-means on the first N samples (as for eval).")
-    var calib: Int = 512
+    /// lut layers: the Fisher diagonal that weights the k-means, on the first N samples (as for eval).
+    @OptionGroup var calibration: CalibrationOptions
 
     package func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if calib < 1 { throw ValidationError("--calib must be at least 1") }
+        try requirePositive(batch, "--batch")
     }
 
     package func run() throws {
@@ -47,7 +46,7 @@ package struct WorkbenchCommand: ParsableCommand {
             guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
                 throw QScopeError("the workbench needs a terminal; for headless runs use 'qscope eval' (with --plan)")
             }
-            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch, fisherSamples: calib)
+            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch, fisherSamples: calibration.samples)
             var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
             summary.path = relativeToWorkingDirectory(model.path)
             summary.dataPath = relativeToWorkingDirectory(dataset.source)

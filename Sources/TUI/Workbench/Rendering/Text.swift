@@ -1,3 +1,5 @@
+import Analysis
+
 /// Small text helpers for fixed-width cells.
 public enum Text {
     /// `text` cut to at most `width` columns, ending in "…" when it was cut.
@@ -23,22 +25,12 @@ public enum Text {
         return alignRight ? spaces + cut : cut + spaces
     }
 
-    /// Fixed-point decimal in the C locale (`fixed(3.14159, 2)` = "3.14"); "nan"/"inf" spelled out.
+    /// Fixed-point decimal in the C locale (`fixed(3.14159, 2)` = "3.14"), rounded as the command
+    /// line's reports round (`NumberFormat.fixed`, printf's rounding of the exact value), so the
+    /// screen and `qscope eval --plan` print the same digits; "nan"/"inf" spelled out, and no minus
+    /// on a value that rounds to zero.
     public static func fixed(_ value: Double, _ decimals: Int) -> String {
-        if value.isNaN { return "nan" }
-        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let rounded = (abs(value) * scale).rounded(.toNearestOrEven)
-        let negative = value < 0 && rounded > 0
-        let whole = Int(rounded / scale)
-        var text = String(whole)
-        if decimals > 0 {
-            let fraction = Int(rounded - Double(whole) * scale)
-            let digits = String(fraction)
-            text += "." + String(repeating: "0", count: max(0, decimals - digits.count)) + digits
-        }
-        return negative ? "-" + text : text
+        NumberFormat.fixed(value, decimals: decimals, signedZero: false)
     }
 
     /// A count with thousands separators: 1234567 -> "1,234,567".
