@@ -135,7 +135,5 @@ let package = Package(
         ),
         // Runs the built `qscope` binary (bad input, JSON output); needs no module of ours.
         .testTarget(name: "CLITests"),
-        /// The reports' shared pieces (number formatting, tables, JSON) without a process.
-        .testTarget(name: "CLILibraryTests", dependencies: ["Analysis"]),
     ]
 )
