@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/install-test-deps.sh
+./tools/check-generated.sh
 export LC_ALL=C.UTF-8
 swift test -c release "$@"
 if [ "${QSCOPE_SKIP_E2E:-0}" != "1" ]; then
