@@ -137,3 +137,28 @@ let package = Package(
         .testTarget(name: "CLITests"),
     ]
 )
+
+// MARK: - Benchmarks (Benchmarks/, only with QSCOPE_BENCHMARKS=1)
+
+/// The kernels' throughput benchmarks, run with ordo-one/benchmark's plugin:
+/// `QSCOPE_BENCHMARKS=1 swift package benchmark` (Benchmarks/README.md). Declared only when asked
+/// for, so that an ordinary `swift build` or `swift test` neither fetches nor builds the benchmark
+/// package and its dependencies.
+if Context.environment["QSCOPE_BENCHMARKS"] == "1" {
+    package.dependencies.append(
+        // Naming the traits leaves out the default `RuntimeInterposer` (ARC counters on Linux with
+        // Swift 6.3), whose extra package, swift-runtime-interposer, is not among the packages
+        // this project's machines can fetch.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "KernelBenchmarks",
+            dependencies: ["Kernels", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/KernelBenchmarks",
+            swiftSettings: nativeReleaseCodegen,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}
+

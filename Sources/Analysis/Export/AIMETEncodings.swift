@@ -1,7 +1,6 @@
 import Executor
-import Foundation
 
-/// AIMET quantization encodings JSON (peers.md §5.1) for a plan: `param_encodings` for the quantized
+/// AIMET quantization encodings JSON (the `QuantizationSimModel` encodings file) for a plan: `param_encodings` for the quantized
 /// integer weights (per channel or per tensor) and `activation_encodings` for the quantized layer
 /// inputs, keyed by the ONNX tensor names of the model file.
 ///
@@ -59,50 +58,11 @@ public enum AIMETEncodings {
         if !skipped.isEmpty {
             notes.append("not in the AIMET encodings (no integer per-channel or per-tensor grid): " + skipped.joined(separator: ", "))
         }
-        let root: [String: Any]
         switch version {
         case .v1_0_0:
-            func entry(_ e: Encoding) -> [String: Any] {
-                var object: [String: Any] = ["name": e.name, "dtype": "INT", "bw": e.bits, "is_sym": e.symmetric]
-                object["enc_type"] = e.perChannel ? "PER_CHANNEL" : "PER_TENSOR"
-                object["scale"] = e.scales.map { Double($0) }
-                object["offset"] = e.offsets
-                return object
-            }
-            root = ["version": version.rawValue, "param_encodings": params.map(entry),
-                    "activation_encodings": activations.map(entry), "quantizer_args": quantizerArgs(params, activations),
-                    "excluded_layers": [String]()]
+            return (try ExportJSON.encode(AIMETEncodingsFile.V1_0_0(params: params, activations: activations)), notes)
         case .v0_6_1:
-            func entries(_ e: Encoding) -> [[String: Any]] {
-                zip(e.scales, e.offsets).map { scale, offset -> [String: Any] in
-                    let s = Double(scale)
-                    let low: Double = s * Double(offset)
-                    let high: Double = s * Double((1 << e.bits) - 1 + offset)
-                    var entry: [String: Any] = ["bitwidth": e.bits, "dtype": "int", "offset": offset]
-                    entry["is_symmetric"] = e.symmetric ? "True" : "False"
-                    entry["scale"] = s
-                    entry["min"] = low
-                    entry["max"] = high
-                    return entry
-                }
-            }
-            root = ["version": version.rawValue,
-                    "param_encodings": Dictionary(params.map { ($0.name, entries($0)) }, uniquingKeysWith: { a, _ in a }),
-                    "activation_encodings": Dictionary(activations.map { ($0.name, entries($0)) }, uniquingKeysWith: { a, _ in a }),
-                    "quantizer_args": quantizerArgs(params, activations)]
+            return (try ExportJSON.encode(AIMETEncodingsFile.V0_6_1(params: params, activations: activations)), notes)
         }
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return ([UInt8](data) + [10], notes)
-    }
-
-    /// `quantizer_args`: the most common bit-widths (a mixed plan has several; the encodings are exact).
-    private static func quantizerArgs(_ params: [Encoding], _ activations: [Encoding]) -> [String: Any] {
-        func common(_ encodings: [Encoding], _ fallback: Int) -> Int {
-            let counts = Dictionary(grouping: encodings, by: \.bits).mapValues(\.count)
-            return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }?.key ?? fallback
-        }
-        return ["activation_bitwidth": common(activations, 32), "param_bitwidth": common(params, 32), "dtype": "int",
-                "is_symmetric": params.allSatisfy(\.symmetric), "per_channel_quantization": params.contains(where: \.perChannel),
-                "quant_scheme": "post_training_tf"]
     }
 }

@@ -1,7 +1,6 @@
 import Executor
-import Foundation
 
-/// ONNX Runtime `TensorQuantOverrides` (peers.md §5.3) for `quantize_static`'s
+/// ONNX Runtime `TensorQuantOverrides` (`onnxruntime.quantization`) for `quantize_static`'s
 /// `extra_options["TensorQuantOverrides"]`: an object keyed by ONNX tensor name whose value is a list
 /// of dicts, one per channel for per-channel weights (the first carrying `axis`), one for per-tensor
 /// tensors, each with `quant_type` (a `QuantType` name: QInt4, QUInt4, QInt8, QUInt8, QInt16, QUInt16,
@@ -14,38 +13,51 @@ import Foundation
 /// `QuantType` and are left out, named in the notes.
 public enum ORTOverrides {
     public static func export(_ input: ExportInput) throws -> (bytes: [UInt8], notes: [String]) {
-        var root: [String: Any] = [:]
+        var overrides: [String: [TensorOverride]] = [:]
         var skipped: [String] = []
         for (i, encoding) in input.weights.enumerated() {
             guard let encoding else { continue }
-            let dicts: [[String: Any]]
+            var channels: [TensorOverride]
             switch encoding.storage {
             case .integer(let type, _, let scales, let zeros):
-                dicts = scales.indices.map { c in
-                    ["quant_type": quantType(type), "scale": Double(scales[c]), "zero_point": Int(zeros?[c] ?? 0)]
+                channels = scales.indices.map { c in
+                    TensorOverride(quantType: quantType(type), scale: Double(scales[c]), zeroPoint: Int(zeros?[c] ?? 0))
                 }
             case .float8(let type, _, let scales) where type == .float8e4m3fn:
-                dicts = scales.map { ["quant_type": "QFLOAT8E4M3FN", "scale": Double($0), "zero_point": 0] }
+                channels = scales.map { TensorOverride(quantType: "QFLOAT8E4M3FN", scale: Double($0), zeroPoint: 0) }
             default:
                 skipped.append(input.model.layers[i].name)
                 continue
             }
-            var list = dicts
-            if let axis = encoding.axis { list[0]["axis"] = axis }
-            root[input.weightName(i)] = list
+            if let axis = encoding.axis { channels[0].axis = axis }
+            overrides[input.weightName(i)] = channels
         }
+        // An activation that is also a listed tensor (or read by several layers) keeps the last entry.
         for entry in input.activations {
             let spec = entry.spec
             let type: DataType = spec.asymmetric ? (spec.bits <= 8 ? .uint8 : .uint16) : (spec.bits <= 8 ? .int8 : .int16)
             for layer in entry.layers {
-                root[input.inputName(layer)] = [["quant_type": quantType(type), "scale": Double(entry.calibrated.scale),
-                                                 "zero_point": Int(entry.calibrated.zeroPoint)]]
+                overrides[input.inputName(layer)] = [TensorOverride(quantType: quantType(type), scale: Double(entry.calibrated.scale),
+                                                                    zeroPoint: Int(entry.calibrated.zeroPoint))]
             }
         }
         var notes: [String] = []
         if !skipped.isEmpty { notes.append("not in the ORT overrides (no QuantType for the grid): " + skipped.joined(separator: ", ")) }
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return ([UInt8](data) + [10], notes)
+        return (try ExportJSON.encode(overrides), notes)
+    }
+
+    /// One dict of a tensor's override list: the grid of one channel (or of the whole tensor).
+    struct TensorOverride: Encodable {
+        var quantType: String
+        var scale: Double
+        var zeroPoint: Int
+        /// The channel axis, on the first dict of a per-channel list only; omitted otherwise.
+        var axis: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case scale, axis
+            case quantType = "quant_type", zeroPoint = "zero_point"
+        }
     }
 
     static func quantType(_ type: DataType) -> String {

@@ -58,61 +58,32 @@ public enum PlanFile {
     }
 
     /// Parses plan JSON; `file` names the source in errors.
+    ///
+    /// Problems are reported in a fixed order: the document (JSON, object, format, version, layers),
+    /// then the layers sorted by name, each first checked against `layerNames` and then for its
+    /// entry's fields, so the same file always gives the same one-line error.
     public static func decode(_ data: Data, file: String, layerNames: [String]) throws -> Plan {
-        func fail(_ message: String) -> QScopeError { QScopeError(file: file, message) }
-        let object: Any
+        let document: PlanFileDocument
         do {
-            object = try JSONSerialization.jsonObject(with: data)
+            document = try JSONDecoder().decode(PlanFileDocument.self, from: data)
+        } catch let problem as PlanFileProblem {
+            throw QScopeError(file: file, problem.message)
         } catch {
-            throw fail("is not valid JSON")
+            // Every structural check throws a `PlanFileProblem`, so what remains is the parser's.
+            throw QScopeError(file: file, "is not valid JSON")
         }
-        guard let root = object as? [String: Any] else { throw fail("is not a JSON object") }
-        guard root["format"] as? String == format else { throw fail("is not a qscope plan (\"format\" must be \"\(format)\")") }
-        guard let fileVersion = root["version"] as? Int else {
-            throw fail("has no integer \"version\"")
-        }
-        guard fileVersion == version else {
-            throw fail("plan version \(fileVersion) is not supported (this qscope reads version \(version))")
-        }
-        guard let layers = root["layers"] as? [String: Any] else { throw fail("has no \"layers\" object") }
         var plan = Plan(layerNames: layerNames)
-        // Report problems in a stable order (JSON objects are unordered).
-        for name in layers.keys.sorted() {
+        for (name, entry) in document.layers.sorted(by: { $0.key < $1.key }) {
             guard let index = plan.index(of: name) else {
                 let hint = layerNames.count <= 3 ? layerNames.joined(separator: ", ") : "\(layerNames.count) layers, e.g. \(layerNames[0])"
-                throw fail("unknown layer '\(name)' (the model has \(hint))")
+                throw QScopeError(file: file, "unknown layer '\(name)' (the model has \(hint))")
             }
-            guard let entry = layers[name] as? [String: Any] else { throw fail("layer '\(name)': expected an object") }
-            for key in entry.keys where !["weights", "activations", "split"].contains(key) {
-                throw fail("layer '\(name)': unknown field '\(key)' (expected weights, activations, split)")
+            switch entry.choice {
+            case .success(let choice): plan.choices[index] = choice
+            case .failure(let problem): throw QScopeError(file: file, "layer '\(name)': \(problem.message)")
             }
-            var choice = LayerChoice()
-            if let value = entry["weights"] {
-                choice.weights = try spec(value, field: "weights", layer: name, fail)
-            }
-            if let value = entry["activations"] {
-                choice.activations = try spec(value, field: "activations", layer: name, fail)
-            }
-            if let value = entry["split"] {
-                guard let parts = value as? Int, parts >= 2 else {
-                    throw fail("layer '\(name)': split must be an integer of at least 2")
-                }
-                choice.split = parts
-            }
-            plan.choices[index] = choice
         }
         return plan
-    }
-
-    private static func spec(_ value: Any, field: String, layer: String,
-                             _ fail: (String) -> QScopeError) throws -> QuantizerSpec? {
-        guard let text = value as? String else { throw fail("layer '\(layer)': \(field) must be a string such as \"int8\"") }
-        if text == "float" || text == "fp32" { return nil }
-        do {
-            return try QuantizerSpec(parsing: text)
-        } catch let error as QScopeError {
-            throw fail("layer '\(layer)': \(error.message)")
-        }
     }
 
     /// A JSON string literal.

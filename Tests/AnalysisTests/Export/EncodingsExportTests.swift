@@ -90,4 +90,31 @@ struct EncodingsExportTests {
         #expect(a1[0]["zero_point"] as? Int == Int(input.activations[1].calibrated.zeroPoint))
         #expect(root[input.weightName(2)] == nil)
     }
+
+    @Test("layout: two-space pretty printing, keys sorted, slashes unescaped, empty lists opened, a final newline")
+    func layout() throws {
+        let (input, _) = try Self.input()
+        let aimet = String(decoding: try AIMETEncodings.export(input, version: .v1_0_0).bytes, as: UTF8.self)
+        #expect(aimet.hasPrefix("""
+            {
+              "activation_encodings" : [
+                {
+                  "bw" : 8,
+                  "dtype" : "INT",
+                  "enc_type" : "PER_TENSOR",
+                  "is_sym" : true,
+                  "name" : "\(input.inputName(0))",
+                  "offset" : [
+                    -128
+                  ],
+                  "scale" : [
+
+            """))
+        #expect(aimet.contains("\n  \"excluded_layers\" : [\n\n  ],\n  \"param_encodings\" : [\n"))
+        #expect(aimet.hasSuffix("\n}\n") && !aimet.contains("\\/"))
+        let ort = String(decoding: try ORTOverrides.export(input).bytes, as: UTF8.self)
+        let tensors = ort.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.dropFirst(3).prefix { $0 != "\"" } }
+        #expect(tensors.count == 4 && tensors == tensors.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(ort.hasSuffix("\n  ]\n}\n"))
+    }
 }

@@ -64,7 +64,22 @@ struct PlanFileTests {
         (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"bits": 4}}}"#, "unknown field 'bits'"),
         (#"{"format": "qscope-plan", "version": 1}"#, "has no \"layers\" object"),
         (#"[1, 2]"#, "is not a JSON object"),
+        (#""a plan""#, "is not a JSON object"),
         (#"{"format": "#, "is not valid JSON"),
+        (#""#, "is not valid JSON"),
+        (#"{"format": "qscope-plan", "version": "1", "layers": {}}"#, "has no integer \"version\""),
+        (#"{"format": "qscope-plan", "version": 1, "layers": []}"#, "has no \"layers\" object"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": "int4"}}"#, "layer '/fc/Gemm': expected an object"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": null}}}"#, "layer '/fc/Gemm': weights must be a string"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"activations": "int99"}}}"#,
+         "layer '/fc/Gemm': bad quantizer spec 'int99'"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"split": 1}}}"#, "layer '/fc/Gemm': split must be an integer of at least 2"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"split": "2"}}}"#, "layer '/fc/Gemm': split must be an integer"),
+        // Layers are checked in name order, each name before its entry: '/a' sorts before '/fc/Gemm'.
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": 4}, "/a": {}}}"#, "unknown layer '/a'"),
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"weights": 4}, "/zz": {}}}"#, "layer '/fc/Gemm': weights must be a string"),
+        // Several unknown fields: the first in name order, whatever the file's order.
+        (#"{"format": "qscope-plan", "version": 1, "layers": {"/fc/Gemm": {"zeta": 1, "bits": 4}}}"#, "unknown field 'bits'"),
     ])
     func badPlans(json: String, expected: String) {
         #expect {

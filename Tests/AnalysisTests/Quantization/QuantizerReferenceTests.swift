@@ -14,7 +14,9 @@ struct QuantizerReferenceTests {
         var torchMismatches = 0
         for c in cases {
             let spec = try QuantizerSpec(parsing: c["spec"] as! String)
-            guard case .integer(let bits, let mapping, _, _) = spec.family else { Issue.record("not int"); continue }
+            let integerFamily: (bits: Int, mapping: IntegerQuantizer.Mapping)? =
+                if case .integer(let bits, let mapping, _, _) = spec.family { (bits, mapping) } else { nil }
+            let (bits, mapping) = try #require(integerFamily, "\(spec) is not an integer spec")
             let rows = c["rows"] as! Int, columns = c["columns"] as! Int
             let w = QuantFixtures.floats(c["weights"])
             let q = IntegerQuantizer(bits: bits, mapping: mapping)

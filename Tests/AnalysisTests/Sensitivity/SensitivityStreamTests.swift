@@ -18,10 +18,8 @@ struct SensitivityStreamTests {
         var updates: [SensitivityUpdate] = []
         for await update in SensitivityAnalysis.updates(model: model, data: data, options: options) { updates.append(update) }
         let layers = model.layers.count
-        guard case .completed(let report) = updates.last else {
-            Issue.record("the stream did not end with .completed: \(String(describing: updates.last))")
-            return
-        }
+        let completedReport: SensitivityReport? = if case .completed(let report) = updates.last { report } else { nil }
+        let report = try #require(completedReport, "the stream did not end with .completed: \(String(describing: updates.last))")
         #expect(!report.cancelled && report.hessian == nil)
         // Outliers first (no pass), then activations, eigenvalues, accuracies; each bracketed.
         var expected: [String] = []
