@@ -3,8 +3,8 @@
 /// Why: a CNN stem (1 -> 32 channels on 28x28, batch 256) writes a 25.7 MB tensor that only the
 /// next MaxPool reads. Written to memory and read back, that tensor cost more than the stem's
 /// multiply-adds (idle machine, batch 256, two threads, before this path: 4.4 ms conv + 1.2 ms pool).
-/// Measured with the fixed spatial tiles (`KernelsBench.convMaxPool`, one thread, thread CPU time,
-/// loaded machine): 3.6-3.9 ms as two calls, 2.5 ms fused. When images are split over threads and the direct
+/// Measured with the fixed spatial tiles (the `stem conv+maxpool` benchmarks in
+/// Benchmarks/KernelBenchmarks, one thread, thread CPU time, loaded machine): 3.6-3.9 ms as two calls, 2.5 ms fused. When images are split over threads and the direct
 /// kernels run (`fusesPool`), each worker convolves one image into a private scratch (100 KB for
 /// the stem: it stays in L2) and pools it from there, so the unpooled tensor never reaches
 /// memory. Otherwise (a single image, Winograd or GEMM shapes) the convolution runs whole into the
