@@ -6,10 +6,11 @@ import Kernels
 /// quantized with the inner spec, and the dequantized parts summed, which equals running the three
 /// split layers and adding their outputs (the layer is linear in W).
 ///
-/// Zeroed entries stay exactly zero only if the inner quantizer represents 0 exactly; every family
-/// here does (symmetric grids, integer zero points, FP grids, LUT rows contain their zeros in a
-/// cluster only approximately — a LUT part's zeros decode to its centroid nearest 0), so for `lut`
-/// the leak (a zeroed entry adding a nonzero value where another part owns it) is real and measured by the SQNR.
+/// Zeroed entries stay exactly zero only if the inner quantizer represents 0 exactly. Symmetric and
+/// asymmetric integer grids (integer zero points) and FP grids do. Two families do not: a LUT part's
+/// zeros decode to its centroid nearest 0, and `pot` has no zero level (0 maps to +α). For `lut` and
+/// `pot` the leak (a zeroed entry adding a nonzero value where another part owns it) is real and
+/// measured by the SQNR.
 ///
 /// Size: dense storage of the three parts is `3·(n·b) + 3·metadata`; the compact form,
 /// reported as the size, is `n·b` codes plus `ceil(n·log2 3)` bits of part ids plus the three parts'
