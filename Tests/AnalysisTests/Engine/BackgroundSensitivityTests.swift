@@ -33,7 +33,7 @@ struct BackgroundSensitivityTests {
         return options
     }
 
-    @Test("workbench settings: the estimator's defaults, at most the data's samples, one thread")
+    @Test("workbench settings: the trace defaults, at most the data's samples, one thread")
     func workbenchOptions() {
         let options = BackgroundSensitivity.workbenchOptions(sampleCount: 300)
         #expect(options.samples == 300)

@@ -4,8 +4,9 @@ import Synchronization
 import Testing
 import Analysis
 
-/// The engine's scheduling (latest wins, debounce, cancellation) with a stand-in evaluator, and the
-/// real `PlanEvaluator` (prefix cache, substitution) against plain full passes.
+/// The engine's scheduling (latest wins, debounce, cancellation) with a stand-in evaluator. Slow
+/// evaluations are held at `Gate`s or suspended until cancelled (`untilCancelled`), and every wait is
+/// bounded (`finishesInTime`), so a scheduling regression fails these tests instead of hanging them.
 @Suite("engine")
 struct EngineTests {
     /// Collects posted events (from any thread).
@@ -51,33 +52,32 @@ struct EngineTests {
         #expect(await clock.waitForSleepers(1))
         #expect(calls.all.isEmpty)
         clock.advance(by: .milliseconds(20))
-        await engine.settle()
+        guard await finishesInTime("the debounced evaluation", { await engine.settle() }) else { return }
         #expect(calls.all == [Self.plan(4)])
         #expect(log.all == [.started(generation: 3), .progress(generation: 3, done: 1, total: 1),
                             .finished(generation: 3, Self.fakeResult(Self.plan(4)))])
         // An older generation arriving late is ignored.
         await engine.submit(Self.plan(2), generation: 2)
-        await engine.settle()
+        guard await finishesInTime("the engine to settle", { await engine.settle() }) else { return }
         #expect(calls.all.count == 1)
     }
 
     @Test("a cancelled evaluation publishes nothing after the cancellation, even if it returns a result")
     func cancelled() async throws {
         let log = EventLog()
-        let entered = Mutex<Bool>(false)
+        let entered = Gate()
         let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, progress in
             progress(1, 3)
-            entered.withLock { $0 = true }
+            entered.open()
             // Work until cancelled, then pretend to finish anyway.
-            while !Task.isCancelled { await Task.yield() }
+            await untilCancelled()
             progress(2, 3)
             return Self.fakeResult(plan)
         }, post: log.append)
         await engine.submit(Self.plan(4), generation: 1)
-        for _ in 0..<1_000_000 where !entered.withLock({ $0 }) { await Task.yield() }
-        #expect(entered.withLock { $0 })
+        guard await finishesInTime("the evaluation to start", { await entered.wait() }) else { return }
         await engine.cancel()
-        await engine.settle()
+        guard await finishesInTime("the cancelled evaluation to stop", { await engine.settle() }) else { return }
         #expect(log.all == [.started(generation: 1), .progress(generation: 1, done: 1, total: 3)])
     }
 
@@ -85,19 +85,23 @@ struct EngineTests {
     func supersededWhileRunning() async throws {
         let log = EventLog(), calls = Calls()
         let running = Mutex<Int>(0), overlap = Mutex<Bool>(false)
+        let entered = Gate()
         let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, _ in
             let concurrent = running.withLock { $0 += 1; return $0 }
             if concurrent > 1 { overlap.withLock { $0 = true } }
             calls.append(plan)
-            if plan == Self.plan(8) { while !Task.isCancelled { await Task.yield() } }
+            if plan == Self.plan(8) {
+                entered.open()
+                await untilCancelled()
+            }
             running.withLock { $0 -= 1 }
             try Task.checkCancellation()
             return Self.fakeResult(plan)
         }, post: log.append)
         await engine.submit(Self.plan(8), generation: 1)
-        for _ in 0..<1_000_000 where calls.all.isEmpty { await Task.yield() }
+        guard await finishesInTime("the first evaluation to start", { await entered.wait() }) else { return }
         await engine.submit(Self.plan(3), generation: 2)
-        await engine.settle()
+        guard await finishesInTime("the second evaluation", { await engine.settle() }) else { return }
         #expect(!overlap.withLock { $0 })
         #expect(calls.all == [Self.plan(8), Self.plan(3)])
         let finished = log.all.filter { if case .finished = $0 { return true } else { return false } }
@@ -107,20 +111,24 @@ struct EngineTests {
     @Test("prefetch evaluates silently after the current request; a submit cancels it")
     func prefetch() async throws {
         let log = EventLog(), calls = Calls()
+        let prefetching5 = Gate()
         let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, progress in
             calls.append(plan)
             progress(1, 1)
-            if plan == Self.plan(5) { while !Task.isCancelled { await Task.yield() } }
+            if plan == Self.plan(5) {
+                prefetching5.open()
+                await untilCancelled()
+            }
             return Self.fakeResult(plan)
         }, post: log.append)
         await engine.prefetch([Self.plan(8), Self.plan(6)])
-        await engine.settle()
+        guard await finishesInTime("the first prefetch", { await engine.settle() }) else { return }
         #expect(calls.all == [Self.plan(8), Self.plan(6)])
         #expect(log.all.isEmpty)
         await engine.prefetch([Self.plan(5), Self.plan(7)])
-        for _ in 0..<1_000_000 where calls.all.count < 3 { await Task.yield() }
+        guard await finishesInTime("the prefetch of plan 5 to start", { await prefetching5.wait() }) else { return }
         await engine.submit(Self.plan(2), generation: 1)
-        await engine.settle()
+        guard await finishesInTime("the submitted evaluation", { await engine.settle() }) else { return }
         #expect(calls.all == [Self.plan(8), Self.plan(6), Self.plan(5), Self.plan(2)])
         #expect(log.all.last == .finished(generation: 1, Self.fakeResult(Self.plan(2))))
     }
@@ -129,20 +137,24 @@ struct EngineTests {
     func idleWorkOrder() async throws {
         let steps = Mutex<[String]>([])
         let record: @Sendable (String) -> Void = { step in steps.withLock { $0.append(step) } }
+        let speculating5 = Gate()
         let engine = Engine(clock: ManualClock(), debounce: .zero, evaluate: { plan, _ in
             Self.fakeResult(plan)
         }, speculate: { plan in
             record("speculate \(plan.choices[1].weightBits)")
-            if plan == Self.plan(5) { while !Task.isCancelled { await Task.yield() } }
+            if plan == Self.plan(5) {
+                speculating5.open()
+                await untilCancelled()
+            }
         }, idle: Engine.IdleWork(before: { record("before") }, after: { record("after") }), post: { _ in })
         await engine.prefetch([Self.plan(8), Self.plan(6)])
-        await engine.settle()
+        guard await finishesInTime("the first prefetch", { await engine.settle() }) else { return }
         #expect(steps.withLock { $0 } == ["before", "speculate 8", "speculate 6", "after"])
         steps.withLock { $0 = [] }
         await engine.prefetch([Self.plan(5), Self.plan(7)])
-        for _ in 0..<1_000_000 where steps.withLock({ $0.count }) < 2 { await Task.yield() }
+        guard await finishesInTime("the prefetch of plan 5 to start", { await speculating5.wait() }) else { return }
         await engine.submit(Self.plan(2), generation: 1)
-        await engine.settle()
+        guard await finishesInTime("the submitted evaluation", { await engine.settle() }) else { return }
         #expect(steps.withLock { $0 } == ["before", "speculate 5"])
     }
 
@@ -150,23 +162,33 @@ struct EngineTests {
     func adoptsInFlightPrefetch() async throws {
         let log = EventLog(), calls = Calls()
         let speculated = Calls()
-        let release = Mutex(false), sawCancel = Mutex(false), cached = Mutex<Set<Plan>>([])
+        let sawCancel = Mutex(false), cached = Mutex<Set<Plan>>([])
         let afterRan = Mutex(false)
+        // Per prefetched plan: opened when its speculation starts, what lets it finish (a gate ignores
+        // cancellation, so a cancelled speculation still runs on and can see it), and opened when
+        // it has returned.
+        let (speculating4, speculating3, release4, release3) = (Gate(), Gate(), Gate(), Gate())
+        let speculating = [Self.plan(4): speculating4, Self.plan(3): speculating3]
+        let release = [Self.plan(4): release4, Self.plan(3): release3]
+        let speculated3 = Gate()
         let engine = Engine(clock: ManualClock(), debounce: .milliseconds(20), evaluate: { plan, _ in
             calls.append(plan)
             return Self.fakeResult(plan)
         }, speculate: { plan in
             speculated.append(plan)
-            while !release.withLock({ $0 }) { await Task.yield() }
+            speculating[plan]?.open()
+            await release[plan]?.wait()
             if Task.isCancelled { sawCancel.withLock { $0 = true } }
             cached.withLock { _ = $0.insert(plan) }
+            if plan == Self.plan(3) { speculated3.open() }
         }, idle: Engine.IdleWork(after: { afterRan.withLock { $0 = true } }),
         isCached: { plan in cached.withLock { $0.contains(plan) } }, post: log.append)
         await engine.prefetch([Self.plan(4), Self.plan(6)])
-        for _ in 0..<1_000_000 where speculated.all.isEmpty { await Task.yield() }
+        guard await finishesInTime("the prefetch of plan 4 to start", { await speculating4.wait() }) else { return }
         await engine.submit(Self.plan(4), generation: 1)  // the plan in flight
-        release.withLock { $0 = true }
-        await engine.settle()  // the clock never advances: a debounce would hang here
+        release4.open()
+        // The clock never advances: had the submit waited for its debounce, this would time out.
+        guard await finishesInTime("the adopted plan's answer", { await engine.settle() }) else { return }
         #expect(!sawCancel.withLock { $0 })
         #expect(speculated.all == [Self.plan(4)])  // stopped after the adopted plan
         #expect(!afterRan.withLock { $0 })
@@ -174,12 +196,12 @@ struct EngineTests {
         #expect(log.all.last == .finished(generation: 1, Self.fakeResult(Self.plan(4))))
 
         // A submit of another plan cancels the prefetch as before.
-        release.withLock { $0 = false }
         await engine.prefetch([Self.plan(3)])
-        for _ in 0..<1_000_000 where speculated.all.count < 2 { await Task.yield() }
+        guard await finishesInTime("the prefetch of plan 3 to start", { await speculating3.wait() }) else { return }
         await engine.submit(Self.plan(2), generation: 2)
-        release.withLock { $0 = true }
-        for _ in 0..<1_000_000 where calls.all.count < 2 { await Task.yield() }
+        release3.open()
+        // Not `settle`: plan 2 is not cached, so its evaluation waits for a debounce that never ends.
+        guard await finishesInTime("the prefetch of plan 3 to return", { await speculated3.wait() }) else { return }
         #expect(sawCancel.withLock { $0 })
     }
 
@@ -191,13 +213,14 @@ struct EngineTests {
             Self.fakeResult(plan)
         }, isCached: { plan in plan == Self.plan(4) }, post: log.append)
         await engine.submit(Self.plan(4), generation: 1)
-        await engine.settle()  // the clock never advanced
+        // The clock never advanced: had the submit waited for its debounce, this would time out.
+        guard await finishesInTime("the cached plan's answer", { await engine.settle() }) else { return }
         #expect(log.all == [.started(generation: 1), .finished(generation: 1, Self.fakeResult(Self.plan(4)))])
         await engine.submit(Self.plan(3), generation: 2)
         #expect(await clock.waitForSleepers(1))  // not cached: waits for the debounce
         #expect(log.all.count == 2)
         clock.advance(by: .milliseconds(20))
-        await engine.settle()
+        guard await finishesInTime("the debounced evaluation", { await engine.settle() }) else { return }
         #expect(log.all.last == .finished(generation: 2, Self.fakeResult(Self.plan(3))))
     }
 
@@ -213,11 +236,11 @@ struct EngineTests {
             return Self.fakeResult(plan)
         }, post: log.append)
         await engine.submit(Self.plan(4), generation: 5)
-        await entered.wait()
+        guard await finishesInTime("the evaluation to start", { await entered.wait() }) else { return }
         await engine.submit(Self.plan(8), generation: 4)  // reached the engine late
         await engine.submit(Self.plan(8), generation: 5)  // a repeat of the live generation
         resume.open()
-        await engine.settle()
+        guard await finishesInTime("the evaluation to finish", { await engine.settle() }) else { return }
         #expect(calls.all == [Self.plan(4)])
         #expect(log.all == [.started(generation: 5), .finished(generation: 5, Self.fakeResult(Self.plan(4)))])
     }
@@ -229,7 +252,7 @@ struct EngineTests {
             throw QScopeError(file: "m.onnx", "broken")
         }, post: log.append)
         await engine.submit(Self.plan(4), generation: 7)
-        await engine.settle()
+        guard await finishesInTime("the failing evaluation", { await engine.settle() }) else { return }
         #expect(log.all == [.started(generation: 7), .failed(generation: 7, message: "m.onnx: broken")])
     }
 }

@@ -5,7 +5,8 @@ import Analysis
 
 /// The lane every engine runs its jobs on: debounce on an injected clock, latest wins, at most one
 /// job at a time, and no event of a cancelled or superseded job. Jobs are held with `Gate`s and the
-/// debounce runs on a `ManualClock`, so nothing here depends on timing.
+/// debounce runs on a `ManualClock`, so nothing here depends on timing; every wait is bounded
+/// (`finishesInTime`), so a regression fails these tests instead of hanging them.
 @Suite("latest-wins job")
 struct LatestWinsJobTests {
     enum JobEvent: GenerationTagged, Hashable {
@@ -52,13 +53,13 @@ struct LatestWinsJobTests {
         #expect(await clock.waitForSleepers(1))
         #expect(steps.all.isEmpty)  // still in the debounce
         clock.advance(by: .milliseconds(20))
-        await lane.settle()
+        guard await finishesInTime("the lane to settle", { await lane.settle() }) else { return }
         #expect(steps.all == ["run 3"])
         #expect(log.all == [.finished(generation: 3)])
         // A generation not newer than the latest is refused and runs nothing.
         #expect(!lane.accepts(3))
         #expect(!lane.submit(generation: 2) { job in steps.append("run \(job.generation)") })
-        await lane.settle()
+        guard await finishesInTime("the lane to settle", { await lane.settle() }) else { return }
         #expect(steps.all == ["run 3"])
     }
 
@@ -76,10 +77,10 @@ struct LatestWinsJobTests {
             job.post(.finished(generation: 1))
             returned.withLock { $0 = true }
         }
-        await entered.wait()
+        guard await finishesInTime("the job to start", { await entered.wait() }) else { return }
         lane.cancel()
         resume.open()
-        await lane.settle()
+        guard await finishesInTime("the lane to settle", { await lane.settle() }) else { return }
         #expect(returned.withLock { $0 })
         #expect(log.all == [.progress(generation: 1, done: 1)])
     }
@@ -96,14 +97,14 @@ struct LatestWinsJobTests {
             steps.append("end 1")
             job.post(.finished(generation: 1))
         }
-        await entered.wait()
+        guard await finishesInTime("the job to start", { await entered.wait() }) else { return }
         lane.submit(generation: 2) { job in
             steps.append("start 2")
             job.post(.progress(generation: 2, done: 1))
             job.post(.finished(generation: 2))
         }
         resume.open()
-        await lane.settle()
+        guard await finishesInTime("the lane to settle", { await lane.settle() }) else { return }
         #expect(steps.all == ["start 1", "end 1", "start 2"])
         #expect(log.all == [.progress(generation: 2, done: 1), .finished(generation: 2)])
     }
@@ -119,7 +120,8 @@ struct LatestWinsJobTests {
             steps.append("run 2")
             throw QScopeError(file: "m.onnx", "broken")
         }
-        await lane.settle()  // the clock never advanced: job 2 skipped the debounce
+        // The clock never advanced: had job 2 waited for its debounce, this would time out.
+        guard await finishesInTime("job 2", { await lane.settle() }) else { return }
         #expect(steps.all == ["run 2"])
         #expect(log.all == [.failed(generation: 2, message: "m.onnx: broken")])
     }
@@ -136,7 +138,7 @@ struct LatestWinsJobTests {
         }
         #expect(await clock.waitForSleepers(1))
         clock.advance(by: .milliseconds(20))
-        await lane.settle()
+        guard await finishesInTime("the lane to settle", { await lane.settle() }) else { return }
         #expect(elapsed.withLock { $0 } == .milliseconds(1500))
     }
 }

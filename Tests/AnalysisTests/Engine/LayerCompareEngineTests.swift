@@ -5,7 +5,9 @@ import Testing
 import Analysis
 
 /// The Compare view's worker: latest wins, a superseded or cancelled comparison publishes nothing,
-/// and the real rows equal `QuantizerComparison`'s (what `qscope compare --layer` prints).
+/// and the real rows equal `QuantizerComparison`'s (what `qscope compare --layer` prints). Slow rows
+/// are held at `Gate`s or suspended until cancelled, and every wait is bounded (`finishesInTime`), so
+/// a regression fails these tests instead of hanging them.
 @Suite("layer compare engine")
 struct LayerCompareEngineTests {
     final class EventLog: Sendable {
@@ -23,20 +25,19 @@ struct LayerCompareEngineTests {
     @Test("a superseded comparison publishes nothing after the new request, even when its row returns")
     func superseded() async throws {
         let log = EventLog()
-        let entered = Mutex<Bool>(false)
+        let entered = Gate()
         let engine = LayerCompareEngine(specs: { _ in [.int(4), .int(3)] }, row: { spec, layer in
             if layer == 0 {
-                entered.withLock { $0 = true }
+                entered.open()
                 // Layer 0's first row works until superseded, then returns a result anyway.
-                while !Task.isCancelled { await Task.yield() }
+                await untilCancelled()
             }
             return Self.row(spec, layer: layer)
         }, post: log.append)
         await engine.start(layer: 0, bits: 4, generation: 1)
-        for _ in 0..<1_000_000 where !entered.withLock({ $0 }) { await Task.yield() }
-        #expect(entered.withLock { $0 })
+        guard await finishesInTime("layer 0's first row to start", { await entered.wait() }) else { return }
         await engine.start(layer: 1, bits: 4, generation: 2)
-        await engine.settle()
+        guard await finishesInTime("layer 1's comparison", { await engine.settle() }) else { return }
         let specs: [QuantizerSpec] = [.int(4), .int(3)]
         #expect(log.all == [
             .started(generation: 1, layer: 0, bits: 4, quantizers: ["int4", "int3"]),
@@ -47,23 +48,23 @@ struct LayerCompareEngineTests {
         ])
         // An older generation arriving late is ignored.
         await engine.start(layer: 0, bits: 4, generation: 1)
-        await engine.settle()
+        guard await finishesInTime("the engine to settle", { await engine.settle() }) else { return }
         #expect(log.all.count == 5)
     }
 
     @Test("cancel (the view closed) stops the comparison: nothing more is published")
     func cancelled() async throws {
         let log = EventLog()
-        let entered = Mutex<Bool>(false)
+        let entered = Gate()
         let engine = LayerCompareEngine(specs: { _ in [.int(4), .int(3)] }, row: { spec, layer in
-            entered.withLock { $0 = true }
-            while !Task.isCancelled { await Task.yield() }
+            entered.open()
+            await untilCancelled()
             return Self.row(spec, layer: layer)
         }, post: log.append)
         await engine.start(layer: 2, bits: 4, generation: 7)
-        for _ in 0..<1_000_000 where !entered.withLock({ $0 }) { await Task.yield() }
+        guard await finishesInTime("the first row to start", { await entered.wait() }) else { return }
         await engine.cancel()
-        await engine.settle()
+        guard await finishesInTime("the cancelled comparison to stop", { await engine.settle() }) else { return }
         #expect(log.all == [.started(generation: 7, layer: 2, bits: 4, quantizers: ["int4", "int3"])])
     }
 
@@ -80,10 +81,10 @@ struct LayerCompareEngineTests {
             return Self.row(spec, layer: layer)
         }, post: log.append)
         await engine.start(layer: 3, bits: 4, generation: 9)
-        await entered.wait()
+        guard await finishesInTime("the row to start", { await entered.wait() }) else { return }
         await engine.start(layer: 0, bits: 4, generation: 8)  // reached the engine late
         resume.open()
-        await engine.settle()
+        guard await finishesInTime("the comparison to finish", { await engine.settle() }) else { return }
         #expect(layers.withLock { $0 } == [3])
         #expect(log.all == [
             .started(generation: 9, layer: 3, bits: 4, quantizers: ["int4"]),
@@ -97,7 +98,7 @@ struct LayerCompareEngineTests {
         let log = EventLog()
         let engine = LayerCompareEngine(row: { spec, layer in Self.row(spec, layer: layer) }, post: log.append)
         await engine.start(layer: 0, bits: 1, generation: 1)
-        await engine.settle()
+        guard await finishesInTime("the failing comparison", { await engine.settle() }) else { return }
         #expect(log.all == [.failed(generation: 1, message: "--bits must be 2..16, got 1")])
     }
 

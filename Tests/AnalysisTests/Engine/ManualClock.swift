@@ -1,4 +1,5 @@
 import Synchronization
+import Testing
 
 /// A clock that moves only when a test says so (`advance(by:)`), so debounce tests do not depend on
 /// timing. Sleepers that are cancelled leave at once and never stay registered.
@@ -19,6 +20,16 @@ final class ManualClock: Clock, Sendable {
         var now = Instant(offset: .zero)
         var sleepers: [Int: Sleeper] = [:]
         var nextID = 0
+        /// Tests waiting for at least `count` sleepers.
+        var sleeperWatchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// Removes and returns the watchers whose count the sleepers have reached.
+        mutating func takeSatisfiedWatchers() -> [CheckedContinuation<Void, Never>] {
+            let count = sleepers.count
+            let satisfied = sleeperWatchers.filter { $0.count <= count }.map(\.continuation)
+            sleeperWatchers.removeAll { $0.count <= count }
+            return satisfied
+        }
     }
 
     private let state = Mutex(State())
@@ -34,13 +45,14 @@ final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let outcome: Result<Void, Error>? = state.withLock { s in
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if deadline <= s.now { return .success(()) }
+                let (outcome, watchers) = state.withLock { s -> (Result<Void, Error>?, [CheckedContinuation<Void, Never>]) in
+                    if Task.isCancelled { return (.failure(CancellationError()), []) }
+                    if deadline <= s.now { return (.success(()), []) }
                     s.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return nil
+                    return (nil, s.takeSatisfiedWatchers())
                 }
                 if let outcome { continuation.resume(with: outcome) }
+                for watcher in watchers { watcher.resume() }
             }
         } onCancel: {
             let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
@@ -59,12 +71,20 @@ final class ManualClock: Clock, Sendable {
         for continuation in due { continuation.resume() }
     }
 
-    /// Waits (yielding) until `count` tasks sleep on this clock; gives up after `limit` yields.
-    func waitForSleepers(_ count: Int, limit: Int = 1_000_000) async -> Bool {
-        for _ in 0..<limit {
-            if sleeperCount >= count { return true }
-            await Task.yield()
+    /// Waits until at least `count` tasks sleep on this clock (woken by the sleep that makes it so,
+    /// not by polling). Gives up after `limit` on the real clock, recording an issue at the caller's
+    /// line, and returns whether the sleepers came.
+    func waitForSleepers(_ count: Int, within limit: Duration = boundedWaitLimit,
+                         sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+        await finishesInTime("\(count) sleeper(s) on the manual clock", within: limit, sourceLocation: sourceLocation) { [self] in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let isReady = state.withLock { s in
+                    if s.sleepers.count >= count { return true }
+                    s.sleeperWatchers.append((count, continuation))
+                    return false
+                }
+                if isReady { continuation.resume() }
+            }
         }
-        return false
     }
 }

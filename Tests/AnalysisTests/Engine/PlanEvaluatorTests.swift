@@ -133,7 +133,7 @@ struct PlanEvaluatorTests {
         #expect(cached.correct == fresh.correct && cached.agreement == fresh.agreement)
     }
 
-    @Test("sizes follow methods.md §12: int b per-channel = n·b + rows·32 bits; float = 32 bits per weight")
+    @Test("sizes count all metadata: int b per-channel = n·b + rows·32 bits; float = 32 bits per weight")
     func sizes() async throws {
         let (model, dataset) = try Self.load("mlp", samples: 50)
         let names = model.layers.map(\.name)

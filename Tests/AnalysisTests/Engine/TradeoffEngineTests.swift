@@ -6,7 +6,8 @@ import Analysis
 
 /// The worker behind `a` and the Trade-off pane: latest wins per lane, superseded and cancelled
 /// requests publish nothing, and on a sample model the workbench's allocation is `search --method
-/// hawq`'s plan for the same traces.
+/// hawq`'s plan for the same traces. Slow jobs are held at `Gate`s or suspended until cancelled, and
+/// every wait on them is bounded (`finishesInTime`), so a regression fails instead of hanging.
 @Suite("trade-off engine")
 struct TradeoffEngineTests {
     final class EventLog: Sendable {
@@ -32,29 +33,23 @@ struct TradeoffEngineTests {
                               size: PlanSize(layers), referenceSize: PlanSize(layers), seconds: 0, resumedAtLayer: 0)
     }
 
-    /// Waits (yielding) until `flag` is set; true when it was.
-    static func waitFor(_ flag: borrowing Mutex<Bool>) async -> Bool {
-        for _ in 0..<1_000_000 where !flag.withLock({ $0 }) { await Task.yield() }
-        return flag.withLock { $0 }
-    }
-
     @Test("a superseded allocation publishes nothing, even when its computation returns a plan")
     func supersededAllocation() async {
         let log = EventLog()
-        let entered = Mutex<Bool>(false)
+        let entered = Gate()
         let engine = TradeoffEngine(allocate: { budget, _ in
             if budget == .averageBits(3) {
-                entered.withLock { $0 = true }
-                while !Task.isCancelled { await Task.yield() }
+                entered.open()
+                await untilCancelled()
                 return Self.result(3)
             }
             return Self.result(4)
         }, schedule: { _ in TradeoffEngine.SweepSchedule(plans: [], hawq: 0, distinct: 0) },
            evaluate: { Self.evaluation($0) }, post: log.append)
         await engine.allocate(budget: .averageBits(3), tracesPerParameter: [1, 1], generation: 1)
-        #expect(await Self.waitFor(entered))
+        guard await finishesInTime("the first allocation to start", { await entered.wait() }) else { return }
         await engine.allocate(budget: .averageBits(4), tracesPerParameter: [1, 1], generation: 2)
-        await engine.settle()
+        guard await finishesInTime("the second allocation", { await engine.settle() }) else { return }
         #expect(log.all == [.allocated(generation: 2, Self.result(4))])
     }
 
@@ -65,29 +60,30 @@ struct TradeoffEngineTests {
                                     schedule: { _ in TradeoffEngine.SweepSchedule(plans: [], hawq: 0, distinct: 0) },
                                     evaluate: { Self.evaluation($0) }, post: log.append)
         await engine.allocate(budget: .averageBits(1), tracesPerParameter: [1, 1], generation: 5)
-        await engine.settle()
+        guard await finishesInTime("the failing allocation", { await engine.settle() }) else { return }
         #expect(log.all == [.allocationFailed(generation: 5, message: "--avg-bits 1.0 is below the smallest plan")])
     }
 
     @Test("a superseded sweep publishes no more points; the new one publishes all of its own")
     func supersededSweep() async throws {
         let log = EventLog()
-        let entered = Mutex<Bool>(false)
+        let entered = Gate()
+        let firstOfPlan4 = Mutex(true)
         let plans = [8, 4, 2].map { (source: TradeoffPoint.Source.uniform, plan: Self.plan($0)) }
         let engine = TradeoffEngine(allocate: { _, _ in Self.result(4) }, schedule: { traces in
             TradeoffEngine.SweepSchedule(plans: traces == nil ? plans : Array(plans.prefix(2)), hawq: 0, distinct: 0)
         }, evaluate: { plan in
             // The first sweep's second plan works until superseded, then returns anyway.
-            if plan == Self.plan(4), !entered.withLock({ $0 }) {
-                entered.withLock { $0 = true }
-                while !Task.isCancelled { await Task.yield() }
+            if plan == Self.plan(4), firstOfPlan4.withLock({ first in defer { first = false }; return first }) {
+                entered.open()
+                await untilCancelled()
             }
             return Self.evaluation(plan)
         }, post: log.append)
         await engine.sweep(tracesPerParameter: nil, generation: 1)
-        #expect(await Self.waitFor(entered))
+        guard await finishesInTime("the first sweep's second plan", { await entered.wait() }) else { return }
         await engine.sweep(tracesPerParameter: [1, 1], generation: 2)
-        await engine.settle()
+        guard await finishesInTime("the second sweep", { await engine.settle() }) else { return }
         let point8 = TradeoffPoint(source: .uniform, evaluation: Self.evaluation(Self.plan(8)))
         let point4 = TradeoffPoint(source: .uniform, evaluation: Self.evaluation(Self.plan(4)))
         let events = log.all
@@ -124,13 +120,13 @@ struct TradeoffEngineTests {
         }, evaluate: { Self.evaluation($0) }, post: log.append)
         await engine.allocate(budget: .averageBits(4), tracesPerParameter: [1, 1], generation: 3)
         await engine.sweep(tracesPerParameter: nil, generation: 7)
-        await allocating.wait()
-        await sweeping.wait()
+        guard await finishesInTime("the allocation to start", { await allocating.wait() }) else { return }
+        guard await finishesInTime("the sweep to start", { await sweeping.wait() }) else { return }
         // Reached the engine late; the other lane's generations do not count.
         await engine.allocate(budget: .averageBits(2), tracesPerParameter: [1, 1], generation: 2)
         await engine.sweep(tracesPerParameter: [1, 1], generation: 6)
         resume.open()
-        await engine.settle()
+        guard await finishesInTime("both lanes to finish", { await engine.settle() }) else { return }
         #expect(budgets.withLock { $0 } == [.averageBits(4)])
         #expect(sweeps.withLock { $0 } == [nil])
         let events = log.all
@@ -151,7 +147,7 @@ struct TradeoffEngineTests {
             return Self.evaluation(plan)
         }, post: log.append)
         await engine.sweep(tracesPerParameter: nil, generation: 1)
-        await engine.settle()
+        guard await finishesInTime("the sweep", { await engine.settle() }) else { return }
         let seconds = try #require(log.all.last.flatMap { event -> Double? in
             if case .sweepFinished(1, let seconds) = event { return seconds } else { return nil }
         }, "the sweep did not finish: \(log.all)")
@@ -161,23 +157,23 @@ struct TradeoffEngineTests {
     @Test("cancel stops both lanes: nothing more is published")
     func cancelled() async {
         let log = EventLog()
-        let allocating = Mutex<Bool>(false), evaluating = Mutex<Bool>(false)
+        let allocating = Gate(), evaluating = Gate()
         let engine = TradeoffEngine(allocate: { _, _ in
-            allocating.withLock { $0 = true }
-            while !Task.isCancelled { await Task.yield() }
+            allocating.open()
+            await untilCancelled()
             return Self.result(4)
         }, schedule: { _ in TradeoffEngine.SweepSchedule(plans: [(.uniform, Self.plan(8))], hawq: 0, distinct: 0) },
            evaluate: { plan in
-            evaluating.withLock { $0 = true }
-            while !Task.isCancelled { await Task.yield() }
+            evaluating.open()
+            await untilCancelled()
             return Self.evaluation(plan)
         }, post: log.append)
         await engine.allocate(budget: .averageBits(4), tracesPerParameter: [1, 1], generation: 1)
         await engine.sweep(tracesPerParameter: nil, generation: 1)
-        #expect(await Self.waitFor(allocating))
-        #expect(await Self.waitFor(evaluating))
+        guard await finishesInTime("the allocation to start", { await allocating.wait() }) else { return }
+        guard await finishesInTime("the sweep's evaluation to start", { await evaluating.wait() }) else { return }
         await engine.cancel()
-        await engine.settle()
+        guard await finishesInTime("both lanes to stop", { await engine.settle() }) else { return }
         #expect(log.all == [.sweepPlanned(generation: 1, hawq: 0, distinct: 0, total: 1)])
     }
 
