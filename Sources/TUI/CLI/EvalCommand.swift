@@ -67,51 +67,27 @@ struct EvalCommand: AsyncParsableCommand {
             logitsFile: logits, quantization: quantized.summary)
     }
 
-    /// `--plan`: the same evaluation the workbench's engine runs (same batches, same substituted
-    /// weights), so the accuracy equals the screen's for the same plan and data.
-    ///
-    /// Activation specs of the plan are calibrated on the first `--calib` samples exactly as
-    /// `--activations` does (`PlanActivations`), and the plan's weights are evaluated on the model with
-    /// those fake-quant nodes; the FP32 reference then comes from a second evaluator on the float model.
+    /// `--plan`: the same evaluation the workbench's engine runs (`PlanAssessment`: same batches,
+    /// same substituted weights, activation specs calibrated on the first `--calib` samples), so the
+    /// accuracy equals the screen's for the same plan and data.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) async throws -> PlanEvalReport {
-        let planBatch = batch ?? PlanEvaluator.defaultBatchSize
         let calibrationSamples = quantization.calibration.samples
         let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
-        var evaluated = model
-        var weightsOnly = plan
-        var activationEntries: [PlanActivations.Entry] = []
-        var referenceCorrect: Int?
-        if plan.choices.contains(where: { $0.activations != nil }) {
-            guard dataset.labels != nil else {
-                throw QScopeError(file: dataset.source, "plans with activation specs are evaluated against labels; the data has none")
-            }
-            let calibration = dataset.prefix(calibrationSamples)
-            let activations = try PlanActivations.calibrate(plan: plan, model: model, calibration: calibration)
-            evaluated = activations.model
-            activationEntries = activations.entries
-            for i in weightsOnly.choices.indices { weightsOnly.choices[i].activations = nil }
-            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: planBatch)
-            referenceCorrect = try await float.evaluate(Plan(model: model)).correct
-        }
-        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: planBatch,
-                                          fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples)
-        var result = try await evaluator.evaluate(weightsOnly)
-        if !activationEntries.isEmpty {
-            result.referenceCorrect = referenceCorrect
-            result.plan = plan
-        }
-        let lutLayers = zip(plan.choices, result.layers).filter { $0.0.weights?.usesSensitivity == true }
-        let fisherLayers = lutLayers.filter { $0.1.fisherWeighted }.count
+        let assessment = try await PlanAssessment.evaluate(
+            plan, model: model, dataset: dataset, batchSize: batch ?? PlanEvaluator.defaultBatchSize,
+            calibrationSamples: calibrationSamples, fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples)
+        let (result, evaluated, activationEntries) = (assessment.result, assessment.evaluatedModel, assessment.activations)
+        let (lutLayers, fisherLayers) = (assessment.lutLayers, assessment.fisherWeightedLayers)
         let interval = result.interval
         let usedCalibration = min(calibrationSamples, dataset.count)
         return PlanEvalReport(
-            model: model.path, data: dataset.source, plan: path, samples: result.samples, classes: evaluator.classes,
-            batch: evaluator.batchSize, seconds: result.seconds, weightsMB: result.size.payloadMB,
+            model: model.path, data: dataset.source, plan: path, samples: result.samples, classes: assessment.classes,
+            batch: assessment.batchSize, seconds: result.seconds, weightsMB: result.size.payloadMB,
             weightsWithMetadataMB: result.size.totalMB, averageBitsPerWeight: result.size.averagePayloadBits,
             averageBitsPerWeightWithMetadata: result.size.averageTotalBits, correct: result.correct,
             accuracy: result.accuracy, ci95Low: interval.lower, ci95High: interval.upper,
-            fp32Accuracy: result.referenceAccuracy, lutLayers: lutLayers.count,
-            lutWeighting: lutLayers.isEmpty ? nil : (fisherLayers == lutLayers.count ? "fisher" : "plain"),
+            fp32Accuracy: result.referenceAccuracy, lutLayers: lutLayers,
+            lutWeighting: lutLayers == 0 ? nil : (fisherLayers == lutLayers ? "fisher" : "plain"),
             fisherSamples: fisherLayers > 0 ? usedCalibration : nil,
             agreementWithFP32: activationEntries.isEmpty ? result.agreement : nil,
             calibrationSamples: activationEntries.isEmpty ? nil : usedCalibration,
