@@ -1,6 +1,6 @@
-// The transforms of Winograd F(2x2, 3x3) (design: Winograd.swift): 4x4 input patches to the
-// transformed domain (`Bᵀ d B`) and the 4x4 products back to 2x2 output tiles (`Aᵀ M A`), 16
-// channels per vector. They only add and subtract.
+// The transforms of Winograd F(2x2, 3x3) (the algorithm and tiling: Winograd.swift): 4x4 input
+// patches to the transformed domain (`Bᵀ d B`) and the 4x4 products back to 2x2 output tiles
+// (`Aᵀ M A`), 16 channels per vector. They only add and subtract.
 
 /// `V[ξ][t][c] = (Bᵀ d B)[ξ]` for the chunk's tiles `tiles` (flattened over image, tile row, tile
 /// column; row `t - tiles.lowerBound` of V) and 16 channels at a time, with

@@ -1,6 +1,6 @@
-// The transforms of Winograd F(4x4, 3x3) (design: Winograd.swift): 6x6 input patches to the
-// transformed domain (`Bᵀ d B`) and the 6x6 products back to 4x4 output tiles (`Aᵀ M A`), 16
-// channels per vector, with Lavin & Gray's matrices for the points 0, ±1, ±2, ∞:
+// The transforms of Winograd F(4x4, 3x3) (the algorithm and tiling: Winograd.swift): 6x6 input
+// patches to the transformed domain (`Bᵀ d B`) and the 6x6 products back to 4x4 output tiles
+// (`Aᵀ M A`), 16 channels per vector, with Lavin & Gray's matrices for the points 0, ±1, ±2, ∞:
 //
 //     Bᵀ = [ 4   0  -5   0   1   0 ]      Aᵀ = [ 1   1   1   1   1   0 ]
 //          [ 0  -4  -4   1   1   0 ]           [ 0   1  -1   2  -2   0 ]

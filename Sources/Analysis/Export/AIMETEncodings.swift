@@ -14,7 +14,7 @@ import Executor
 /// `bw` is the plan's bit-width B, not the ONNX container's. Weights of a Conv whose BatchNorm the
 /// loader folded are the folded weights (AIMET folds BN before simulation too). Layers whose grid
 /// AIMET's integer encodings cannot hold (FP8, group scales, pow/pot/lut/split) are left out and named
-/// in the notes.
+/// in the returned notes (`Exporter` reports them as warnings).
 public enum AIMETEncodings {
     public enum Version: String, Sendable, CaseIterable {
         case v1_0_0 = "1.0.0"

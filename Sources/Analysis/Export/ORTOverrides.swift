@@ -10,7 +10,8 @@ import Executor
 /// Weights use the ONNX export's containers (2–4-bit codes in 4-bit types); activations 8-bit (or
 /// 16-bit) types, whose saturation range is wider than a narrower plan width's (the ONNX export adds
 /// a Clip for that; the overrides cannot). FP8 E5M2, group scales and baked grids have no
-/// `QuantType` and are left out, named in the notes.
+/// `QuantType` and are left out, each named in the returned notes
+/// (`Exporter` reports them as warnings).
 public enum ORTOverrides {
     public static func export(_ input: ExportInput) throws -> (bytes: [UInt8], notes: [String]) {
         var overrides: [String: [TensorOverride]] = [:]

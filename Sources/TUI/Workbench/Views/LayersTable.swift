@@ -3,7 +3,7 @@ import Executor
 
 /// The Layers panel: one row per quantizable layer with its choice and what it costs.
 ///
-/// Columns are a table so that later issues (Hessian trace, Ω, per-layer Δacc) add entries here;
+/// Columns are a table so that a new per-layer figure (as trace and Ω were) is one entry here;
 /// the name column takes whatever width is left.
 enum LayersTable {
     struct Column: Sendable {
