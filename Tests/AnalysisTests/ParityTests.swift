@@ -48,9 +48,9 @@ struct ParityTests {
         let expected = reference.floats()
         #expect(reference.shape == [fixture.samples, 10])
 
-        let result = try Evaluator(model: model, sampleShape: dataset.sampleShape)
-            .evaluate(dataset, batch: 256, keepLogits: true)
-        let logits = try #require(result.logits)
+        let result = try Evaluator(model: model, sampleShapes: dataset.sampleShapes)
+            .evaluate(dataset, batch: 256, keepOutputs: true)
+        let logits = try #require(result.outputs)
         let scale = expected.reduce(0) { max($0, abs($1)) }
         let worst = zip(logits, expected).reduce(0) { max($0, abs($1.0 - $1.1)) }
         print("\(fixture.name): max |ours - ORT| = \(worst), relative to max |logit| \(worst / scale)")
@@ -59,8 +59,10 @@ struct ParityTests {
         for sample in 0..<fixture.samples {
             let row = expected[(sample * 10)..<(sample * 10 + 10)]
             let best = row.indices.max { row[$0] < row[$1] }! - sample * 10
-            if result.predictions[sample] != best {
-                Issue.record("sample \(sample): predicted \(result.predictions[sample]), ORT \(best)")
+            let ours = logits[(sample * 10)..<(sample * 10 + 10)]
+            let predicted = ours.indices.max { ours[$0] < ours[$1] }! - sample * 10
+            if predicted != best {
+                Issue.record("sample \(sample): predicted \(predicted), ORT \(best)")
                 break
             }
         }
@@ -71,10 +73,10 @@ struct ParityTests {
         let model = try Model.load(path: Self.path(fixture.file))
         let input = try #require(model.graph.inputs.first)
         let dataset = try DatasetLoader.load(path: Self.dataPath).fitted(toInput: input.name, dims: input.dims).prefix(20)
-        let evaluator = Evaluator(model: model, sampleShape: dataset.sampleShape)
-        let whole = try #require(try evaluator.evaluate(dataset, batch: 256, keepLogits: true).logits)
+        let evaluator = Evaluator(model: model, sampleShapes: dataset.sampleShapes)
+        let whole = try #require(try evaluator.evaluate(dataset, batch: 256, keepOutputs: true).outputs)
         for batch in [1, 7] {
-            let logits = try #require(try evaluator.evaluate(dataset, batch: batch, keepLogits: true).logits)
+            let logits = try #require(try evaluator.evaluate(dataset, batch: batch, keepOutputs: true).outputs)
             let worst = zip(logits, whole).reduce(0) { max($0, abs($1.0 - $1.1)) }
             #expect(worst <= 1e-5, "batch \(batch): max diff \(worst)")
         }

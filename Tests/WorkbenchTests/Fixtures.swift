@@ -59,7 +59,12 @@ enum Fixtures {
 
     static func evaluation(_ plan: Plan, correct: Int = 1851, reference: Int = 1857) -> PlanEvaluation {
         let layers = plan.choices.enumerated().map { layerResult($0.offset, $0.element) }
-        return PlanEvaluation(plan: plan, samples: 2000, correct: correct, agreement: 1960, referenceCorrect: reference,
+        let metrics = FidelityMetrics(accuracy: Double(correct) / 2000, agreement: 0.98, cosineMean: 0.995,
+                                      cosineMin: 0.9, sqnrDB: 21.5, kl: 0.01)
+        let fp32 = FidelityMetrics(accuracy: Double(reference) / 2000, agreement: 1, cosineMean: 1, cosineMin: 1,
+                                   sqnrDB: .infinity, kl: 0)
+        return PlanEvaluation(plan: plan, samples: 2000, metrics: metrics, referenceMetrics: fp32, headline: .accuracy,
+                              correct: correct, agreement: 1960, positions: 2000, referenceCorrect: reference,
                               layers: layers, size: PlanSize(layers),
                               referenceSize: PlanSize(model.layers.indices.map { .float(parameters: model.layers[$0].parameters) }),
                               seconds: 0.042, resumedAtLayer: 3)

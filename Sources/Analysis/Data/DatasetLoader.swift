@@ -30,7 +30,7 @@ public enum DatasetLoader {
             dataset = try loadNPZ(path)
         } else if head.starts(with: NPY.magic) {
             let array = try NPY.read(path: path)
-            dataset = try samples(from: array, named: "the array", file: path, labels: nil)
+            dataset = try samples(from: [("x", "the array", array)], file: path, labels: nil)
         } else if Gzip.isGzip(head) || IDX.kind(of: head) != nil {
             dataset = try loadIDX(path, explicitLabels: labels, preprocessing: preprocessing)
         } else {
@@ -49,13 +49,20 @@ public enum DatasetLoader {
 
     // MARK: - Formats
 
+    /// An archive with `x`: that array (and `y`), the single-input layout. Without `x`: every array
+    /// but `y`, named by its key (bound to the model's inputs of the same names by `fitted(to:)`),
+    /// all with the same number of samples.
     private static func loadNPZ(_ path: String) throws -> Dataset {
-        let (arrays, keys) = try NPZ.read(path: path, keys: ["x", "y"])
-        guard let x = arrays["x"] else {
-            let held = keys.isEmpty ? "no arrays" : keys.map { "'\($0)'" }.joined(separator: ", ")
-            throw QScopeError(file: path, "no array 'x' in the archive (it holds \(held)); qscope reads 'x' (samples in the model's input layout) and optional 'y' (integer labels)")
+        let (arrays, keys) = try NPZ.read(path: path, keys: nil)
+        if let x = arrays["x"] {
+            return try samples(from: [("x", "x", x)], file: path, labels: arrays["y"])
         }
-        return try samples(from: x, named: "x", file: path, labels: arrays["y"])
+        let named = keys.filter { $0 != "y" }.compactMap { key in arrays[key].map { (key, key, $0) } }
+        guard !named.isEmpty else {
+            let held = keys.isEmpty ? "no arrays" : keys.map { "'\($0)'" }.joined(separator: ", ")
+            throw QScopeError(file: path, "no sample arrays in the archive (it holds \(held)); qscope reads 'x' (samples in the model's input layout) or one array per model input, named after it, and optional 'y' (integer labels)")
+        }
+        return try samples(from: named, file: path, labels: arrays["y"])
     }
 
     private static func loadIDX(_ path: String, explicitLabels: String?, preprocessing: Preprocessing) throws -> Dataset {
@@ -77,7 +84,8 @@ public enum DatasetLoader {
                 }
             }
         }
-        var dataset = Dataset(unchecked: path, labelSource: nil, sampleShape: [1, images.rows, images.columns], x: x, labels: nil)
+        var dataset = Dataset(unchecked: path, labelSource: nil,
+                              arrays: [SampleArray(name: "x", sampleShape: [1, images.rows, images.columns], floats: x)], labels: nil)
         // An explicit labels file is applied by `load`; only look for the sibling without one.
         if explicitLabels == nil, let sibling = siblingLabelsFile(of: path) {
             let values = try readLabels(sibling)
@@ -122,27 +130,61 @@ public enum DatasetLoader {
 
     // MARK: - Arrays to datasets
 
-    /// A dataset from an array whose first dimension counts the samples, with labels from `labels`.
-    private static func samples(from array: NPYArray, named name: String, file: String, labels: NPYArray?) throws -> Dataset {
-        guard let count = array.shape.first else {
-            throw QScopeError(file: file, "\(name) is a 0-d scalar; expected an array whose first dimension counts the samples")
-        }
-        guard count > 0 else {
-            throw QScopeError(file: file, "\(name) has no samples (shape \(NPY.describe(array.shape)))")
-        }
-        let sampleShape = Array(array.shape.dropFirst())
-        guard sampleShape.allSatisfy({ $0 > 0 }) else {
-            throw QScopeError(file: file, "\(name) has empty samples (shape \(NPY.describe(array.shape)))")
+    /// A dataset from named arrays whose first dimension counts the samples (the same count in all),
+    /// with labels from `labels`: (key, how messages name the array, the array).
+    private static func samples(from named: [(key: String, name: String, array: NPYArray)], file: String,
+                                labels: NPYArray?) throws -> Dataset {
+        var arrays: [SampleArray] = []
+        var count: Int?
+        for (key, name, array) in named {
+            guard let n = array.shape.first else {
+                throw QScopeError(file: file, "\(name) is a 0-d scalar; expected an array whose first dimension counts the samples")
+            }
+            guard n > 0 else {
+                throw QScopeError(file: file, "\(name) has no samples (shape \(NPY.describe(array.shape)))")
+            }
+            if let count, count != n {
+                throw QScopeError(file: file, "\(name) has \(n) samples but \(named[0].name) has \(count); every array needs one entry per sample")
+            }
+            count = n
+            let sampleShape = Array(array.shape.dropFirst())
+            guard sampleShape.allSatisfy({ $0 > 0 }) else {
+                throw QScopeError(file: file, "\(name) has empty samples (shape \(NPY.describe(array.shape)))")
+            }
+            arrays.append(try sampleArray(key, array, described: name, file: file))
         }
         var values: [Int]?
-        if let labels {
+        if let labels, let count {
             let y = try self.labels(from: labels, named: "y", file: file)
             guard y.count == count else {
-                throw QScopeError(file: file, "y has \(y.count) labels but x has \(count) samples")
+                throw QScopeError(file: file, "y has \(y.count) labels but \(named[0].name) has \(count) samples")
             }
             values = y
         }
-        return Dataset(unchecked: file, labelSource: nil, sampleShape: sampleShape, x: array.floats(), labels: values)
+        return Dataset(unchecked: file, labelSource: nil, arrays: arrays, labels: values)
+    }
+
+    /// The largest integer magnitude a `Float` holds exactly (2^24).
+    static let exactIntegerLimit = 1 << 24
+
+    /// One array's values as floats, with its element kind. Integer arrays (token ids, masks, indices)
+    /// must hold values a `Float` represents exactly.
+    private static func sampleArray(_ key: String, _ array: NPYArray, described name: String, file: String) throws -> SampleArray {
+        let sampleShape = Array(array.shape.dropFirst())
+        switch array.dtype {
+        case .float16, .float32, .float64:
+            return SampleArray(name: key, kind: .float, typeName: array.dtype.typeName, sampleShape: sampleShape,
+                               values: array.floats())
+        case .bool:
+            return SampleArray(name: key, kind: .bool, typeName: "bool", sampleShape: sampleShape, values: array.floats())
+        default:
+            let integers = try array.integers()
+            if let index = integers.firstIndex(where: { $0.magnitude > UInt(exactIntegerLimit) }) {
+                throw QScopeError(file: file, "\(name) holds \(integers[index]) (element \(index)); qscope computes in float32 and takes integers up to 2^24 in magnitude")
+            }
+            return SampleArray(name: key, kind: .integer, typeName: array.dtype.typeName, sampleShape: sampleShape,
+                               values: integers.map(Float.init))
+        }
     }
 
     /// One integer label per sample from an array of shape `[N]` or `[N, 1]`.

@@ -26,6 +26,24 @@ public struct NPYArray: Sendable, Equatable {
             }
         }
 
+        /// numpy's name of the type: `"int64"`, `"float32"`, `"bool"`.
+        public var typeName: String {
+            switch self {
+            case .bool: return "bool"
+            case .int8: return "int8"
+            case .int16: return "int16"
+            case .int32: return "int32"
+            case .int64: return "int64"
+            case .uint8: return "uint8"
+            case .uint16: return "uint16"
+            case .uint32: return "uint32"
+            case .uint64: return "uint64"
+            case .float16: return "float16"
+            case .float32: return "float32"
+            case .float64: return "float64"
+            }
+        }
+
         /// True for the IEEE floating-point types `f2`, `f4`, `f8`.
         public var isFloatingPoint: Bool { self == .float16 || self == .float32 || self == .float64 }
     }

@@ -15,7 +15,8 @@ public struct PlanAssessment: Sendable {
     public var evaluatedModel: Model
     /// One entry per quantized activation tensor, in graph order; empty without activation specs.
     public var activations: [PlanActivations.Entry]
-    /// Number of classes of the model's output, and the samples per forward pass used.
+    /// How the output was scored, its last axis' length, and the samples per forward pass used.
+    public var scoring: FidelityScoring
     public var classes: Int
     public var batchSize: Int
     /// Layers whose spec is a Fisher-weighted k-means LUT family, and how many of them got the
@@ -32,11 +33,12 @@ public struct PlanAssessment: Sendable {
     /// - Throws: `QScopeError` when the plan has activation specs and the data has no labels, or
     ///   anything loading or evaluating throws.
     public static func evaluate(_ plan: Plan, model: Model, dataset: Dataset, batchSize: Int,
-                                calibrationSamples: Int, fisherSamples: Int?) async throws -> PlanAssessment {
+                                calibrationSamples: Int, fisherSamples: Int?,
+                                metric: FidelityMetric? = nil) async throws -> PlanAssessment {
         var evaluated = model
         var weightsOnly = plan
         var activations: [PlanActivations.Entry] = []
-        var referenceCorrect: Int?
+        var floatResult: PlanEvaluation?
         if plan.choices.contains(where: { $0.activations != nil }) {
             guard dataset.labels != nil else {
                 throw QScopeError(file: dataset.source, "plans with activation specs are evaluated against labels; the data has none")
@@ -45,18 +47,20 @@ public struct PlanAssessment: Sendable {
             evaluated = calibrated.model
             activations = calibrated.entries
             for i in weightsOnly.choices.indices { weightsOnly.choices[i].activations = nil }
-            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: batchSize)
-            referenceCorrect = try await float.evaluate(Plan(model: model)).correct
+            let float = try PlanEvaluator(model: model, dataset: dataset, batchSize: batchSize, metric: metric)
+            floatResult = try await float.evaluate(Plan(model: model))
         }
-        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: batchSize, fisherSamples: fisherSamples)
+        let evaluator = try PlanEvaluator(model: evaluated, dataset: dataset, batchSize: batchSize, fisherSamples: fisherSamples,
+                                          metric: metric)
         var result = try await evaluator.evaluate(weightsOnly)
-        if !activations.isEmpty {
-            result.referenceCorrect = referenceCorrect
+        if let floatResult {
+            result.referenceCorrect = floatResult.correct
+            result.referenceMetrics = floatResult.referenceMetrics
             result.plan = plan
         }
         let lut = zip(plan.choices, result.layers).filter { $0.0.weights?.usesSensitivity == true }
         return PlanAssessment(result: result, evaluatedModel: evaluated, activations: activations,
-                              classes: evaluator.classes, batchSize: evaluator.batchSize,
+                              scoring: evaluator.scoring, classes: evaluator.classes, batchSize: evaluator.batchSize,
                               lutLayers: lut.count, fisherWeightedLayers: lut.filter { $0.1.fisherWeighted }.count)
     }
 }

@@ -22,8 +22,9 @@ import Darwin
 ///   whose prefix matches. Boundaries are kept up to `boundaryBudgetBytes`, least recently used first
 ///   out, in recycled memory (`BoundaryMemory`) that `reserveBoundaryMemory` touches ahead of need.
 ///
-/// - Results: predictions of the last 64 plans are kept, so undo, redo and prefetched edits are
-///   answered without a pass.
+/// - Results: the first output is scored against the FP32 pass's outputs (`FidelityTally`: agreement,
+///   cosine, SQNR, KL, and accuracy when labels score it); the tallies of the last 64 plans are
+///   kept, so undo, redo and prefetched edits are answered without a pass.
 ///
 /// - Lanes: batches run side by side, one per core, each on a graph of its own compiled for one
 ///   thread, instead of one batch at a time with every operator split over the cores. A small batch
@@ -37,8 +38,10 @@ import Darwin
 public actor PlanEvaluator {
     public nonisolated let model: Model
     public nonisolated let dataset: Dataset
-    /// Number of classes of the model's logits.
-    public nonisolated let classes: Int
+    /// The first output's layout and the headline metric.
+    public nonisolated let scoring: FidelityScoring
+    /// Length of the output's last axis (classes of a classifier).
+    public nonisolated var classes: Int { scoring.layout.classes }
     public nonisolated let batchSize: Int
     /// Batches evaluated side by side (each on one thread).
     public nonisolated let lanes: Int
@@ -65,9 +68,10 @@ public actor PlanEvaluator {
     private let boundaryLayouts: [[[(ValueID, Range<Int>)]]]
     /// The last plan evaluated on request (not a prefetch): where the next edit most likely starts.
     private var lastPlan: Plan?
-    private var reference: (correct: Int?, predictions: [Int])?
-    /// Predictions of recently evaluated plans (undo, redo and prefetched edits cost no pass).
-    private var memo: [Plan: [Int]] = [:]
+    /// The FP32 pass's outputs, and its metrics against itself (accuracy against the labels).
+    private var reference: (outputs: FidelityReference, metrics: FidelityMetrics)?
+    /// Tallies of recently evaluated plans (undo, redo and prefetched edits cost no pass).
+    private var memo: [Plan: FidelityTally] = [:]
     private var memoOrder: [Plan] = []
     private static let memoCapacity = 64
     private var useCounter = 0
@@ -95,8 +99,9 @@ public actor PlanEvaluator {
     ///   on the first N samples of `dataset` (once, on the first `lut` choice, then kept); nil, or a
     ///   model without gradients: plain k-means.
     /// - Parameter lanes: batches run side by side; nil: one per core (at most one per batch).
+    /// - Parameter metric: the headline metric (`--metric`); nil: the default for the output and data.
     public init(model: Model, dataset: Dataset, batchSize: Int = PlanEvaluator.defaultBatchSize,
-                fisherSamples: Int? = 512, lanes: Int? = nil) throws {
+                fisherSamples: Int? = 512, lanes: Int? = nil, metric: FidelityMetric? = nil) throws {
         guard dataset.count > 0 else { throw QScopeError(file: dataset.source, "has no samples") }
         self.model = model
         self.dataset = dataset
@@ -123,19 +128,24 @@ public actor PlanEvaluator {
             }
         })
         var compiled: [Int: [CompiledGraph]] = [:]
-        for size in Set(ranges.map(\.count)) {
-            let graph = try model.compile(batch: size, sampleShape: dataset.sampleShape, threads: threadsPerLane)
-            guard let out = graph.outputTypes.first, out.rank == 2, out.shape[0] == size else {
-                throw QScopeError(file: model.path, "the first output has shape \(graph.outputTypes.first?.shape ?? []); qscope expects logits [batch, classes]")
+        var perSample: [Int]?
+        for size in Set(ranges.map(\.count)).sorted() {
+            let graph = try model.compile(batch: size, sampleShapes: dataset.sampleShapes, threads: threadsPerLane)
+            let shape = graph.outputTypes.first?.shape ?? []
+            guard shape.first == size, perSample == nil || perSample! == Array(shape.dropFirst()) else {
+                let name = model.graph.valueNames[model.graph.outputIDs[0]]
+                throw QScopeError(file: model.path, "the first output '\(name)' has shape \(shape) for a batch of \(size); qscope scores outputs whose first dimension is the sample")
             }
+            perSample = Array(shape.dropFirst())
             compiled[size] = try [graph] + (1..<lanes).map { _ in
-                try model.compile(batch: size, sampleShape: dataset.sampleShape, threads: threadsPerLane)
+                try model.compile(batch: size, sampleShapes: dataset.sampleShapes, threads: threadsPerLane)
             }
         }
         graphs = compiled
         let any = compiled[ranges[0].count]![0]
-        classes = any.outputTypes[0].shape[1]
-        if dataset.labels != nil { try dataset.validateLabels(classes: classes) }
+        scoring = try FidelityScoring(inferred: OutputLayout.infer(model: model, outputShape: any.outputTypes[0].shape),
+                                      hasLabels: dataset.labels != nil, requested: metric)
+        if dataset.labels != nil && scoring.layout.isClassifier { try dataset.validateLabels(classes: scoring.layout.classes) }
         let steps = try model.layers.map { layer in
             guard let step = any.stepIndex(ofNode: layer.nodeIndex) else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no executable step")
@@ -192,9 +202,9 @@ public actor PlanEvaluator {
         guard memory.reserve(counts: missing.map { boundaryFloats[$0] }, isCancelled: { Task.isCancelled }) else {
             throw CancellationError()
         }
-        let (predictions, _) = try pass(plan, saveAt: missing, reservedOnly: true, resumeAtMost: missing[0],
-                                        progress: { _, _ in })
-        if memo[plan] == nil { remember(plan, predictions) }
+        let (scored, _) = try pass(plan, saveAt: missing, reservedOnly: true, resumeAtMost: missing[0],
+                                   progress: { _, _ in })
+        if memo[plan] == nil, case .tally(let tally) = scored { remember(plan, tally) }
     }
 
     /// Test hook: bytes mapped for boundaries (in use and free) and the free slabs' capacities.
@@ -227,39 +237,46 @@ public actor PlanEvaluator {
         }
         let layerStats = try plan.choices.enumerated().map { try layerQuantization(layer: $0.offset, choice: $0.element) }
         if reference == nil {
-            // The FP32 pass, once: the reference for Δ, and a boundary at every layer (all-float
+            // The FP32 pass, once: the reference outputs, and a boundary at every layer (all-float
             // prefixes), so that the first edit of any layer of the opened plan resumes there.
             let float = Plan(layerNames: plan.layerNames)
             let silent: @Sendable (Int, Int) -> Void = { _, _ in }
-            let (predictions, _) = try pass(float, saveAt: Array(plan.choices.indices),
-                                            progress: plan.isAllFloat ? progress : silent)
-            reference = (score(predictions), predictions)
+            let outputs = try referencePass(float, saveAt: Array(plan.choices.indices), progress: plan.isAllFloat ? progress : silent)
+            let fp32 = FidelityReference(layout: scoring.layout, outputs: outputs, labels: dataset.labels)
+            reference = (fp32, fp32.selfMetrics)
         }
         // Save a cut at the first layer that changed: the next edit most likely touches it again.
         // With an idle worker reserving memory, only into reserved memory: a fresh mapping's page
         // faults can cost more than the pass, and the idle work (`extendBoundaries`) saves it later.
         let firstChange = lastPlan.flatMap { plan.firstDifference(from: $0) }
         if !speculative { lastPlan = plan }
-        var (predictions, resumed) = (reference!.predictions, plan.count)
+        var tally: FidelityTally?
+        var resumed = plan.count
         if let known = memo[plan] {
-            predictions = known
+            tally = known
             progress(batches.count, batches.count)
         } else if !plan.isAllFloat {
-            (predictions, resumed) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], reservedOnly: hasIdleWorker,
-                                             progress: progress)
-            remember(plan, predictions)
+            let (scored, from) = try pass(plan, saveAt: firstChange.map { [$0] } ?? [], reservedOnly: hasIdleWorker,
+                                          progress: progress)
+            guard case .tally(let passTally) = scored else { preconditionFailure("a pass after the reference is tallied") }
+            (tally, resumed) = (passTally, from)
+            remember(plan, passTally)
         }
-        let referencePredictions = reference!.predictions
-        let agreement = zip(predictions, referencePredictions).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+        let (fp32, fp32Metrics) = reference!
+        let metrics = tally?.metrics(reference: fp32) ?? fp32Metrics
+        let samples = dataset.count
         return PlanEvaluation(
-            plan: plan, samples: dataset.count, correct: score(predictions), agreement: agreement,
-            referenceCorrect: reference!.correct, layers: layerStats, size: PlanSize(layerStats),
+            plan: plan, samples: samples, metrics: metrics, referenceMetrics: fp32Metrics, headline: scoring.headline,
+            correct: metrics.accuracy.map { Int(($0 * Double(samples)).rounded()) },
+            agreement: tally?.agreeing ?? samples * fp32.layout.positions, positions: samples * fp32.layout.positions,
+            referenceCorrect: fp32Metrics.accuracy.map { Int(($0 * Double(samples)).rounded()) },
+            layers: layerStats, size: PlanSize(layerStats),
             referenceSize: PlanSize(model.layers.indices.map { .float(parameters: model.layers[$0].parameterCount) }),
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, resumedAtLayer: resumed)
     }
 
-    private func remember(_ plan: Plan, _ predictions: [Int]) {
-        memo[plan] = predictions
+    private func remember(_ plan: Plan, _ tally: FidelityTally) {
+        memo[plan] = tally
         memoOrder.append(plan)
         if memoOrder.count > Self.memoCapacity { memo[memoOrder.removeFirst()] = nil }
     }
@@ -272,20 +289,17 @@ public actor PlanEvaluator {
         _ = try evaluate(plan, speculative: true, progress: { _, _ in })
     }
 
-    /// Test hook: whether `plan`'s predictions are cached.
+    /// Test hook: whether `plan`'s result is cached.
     public func isCached(_ plan: Plan) -> Bool { memo[plan] != nil || plan.isAllFloat && reference != nil }
-
-    private func score(_ predictions: [Int]) -> Int? {
-        dataset.labels.map { labels in zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }
-    }
 
     /// A pass that uses and fills the prefix cache: resumes at the latest saved cut whose prefix
     /// matches `plan`, and saves the boundary values at each layer of `saveAt` that lies after it
-    /// (and is not cached yet). Returns the predictions and the layer it resumed at (0 = full pass).
+    /// (and is not cached yet). Returns the pass's result (the outputs before the reference exists,
+    /// a tally against it after) and the layer it resumed at (0 = full pass).
     /// With `reservedOnly`, only the layers for which `memory` has a free slab are saved; with
     /// `resumeAtMost`, the pass resumes at that layer or before.
     private func pass(_ plan: Plan, saveAt requested: [Int], reservedOnly: Bool = false, resumeAtMost: Int? = nil,
-                      progress: @Sendable (Int, Int) -> Void) throws -> ([Int], Int) {
+                      progress: @Sendable (Int, Int) -> Void) throws -> (PassResult, Int) {
         useCounter += 1
         var resume: Int?
         for (i, boundary) in boundaries.enumerated()
@@ -306,11 +320,11 @@ public actor PlanEvaluator {
             for case let slab? in available { memory.give(slab) }
         }
         let slabs = saveLayers.map { memory.take(count: boundaryFloats[$0]) }
-        let predictions: [Int]
+        let scored: PassResult
         do {
             let layerSteps = self.layerSteps, layouts = boundaryLayouts
             let dataset = self.dataset, batches = self.batches
-            predictions = try forward(plan, progress: progress) { batch, graph in
+            scored = try forward(plan, progress: progress) { batch, graph in
                 var from = resumed != nil ? layerSteps[resumeLayer] : 0
                 if let resumed {
                     for (id, range) in layouts[resumeLayer][batch] {
@@ -340,7 +354,22 @@ public actor PlanEvaluator {
               let oldest = boundaries.indices.min(by: { boundaries[$0].lastUse < boundaries[$1].lastUse }) {
             memory.give(boundaries.remove(at: oldest).slab)
         }
-        return (predictions, resumeLayer)
+        return (scored, resumeLayer)
+    }
+
+    /// The FP32 pass (no reference yet): its first output of every sample, saving boundaries at `saveAt`.
+    private func referencePass(_ plan: Plan, saveAt: [Int], progress: @Sendable (Int, Int) -> Void) throws -> [Float] {
+        guard case .outputs(let outputs) = try pass(plan, saveAt: saveAt, progress: progress).0 else {
+            preconditionFailure("the reference pass collects outputs")
+        }
+        return outputs
+    }
+
+    /// What a pass yields: before the reference exists, the outputs of every sample (the reference
+    /// itself); after, the tally of the outputs against it.
+    private enum PassResult {
+        case outputs([Float])
+        case tally(FidelityTally)
     }
 
     /// Test hook: the layers with a saved boundary, ascending (duplicates when prefixes differ).
@@ -355,50 +384,65 @@ public actor PlanEvaluator {
     /// lanes through `stop`, and progress is reported only from the calling thread (with every
     /// lane's batches counted).
     private func forward(_ plan: Plan, progress: @Sendable (Int, Int) -> Void,
-                         runBatch: (Int, CompiledGraph) -> Void) throws -> [Int] {
+                         runBatch: (Int, CompiledGraph) -> Void) throws -> PassResult {
         try Task.checkCancellation()
         for case let graph in graphs.values.joined() { try apply(plan, to: graph) }
-        var predictions = [Int](repeating: 0, count: dataset.count)
-        let graphs = self.graphs, batches = self.batches, classes = self.classes
+        let graphs = self.graphs, batches = self.batches, reference = self.reference?.outputs
+        let size = scoring.layout.sampleSize
+        // Before the reference exists the outputs are collected; after, each batch is tallied into
+        // its own slot and the slots merged in batch order (sums independent of the lanes).
+        var outputs = reference == nil ? [Float](repeating: 0, count: dataset.count * size) : []
+        var tallies = [FidelityTally](repeating: FidelityTally(), count: reference == nil ? 0 : batches.count)
+        var faults = [QScopeError?](repeating: nil, count: batches.count)
         let caller = pthread_self()
         let stop = Atomic<Bool>(false)
         let done = Atomic<Int>(0)
         let idle = Mutex(graphs.mapValues { Array($0.indices) })
         var reported = 0  // written by the calling thread only
-        predictions.withUnsafeMutableBufferPointer { out in
-            Parallel.forEach(batches.count, threads: lanes) { b in
-                let onCaller = pthread_equal(pthread_self(), caller) != 0
-                if onCaller && Task.isCancelled { stop.store(true, ordering: .relaxed) }
-                if stop.load(ordering: .relaxed) { return }
-                let range = batches[b]
-                let index = idle.withLock { $0[range.count]!.removeLast() }
-                let graph = graphs[range.count]![index]
-                runBatch(b, graph)
-                let logits = graph.output(0)
-                for i in 0..<range.count {
-                    let row = logits.baseAddress! + i * classes
-                    var best = 0
-                    for c in 1..<classes where row[c] > row[best] { best = c }
-                    out[range.lowerBound + i] = best
-                }
-                idle.withLock { $0[range.count]!.append(index) }
-                let finished = done.wrappingAdd(1, ordering: .relaxed).newValue
-                if onCaller {
-                    progress(finished, batches.count)
-                    reported = finished
+        outputs.withUnsafeMutableBufferPointer { collected in
+            tallies.withUnsafeMutableBufferPointer { tallied in
+                faults.withUnsafeMutableBufferPointer { faulted in
+                    Parallel.forEach(batches.count, threads: lanes) { b in
+                        let onCaller = pthread_equal(pthread_self(), caller) != 0
+                        if onCaller && Task.isCancelled { stop.store(true, ordering: .relaxed) }
+                        if stop.load(ordering: .relaxed) { return }
+                        let range = batches[b]
+                        let index = idle.withLock { $0[range.count]!.removeLast() }
+                        let graph = graphs[range.count]![index]
+                        runBatch(b, graph)
+                        if let fault = graph.takeRuntimeFault() {
+                            faulted[b] = fault
+                            stop.store(true, ordering: .relaxed)
+                        }
+                        let out = graph.output(0).baseAddress!
+                        if let reference {
+                            tallied[b].add(outputs: out, first: range.lowerBound, count: range.count, reference: reference)
+                        } else {
+                            (collected.baseAddress! + range.lowerBound * size).update(from: out, count: range.count * size)
+                        }
+                        idle.withLock { $0[range.count]!.append(index) }
+                        let finished = done.wrappingAdd(1, ordering: .relaxed).newValue
+                        if onCaller {
+                            progress(finished, batches.count)
+                            reported = finished
+                        }
+                    }
                 }
             }
         }
+        if let fault = faults.compactMap({ $0 }).first { throw fault.inFile(model.path) }
         if stop.load(ordering: .relaxed) || Task.isCancelled { throw CancellationError() }
         if reported < batches.count { progress(batches.count, batches.count) }
         passes += 1
-        return predictions
+        guard reference != nil else { return .outputs(outputs) }
+        var total = FidelityTally()
+        for tally in tallies { total.merge(tally) }
+        return .tally(total)
     }
 
-    /// Copies the samples of `range` into `graph`'s input.
+    /// Points `graph`'s inputs at the samples of `range` (copied into its arena).
     private static func setInputs(_ graph: CompiledGraph, dataset: Dataset, range: Range<Int>) {
-        let size = dataset.sampleSize
-        dataset.x.withUnsafeBufferPointer { x in graph.setInputs([x.baseAddress! + range.lowerBound * size]) }
+        dataset.withInputs(from: range.lowerBound) { graph.setInputs($0) }
     }
 
     /// Substitutes the plan's weights (and replacement biases) into `graph`, touching only layers

@@ -15,7 +15,8 @@ public struct TradeoffPoint: Hashable, Sendable {
     /// Quantizable weights with metadata, in bits.
     public var totalBits: Int
     public var averageBits: Double
-    /// Accuracy (or agreement with FP32 when the data has no labels), 0...1.
+    /// The headline metric, larger is better (`PlanEvaluation.orientedScore`): accuracy or agreement
+    /// 0...1 for a classifier, cosine, SQNR dB, or −KL.
     public var accuracy: Double
 
     public init(source: Source, plan: Plan, totalBits: Int, averageBits: Double, accuracy: Double) {
@@ -29,7 +30,7 @@ public struct TradeoffPoint: Hashable, Sendable {
     /// The point of an evaluation.
     public init(source: Source, evaluation: PlanEvaluation) {
         self.init(source: source, plan: evaluation.plan, totalBits: evaluation.size.totalBits,
-                  averageBits: evaluation.size.averageTotalBits, accuracy: evaluation.accuracy)
+                  averageBits: evaluation.size.averageTotalBits, accuracy: evaluation.orientedScore)
     }
 
     /// Size in MB of 2^20 bytes, metadata included.

@@ -10,23 +10,21 @@ enum CalibrationPass {
         model: Model, calibration: Dataset, batch: Int, _ visit: (CompiledGraph, Int) throws -> Void
     ) throws {
         let total = calibration.count
-        let size = calibration.sampleSize
         var graphs: [Int: CompiledGraph] = [:]
-        try calibration.x.withUnsafeBufferPointer { x in
-            var offset = 0
-            while offset < total {
-                let n = min(batch, total - offset)
-                let graph: CompiledGraph
-                if let cached = graphs[n] {
-                    graph = cached
-                } else {
-                    graph = try model.compile(batch: n, sampleShape: calibration.sampleShape, retainAll: true)
-                    graphs[n] = graph
-                }
-                graph.run([x.baseAddress! + offset * size])
-                try visit(graph, n)
-                offset += n
+        var offset = 0
+        while offset < total {
+            let n = min(batch, total - offset)
+            let graph: CompiledGraph
+            if let cached = graphs[n] {
+                graph = cached
+            } else {
+                graph = try model.compile(batch: n, sampleShapes: calibration.sampleShapes, retainAll: true)
+                graphs[n] = graph
             }
+            calibration.withInputs(from: offset) { graph.run($0) }
+            if let fault = graph.takeRuntimeFault() { throw fault.inFile(model.path) }
+            try visit(graph, n)
+            offset += n
         }
     }
 }

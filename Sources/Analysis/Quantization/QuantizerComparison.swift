@@ -69,7 +69,7 @@ public final class QuantizerComparison: Sendable {
 
     /// Runs `body` with an evaluator no other thread is using.
     private func withEvaluator<T>(_ body: (Evaluator) throws -> T) rethrows -> T {
-        let evaluator = idle.withLock { $0.popLast() } ?? Evaluator(model: model, sampleShape: dataset.sampleShape)
+        let evaluator = idle.withLock { $0.popLast() } ?? Evaluator(model: model, sampleShapes: dataset.sampleShapes)
         defer { idle.withLock { $0.append(evaluator) } }
         return try body(evaluator)
     }
@@ -96,7 +96,7 @@ public final class QuantizerComparison: Sendable {
 
     /// The FP32 result (with logits), computed once.
     public func baseline() throws -> EvaluationResult {
-        try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepLogits: true) }
+        try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepOutputs: true) }
     }
 
     /// Scores `spec` on `layers` (nil: every layer) against `baseline`.
@@ -104,14 +104,14 @@ public final class QuantizerComparison: Sendable {
                     threads: Int = Parallel.maxThreads) throws -> Row {
         let start = DispatchTime.now().uptimeNanoseconds
         let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, fisher: fisher, threads: threads)
-        let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepLogits: true) }
+        let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepOutputs: true) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = weights.results.compactMap(\.denseTotalBits)
         return Row(quantizer: spec.description, activations: nil, smoothedLayers: nil, bitsPerWeight: weights.bitsPerWeight,
                    sizeMB: Double(weights.totalBits) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
                    weightSQNR: weights.weightSQNR(model: model),
-                   outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
+                   outputSQNR: QuantizedWeights.sqnr(original: baseline.outputs ?? [], quantized: result.outputs ?? []),
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
                    seconds: seconds, fisherWeighted: weights.fisherWeighted)
@@ -146,8 +146,8 @@ public final class QuantizerComparison: Sendable {
             let chosen = names.map { n in prepared.model.layers.filter { n.contains($0.name) } }
             quantized = try QuantizedModelWeights(model: prepared.model, spec: weights, layers: chosen, threads: threads)
         }
-        let evaluator = Evaluator(model: prepared.model, sampleShape: dataset.sampleShape)
-        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepLogits: true)
+        let evaluator = Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes)
+        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepOutputs: true)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = quantized?.results.compactMap(\.denseTotalBits) ?? []
         return Row(quantizer: weights?.description ?? "fp32", activations: activations.description,
@@ -157,7 +157,7 @@ public final class QuantizerComparison: Sendable {
                        ?? Double((layers ?? model.layers).reduce(0) { $0 + $1.parameterCount } * 32) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
                    weightSQNR: quantized?.weightSQNR(model: prepared.model) ?? .infinity,
-                   outputSQNR: QuantizedWeights.sqnr(original: baseline.logits ?? [], quantized: result.logits ?? []),
+                   outputSQNR: QuantizedWeights.sqnr(original: baseline.outputs ?? [], quantized: result.outputs ?? []),
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
                    seconds: seconds)

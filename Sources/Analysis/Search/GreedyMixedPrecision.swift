@@ -18,7 +18,8 @@ public enum GreedyMixedPrecision {
         /// Size of the current plan (bits, metadata included) and the budget.
         public var totalBits: Int
         public var budgetBits: Int
-        /// Accuracy of the current plan (fraction correct, or agreement with FP32 without labels).
+        /// The headline metric of the current plan, larger is better (`PlanEvaluation.orientedScore`:
+        /// the fraction correct for a labelled classifier).
         public var accuracy: Double
     }
 
@@ -27,7 +28,7 @@ public enum GreedyMixedPrecision {
         public var layer: Int
         public var from: QuantizerSpec
         public var to: QuantizerSpec
-        /// Accuracy lost (fraction; negative = gained) and bits saved.
+        /// Headline metric lost (in its units, `orientedScore`; negative = gained) and bits saved.
         public var accuracyLoss: Double
         public var savedBits: Int
     }
@@ -62,8 +63,15 @@ public enum GreedyMixedPrecision {
         var evaluations = 1
         var resumed = 0
         var steps: [Step] = []
-        func score(_ e: PlanEvaluation) -> Int { e.correct ?? e.agreement }
-        progress(Progress(steps: 0, evaluations: 1, totalBits: total, budgetBits: budgetBits, accuracy: current.accuracy))
+        // Accuracy and agreement compare whole counts (exact ties); the other metrics their value.
+        func score(_ e: PlanEvaluation) -> Double {
+            switch e.headline {
+            case .accuracy: return Double(e.correct ?? e.agreement)
+            case .agreement: return Double(e.agreement)
+            default: return e.orientedScore
+            }
+        }
+        progress(Progress(steps: 0, evaluations: 1, totalBits: total, budgetBits: budgetBits, accuracy: current.orientedScore))
 
         while total > budgetBits {
             try Task.checkCancellation()
@@ -78,7 +86,7 @@ public enum GreedyMixedPrecision {
                 evaluations += 1
                 if evaluation.resumedAtLayer > 0 { resumed += 1 }
                 progress(Progress(steps: steps.count, evaluations: evaluations, totalBits: total, budgetBits: budgetBits,
-                                  accuracy: current.accuracy))
+                                  accuracy: current.orientedScore))
                 let saved = size - layer.candidates[next].totalBits
                 let ratio = Double(score(current) - score(evaluation)) / Double(saved)
                 // Ties (common: accuracy moves in whole samples) go to the move that keeps more
@@ -96,12 +104,12 @@ public enum GreedyMixedPrecision {
             guard let move = best else { break }  // unreachable: the minimum fits, so a move exists
             steps.append(Step(layer: move.layer, from: layers[move.layer].candidates[choices[move.layer]].spec,
                               to: layers[move.layer].candidates[move.next].spec,
-                              accuracyLoss: current.accuracy - move.evaluation.accuracy, savedBits: move.saved))
+                              accuracyLoss: current.orientedScore - move.evaluation.orientedScore, savedBits: move.saved))
             choices[move.layer] = move.next
             total -= move.saved
             current = move.evaluation
             progress(Progress(steps: steps.count, evaluations: evaluations, totalBits: total, budgetBits: budgetBits,
-                              accuracy: current.accuracy))
+                              accuracy: current.orientedScore))
         }
         return Result(choices: choices, plan: current.plan, evaluation: current, steps: steps, evaluations: evaluations,
                       resumedEvaluations: resumed, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)

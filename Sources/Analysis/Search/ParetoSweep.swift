@@ -82,7 +82,7 @@ public enum ParetoSweep {
             progress(done + 1, plans.count)
         }
         markFront(&points)
-        points.sort { ($0.totalBits, -$0.evaluation.accuracy) < ($1.totalBits, -$1.evaluation.accuracy) }
+        points.sort { ($0.totalBits, -$0.evaluation.orientedScore) < ($1.totalBits, -$1.evaluation.orientedScore) }
         return Result(points: points, distinctPlans: schedule.distinctPlans, resolutionBits: problem.resolutionBits,
                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
@@ -100,7 +100,7 @@ public enum ParetoSweep {
     /// Sets `onFront` on the non-dominated points (size smaller is better, accuracy larger is better).
     /// Of several points with equal size and accuracy, all stay on the front.
     public static func markFront(_ points: inout [Point]) {
-        let flags = nonDominated(points.map { ($0.totalBits, $0.evaluation.accuracy) })
+        let flags = nonDominated(points.map { ($0.totalBits, $0.evaluation.orientedScore) })
         for i in points.indices { points[i].onFront = flags[i] }
     }
 }

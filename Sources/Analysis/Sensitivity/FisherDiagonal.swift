@@ -11,10 +11,14 @@ import Kernels
 /// accumulates it, and only per-sample squares estimate E[g²] (the square of a summed gradient
 /// would let samples cancel and measures the mean gradient, ~0 at a trained optimum).
 ///
-/// Loss per sample: cross-entropy with the sample's label. Without labels, cross-entropy with the
-/// FP32 model's own top-1 class (a pseudo-label). Not the KL to the FP32 output that the Hessian
-/// analysis uses without labels: at the FP32 weights that KL is at its minimum, so its gradient is
-/// exactly zero and would give no weighting at all.
+/// Loss per sample: cross-entropy with the sample's label (`[N, classes]` logits with labels).
+/// Without labels, for logits, cross-entropy with the FP32 model's own top-1 class at every position
+/// (a pseudo-label; averaged over a sample's positions). For embeddings and other continuous
+/// outputs, the projection rᵀy on a Rademacher vector r drawn per sample (seeded by the sample
+/// index): E[(Jᵀr)²] is the diagonal of JᵀJ, the Fisher of a unit-variance Gaussian output model.
+/// Not the KL or squared error to the FP32 output that the Hessian analysis uses without labels: at
+/// the FP32 weights those are at their minimum, so their gradient is exactly zero and would give no
+/// weighting at all.
 ///
 /// Values are in the units of (loss / weight)², accumulated in Double and stored as Float. The sum
 /// is deterministic: samples are split into `partitions` fixed ranges (independent of the thread
@@ -24,7 +28,8 @@ public struct FisherDiagonal: Sendable {
     public let layers: [String: [Float]]
     /// Calibration samples summed over.
     public let samples: Int
-    /// "cross-entropy" with labels, "cross-entropy-fp32-top1" without.
+    /// "cross-entropy" with labels; without, "cross-entropy-fp32-top1" for logits and
+    /// "random-projection" for continuous outputs.
     public let lossKind: String
     public let seconds: Double
 
@@ -55,11 +60,14 @@ public struct FisherDiagonal: Sendable {
         guard data.count > 0 else { throw QScopeError(file: data.source, "has no samples") }
         let total = max(1, min(requested, data.count))
         let layers = model.layers
-        let sampleSize = data.sampleSize
-        let labels = data.labels.map { Array($0.prefix(total)) }
+        let probe = try ReverseMode(model: model, batch: 1, sampleShapes: data.sampleShapes, threads: 1)
+        let layout = OutputLayout.infer(model: model, outputShape: probe.compiled.outputTypes[0].shape)
+        let labels = layout.isClassifier ? data.labels.map { Array($0.prefix(total)) } : nil
         let ranges = (0..<partitions).map { p in (p * total / partitions)..<((p + 1) * total / partitions) }.filter { !$0.isEmpty }
         // One engine per range (batch 1 for per-sample gradients; not thread-safe, so never shared).
-        let engines = try ranges.map { _ in try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1) }
+        let engines = try [probe] + ranges.dropFirst().map { _ in
+            try ReverseMode(model: model, batch: 1, sampleShapes: data.sampleShapes, threads: 1)
+        }
         let boxes = ranges.map { _ in UnsafeMutableBox(layers.map { [Double](repeating: 0, count: $0.parameterCount) }) }
         let failure = UnsafeMutableBox<Error?>(nil)
         let failureLock = NSLock()
@@ -68,16 +76,12 @@ public struct FisherDiagonal: Sendable {
             do {
                 for s in ranges[r] {
                     if isCancelled() { throw CancellationError() }
-                    let label: Int
-                    if let labels {
-                        label = labels[s]
-                    } else {
-                        let p = data.x.withUnsafeBufferPointer { engine.forwardProbabilities(input: $0.baseAddress! + s * sampleSize) }
-                        label = p.indices.max { p[$0] < p[$1] || (p[$0] == p[$1] && $0 > $1) } ?? 0
+                    let target = try data.withInputs(from: s) { inputs -> LossTarget in
+                        if let labels { return .labels([labels[s]]) }
+                        return layout.kind == .logits ? .probabilities(Self.pseudoLabels(try engine.forwardOutputs(inputs: inputs), classes: layout.classes))
+                            : .cotangent(Self.rademacher(count: layout.sampleSize, seed: UInt64(s)))
                     }
-                    _ = try data.x.withUnsafeBufferPointer {
-                        try engine.prepare(input: $0.baseAddress! + s * sampleSize, target: .labels([label]), scale: 1)
-                    }
+                    _ = try data.withInputs(from: s) { try engine.prepare(inputs: $0, target: target, scale: 1) }
                     for (l, layer) in layers.enumerated() {
                         guard let g = engine.gradient(layer.weight) else { continue }
                         boxes[r].value[l].withUnsafeMutableBufferPointer { acc in
@@ -108,8 +112,27 @@ public struct FisherDiagonal: Sendable {
             }
             result[layer.name] = f
         }
-        return FisherDiagonal(layers: result, samples: total, lossKind: labels == nil ? "cross-entropy-fp32-top1" : "cross-entropy",
+        let lossKind = labels != nil ? "cross-entropy" : (layout.kind == .logits ? "cross-entropy-fp32-top1" : "random-projection")
+        return FisherDiagonal(layers: result, samples: total, lossKind: lossKind,
                               seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// One-hot rows of the top-1 class of each row of `outputs` (rows of `classes` values): the
+    /// pseudo-label target; KL to a one-hot row is the cross-entropy with that class.
+    static func pseudoLabels(_ outputs: [Float], classes: Int) -> [Float] {
+        var target = [Float](repeating: 0, count: outputs.count)
+        for row in 0..<(outputs.count / max(classes, 1)) {
+            var best = 0
+            for c in 1..<max(classes, 1) where outputs[row * classes + c] > outputs[row * classes + best] { best = c }
+            target[row * classes + best] = 1
+        }
+        return target
+    }
+
+    /// `count` values of ±1, from `seed` (the sample index: the same draws at every thread count).
+    static func rademacher(count: Int, seed: UInt64) -> [Float] {
+        var generator = SplitMix64(seed: 0x5EED_F15E ^ seed &* 0x9E37_79B9_7F4A_7C15)
+        return (0..<count).map { _ in generator.next() & 1 == 0 ? 1 : -1 }
     }
 }
 

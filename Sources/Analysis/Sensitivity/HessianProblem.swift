@@ -6,8 +6,11 @@ import Kernels
 /// quantizable weight, as a Hessian-vector-product operator: what Hutchinson (`HessianTraceEstimator`)
 /// and power iteration (`HessianEigenvalueEstimator`) both apply.
 ///
-/// The loss is the mean cross-entropy with the data's labels, or without labels the KL divergence
-/// to the FP32 model's own softmax (same samples). The samples are processed in chunks sized for a
+/// The loss is the mean cross-entropy with the data's labels when they score a `[N, classes]`
+/// output; otherwise, against the FP32 model's own outputs on the same samples, the KL divergence of
+/// the last-axis softmax (logits, averaged over positions) or the mean squared error (embeddings and
+/// other continuous outputs). At the FP32 weights both are zero with zero gradient, and their
+/// Hessian is the Gauss-Newton matrix of the output. The samples are processed in chunks sized for a
 /// memory budget. Each chunk has its own engine, prepared once (forward and backward pass): every
 /// product reuses the prepared passes.
 ///
@@ -27,7 +30,10 @@ final class HessianProblem {
     let samples: Int
     /// The loss at the analysed weights (mean over the samples).
     private(set) var loss: Double = 0
-    let hasLabels: Bool
+    /// Which loss the problem differentiates (`LossTarget.name`).
+    let lossKind: String
+    private enum LossChoice { case labels, kl, mse }
+    private let lossChoice: LossChoice
     /// Parameter count of each layer's weight, model order.
     let counts: [Int]
     /// One engine per chunk of samples (or one shared engine, see `reprepares`); chunk i runs on lane i % lanes.
@@ -58,12 +64,19 @@ final class HessianProblem {
         self.model = model
         self.samples = samples
         self.data = data
-        self.hasLabels = data.labels != nil
         self.counts = model.layers.map(\.parameterCount)
         self.maxProbes = max(1, probes)
         // Floats per sample: primal values and adjoints (2 copies of every value) and, per probe,
         // tangents, tangent adjoints and kept outputs (at most 3 copies).
-        let perSample = try ReverseMode(model: model, batch: 1, sampleShape: data.sampleShape, threads: 1).valueFloats
+        let single = try ReverseMode(model: model, batch: 1, sampleShapes: data.sampleShapes, threads: 1)
+        let perSample = single.valueFloats
+        let layout = OutputLayout.infer(model: model, outputShape: single.compiled.outputTypes[0].shape)
+        lossChoice = data.labels != nil && layout.isClassifier ? .labels : (layout.kind == .logits ? .kl : .mse)
+        switch lossChoice {
+        case .labels: lossKind = LossTarget.labels([]).name
+        case .kl: lossKind = LossTarget.probabilities([]).name
+        case .mse: lossKind = LossTarget.outputs([]).name
+        }
         let keptPerSample = 2 * perSample, tangentPerSample = 3 * max(1, probes) * perSample
         // Prepared chunks keep every sample's primal values and adjoints; the tangents are one chunk's per lane.
         let keepsAll = keptPerSample * samples
@@ -93,7 +106,7 @@ final class HessianProblem {
         let engineThreads = lanes > 1 ? max(1, threads / lanes) : threads
         let storages = (0..<lanes).map { _ in TangentStorage() }
         func engine(batch: Int, lane: Int) throws -> ReverseMode {
-            try ReverseMode(model: model, batch: batch, sampleShape: data.sampleShape, threads: engineThreads,
+            try ReverseMode(model: model, batch: batch, sampleShapes: data.sampleShapes, threads: engineThreads,
                             tangentStorage: storages[lane])
         }
         var ranges: [(first: Int, count: Int)] = []
@@ -102,7 +115,7 @@ final class HessianProblem {
             ranges.append((first, min(chunk, samples - first)))
             first += chunk
         }
-        let labels = data.labels.map { Array($0.prefix(samples)) }
+        let labels = lossChoice == .labels ? data.labels.map { Array($0.prefix(samples)) } : nil
         if reprepares {
             let shared = try engine(batch: chunk, lane: 0)
             let sharedRest = samples % chunk != 0 ? try engine(batch: samples % chunk, lane: 0) : nil
@@ -133,22 +146,19 @@ final class HessianProblem {
         for buffers in laneProducts ?? [] { for buffer in buffers { buffer.deallocate() } }
     }
 
-    /// "cross-entropy" with labels, "kl-to-fp32" without.
-    var lossKind: String { hasLabels ? "cross-entropy" : "kl-to-fp32" }
-
     /// The loss target of the chunk of `count` samples from `first`: its labels, or the FP32
-    /// model's probabilities on them (computed with `engine`).
+    /// model's probabilities or outputs on them (computed with `engine`).
     private func target(engine: ReverseMode, first: Int, count: Int, labels: [Int]?) throws -> LossTarget {
         if let labels { return .labels(Array(labels[first..<(first + count)])) }
-        let sampleSize = data.sampleSize
-        return .probabilities(data.x.withUnsafeBufferPointer { engine.forwardProbabilities(input: $0.baseAddress! + first * sampleSize) })
+        return try data.withInputs(from: first) { inputs in
+            lossChoice == .kl ? .probabilities(try engine.forwardProbabilities(inputs: inputs))
+                : .outputs(try engine.forwardOutputs(inputs: inputs))
+        }
     }
 
     private func prepare(engine: ReverseMode, first: Int, target: LossTarget) throws -> Double {
         let scale = Float(1) / Float(samples)
-        return try data.x.withUnsafeBufferPointer {
-            try engine.prepare(input: $0.baseAddress! + first * data.sampleSize, target: target, scale: scale)
-        }
+        return try data.withInputs(from: first) { try engine.prepare(inputs: $0, target: target, scale: scale) }
     }
 
     private func prepare(_ index: Int) throws -> Double {

@@ -48,23 +48,26 @@ struct BenchCommand: AsyncParsableCommand {
                 return
             }
             let batch = batchOption ?? 256
-            let graph = try model.compile(batch: batch, sampleShape: dataset.sampleShape, threads: threads)
-            // The first `batch` samples, repeated when the data has fewer.
-            let size = dataset.sampleSize
-            var input = [Float](repeating: 0, count: batch * size)
-            for i in 0..<batch {
-                let source = (i % dataset.count) * size
-                input.replaceSubrange(i * size..<(i + 1) * size, with: dataset.x[source..<source + size])
+            let graph = try model.compile(batch: batch, sampleShapes: dataset.sampleShapes, threads: threads)
+            // The first `batch` samples of every input, repeated when the data has fewer.
+            var inputs = dataset
+            inputs.labels = nil
+            for index in inputs.arrays.indices {
+                let array = dataset.arrays[index], size = array.sampleSize
+                inputs.arrays[index].values = (0..<batch).flatMap { i in
+                    array.values[((i % dataset.count) * size)..<((i % dataset.count) * size + size)]
+                }
             }
             let clock = ContinuousClock()
             var times: [Double] = []
-            input.withUnsafeBufferPointer { x in
+            try inputs.withInputs(from: 0) { pointers in
                 for run in 0..<(warmup + runs) {
-                    let elapsed = clock.measure { graph.run([x.baseAddress!]) }
+                    let elapsed = clock.measure { graph.run(pointers) }
+                    if let fault = graph.takeRuntimeFault() { throw fault.inFile(model.path) }
                     if run >= warmup { times.append(elapsed.seconds) }
                 }
             }
-            if profile { printProfile(model: model, graph: graph, input: input) }
+            if profile { printProfile(model: model, graph: graph, inputs: inputs) }
             times.sort()
             try output.print(BenchReport(model: model.path, batch: batch, runs: runs, warmup: warmup, threads: graph.threads,
                                          bestSeconds: times[0], medianSeconds: times[times.count / 2],
@@ -74,11 +77,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// `--profile`: the eight slowest nodes, then every op type's time (medians over `runs` passes).
     /// Printed before the report, in text even with `--json`.
-    private func printProfile(model: Model, graph: CompiledGraph, input: [Float]) {
+    private func printProfile(model: Model, graph: CompiledGraph, inputs: Dataset) {
         var perNode: [Int: [Double]] = [:]
-        input.withUnsafeBufferPointer { x in
+        inputs.withInputs(from: 0) { pointers in
             for _ in 0..<runs {
-                for (node, seconds) in graph.runProfiled([x.baseAddress!]) { perNode[node, default: []].append(seconds) }
+                for (node, seconds) in graph.runProfiled(pointers) { perNode[node, default: []].append(seconds) }
             }
         }
         var perOp: [String: (seconds: Double, nodes: Int)] = [:]

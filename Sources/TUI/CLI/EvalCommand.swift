@@ -5,7 +5,7 @@ import Executor
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Top-1 accuracy (with a 95% Wilson interval) and throughput of a model on evaluation data."
+        abstract: "Accuracy (with a 95% Wilson interval) or fidelity to FP32 (agreement, cosine, SQNR, KL), and throughput, of a model on evaluation data."
     )
 
     @OptionGroup var options: ModelOptions
@@ -18,8 +18,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Samples per forward pass (default 256; with --plan \(PlanEvaluator.defaultBatchSize), as the workbench).")
     var batch: Int?
 
-    @Option(name: .long, help: "Write the logits as a float32 .npy of shape [N, classes].")
-    var logits: String?
+    @Option(name: [.customLong("outputs"), .customLong("logits")],
+            help: "Write the first output, whatever its shape, as a float32 .npy with the samples first (--logits is the same option).")
+    var outputs: String?
+
+    @OptionGroup var metric: MetricOptions
 
     @Option(name: .long, help: "Evaluate with this plan's fake-quantized weights (*.qscope.json), as the workbench does.")
     var plan: String?
@@ -48,23 +51,29 @@ struct EvalCommand: AsyncParsableCommand {
         }
     }
 
-    /// The model with `--weights`/`--activations` applied, on the data.
+    /// The model with `--weights`/`--activations` applied, on the data, scored against the FP32
+    /// model's outputs on the same data (and against the labels when they score the output).
     private func evaluate(model: Model, dataset: Dataset) throws -> EvalReport {
-        let quantized = try quantization.pipeline().run(model: model, dataset: dataset)
-        let evaluator = Evaluator(model: quantized.model, sampleShape: dataset.sampleShape)
-        let result = try evaluator.evaluate(dataset, batch: batch ?? 256, weights: quantized.weights, keepLogits: logits != nil)
-        if let logits, let values = result.logits {
-            try NPY.writeFloat32(values, shape: [result.samples, result.classes], to: logits)
+        let pipeline = try quantization.pipeline()
+        let quantized = try pipeline.run(model: model, dataset: dataset)
+        let quantizes = pipeline.weights != nil || pipeline.activations != nil
+        let scored = try ScoredEvaluation.evaluate(
+            model: model, dataset: dataset, batch: batch ?? 256, requested: metric.metric,
+            evaluated: quantizes ? (quantized.model, quantized.weights) : nil, keepOutputs: outputs != nil)
+        let result = scored.result
+        if let outputs, let values = result.outputs {
+            try NPY.writeFloat32(values, shape: [result.samples] + result.layout.sampleShape, to: outputs)
         }
-        // Accuracy, interval and count come together, from the labels.
-        let scored = result.correct != nil && result.interval != nil
         return EvalReport(
-            model: model.path, data: dataset.source, sampleShape: dataset.sampleShape, samples: result.samples,
+            model: model.path, data: dataset.source, inputs: dataset.arrays.map(\.summary), samples: result.samples,
             classes: result.classes, batch: result.batch, seconds: result.seconds, imagesPerSecond: result.imagesPerSecond,
-            correct: scored ? result.correct : nil, accuracy: scored ? result.accuracy : nil,
-            ci95Low: scored ? result.interval?.lower : nil, ci95High: scored ? result.interval?.upper : nil,
+            correct: result.correct, accuracy: result.accuracy,
+            ci95Low: result.interval?.lower, ci95High: result.interval?.upper,
+            fp32Accuracy: quantizes ? scored.referenceAccuracy : nil,
             referenceAccuracyOnnxruntime: (try? SampleModels.locate())?.entry(forPath: model.path)?.fp32AccuracyOrt,
-            logitsFile: logits, quantization: quantized.summary)
+            outputsFile: outputs, outputsShape: [result.samples] + result.layout.sampleShape,
+            hasLabels: dataset.labels != nil, fidelity: FidelityReportPart(scoring: scored.scoring, metrics: scored.metrics),
+            quantization: quantized.summary)
     }
 
     /// `--plan`: the same evaluation the workbench's engine runs (`PlanAssessment`: same batches,

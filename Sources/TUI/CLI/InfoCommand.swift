@@ -21,9 +21,10 @@ struct InfoCommand: AsyncParsableCommand {
     }
 
     static func report(model: Model, path: String) throws -> InfoReport {
-        let sampleDims = model.declaredSampleDims
-        let sampleShape = sampleDims.compactMap { $0 }
-        let macs: [Int]? = sampleShape.count == sampleDims.count ? try model.macsPerSample(sampleShape: sampleShape) : nil
+        // MACs need every input's sample dims; a symbolic sequence length leaves them unknown.
+        let sampleDims = model.graph.inputs.map { Array($0.dims.dropFirst()) }
+        let known = sampleDims.allSatisfy { $0.allSatisfy { $0 != nil && $0! > 0 } }
+        let macs: [Int]? = known ? try model.macsPerSample(sampleShapes: sampleDims.map { $0.map { $0! } }) : nil
         func tensor(_ spec: ValueSpec) -> InfoReport.Tensor {
             InfoReport.Tensor(name: spec.name, type: "\(spec.dataType)", shape: spec.shapeText)
         }

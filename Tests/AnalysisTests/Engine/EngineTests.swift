@@ -33,7 +33,11 @@ struct EngineTests {
 
     static func fakeResult(_ plan: Plan) -> PlanEvaluation {
         let layers = names.map { _ in LayerQuantization.float(parameters: 10) }
-        return PlanEvaluation(plan: plan, samples: 10, correct: 9, agreement: 10, referenceCorrect: 9, layers: layers,
+        return PlanEvaluation(plan: plan, samples: 10,
+                              metrics: FidelityMetrics(accuracy: 0.9, agreement: 1, cosineMean: 1, cosineMin: 1, sqnrDB: 40, kl: 0),
+                              referenceMetrics: FidelityMetrics(accuracy: 0.9, agreement: 1, cosineMean: 1, cosineMin: 1,
+                                                                sqnrDB: .infinity, kl: 0),
+                              headline: .accuracy, correct: 9, agreement: 10, positions: 10, referenceCorrect: 9, layers: layers,
                               size: PlanSize(layers), referenceSize: PlanSize(layers), seconds: 0, resumedAtLayer: 0)
     }
 

@@ -46,11 +46,11 @@ struct ActivationQuantizationTests {
                                                                       calibration: dataset.prefix(64))
         #expect(calibrated.count < model.layers.count)
         #expect(calibrated.count == Set(model.layers.map { model.graph.nodes[$0.nodeIndex].inputs[0] }).count)
-        let fp32 = try Evaluator(model: model, sampleShape: dataset.sampleShape).evaluate(dataset)
-        let a16 = try Evaluator(model: quantized, sampleShape: dataset.sampleShape).evaluate(dataset)
+        let fp32 = try Evaluator(model: model, sampleShapes: dataset.sampleShapes).evaluate(dataset)
+        let a16 = try Evaluator(model: quantized, sampleShapes: dataset.sampleShapes).evaluate(dataset)
         #expect(abs((a16.correct ?? 0) - (fp32.correct ?? 0)) <= 1)
         let (q2, _) = try ActivationQuantization.apply(ActivationSpec(bits: 2), to: model, calibration: dataset.prefix(64))
-        let a2 = try Evaluator(model: q2, sampleShape: dataset.sampleShape).evaluate(dataset)
+        let a2 = try Evaluator(model: q2, sampleShapes: dataset.sampleShapes).evaluate(dataset)
         #expect((a2.correct ?? 0) < (fp32.correct ?? 0) - 50)  // 2-bit activations must hurt: the op runs
     }
 }

@@ -19,7 +19,7 @@ struct ModelQuantizationTests {
         let raw = try DatasetLoader.load(path: QuantFixtures.path("sample-models/fashion-mnist-test-2000.npz"))
         let input = try #require(model.graph.inputs.first)
         let dataset = try raw.fitted(toInput: input.name, dims: input.dims)
-        let evaluator = Evaluator(model: model, sampleShape: dataset.sampleShape)
+        let evaluator = Evaluator(model: model, sampleShapes: dataset.sampleShapes)
         #expect(try evaluator.evaluate(dataset, weights: nil).correct == correct["fp32"])
         for scheme in Self.schemes {
             let weights = try QuantizedModelWeights(model: model, spec: try QuantizerSpec(parsing: scheme), threads: 2)
@@ -53,7 +53,7 @@ struct ModelQuantizationTests {
             let (quantized, calibrated) = try ActivationQuantization.apply(try ActivationSpec(parsing: spec), to: model,
                                                                           calibration: dataset.prefix(512))
             #expect(calibrated.count == entry["activation_inputs"] as! Int)
-            let result = try Evaluator(model: quantized, sampleShape: dataset.sampleShape).evaluate(dataset, weights: weights)
+            let result = try Evaluator(model: quantized, sampleShapes: dataset.sampleShapes).evaluate(dataset, weights: weights)
             let want = try #require(correct[spec])
             #expect(abs((result.correct ?? -1) - want) <= 5, "\(name) A \(spec): \(result.correct ?? -1) vs \(want)")
         }

@@ -47,9 +47,9 @@ struct SmoothQuantTests {
         #expect(result.model.layers.map(\.name) == model.layers.map(\.name))
         // The smoothing is not the identity (else this test proves nothing).
         #expect(result.layers.contains { $0.scales.contains { abs($0 - 1) > 0.1 } })
-        let fp32 = try Evaluator(model: model, sampleShape: dataset.sampleShape).evaluate(dataset, keepLogits: true)
-        let smoothed = try Evaluator(model: result.model, sampleShape: dataset.sampleShape).evaluate(dataset, keepLogits: true)
-        let a = try #require(fp32.logits), b = try #require(smoothed.logits)
+        let fp32 = try Evaluator(model: model, sampleShapes: dataset.sampleShapes).evaluate(dataset, keepOutputs: true)
+        let smoothed = try Evaluator(model: result.model, sampleShapes: dataset.sampleShapes).evaluate(dataset, keepOutputs: true)
+        let a = try #require(fp32.outputs), b = try #require(smoothed.outputs)
         let scale = a.map { abs($0) }.max()!
         let error = zip(a, b).map { abs($0 - $1) }.max()!
         #expect(error <= 2e-5 * scale, "\(name) bias=\(bias): max |Δlogit| \(error) of max |logit| \(scale)")
@@ -64,15 +64,15 @@ struct SmoothQuantTests {
         // constant in calibration (small a_j, so small s_j) can exceed the calibrated per-tensor range
         // of X̂ and be clipped, which is SmoothQuant's behaviour, not a 16-bit rounding error.
         let dataset = full.prefix(256)
-        let fp32 = try Evaluator(model: model, sampleShape: dataset.sampleShape).evaluate(dataset, keepLogits: true)
+        let fp32 = try Evaluator(model: model, sampleShapes: dataset.sampleShapes).evaluate(dataset, keepOutputs: true)
         for text in ["int16:smooth=0.5", "int16:smooth=0.5:bias"] {
             let prepared = try ActivationQuantization.prepare(try ActivationSpec(parsing: text), to: model,
                                                               calibration: dataset.prefix(256))
             let smoothing = try #require(prepared.smoothing)
             let weights = try QuantizedModelWeights(model: prepared.model, spec: .int(16), threads: 2)
-            let result = try Evaluator(model: prepared.model, sampleShape: dataset.sampleShape)
-                .evaluate(dataset, weights: weights, keepLogits: true)
-            let sqnr = QuantizedWeights.sqnr(original: fp32.logits ?? [], quantized: result.logits ?? [])
+            let result = try Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes)
+                .evaluate(dataset, weights: weights, keepOutputs: true)
+            let sqnr = QuantizedWeights.sqnr(original: fp32.outputs ?? [], quantized: result.outputs ?? [])
             print("smoothing 16-bit \(name) \(text): logits SQNR \(sqnr) dB")
             #expect(sqnr > 60, "\(name) \(text): logits SQNR \(sqnr) dB")
             #expect(abs((result.correct ?? 0) - (fp32.correct ?? 0)) <= 1)
@@ -148,7 +148,7 @@ struct SmoothQuantTests {
                     #expect(abs(ours - want) <= 1e-4 * want, "\(name) \(text) \(prepared.model.graph.valueNames[c.input]): \(ours) vs \(want)")
                 }
                 let weights = try QuantizedModelWeights(model: prepared.model, spec: .int(8), threads: 2)
-                let result = try Evaluator(model: prepared.model, sampleShape: dataset.sampleShape).evaluate(dataset, weights: weights)
+                let result = try Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes).evaluate(dataset, weights: weights)
                 let want = try #require(correct[text])
                 print("smoothing accuracy \(name) W int8 A \(text): qscope \(result.correct ?? -1), reference \(want)")
                 // Both engines compute the same graph in Float32 but round differently inside (LayerNorm,
@@ -182,7 +182,7 @@ struct CompareActivationRowsTests {
             #expect((row.smoothedLayers ?? []).count == (spec.smoothing == nil ? 0 : 3))
             let prepared = try ActivationQuantization.prepare(spec, to: model, calibration: dataset.prefix(300))
             let weights = try QuantizedModelWeights(model: prepared.model, spec: .int(4))
-            let direct = try Evaluator(model: prepared.model, sampleShape: dataset.sampleShape).evaluate(dataset, weights: weights)
+            let direct = try Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes).evaluate(dataset, weights: weights)
             #expect(row.accuracy == direct.accuracy)
             #expect(row.outputSQNR.isFinite && row.outputSQNR > 0)
         }

@@ -1,13 +1,31 @@
 import Foundation
 import Kernels
 
-/// What the scalar loss compares the model's class scores with.
+/// What the scalar loss compares the model's first output with. The output is read as `rows` rows
+/// of `classes` values along its last axis (`[N, classes]`: one row per sample; `[N, T, vocab]`: T
+/// rows per sample).
 public enum LossTarget: Sendable {
-    /// Mean cross-entropy with these labels (one per sample of the batch).
+    /// Mean cross-entropy with these labels, one per sample; the output must be `[batch, classes]`.
     case labels([Int])
-    /// KL divergence from these probabilities (the FP32 model's softmax, `batch × classes`) to the
-    /// model's softmax: used when the data has no labels.
+    /// KL divergence from these probabilities (the FP32 model's last-axis softmax, `rows × classes`)
+    /// to the model's softmax, averaged over each sample's rows: the label-free loss for logits.
     case probabilities([Float])
+    /// Mean squared error to these outputs (the FP32 model's, same layout as the output), averaged
+    /// over each sample's values: the label-free loss for embeddings and other continuous outputs.
+    case outputs([Float])
+    /// The linear function Σ r·y of the output for these coefficients r (same layout): its gradient
+    /// is Jᵀr, whose square is an unbiased sample of the Gauss-Newton diagonal when r is Rademacher.
+    case cotangent([Float])
+
+    /// How `--json` and the screen name the loss.
+    public var name: String {
+        switch self {
+        case .labels: return "cross-entropy"
+        case .probabilities: return "kl-to-fp32"
+        case .outputs: return "mse-to-fp32"
+        case .cotangent: return "random-projection"
+        }
+    }
 }
 
 /// Reverse mode and exact Hessian-vector products over one model compiled for a fixed batch.
@@ -23,7 +41,9 @@ public final class ReverseMode: @unchecked Sendable {
     public let model: Model
     public let compiled: CompiledGraph
     public let batch: Int
+    /// Length of the output's last axis, and rows of it in one pass (`batch × positions`).
     public let classes: Int
+    public let rows: Int
     /// Weight ids of the model's quantizable layers, in `model.layers` order.
     public let weights: [ValueID]
 
@@ -42,14 +62,32 @@ public final class ReverseMode: @unchecked Sendable {
     private let storage: TangentStorage
     private var loss: LossTarget?
     private var lossScale: Float = 1
-    /// Softmax of the last pass's class scores (batch × classes), in Double.
+    /// Softmax of the last pass's output rows (rows × classes), in Double (softmax-based losses only).
     private var probabilities: [Double] = []
+    /// Each row's weight in the loss: scale / (rows per sample) for the softmax-based losses, so a
+    /// sample's loss is the mean over its positions.
+    private var rowScale: Double = 1
 
-    /// Compiles `model` for `batch` samples of `sampleShape`. Fails, naming the op and node, when a
-    /// step has no backward, and when the model's output is not a [batch, classes] score matrix.
+    /// Compiles `model` for `batch` samples of `sampleShape` (its first input; see
+    /// `Model.inputShapes(batch:sampleShape:)`).
+    public convenience init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads,
+                            tangentStorage: TangentStorage? = nil) throws {
+        try self.init(model: model, batch: batch, inputShapes: model.inputShapes(batch: batch, sampleShape: sampleShape),
+                      threads: threads, tangentStorage: tangentStorage)
+    }
+
+    /// Compiles `model` for `batch` samples of one sample shape per input.
+    public convenience init(model: Model, batch: Int, sampleShapes: [[Int]], threads: Int = Parallel.maxThreads,
+                            tangentStorage: TangentStorage? = nil) throws {
+        try self.init(model: model, batch: batch, inputShapes: model.inputShapes(batch: batch, sampleShapes: sampleShapes),
+                      threads: threads, tangentStorage: tangentStorage)
+    }
+
+    /// Compiles `model` for these concrete input shapes (batch first). Fails, naming the op and
+    /// node, when a step has no backward, and when the first output does not have the samples first.
     /// `tangentStorage`: the tangent passes' buffers, shared with other engines of the same model that
     /// never run a tangent pass at the same time (see `TangentStorage`); nil: this engine's own.
-    public init(model: Model, batch: Int, sampleShape: [Int], threads: Int = Parallel.maxThreads,
+    public init(model: Model, batch: Int, inputShapes: [[Int]], threads: Int = Parallel.maxThreads,
                 tangentStorage: TangentStorage? = nil) throws {
         self.model = model
         self.storage = tangentStorage ?? TangentStorage()
@@ -57,18 +95,18 @@ public final class ReverseMode: @unchecked Sendable {
         let graph = model.graph
         let compiled: CompiledGraph
         do {
-            compiled = try CompiledGraph(graph: graph, inputShapes: model.inputShapes(batch: batch, sampleShape: sampleShape),
-                                         threads: threads, retainAll: true)
+            compiled = try CompiledGraph(graph: graph, inputShapes: inputShapes, threads: threads, retainAll: true)
         } catch let error as QScopeError {
             throw error.inFile(model.path)
         }
         self.compiled = compiled
         let outShape = compiled.outputTypes.first?.shape ?? []
-        guard outShape.count == 2, outShape[0] == batch, outShape[1] >= 2 else {
-            throw QScopeError(file: model.path, "the model's output \(outShape) is not a vector of class scores per sample; "
-                              + "the Hessian analysis needs [batch, classes] logits")
+        guard outShape.count >= 2, outShape[0] == batch else {
+            throw QScopeError(file: model.path, "the model's first output has shape \(outShape) for a batch of \(batch); "
+                              + "the Hessian analysis needs the samples first, [batch, ...]")
         }
-        classes = outShape[1]
+        classes = outShape.last!
+        rows = outShape.dropLast().reduce(1, *)
         weights = model.layers.map(\.weight)
         let valueCount = graph.valueNames.count
         let views = compiled.viewSources
@@ -130,52 +168,87 @@ public final class ReverseMode: @unchecked Sendable {
 
     // MARK: - Primal pass
 
-    /// Runs the forward pass on `input` (batch × sample floats), the loss, and the backward pass.
-    /// The loss is `scale · Σ_samples ℓ` (scale 1/batch gives the mean). Returns the loss.
+    /// Runs the forward pass on `input` (batch × sample floats of a single-input model), the loss,
+    /// and the backward pass. See `prepare(inputs:target:scale:)`.
     @discardableResult
     public func prepare(input: UnsafePointer<Float>, target: LossTarget, scale: Float) throws -> Double {
+        try prepare(inputs: [input], target: target, scale: scale)
+    }
+
+    /// Runs the forward pass on `inputs` (one buffer per model input, batch first), the loss, and the
+    /// backward pass. The loss is `scale · Σ_samples ℓ` (scale 1/batch gives the mean), with ℓ a
+    /// sample's cross-entropy, its mean KL over positions, its mean squared error over values, or
+    /// the linear projection (see `LossTarget`). Returns the loss.
+    @discardableResult
+    public func prepare(inputs: [UnsafePointer<Float>], target: LossTarget, scale: Float) throws -> Double {
+        let outputCount = rows * classes
         switch target {
         case .labels(let labels):
+            guard rows == batch, classes >= 2 else {
+                throw QScopeError(file: model.path, "labels need [batch, classes] logits; the output has \(rows / max(batch, 1)) rows of \(classes) per sample")
+            }
             guard labels.count == batch else { throw QScopeError("\(labels.count) labels for a batch of \(batch)") }
             if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
                 throw QScopeError("label \(bad) is out of range for \(classes) classes")
             }
         case .probabilities(let q):
-            guard q.count == batch * classes else { throw QScopeError("reference probabilities have the wrong size") }
+            guard q.count == outputCount else { throw QScopeError("reference probabilities have the wrong size") }
+        case .outputs(let r), .cotangent(let r):
+            guard r.count == outputCount else { throw QScopeError("reference outputs have the wrong size") }
         }
         loss = target
         lossScale = scale
-        compiled.run([input])
+        compiled.run(inputs)
+        if let fault = compiled.takeRuntimeFault() { throw fault.inFile(model.path) }
         let z = compiled.output(0)
-        probabilities = [Double](repeating: 0, count: batch * classes)
-        var total: Double = 0
         let outGrad = grads[outputRoot]!
         for id in runtimeRoots + weights { grads[id]!.update(repeating: 0, count: max(count(id), 1)) }
-        for n in 0..<batch {
-            var maxZ = -Double.infinity
-            for c in 0..<classes { maxZ = max(maxZ, Double(z[n * classes + c])) }
-            var sum: Double = 0
-            for c in 0..<classes { sum += Foundation.exp(Double(z[n * classes + c]) - maxZ) }
-            let logSum = maxZ + Foundation.log(sum)
-            for c in 0..<classes { probabilities[n * classes + c] = Foundation.exp(Double(z[n * classes + c]) - logSum) }
-            switch target {
-            case .labels(let labels):
-                total += logSum - Double(z[n * classes + labels[n]])
-                for c in 0..<classes {
-                    outGrad[n * classes + c] = Float(Double(scale) * (probabilities[n * classes + c] - (c == labels[n] ? 1 : 0)))
+        var total: Double = 0
+        switch target {
+        case .labels, .probabilities:
+            rowScale = Double(scale) * Double(batch) / Double(rows)
+            probabilities = [Double](repeating: 0, count: outputCount)
+            for n in 0..<rows {
+                var maxZ = -Double.infinity
+                for c in 0..<classes { maxZ = max(maxZ, Double(z[n * classes + c])) }
+                var sum: Double = 0
+                for c in 0..<classes { sum += Foundation.exp(Double(z[n * classes + c]) - maxZ) }
+                let logSum = maxZ + Foundation.log(sum)
+                for c in 0..<classes { probabilities[n * classes + c] = Foundation.exp(Double(z[n * classes + c]) - logSum) }
+                switch target {
+                case .labels(let labels):
+                    total += rowScale * (logSum - Double(z[n * classes + labels[n]]))
+                    for c in 0..<classes {
+                        outGrad[n * classes + c] = Float(rowScale * (probabilities[n * classes + c] - (c == labels[n] ? 1 : 0)))
+                    }
+                case .probabilities(let q):
+                    for c in 0..<classes {
+                        let qc = Double(q[n * classes + c])
+                        if qc > 0 { total += rowScale * qc * (Foundation.log(qc) - (Double(z[n * classes + c]) - logSum)) }
+                        outGrad[n * classes + c] = Float(rowScale * (probabilities[n * classes + c] - qc))
+                    }
+                default: break
                 }
-            case .probabilities(let q):
-                for c in 0..<classes {
-                    let qc = Double(q[n * classes + c])
-                    if qc > 0 { total += qc * (Foundation.log(qc) - (Double(z[n * classes + c]) - logSum)) }
-                    outGrad[n * classes + c] = Float(Double(scale) * (probabilities[n * classes + c] - qc))
-                }
+            }
+        case .outputs(let r):
+            // ℓ = (1/E) Σ (y − r)² per sample of E values: gradient scale · 2/E · (y − r).
+            rowScale = Double(scale) * 2 * Double(batch) / Double(outputCount)
+            for e in 0..<outputCount {
+                let d = Double(z[e]) - Double(r[e])
+                total += rowScale / 2 * d * d
+                outGrad[e] = Float(rowScale * d)
+            }
+        case .cotangent(let r):
+            rowScale = 0
+            for e in 0..<outputCount {
+                total += Double(scale) * Double(r[e]) * Double(z[e])
+                outGrad[e] = scale * r[e]
             }
         }
         for (index, rule) in rules.enumerated().reversed() {
             rule.backward(io(step: index, probes: 1))
         }
-        return total * Double(scale)
+        return total
     }
 
     /// The buffers of step `index` for a pass with `probes` tangent copies.
@@ -218,10 +291,10 @@ public final class ReverseMode: @unchecked Sendable {
         return gradient(input)
     }
 
-    /// The class scores of the last pass (batch × classes).
+    /// The first output of the last pass (rows × classes).
     public var logits: UnsafeBufferPointer<Float> { compiled.output(0) }
 
-    /// The softmax of the last pass's class scores (batch × classes).
+    /// The softmax of the last pass's output rows (rows × classes; softmax-based losses only).
     public var softmax: [Float] { probabilities.map(Float.init) }
 
     // MARK: - Hessian-vector products
@@ -374,18 +447,26 @@ public final class ReverseMode: @unchecked Sendable {
         // Tangents no step wrote (outputs of steps that read no weight-dependent value) stay zero.
         for id in runtimeRoots { zeroTangent(id) }
         zeroAdjoint(outputRoot)
-        // Tangent of the loss adjoint: scale · (diag(p) − p pᵀ) · ż per sample (both losses).
+        // Tangent of the loss adjoint: rowScale · (diag(p) − p pᵀ) · ż per row for the softmax-based
+        // losses, rowScale · ż for the squared error, zero for the linear projection.
         if let tz = tangents[outputRoot], let tg = tangentGrads[outputRoot] {
-            let n = batch * classes
-            for p in 0..<probes {
-                for s in 0..<batch {
-                    var dot: Double = 0
-                    for c in 0..<classes { dot += Double(tz[p * n + s * classes + c]) * probabilities[s * classes + c] }
-                    for c in 0..<classes {
-                        let e = s * classes + c
-                        tg[p * n + e] = Float(Double(lossScale) * probabilities[e] * (Double(tz[p * n + e]) - dot))
+            let n = rows * classes
+            switch loss {
+            case .labels?, .probabilities?:
+                for p in 0..<probes {
+                    for s in 0..<rows {
+                        var dot: Double = 0
+                        for c in 0..<classes { dot += Double(tz[p * n + s * classes + c]) * probabilities[s * classes + c] }
+                        for c in 0..<classes {
+                            let e = s * classes + c
+                            tg[p * n + e] = Float(rowScale * probabilities[e] * (Double(tz[p * n + e]) - dot))
+                        }
                     }
                 }
+            case .outputs?:
+                for e in 0..<(probes * n) { tg[e] = Float(rowScale * Double(tz[e])) }
+            case .cotangent?, nil:
+                tg.update(repeating: 0, count: probes * n)
             }
         }
         for index in rules.indices.reversed() where !pairedProducers.contains(index) {
@@ -412,13 +493,12 @@ public final class ReverseMode: @unchecked Sendable {
 }
 
 extension ReverseMode {
-    /// Runs only the forward pass and returns the softmax of the class scores (batch × classes):
-    /// the FP32 reference distribution for the KL loss.
-    public func forwardProbabilities(input: UnsafePointer<Float>) -> [Float] {
-        compiled.run([input])
-        let z = compiled.output(0)
-        var result = [Float](repeating: 0, count: batch * classes)
-        for n in 0..<batch {
+    /// Runs only the forward pass on `inputs` and returns the softmax of the output's rows
+    /// (rows × classes): the FP32 reference distribution for the KL loss.
+    public func forwardProbabilities(inputs: [UnsafePointer<Float>]) throws -> [Float] {
+        let z = try forwardOutputs(inputs: inputs)
+        var result = [Float](repeating: 0, count: rows * classes)
+        for n in 0..<rows {
             var maxZ = -Double.infinity
             for c in 0..<classes { maxZ = max(maxZ, Double(z[n * classes + c])) }
             var sum: Double = 0
@@ -426,5 +506,18 @@ extension ReverseMode {
             for c in 0..<classes { result[n * classes + c] = Float(Foundation.exp(Double(z[n * classes + c]) - maxZ) / sum) }
         }
         return result
+    }
+
+    /// The softmax for a single-input model (see `forwardProbabilities(inputs:)`).
+    public func forwardProbabilities(input: UnsafePointer<Float>) throws -> [Float] {
+        try forwardProbabilities(inputs: [input])
+    }
+
+    /// Runs only the forward pass and returns a copy of the first output (rows × classes): the FP32
+    /// reference for the squared-error loss.
+    public func forwardOutputs(inputs: [UnsafePointer<Float>]) throws -> [Float] {
+        compiled.run(inputs)
+        if let fault = compiled.takeRuntimeFault() { throw fault.inFile(model.path) }
+        return Array(compiled.output(0))
     }
 }

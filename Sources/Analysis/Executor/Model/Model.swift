@@ -101,15 +101,34 @@ public struct Model: Sendable {
         }
     }
 
+    /// The concrete input shapes for `batch` samples, one sample shape per graph input (in order):
+    /// what a multi-input dataset binds (token ids and mask of one sequence length).
+    public func inputShapes(batch: Int, sampleShapes: [[Int]]) throws -> [[Int]] {
+        guard sampleShapes.count == graph.inputs.count else {
+            throw QScopeError(file: path, "the model has \(graph.inputs.count) inputs, the data \(sampleShapes.count) arrays")
+        }
+        return sampleShapes.map { [batch] + $0 }
+    }
+
     /// The sample shape the model declares for its first input (dims after the batch), nil where unknown.
     public var declaredSampleDims: [Int?] { Array((graph.inputs.first?.dims ?? []).dropFirst()) }
 
-    /// Compiles the model for `batch` samples of `sampleShape`; its operators use up to `threads` threads.
+    /// Compiles the model for `batch` samples of `sampleShape` (first input; see
+    /// `inputShapes(batch:sampleShape:)`); its operators use up to `threads` threads.
     public func compile(batch: Int, sampleShape: [Int], retainAll: Bool = false,
                         threads: Int = Parallel.maxThreads) throws -> CompiledGraph {
+        try compile(inputShapes: inputShapes(batch: batch, sampleShape: sampleShape), retainAll: retainAll, threads: threads)
+    }
+
+    /// Compiles the model for `batch` samples of one sample shape per input.
+    public func compile(batch: Int, sampleShapes: [[Int]], retainAll: Bool = false,
+                        threads: Int = Parallel.maxThreads) throws -> CompiledGraph {
+        try compile(inputShapes: inputShapes(batch: batch, sampleShapes: sampleShapes), retainAll: retainAll, threads: threads)
+    }
+
+    private func compile(inputShapes: [[Int]], retainAll: Bool, threads: Int) throws -> CompiledGraph {
         do {
-            return try CompiledGraph(graph: graph, inputShapes: inputShapes(batch: batch, sampleShape: sampleShape),
-                                     threads: threads, retainAll: retainAll)
+            return try CompiledGraph(graph: graph, inputShapes: inputShapes, threads: threads, retainAll: retainAll)
         } catch let error as QScopeError {
             throw error.inFile(path)
         }
@@ -117,8 +136,8 @@ public struct Model: Sendable {
 
     /// MACs per sample of each quantizable layer (output elements × reduction length), from a batch-1
     /// compilation.
-    public func macsPerSample(sampleShape: [Int]) throws -> [Int] {
-        let compiled = try compile(batch: 1, sampleShape: sampleShape)
+    public func macsPerSample(sampleShapes: [[Int]]) throws -> [Int] {
+        let compiled = try compile(batch: 1, sampleShapes: sampleShapes)
         return layers.map { layer in
             let node = graph.nodes[layer.nodeIndex]
             let outputs = compiled.types[node.outputs[0]]?.count ?? 0

@@ -9,7 +9,7 @@ package struct ModelOptions: ParsableArguments {
     @Argument(help: "ONNX model file (default: the bundled default sample model).")
     var model: String?
 
-    @Option(name: .long, help: "Evaluation data: .npz (x, y), .npy, or an IDX image file (labels found beside it).")
+    @Option(name: .long, help: "Evaluation data: .npz (x, y; or one array per model input, named after it, and y), .npy, or an IDX image file (labels found beside it).")
     var data: String?
 
     @Option(name: .long, help: "IDX labels file, when it is not found beside the images.")
@@ -30,12 +30,11 @@ package struct ModelOptions: ParsableArguments {
         throw QScopeError(file: modelPath, "no evaluation data: pass --data FILE (.npz with x and y, or IDX)")
     }
 
-    /// Loads the model and the data fitted to its input.
+    /// Loads the model and the data bound to its inputs.
     package func load() throws -> (Model, Dataset) {
         let path = try modelPath()
         let model = try Model.load(path: path)
         let dataset = try DatasetLoader.load(path: try dataPath(for: path), labels: labels)
-        guard let input = model.graph.inputs.first else { throw QScopeError(file: path, "the model has no inputs") }
-        return (model, try dataset.fitted(toInput: input.name, dims: input.dims))
+        return (model, try dataset.fitted(to: model))
     }
 }

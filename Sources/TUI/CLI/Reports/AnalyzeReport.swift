@@ -153,9 +153,11 @@ struct AnalyzeReport: CommandReport {
     }
 
     static func lossNote(_ kind: String, samples: Int) -> String {
-        kind == "cross-entropy"
-            ? "mean cross-entropy over \(samples) labelled samples"
-            : "KL divergence to the FP32 outputs over \(samples) samples (the data has no labels)"
+        switch kind {
+        case "cross-entropy": return "mean cross-entropy over \(samples) labelled samples"
+        case "mse-to-fp32": return "mean squared error to the FP32 outputs over \(samples) samples (no labels score this output)"
+        default: return "KL divergence of the last-axis softmax to the FP32 outputs over \(samples) samples (no labels score this output)"
+        }
     }
 
     // MARK: - Text

@@ -1,11 +1,11 @@
 import Analysis
 
-/// `qscope eval` without a plan: accuracy and throughput, with the quantizers applied.
+/// `qscope eval` without a plan: accuracy or fidelity to FP32, and throughput, with the quantizers applied.
 struct EvalReport: CommandReport {
     var model: String
     var data: String
-    /// The shape of one sample (text only).
-    var sampleShape: [Int]
+    /// The arrays fed to the model's inputs, `name type [N, ...]` (text only).
+    var inputs: [String]
     var samples: Int
     var classes: Int
     var batch: Int
@@ -16,15 +16,23 @@ struct EvalReport: CommandReport {
     var accuracy: Double?
     var ci95Low: Double?
     var ci95High: Double?
+    /// The FP32 model's accuracy on the same data, when quantizers are applied and labels score the output.
+    var fp32Accuracy: Double?
     /// FP32 accuracy under ONNX Runtime, from the sample models' manifest.
     var referenceAccuracyOnnxruntime: Double?
-    var logitsFile: String?
+    var outputsFile: String?
+    /// The written array's shape (text only).
+    var outputsShape: [Int]
+    /// Whether the data has labels (text only: why accuracy is missing).
+    var hasLabels: Bool
+    var fidelity: FidelityReportPart
     var quantization: UniformQuantizationSummary
 
     private enum CodingKeys: String, CodingKey {
         case model, data, samples, classes, batch, seconds, imagesPerSecond = "images_per_second", correct, accuracy
         case ci95Low = "ci95_low", ci95High = "ci95_high"
-        case referenceAccuracyOnnxruntime = "reference_accuracy_onnxruntime", logitsFile = "logits_file"
+        case fp32Accuracy = "fp32_accuracy", referenceAccuracyOnnxruntime = "reference_accuracy_onnxruntime"
+        case outputsFile = "outputs_file"
     }
 
     /// One flat object: the evaluation's fields and, beside them, the quantizers'.
@@ -41,24 +49,28 @@ struct EvalReport: CommandReport {
         try container.encodeIfPresent(accuracy, forKey: .accuracy)
         try container.encodeIfPresent(ci95Low, forKey: .ci95Low)
         try container.encodeIfPresent(ci95High, forKey: .ci95High)
+        try container.encodeIfPresent(fp32Accuracy, forKey: .fp32Accuracy)
         try container.encodeIfPresent(referenceAccuracyOnnxruntime, forKey: .referenceAccuracyOnnxruntime)
-        try container.encodeIfPresent(logitsFile, forKey: .logitsFile)
+        try container.encodeIfPresent(outputsFile, forKey: .outputsFile)
+        try fidelity.encode(to: encoder)
         try quantization.encode(to: encoder)
     }
 
     var lines: [String] {
-        var lines = ["model     \(model)", "data      \(data)  (\(samples) samples of \(sampleShape))"]
+        var lines = ["model     \(model)", "data      \(data)  (\(samples) samples: \(inputs.joined(separator: ", ")))"]
         if let accuracy, let ci95Low, let ci95High, let correct {
             lines.append("accuracy  \(fixed(accuracy * 100, 2)) %  (95% CI \(fixed(ci95Low * 100, 2))–\(fixed(ci95High * 100, 2)) %)  \(correct)/\(samples) correct")
         } else {
-            lines.append("accuracy  n/a (the data has no labels)")
+            lines.append("accuracy  n/a (\(hasLabels ? "the output is not [N, classes] logits" : "the data has no labels"))")
         }
+        if let fp32Accuracy { lines.append("fp32      \(fixed(fp32Accuracy * 100, 2)) % on the same data") }
+        lines += fidelity.lines
         lines += quantization.lines
         if let referenceAccuracyOnnxruntime {
             lines.append("reference \(fixed(referenceAccuracyOnnxruntime * 100, 2)) % (FP32, ONNX Runtime, from the manifest)")
         }
-        lines.append("speed     \(fixed(imagesPerSecond, 0)) images/s  (batch \(batch), \(fixed(seconds, 3)) s)")
-        if let logitsFile { lines.append("logits    \(logitsFile)  [\(samples), \(classes)] float32") }
+        lines.append("speed     \(fixed(imagesPerSecond, 0)) samples/s  (batch \(batch), \(fixed(seconds, 3)) s)")
+        if let outputsFile { lines.append("outputs   \(outputsFile)  \(outputsShape) float32") }
         return lines
     }
 }

@@ -26,7 +26,7 @@ public struct SensitivityState: Equatable, Sendable {
     /// A trace counts as settled when its standard error is at most this fraction of |trace|.
     public var tolerance = 0.02
     public var samples = 0
-    /// "cross-entropy" or "kl-to-fp32".
+    /// "cross-entropy", "kl-to-fp32" or "mse-to-fp32" (`LossTarget.name`).
     public var lossKind = ""
     public var seconds = 0.0
     /// One entry per quantizable layer, in model order, once the first batch is through.

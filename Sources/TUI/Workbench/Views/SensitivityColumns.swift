@@ -71,7 +71,8 @@ enum SensitivityColumns {
 
 extension SensitivityColumns {
     /// The detail pane's sensitivity lines for layer `i`: trace ± standard error (with the relative
-    /// error), trace per parameter, and Ω at the current choice; nothing before the first estimate.
+    /// error), trace per parameter, Ω at the current choice, and the loss the Hessian is of when no
+    /// labels score the output (KL or MSE to FP32); nothing before the first estimate.
     static func detailLines(_ state: AppState, _ i: Int) -> [(String, String, Style)] {
         guard let t = state.sensitivity.trace(i) else { return [] }
         let settled = state.sensitivity.isSettled(i)
@@ -82,6 +83,11 @@ extension SensitivityColumns {
         ]
         if let omega = state.omega(i) {
             lines.append(("Ω", Format.compact(omega) + " at " + WeightBitsLadder.label(state.plan.choices[i].weights), settled ? .text : .dim))
+        }
+        switch state.sensitivity.lossKind {
+        case "kl-to-fp32": lines.append(("loss", "KL to FP32 softmax", .dim))
+        case "mse-to-fp32": lines.append(("loss", "MSE to FP32 output", .dim))
+        default: break
         }
         return lines
     }

@@ -12,7 +12,8 @@ enum SensitivityStatus {
             return (compact ? "tr …" : "traces starting", Style(.warn))
         case .running:
             guard s.maxProbes > 0 else { return (compact ? "tr …" : "traces starting", Style(.warn)) }
-            return (compact ? "tr \(s.probes)/\(s.maxProbes)" : "traces \(s.probes)/\(s.maxProbes) probes", Style(.warn))
+            let loss = s.lossKind == "kl-to-fp32" ? " (KL)" : s.lossKind == "mse-to-fp32" ? " (MSE)" : ""
+            return (compact ? "tr \(s.probes)/\(s.maxProbes)" : "traces \(s.probes)/\(s.maxProbes) probes\(loss)", Style(.warn))
         case .failed(let message):
             // The whole message is also the notice in the bottom row (reduceSensitivity).
             return (compact ? "traces failed" : "traces failed: " + message, Style(.bad))

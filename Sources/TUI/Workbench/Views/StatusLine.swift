@@ -1,7 +1,8 @@
 import Analysis
 import Executor
 
-/// Row h-2: engine state, accuracy with its 95 % interval, change against FP32, size and bits.
+/// Row h-2: engine state, the headline metric (accuracy or agreement with its 95 % interval, or
+/// cosine, SQNR or KL to FP32) and its change against FP32, size and bits.
 /// Numbers of an evaluation that is not for the plan on screen are dimmed until the new one lands.
 enum StatusLine {
     static func render(_ state: AppState, in rect: Rect, into buffer: inout CellBuffer) {
@@ -23,15 +24,30 @@ enum StatusLine {
         } else if let e = state.evaluation {
             let stale = !state.evaluationIsCurrent
             func s(_ style: Style) -> Style { stale ? Style(.dim) : style }
-            let metric = e.correct == nil ? "agree" : "acc"
-            let interval = e.interval
-            let ci = compact ? "[\(Text.fixed(interval.lower * 100, 1))–\(Text.fixed(interval.upper * 100, 1))]"
-                             : "(95% CI \(Text.fixed(interval.lower * 100, 2))–\(Text.fixed(interval.upper * 100, 2)))"
-            segments.append(("\(metric) \(Format.percent(e.accuracy)) \(ci)", s(Style(.text, attributes: .bold))))
-            if let reference = e.referenceAccuracy {
-                let delta = e.accuracy - reference
-                let style: Style = delta < -0.005 ? .bad : delta < 0 ? .warn : .good
-                segments.append(("Δ \(Format.points(delta))" + (compact ? "" : " vs FP32"), s(style)))
+            switch e.headline {
+            case .accuracy, .agreement:
+                let metric = e.correct == nil ? "agree" : "acc"
+                let interval = e.interval
+                let ci = compact ? "[\(Text.fixed(interval.lower * 100, 1))–\(Text.fixed(interval.upper * 100, 1))]"
+                                 : "(95% CI \(Text.fixed(interval.lower * 100, 2))–\(Text.fixed(interval.upper * 100, 2)))"
+                segments.append(("\(metric) \(Format.percent(e.accuracy)) \(ci)", s(Style(.text, attributes: .bold))))
+                if let reference = e.referenceAccuracy {
+                    let delta = e.accuracy - reference
+                    let style: Style = delta < -0.005 ? .bad : delta < 0 ? .warn : .good
+                    segments.append(("Δ \(Format.points(delta))" + (compact ? "" : " vs FP32"), s(style)))
+                }
+            case .cosine:
+                let text = "cos \(Text.fixed(e.metrics.cosineMean, 5))" + (compact ? "" : " (min \(Text.fixed(e.metrics.cosineMin, 4)))")
+                segments.append((text, s(Style(.text, attributes: .bold))))
+                let loss = e.scoreLoss
+                segments.append(("Δ \(Text.fixed(-loss, 5))" + (compact ? "" : " vs FP32"), s(loss > 0.01 ? .bad : loss > 0.001 ? .warn : .good)))
+            case .sqnr:
+                let sqnr = e.metrics.sqnrDB
+                segments.append((sqnr.isInfinite ? "SQNR ∞ dB" : "SQNR \(Text.fixed(sqnr, 1)) dB", s(Style(.text, attributes: .bold))))
+            case .kl:
+                let kl = e.metrics.kl ?? 0
+                segments.append(("KL \(Text.fixed(kl, 5))" + (compact ? "" : " to FP32"),
+                                 s(kl > 0.05 ? .bad : kl > 0.005 ? .warn : .good)))
             }
             segments.append((compact ? "\(Format.mebibytes(bits: e.size.payloadBits))/\(Format.mebibytes(bits: e.size.totalBits)) MB"
                                      : "\(Format.mebibytes(bits: e.size.payloadBits)) MB weights · \(Format.mebibytes(bits: e.size.totalBits)) MB w/ meta",

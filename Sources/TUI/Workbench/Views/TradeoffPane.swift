@@ -2,7 +2,8 @@ import Analysis
 import Executor
 import Foundation
 
-/// The Trade-off pane (`T`, in the Detail panel's place): accuracy (y, %) against the size of the
+/// The Trade-off pane (`T`, in the Detail panel's place): the headline metric (y: accuracy or
+/// agreement in %, cosine, SQNR in dB, or KL plotted downwards) against the size of the
 /// quantizable weights with metadata (x, MB of 2^20 bytes) of every plan evaluated so far:
 ///
 /// - the Pareto front of all points (non-dominated), joined by a braille line, points `●`;
@@ -13,8 +14,25 @@ import Foundation
 /// Points more than `maximumSpan` below the best (a collapsed 2-bit model) sit on the bottom row as
 /// `↓` so the useful part keeps its resolution; the note line says where the window ends.
 enum TradeoffPane {
-    /// The accuracy window spans at most this much (0.25 = 25 points) below the best point.
-    static let maximumSpan = 0.25
+    /// The window spans at most this much below the best point, in the metric's units (0.25 = 25
+    /// points of accuracy, 30 dB of SQNR, 1 nat of KL).
+    static func maximumSpan(_ headline: FidelityMetric) -> Double {
+        switch headline {
+        case .accuracy, .agreement, .cosine: return 0.25
+        case .sqnr: return 30
+        case .kl: return 1
+        }
+    }
+
+    /// A y-axis label: the plotted (larger-is-better) value as the metric is read.
+    static func label(_ value: Double, _ headline: FidelityMetric) -> String {
+        switch headline {
+        case .accuracy, .agreement: return Text.fixed(value * 100, 1) + "%"
+        case .cosine: return Text.fixed(value, 4)
+        case .sqnr: return Text.fixed(value, 1) + "dB"
+        case .kl: return Text.fixed(-value, 3)
+        }
+    }
 
     struct Marks {
         var front, hawq, session, current, below: Character
@@ -32,11 +50,20 @@ enum TradeoffPane {
         buffer.box(rect, title: "Trade-off · accuracy vs size", glyphs: state.glyphs)
         let inner = rect.inset(by: 1)
         let marks = marks(state.glyphs)
-        let metric = (state.evaluation?.correct == nil && state.evaluation != nil) ? "agreement" : "accuracy"
+        let headline = state.evaluation?.headline ?? .accuracy
+        let metric: String
+        switch headline {
+        case .accuracy, .agreement: metric = (state.evaluation?.correct == nil && state.evaluation != nil) ? "agreement %" : "accuracy %"
+        case .cosine: metric = "cosine"
+        case .sqnr: metric = "SQNR dB"
+        case .kl: metric = "KL ↓"
+        }
         renderLegend(state, marks, metric: metric, in: Rect(x: inner.x, y: inner.y, width: inner.width, height: 1), into: &buffer)
         let tradeoff = state.tradeoff
-        var points = tradeoff.points + tradeoff.history
-        if let evaluation = state.evaluation, state.evaluationIsCurrent, !points.contains(where: { $0.plan == evaluation.plan }) {
+        // The FP32 plan's SQNR is infinite: only finite points are placed.
+        var points = (tradeoff.points + tradeoff.history).filter { $0.accuracy.isFinite }
+        if let evaluation = state.evaluation, state.evaluationIsCurrent, evaluation.orientedScore.isFinite,
+           !points.contains(where: { $0.plan == evaluation.plan }) {
             points.append(TradeoffPoint(source: .session, evaluation: evaluation))
         }
         let noteRow = Rect(x: inner.x, y: inner.maxY - 1, width: inner.width, height: 1)
@@ -57,7 +84,7 @@ enum TradeoffPane {
         let top = accuracies.max()!
         // The window starts at the lowest point within `maximumSpan` of the best one; points further
         // down (a collapsed 2-bit plan) are drawn as ↓ on the bottom row.
-        let floor = accuracies.filter { $0 >= top - maximumSpan }.min()!
+        let floor = accuracies.filter { $0 >= top - maximumSpan(headline) }.min()!
         let clipped = accuracies.min()! < floor
         var (yLow, yHigh) = (floor, top)
         if yHigh - yLow < 1e-4 { (yLow, yHigh) = (yLow - 0.005, yHigh + 0.005) }
@@ -73,7 +100,7 @@ enum TradeoffPane {
         for x in plotArea.x..<plotArea.maxX { buffer.set(x: x, y: axisY, Cell(horizontal, style: .dim)) }
         for row in Set([0, (plotArea.height - 1) / 2, plotArea.height - 1]) {
             let value = yHigh - (yHigh - yLow) * Double(row) / Double(max(1, plotArea.height - 1))
-            buffer.put(Text.pad(Text.fixed(value * 100, 1) + "%", to: labelWidth, alignRight: true), x: inner.x, y: plotArea.y + row, style: .dim)
+            buffer.put(Text.pad(label(value, headline), to: labelWidth, alignRight: true), x: inner.x, y: plotArea.y + row, style: .dim)
         }
         let (lowMB, highMB) = (pow(10, xLow), pow(10, xHigh))
         let decimals = max(3, min(6, Int(-log10(max(lowMB, 1e-9)).rounded(.up)) + 1))
@@ -142,7 +169,7 @@ enum TradeoffPane {
             (String(marks.session), "your plans", .text),
             (String(marks.current), "current", Style(.selection, attributes: .bold)),
         ]
-        var x = rect.x + buffer.put("\(metric) % ↑  ", x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
+        var x = rect.x + buffer.put("\(metric) ↑  ", x: rect.x, y: rect.y, style: .dim, maxWidth: rect.width)
         for (mark, label, style) in items {
             let width = DisplayWidth.of(mark) + 1 + DisplayWidth.of(label) + 2
             if x + width > rect.maxX { break }
@@ -172,7 +199,9 @@ enum TradeoffPane {
             parts.append(s.phase == .finished || s.maxProbes == 0 ? "HAWQ front once the traces are final"
                                                                    : "HAWQ front once the traces are final (\(s.probes)/\(s.maxProbes) probes)")
         }
-        if let floor = windowFloor { parts.append("↓ below \(Text.fixed(floor * 100, 1))%, not to scale") }
+        if let floor = windowFloor {
+            parts.append("↓ below \(label(floor, state.evaluation?.headline ?? .accuracy)), not to scale")
+        }
         buffer.putLine(parts.joined(separator: " · "), in: rect, style: .dim)
     }
 }
