@@ -72,8 +72,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
             let usesHessian = settings.parts.contains(.hessian) || settings.parts.contains(.eigen)
             let unlabelled = dataset.labels == nil
             if unlabelled && (usesHessian || settings.parts.contains(.drop)) {
-                writeToStandardError("qscope: note: \(dataset.source) has no labels: the Hessian loss falls back to the KL "
-                    + "divergence to the FP32 outputs, and accuracies are top-1 agreement with the FP32 model")
+                writeToStandardError("qscope: note: \(dataset.source) has no labels: the Hessian loss is the KL divergence "
+                    + "(logits) or the squared error (other outputs) to the FP32 outputs, and accuracies are top-1 agreement with the FP32 model")
             }
             let analysis = settings
             // The single-layer accuracies block their thread on the evaluator's tasks: not a pool thread.

@@ -127,15 +127,19 @@ public final class ReverseMode: @unchecked Sendable {
             }
             let context = DerivativeContext(node: node, op: step.op, inputTypes: inputTypes, outputTypes: step.op.outputTypes,
                                             constantInputs: constantInputs, workspace: compiled.workspace)
+            let inputs = step.inputs.map { $0.map(root) }
+            let dependent = inputs.contains { $0 != nil && depends[$0!] }
+            // A step no weight is upstream of (the token embedding lookup, mask and position
+            // arithmetic) passes no adjoint that reaches a weight and has a zero tangent: it needs
+            // no derivative, and ops without one (a Gather of run-time token ids) do not block the
+            // analysis.
             do {
-                rules.append(try DerivativeRules.rule(context))
+                rules.append(dependent ? try DerivativeRules.rule(context) : ZeroDerivative())
             } catch let error as QScopeError {
                 throw error.inFile(model.path)
             }
-            let inputs = step.inputs.map { $0.map(root) }
             stepInputs.append(inputs)
             stepOutputs.append(step.outputs)
-            let dependent = inputs.contains { $0 != nil && depends[$0!] }
             for id in step.outputs where id < valueCount {
                 depends[id] = dependent
                 if compiled.types[id] != nil { roots.insert(id) }
