@@ -254,16 +254,21 @@ struct Float64GradientTests {
                     if node.inputs.count > 2 { y = broadcast(y, get(node.inputs[2]), +) }
                     outs = [y]
                 case "Softmax":
-                    let n = x.shape.last!
+                    // Any axis (opset 13 semantics).
+                    let ax = axis(x.shape.count)
+                    let (outer, n, inner) = (x.shape[..<ax].reduce(1, *), x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
                     var v = x.values
-                    for r in 0..<(x.count / n) {
-                        let row = v[(r * n)..<(r * n + n)]
-                        let m = row.max()!
-                        let e = row.map { Foundation.exp($0 - m) }
-                        let s = e.reduce(0, +)
-                        for j in 0..<n { v[r * n + j] = e[j] / s }
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let at = (0..<n).map { (o * n + $0) * inner + i }
+                            let m = at.map { x.values[$0] }.max()!
+                            let s = at.reduce(0) { $0 + Foundation.exp(x.values[$1] - m) }
+                            for j in at { v[j] = Foundation.exp(x.values[j] - m) / s }
+                        }
                     }
                     outs = [DTensor(shape: x.shape, values: v)]
+                case "Equal": outs = [broadcast(x, get(node.inputs[1])) { $0 == $1 ? 1 : 0 }]
+                case "Cast": outs = [x]
                 case "LayerNormalization":
                     let n = x.shape.last!
                     let (g, b) = (get(node.inputs[1]), get(node.inputs[2]))
@@ -354,13 +359,90 @@ struct Float64GradientTests {
                     for (s, (e, ax)) in zip(starts, zip(ends, axes)) { ranges[ax] = s..<min(e, x.shape[ax]) }
                     outs = [block(x, ranges)]
                 case "Gather":
-                    let ax = axis(x.shape.count)
-                    let index = ints(node.inputs[1])[0]
-                    var ranges = x.shape.map { 0..<$0 }
-                    ranges[ax] = index..<(index + 1)
-                    var y = block(x, ranges)
-                    y.shape.remove(at: ax)
-                    outs = [y]
+                    // Any axis, indices of any shape (constant, or computed: ArgMax of the input).
+                    let ax = (int("axis", 0) + x.shape.count) % x.shape.count
+                    let idx = get(node.inputs[1])
+                    let (outer, n, inner) = (x.shape[..<ax].reduce(1, *), x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
+                    var v: [Double] = []
+                    for o in 0..<outer {
+                        for i in idx.values {
+                            let k = (Int(i) + n) % n
+                            v += x.values[((o * n + k) * inner)..<((o * n + k) * inner + inner)]
+                        }
+                    }
+                    outs = [DTensor(shape: Array(x.shape[..<ax]) + idx.shape + Array(x.shape[(ax + 1)...]), values: v)]
+                case "ArgMax":
+                    let ax = (int("axis", 0) + x.shape.count) % x.shape.count
+                    let (outer, n, inner) = (x.shape[..<ax].reduce(1, *), x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
+                    var v: [Double] = []
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let column = (0..<n).map { x.values[(o * n + $0) * inner + i] }
+                            v.append(Double(column.firstIndex(of: column.max()!)!))
+                        }
+                    }
+                    var shape = x.shape
+                    if int("keepdims", 1) == 1 { shape[ax] = 1 } else { shape.remove(at: ax) }
+                    outs = [DTensor(shape: shape, values: v)]
+                case "GatherElements":
+                    let ax = (int("axis", 0) + x.shape.count) % x.shape.count
+                    let idx = get(node.inputs[1])
+                    let (si, so) = (DTensor.strides(x.shape), DTensor.strides(idx.shape))
+                    let v = (0..<idx.count).map { i -> Double in
+                        var src = 0
+                        for d in 0..<idx.shape.count {
+                            let c = d == ax ? (Int(idx.values[i]) + x.shape[ax]) % x.shape[ax] : (i / so[d]) % idx.shape[d]
+                            src += c * si[d]
+                        }
+                        return x.values[src]
+                    }
+                    outs = [DTensor(shape: idx.shape, values: v)]
+                case "GatherND":
+                    let b = int("batch_dims", 0)
+                    let idx = get(node.inputs[1])
+                    let depth = idx.shape.last!
+                    let si = DTensor.strides(x.shape)
+                    let batches = x.shape[..<b].reduce(1, *), tuples = idx.count / depth / batches
+                    let slice = x.shape[(b + depth)...].reduce(1, *), perBatch = x.count / batches
+                    var v: [Double] = []
+                    for p in 0..<batches {
+                        for t in 0..<tuples {
+                            var src = p * perBatch
+                            for j in 0..<depth {
+                                src += (Int(idx.values[(p * tuples + t) * depth + j]) + x.shape[b + j]) % x.shape[b + j] * si[b + j]
+                            }
+                            v += x.values[src..<(src + slice)]
+                        }
+                    }
+                    outs = [DTensor(shape: Array(idx.shape.dropLast()) + Array(x.shape[(b + depth)...]), values: v)]
+                case "CumSum":
+                    let ax = (ints(node.inputs[1])[0] + x.shape.count) % x.shape.count
+                    let (outer, n, inner) = (x.shape[..<ax].reduce(1, *), x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
+                    let (exclusive, reverse) = (int("exclusive", 0) == 1, int("reverse", 0) == 1)
+                    var v = x.values
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            for k in 0..<n {
+                                let range = reverse ? ((exclusive ? k + 1 : k)..<n) : (0..<(exclusive ? k : k + 1))
+                                v[(o * n + k) * inner + i] = range.reduce(0.0) { $0 + x.values[(o * n + $1) * inner + i] }
+                            }
+                        }
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
+                case "Trilu":
+                    let k = node.inputs.count > 1 ? ints(node.inputs[1])[0] : 0
+                    let upper = int("upper", 1) == 1
+                    let (rows, columns) = (x.shape[x.shape.count - 2], x.shape.last!)
+                    let v = x.values.enumerated().map { e, value -> Double in
+                        let (r, c) = ((e / columns) % rows, e % columns)
+                        return (upper ? c - r >= k : c - r <= k) ? value : 0
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
+                case "Einsum":
+                    guard case .string(let equation)? = a["equation"] else { fatalError("Einsum without an equation") }
+                    let operands = node.inputs.map { get($0) }
+                    let result = TransformerOpTests.einsumReference(equation, operands.map(\.shape), operands.map(\.values))
+                    outs = [DTensor(shape: result.shape, values: result.values)]
                 default:
                     fatalError("the float64 reference has no \(node.opType)")
                 }

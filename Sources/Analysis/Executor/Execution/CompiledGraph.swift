@@ -47,6 +47,13 @@ public final class CompiledGraph: @unchecked Sendable {
     /// calibration read the input's arena buffer after the pass) nor when a graph output is an input
     /// or a view of one (`output` reads the arena).
     private var borrowsInputs = false
+    /// The first run-time fault since the last `takeRuntimeFault` (one record, written by operators
+    /// without allocating).
+    private let faultRecord: UnsafeMutablePointer<RuntimeFaultRecord> = {
+        let record = UnsafeMutablePointer<RuntimeFaultRecord>.allocate(capacity: 1)
+        record.initialize(to: RuntimeFaultRecord())
+        return record
+    }()
 
     /// Compiles `graph` for inputs of `inputShapes` (one per graph input, in order).
     ///
@@ -107,6 +114,7 @@ public final class CompiledGraph: @unchecked Sendable {
         arena.deallocate()
         workspace.deallocate()
         for buffer in constantBuffers.values { buffer.deallocate() }
+        faultRecord.deallocate()
     }
 
     /// Assigns arena offsets by first fit over value lifetimes, then builds the pointer tables.
@@ -253,7 +261,25 @@ public final class CompiledGraph: @unchecked Sendable {
     /// Runs one step's operator on its pointer tables.
     func forward(_ step: Step) {
         step.op.forward(OperatorIO(inputTable: UnsafePointer(step.inputTable), inputCount: step.inputs.count,
-                                   outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads))
+                                   outputTable: UnsafePointer(step.outputTable), workspace: workspace, threads: threads,
+                                   faultRecord: faultRecord, nodeIndex: step.nodeIndex))
+    }
+
+    /// The first run-time fault of the passes since the last call, as an error naming the node, and
+    /// clears it; nil when every pass was sound.
+    ///
+    /// A run-time fault is an index computed at run time that is out of range (a token id at or
+    /// above the vocabulary size reaching the embedding table's Gather). `run` stays non-throwing
+    /// and allocation-free: the operator writes 0 for the element it cannot read and records the
+    /// fault, and callers check after a pass (`if let fault = graph.takeRuntimeFault() { throw fault }`).
+    /// Outputs of a pass with a fault are not meaningful.
+    public func takeRuntimeFault() -> QScopeError? {
+        let record = faultRecord.pointee
+        guard record.occurred else { return nil }
+        faultRecord.pointee = RuntimeFaultRecord()
+        let node = graph.nodes[record.nodeIndex]
+        let index = record.index == .min ? "NaN" : String(record.index)
+        return QScopeError("node '\(node.name)' (\(node.opType)): index \(index) is out of range for axis \(record.axis) of size \(record.axisSize)")
     }
 
     /// Output `index` of the last pass (valid until the next pass).

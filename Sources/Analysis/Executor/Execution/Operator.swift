@@ -28,6 +28,19 @@ public struct OperatorIO {
     public let workspace: UnsafeMutablePointer<Float>
     /// How many threads the operator may use.
     public let threads: Int
+    /// Where a run-time fault (an index out of range) is recorded; nil when the operator runs outside
+    /// a compiled graph (constant folding, index maps), where such indices were rejected at compile time.
+    var faultRecord: UnsafeMutablePointer<RuntimeFaultRecord>? = nil
+    /// The graph node the operator runs for (named in a fault's message).
+    var nodeIndex: Int = -1
+
+    /// Records that `index` is out of range for `axis` of size `size`, unless a fault is already
+    /// recorded (the first one is the one reported). The operator then writes 0 for the element
+    /// instead of reading out of bounds; `CompiledGraph.takeRuntimeFault` turns the record into an error.
+    @inline(__always) func reportIndexOutOfRange(_ index: Int64, axis: Int, size: Int) {
+        guard let faultRecord, !faultRecord.pointee.occurred else { return }
+        faultRecord.pointee = RuntimeFaultRecord(occurred: true, nodeIndex: nodeIndex, index: index, axis: axis, axisSize: size)
+    }
 
     /// Input `index`; nil for an absent optional input.
     @inline(__always) public func optionalInput(_ index: Int) -> UnsafePointer<Float>? {
@@ -36,6 +49,32 @@ public struct OperatorIO {
     /// Input `index`, which the operator's builder checked to be present.
     @inline(__always) public func input(_ index: Int) -> UnsafePointer<Float> { UnsafePointer(inputTable[index]!) }
     @inline(__always) public func output(_ index: Int) -> UnsafeMutablePointer<Float> { outputTable[index] }
+}
+
+/// The first run-time fault of a forward pass, as plain values so that recording it allocates nothing.
+struct RuntimeFaultRecord {
+    var occurred = false
+    var nodeIndex = -1
+    /// The offending index as the graph gave it (before wrapping a negative one).
+    var index: Int64 = 0
+    var axis = 0
+    var axisSize = 0
+}
+
+/// Resolves an index read from a float buffer (int64 values are stored as exact floats) against an
+/// axis of `size`: negative indices count from the end. Nil when out of range or not a number, never
+/// a trap (a NaN or huge value cannot be converted to Int).
+@inline(__always) func resolveIndex(_ value: Float, size: Int) -> Int? {
+    guard value > -Float(size) - 0.5, value < Float(size) else { return nil }
+    let index = Int(value)
+    let wrapped = index < 0 ? index + size : index
+    return wrapped >= 0 && wrapped < size ? wrapped : nil
+}
+
+/// The index value to name in a fault message (clamped to the Int64 range, NaN as Int64.min).
+@inline(__always) func reportedIndex(_ value: Float) -> Int64 {
+    guard !value.isNaN else { return .min }
+    return Int64(Swift.min(Swift.max(Double(value), -9.2e18), 9.2e18))
 }
 
 /// A node compiled for concrete input shapes: knows its output types and computes them.

@@ -35,7 +35,7 @@ public enum OperatorRegistry {
         var table: [String: OperatorBuilder] = [:]
         for (name, function) in unary { table[name] = UnaryOperator.builder(function) }
         for (name, function) in binary where name != "PRelu" { table[name] = BinaryOperator.builder(function) }
-        for name in ["LeakyRelu", "Elu", "Selu", "HardSigmoid", "Gelu", "Clip", "Cast", "CastLike"] {
+        for name in ["LeakyRelu", "Elu", "Selu", "HardSigmoid", "Gelu", "Clip", "Cast", "CastLike", "IsInf"] {
             table[name] = UnaryOperator.withAttributes
         }
         for name in ["Sum", "Mean", "Max", "Min"] { table[name] = VariadicOperator.make }
@@ -70,6 +70,11 @@ public enum OperatorRegistry {
         table["Concat"] = ConcatOperator.make
         table["Split"] = SplitOperator.make
         table["Gather"] = GatherOperator.make
+        table["GatherElements"] = GatherElementsOperator.make
+        table["GatherND"] = GatherNDOperator.make
+        table["CumSum"] = CumSumOperator.make
+        table["Trilu"] = TriluOperator.make
+        table["Einsum"] = EinsumOperator.make
         table["Tile"] = TileOperator.make
         table["Pad"] = PadOperator.make
         table["Shape"] = ConstantOperator.shape

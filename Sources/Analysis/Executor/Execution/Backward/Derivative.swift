@@ -123,7 +123,16 @@ enum DerivativeRules {
         case let op as SplitOperator: return SplitDerivative(c, op)
         case let op as GlobalPoolOperator: return op.isMax ? try MaxPoolDerivative(c, op) : try GlobalPoolDerivative(c, op)
         case let op as PoolOperator: return op.isMax ? try MaxPoolDerivative(c, op) : try AveragePoolDerivative(c, op)
-        case is TransposeOperator, is StridedCopyOperator, is GatherOperator, is CopyOperator, is DropoutOperator, is TileOperator:
+        case let op as GatherOperator:
+            // Constant indices: a fixed map (run-length optimised); run-time indices: re-read each pass.
+            if c.constantInputs.count > 1, c.constantInputs[1] != nil, c.constantInputs[0] == nil { return try IndexMapDerivative(c) }
+            return try GatherDerivative(c, op)
+        case let op as GatherElementsOperator: return try GatherDerivative(c, op)
+        case let op as GatherNDOperator: return try GatherDerivative(c, op)
+        case let op as CumSumOperator: return CumSumDerivative(op: op)
+        case let op as TriluOperator: return try TriluDerivative(c, op)
+        case let op as EinsumOperator: return try EinsumDerivative(c, op)
+        case is TransposeOperator, is StridedCopyOperator, is CopyOperator, is DropoutOperator, is TileOperator:
             return try IndexMapDerivative(c)
         default:
             throw c.failure("has no backward (reverse mode is not implemented for \(c.node.opType))")

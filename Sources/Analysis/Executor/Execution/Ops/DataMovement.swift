@@ -1,7 +1,8 @@
 import Kernels
 
 // Ops that move or reinterpret data without arithmetic: Reshape, Flatten, Squeeze, Unsqueeze,
-// Identity, Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad, Shape-derived constants.
+// Identity, Transpose, Concat, Split, Slice, Expand, Tile, Pad, Shape-derived constants (the
+// index-driven gathers are in Indexing.swift).
 
 /// Copies its only data input unchanged under a new shape (Reshape, Flatten, Squeeze, Unsqueeze,
 /// Identity, Dropout at inference, and casts between float types).
@@ -263,64 +264,15 @@ struct SplitOperator: Operator {
     }
 }
 
-/// Gather along an axis with constant or run-time indices (stored as floats; negative indices wrap).
-struct GatherOperator: Operator {
-    let outputTypes: [ValueType]
-    let outer: Int
-    let axisSize: Int
-    let inner: Int
-    let indexCount: Int
-
-    func forward(_ io: OperatorIO) {
-        let data = io.input(0), indices = io.input(1), out = io.output(0)
-        for o in 0..<outer {
-            for j in 0..<indexCount {
-                var index = Int(indices[j])
-                if index < 0 { index += axisSize }
-                index = min(max(index, 0), axisSize - 1)  // out-of-range indices were rejected when constant
-                (out + (o * indexCount + j) * inner).update(from: data + (o * axisSize + index) * inner, count: inner)
-            }
-        }
-    }
-
-    static func make(_ c: OperatorContext) throws -> Operator {
-        let data = try c.type(0)
-        let indices = try c.type(1)
-        let axis = try c.axis(c.int("axis", 0), rank: data.rank)
-        if let constant = c.constants.count > 1 ? c.constants[1] : nil {
-            let size = Int64(data.shape[axis])
-            if let bad = constant.integerValues.first(where: { $0 < -size || $0 >= size }) {
-                throw c.failure("index \(bad) is out of range for a dim of size \(size)")
-            }
-        }
-        let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
-        return GatherOperator(outputTypes: [ValueType(data.dataType, shape)],
-                              outer: Shapes.product(data.shape, 0..<axis), axisSize: data.shape[axis],
-                              inner: Shapes.product(data.shape, (axis + 1)..<data.rank), indexCount: indices.count)
-    }
-}
-
-/// Tile: repeats the input along each axis.
+/// Tile: repeats the input along each axis. Output dim d (size r_d · n_d) is read as the pair
+/// (repeat, position) [r_d, n_d] with input strides [0, s_d]: one strided copy, no per-element
+/// index arithmetic.
 struct TileOperator: Operator {
     let outputTypes: [ValueType]
     let inputShape: [Int]
+    let copy: StridedCopy
 
-    func forward(_ io: OperatorIO) {
-        let outShape = outputTypes[0].shape
-        let inStrides = Shapes.strides(inputShape)
-        let count = outputTypes[0].count
-        let out = io.output(0), input = io.input(0)
-        let rank = outShape.count
-        for flat in 0..<count {
-            var rest = flat, source = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                let i = rest % outShape[d]
-                rest /= outShape[d]
-                source += (i % inputShape[d]) * inStrides[d]
-            }
-            out[flat] = input[source]
-        }
-    }
+    func forward(_ io: OperatorIO) { copy.run(io.input(0), io.output(0)) }
 
     static func make(_ c: OperatorContext) throws -> Operator {
         let input = try c.type(0)
@@ -328,8 +280,14 @@ struct TileOperator: Operator {
         guard repeats.count == input.rank, repeats.allSatisfy({ $0 >= 0 }) else {
             throw c.failure("repeats \(repeats) do not fit rank \(input.rank)")
         }
+        let strides = Shapes.strides(input.shape)
+        var shape: [Int] = [], viewStrides: [Int] = []
+        for d in 0..<input.rank {
+            shape += [repeats[d], input.shape[d]]
+            viewStrides += [0, strides[d]]
+        }
         return TileOperator(outputTypes: [ValueType(input.dataType, zip(input.shape, repeats).map(*))],
-                            inputShape: input.shape)
+                            inputShape: input.shape, copy: StridedCopy(shape: shape, strides: viewStrides))
     }
 }
 

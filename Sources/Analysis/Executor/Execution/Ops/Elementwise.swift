@@ -8,7 +8,8 @@ import Kernels
 struct UnaryOperator: Operator {
     enum Function: Sendable {
         case relu, sigmoid, tanh, erf, sqrt, exp, log, neg, abs, reciprocal, floor, ceil, round, sign
-        case not, isNaN, isInf, sin, cos, softplus, softsign
+        case not, isNaN, sin, cos, softplus, softsign
+        case isInf(positive: Bool, negative: Bool)
         case leakyRelu(Float), elu(Float), selu(Float, Float), hardSigmoid(Float, Float), hardSwish
         case gelu(tanhApproximation: Bool), clip(Float, Float), cast(DataType)
     }
@@ -64,7 +65,8 @@ struct UnaryOperator: Operator {
         case .sign: f = { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
         case .not: f = { $0 == 0 ? 1 : 0 }
         case .isNaN: f = { $0.isNaN ? 1 : 0 }
-        case .isInf: f = { $0.isInfinite ? 1 : 0 }
+        case .isInf(let positive, let negative):
+            f = { $0.isInfinite && ($0 > 0 ? positive : negative) ? 1 : 0 }
         case .sin: f = { Foundation.sin($0) }
         case .cos: f = { Foundation.cos($0) }
         case .softplus: f = { $0 > 20 ? $0 : Foundation.log1p(Foundation.exp($0)) }
@@ -73,6 +75,10 @@ struct UnaryOperator: Operator {
         case .elu(let alpha): f = { $0 >= 0 ? $0 : alpha * (Foundation.exp($0) - 1) }
         case .selu(let alpha, let gamma): f = { gamma * ($0 > 0 ? $0 : alpha * (Foundation.exp($0) - 1)) }
         case .hardSigmoid(let alpha, let beta): f = { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+        case .cast(.bool): f = { $0 != 0 ? 1 : 0 }  // NaN and ±inf are true (non-zero), as in ONNX
+        case .cast(let type) where type.isInteger:
+            // Clamped first: converting a value beyond the Int64 range would trap.
+            f = { Float(type.castValue(Swift.min(Swift.max(Double($0), -9.2e18), 9.2e18))) }
         case .cast(let type): f = { Float(type.castValue(Double($0))) }
         default: f = { $0 }
         }
@@ -80,7 +86,12 @@ struct UnaryOperator: Operator {
     }
 
     static func builder(_ function: Function) -> OperatorBuilder {
-        { c in UnaryOperator(outputTypes: [try c.type(0)], function: function) }
+        { c in
+            let type = try c.type(0)
+            // Predicates answer bool whatever the input type.
+            if case .isNaN = function { return UnaryOperator(outputTypes: [ValueType(.bool, type.shape)], function: function) }
+            return UnaryOperator(outputTypes: [type], function: function)
+        }
     }
 
     static func withAttributes(_ c: OperatorContext) throws -> Operator {
@@ -91,6 +102,9 @@ struct UnaryOperator: Operator {
         case "Elu": function = .elu(try c.float("alpha", 1))
         case "Selu": function = .selu(try c.float("alpha", 1.67326319217681884765625), try c.float("gamma", 1.05070102214813232421875))
         case "HardSigmoid": function = .hardSigmoid(try c.float("alpha", 0.2), try c.float("beta", 0.5))
+        case "IsInf":
+            function = .isInf(positive: try c.int("detect_positive", 1) != 0, negative: try c.int("detect_negative", 1) != 0)
+            return UnaryOperator(outputTypes: [ValueType(.bool, type.shape)], function: function)
         case "Gelu":
             let approximate = try c.string("approximate", "none")
             guard approximate == "none" || approximate == "tanh" else { throw c.failure("approximate '\(approximate)' is unknown") }
