@@ -26,6 +26,11 @@ public final class QuantizerComparison: Sendable {
         public var accuracy: Double?
         /// Accuracy minus the FP32 accuracy.
         public var delta: Double?
+        /// The headline fidelity metric (the default for the output and data), its value against
+        /// the FP32 outputs and its change from FP32's own value (nil for rows made without a baseline).
+        public var headline: FidelityMetric?
+        public var score: Double?
+        public var scoreDelta: Double?
         /// Quantization plus evaluation time.
         public var seconds: Double
         /// Whether the `lut` k-means was weighted by the Fisher diagonal (false for other families).
@@ -46,6 +51,13 @@ public final class QuantizerComparison: Sendable {
             self.delta = delta
             self.seconds = seconds
             self.fisherWeighted = fisherWeighted
+        }
+
+        /// Sets the headline metric from a row's evaluation against the FP32 reference.
+        mutating func score(_ metrics: FidelityMetrics?, reference: FidelityMetrics, headline: FidelityMetric) {
+            self.headline = headline
+            score = metrics?.value(headline)
+            scoreDelta = score.flatMap { value in reference.value(headline).map { value - $0 } }
         }
     }
 
@@ -99,15 +111,25 @@ public final class QuantizerComparison: Sendable {
         try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepOutputs: true) }
     }
 
+    /// The FP32 outputs of `baseline` as the reference rows are scored against, with the default
+    /// headline for the output and the data.
+    private func reference(_ baseline: EvaluationResult) throws -> (FidelityReference, FidelityMetric) {
+        let scoring = try FidelityScoring(inferred: baseline.layout, hasLabels: dataset.labels != nil, requested: nil)
+        return (FidelityReference(layout: scoring.layout, outputs: baseline.outputs ?? [], labels: dataset.labels), scoring.headline)
+    }
+
     /// Scores `spec` on `layers` (nil: every layer) against `baseline`.
     public func row(_ spec: QuantizerSpec, layers: [QuantizableLayer]?, baseline: EvaluationResult,
                     threads: Int = Parallel.maxThreads) throws -> Row {
         let start = DispatchTime.now().uptimeNanoseconds
         let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, fisher: fisher, threads: threads)
-        let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: weights, keepOutputs: true) }
+        let (reference, headline) = try self.reference(baseline)
+        let result = try withEvaluator {
+            try $0.evaluate(dataset, batch: batch, weights: weights, keepOutputs: true, reference: reference)
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = weights.results.compactMap(\.denseTotalBits)
-        return Row(quantizer: spec.description, activations: nil, smoothedLayers: nil, bitsPerWeight: weights.bitsPerWeight,
+        var row = Row(quantizer: spec.description, activations: nil, smoothedLayers: nil, bitsPerWeight: weights.bitsPerWeight,
                    sizeMB: Double(weights.totalBits) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
                    weightSQNR: weights.weightSQNR(model: model),
@@ -115,6 +137,8 @@ public final class QuantizerComparison: Sendable {
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
                    seconds: seconds, fisherWeighted: weights.fisherWeighted)
+        row.score(result.fidelity, reference: reference.selfMetrics, headline: headline)
+        return row
     }
 
     /// The activation rows `compare --activations SPEC` adds: SPEC without smoothing, with
@@ -146,11 +170,12 @@ public final class QuantizerComparison: Sendable {
             let chosen = names.map { n in prepared.model.layers.filter { n.contains($0.name) } }
             quantized = try QuantizedModelWeights(model: prepared.model, spec: weights, layers: chosen, threads: threads)
         }
+        let (reference, headline) = try self.reference(baseline)
         let evaluator = Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes)
-        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepOutputs: true)
+        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepOutputs: true, reference: reference)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = quantized?.results.compactMap(\.denseTotalBits) ?? []
-        return Row(quantizer: weights?.description ?? "fp32", activations: activations.description,
+        var row = Row(quantizer: weights?.description ?? "fp32", activations: activations.description,
                    smoothedLayers: prepared.smoothing?.layers.map(\.name),
                    bitsPerWeight: quantized?.bitsPerWeight ?? 32,
                    sizeMB: quantized.map { Double($0.totalBits) / 8 / 1_048_576 }
@@ -161,6 +186,8 @@ public final class QuantizerComparison: Sendable {
                    accuracy: result.accuracy,
                    delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
                    seconds: seconds)
+        row.score(result.fidelity, reference: reference.selfMetrics, headline: headline)
+        return row
     }
 
     /// All rows for `specs` in order, `threads` rows at a time (each row single-threaded: rows are

@@ -2,8 +2,9 @@ import Executor
 /// The accuracy of the model with only one layer quantized (AIMET-style per-layer sensitivity),
 /// at each analysed bit-width with the default `intB` spec (symmetric, per output channel, absmax).
 ///
-/// The metric is top-1 accuracy on the evaluation data, or top-1 agreement with the FP32 model's
-/// predictions when the data has no labels (then the FP32 reference is 1).
+/// The metric is the evaluation's headline turned larger-is-better (`PlanEvaluation.orientedScore`):
+/// top-1 accuracy with labels, top-1 agreement with the FP32 model's predictions for logits without
+/// labels (then the FP32 reference is 1), the cosine to the FP32 output for embeddings.
 public struct LayerAccuracy: Sendable, Equatable {
     /// The layer's name (`QuantizableLayer.name`).
     public var name: String

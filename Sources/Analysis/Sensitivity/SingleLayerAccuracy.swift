@@ -22,7 +22,7 @@ public enum SingleLayerAccuracy {
         let float = Plan(model: model)
         let reference = try blocking { try await evaluator.evaluate(float) }
         // Without labels the metric is agreement with FP32, which is 1 for the FP32 plan itself.
-        let referenceAccuracy = reference.referenceAccuracy ?? reference.accuracy
+        let referenceAccuracy = reference.orientedScore
         var results: [LayerAccuracy] = []
         for (l, layer) in model.layers.enumerated() {
             var accuracy: [Int: Double] = [:]
@@ -31,7 +31,7 @@ public enum SingleLayerAccuracy {
                 var plan = float
                 plan.choices[l] = LayerChoice(weights: .int(b))
                 let evaluation = try blocking { [plan] in try await evaluator.evaluate(plan) }
-                accuracy[b] = evaluation.accuracy
+                accuracy[b] = evaluation.orientedScore
             }
             let result = LayerAccuracy(name: layer.name, accuracy: accuracy, referenceAccuracy: referenceAccuracy,
                                        samples: evaluator.dataset.count)

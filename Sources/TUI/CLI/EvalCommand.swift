@@ -84,7 +84,8 @@ struct EvalCommand: AsyncParsableCommand {
         let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
         let assessment = try await PlanAssessment.evaluate(
             plan, model: model, dataset: dataset, batchSize: batch ?? PlanEvaluator.defaultBatchSize,
-            calibrationSamples: calibrationSamples, fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples)
+            calibrationSamples: calibrationSamples, fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples,
+            metric: metric.metric)
         let (result, evaluated, activationEntries) = (assessment.result, assessment.evaluatedModel, assessment.activations)
         let (lutLayers, fisherLayers) = (assessment.lutLayers, assessment.fisherWeightedLayers)
         let interval = result.interval
@@ -99,6 +100,7 @@ struct EvalCommand: AsyncParsableCommand {
             lutWeighting: lutLayers == 0 ? nil : (fisherLayers == lutLayers ? "fisher" : "plain"),
             fisherSamples: fisherLayers > 0 ? usedCalibration : nil,
             agreementWithFP32: activationEntries.isEmpty ? result.agreement : nil,
+            fidelity: FidelityReportPart(scoring: assessment.scoring, metrics: result.metrics),
             calibrationSamples: activationEntries.isEmpty ? nil : usedCalibration,
             activations: activationEntries.isEmpty ? nil : activationEntries.map { entry in
                 PlanEvalReport.QuantizedActivation(

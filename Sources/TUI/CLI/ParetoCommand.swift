@@ -17,6 +17,8 @@ struct ParetoCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    @OptionGroup var metric: MetricOptions
+
     @Option(name: .long, help: "Evaluate at most N of the distinct HAWQ plans, evenly spaced in size, smallest and largest kept (default: all).")
     var maxPlans: Int?
 
@@ -36,7 +38,7 @@ struct ParetoCommand: AsyncParsableCommand {
         let report = try candidateOptions.traces(model: model, dataset: dataset)
         let layers = try CandidateBuilder.build(model: model, bitWidths: widths, family: family,
                                                 tracesPerParameter: report.layers.map(\.tracePerParameter))
-        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: candidateOptions.batch)
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: candidateOptions.batch, metric: metric.metric)
         let result = try await ParetoSweep.run(problem: AllocationProblem(layers: layers), evaluator: evaluator, maxHAWQPlans: maxPlans)
         return ParetoReport(
             model: model.path, data: dataset.source, samples: dataset.count,
@@ -44,12 +46,12 @@ struct ParetoCommand: AsyncParsableCommand {
                 ParetoReport.Point(
                     source: point.source.rawValue, onFront: point.onFront, averageBits: point.evaluation.size.averageTotalBits,
                     sizeMB: point.evaluation.size.totalMB, totalBits: point.totalBits, accuracy: point.evaluation.accuracy,
-                    omega: point.omega,
+                    value: point.evaluation.score, omega: point.omega,
                     layers: Dictionary(uniqueKeysWithValues: zip(point.plan.layerNames, point.plan.choices.map { $0.weights?.description ?? "float" })))
             },
             distinctHAWQPlans: result.distinctPlans, evaluatedHAWQPlans: result.points.filter { $0.source == .hawq }.count,
             resolutionBits: result.resolutionBits, probes: report.probes, hessianSeconds: report.seconds,
             sweepSeconds: result.seconds, bits: widths, family: family.text,
-            fp32Accuracy: result.points.first?.evaluation.referenceAccuracy)
+            fp32Accuracy: result.points.first?.evaluation.referenceAccuracy, metric: evaluator.scoring.headline)
     }
 }

@@ -32,6 +32,8 @@ struct SearchCommand: AsyncParsableCommand {
 
     @OptionGroup var format: OutputOptions
 
+    @OptionGroup var metric: MetricOptions
+
     @OptionGroup var candidateOptions: SearchCandidateOptions
 
     /// The budget from exactly one of --avg-bits and --size-mb.
@@ -64,7 +66,7 @@ struct SearchCommand: AsyncParsableCommand {
         let (model, dataset) = try options.load()
         var layers = try CandidateBuilder.build(model: model, bitWidths: widths, family: family)
         let budgetBits = try budget.check(against: layers)
-        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: candidateOptions.batch)
+        let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: candidateOptions.batch, metric: metric.metric)
 
         let choices: [Int]
         let evaluation: PlanEvaluation
@@ -99,6 +101,7 @@ struct SearchCommand: AsyncParsableCommand {
             budgetBits: budgetBits, averageBits: size.averageTotalBits, averagePayloadBits: size.averagePayloadBits,
             sizeMB: size.totalMB, payloadMB: size.payloadMB, totalBits: size.totalBits, accuracy: evaluation.accuracy,
             fp32Accuracy: evaluation.referenceAccuracy, accuracyIsAgreementWithFP32: evaluation.correct == nil,
+            fidelity: FidelityReportPart(scoring: evaluator.scoring, metrics: evaluation.metrics),
             evaluations: evaluations, seconds: seconds, bits: widths, family: family.text,
             layers: plan.layerNames.indices.map { i in
                 SearchReport.LayerChoice(name: plan.layerNames[i], spec: plan.choices[i].weights?.description ?? "float",

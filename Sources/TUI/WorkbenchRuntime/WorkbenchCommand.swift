@@ -30,6 +30,8 @@ package struct WorkbenchCommand: ParsableCommand {
     /// lut layers: the Fisher diagonal that weights the k-means, on the first N samples (as for eval).
     @OptionGroup var calibration: CalibrationOptions
 
+    @OptionGroup var metric: MetricOptions
+
     package func validate() throws {
         try requirePositive(batch, "--batch")
     }
@@ -46,7 +48,8 @@ package struct WorkbenchCommand: ParsableCommand {
             guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
                 throw QScopeError("the workbench needs a terminal; for headless runs use 'qscope eval' (with --plan)")
             }
-            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch, fisherSamples: calibration.samples)
+            let evaluator = try PlanEvaluator(model: model, dataset: dataset, batchSize: batch, fisherSamples: calibration.samples,
+                                              metric: metric.metric)
             var summary = ModelSummary(model: model, dataPath: dataset.source, samples: dataset.count)
             summary.path = relativeToWorkingDirectory(model.path)
             summary.dataPath = relativeToWorkingDirectory(dataset.source)

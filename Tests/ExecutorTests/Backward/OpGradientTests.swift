@@ -2,6 +2,7 @@ import Executor
 import Foundation
 import Testing
 import Analysis
+import Kernels
 
 /// Each op's backward and Hessian-vector product against central finite differences, on small
 /// graphs built here (after qscope's own simplification: fused ReLU, max pool, residual, bias, GELU).
@@ -316,13 +317,68 @@ struct OpGradientTests {
         }
     }
 
-    @Test func outputMustBeClassScores() throws {
+    @Test func outputMustKeepTheSamplesFirst() throws {
+        var b = Builder()
+        b.constant("w", [4, 3])
+        b.node("MatMul", ["x", "w"], ["z"])
+        b.node("ReduceSum", ["z"], ["logits"], ["axes": .ints([0]), "keepdims": .int(0)])
+        let model = try b.finish(input: [4], output: "logits", classes: 3)
+        #expect {
+            _ = try ReverseMode(model: model, batch: 2, sampleShape: [4])
+        } throws: { error in "\(error)".contains("needs the samples first") }
+    }
+
+    /// The label-free losses on a `[N, T, C]` output (a token classifier): KL of each row's softmax
+    /// averaged over the rows, and the mean squared error over each sample's values. The gradient
+    /// with respect to the weight equals central finite differences of the loss, both summed over
+    /// the batch with the given scale.
+    @Test(arguments: ["kl", "mse"])
+    func rowWiseLossesMatchFiniteDifferences(_ kind: String) throws {
         var b = Builder()
         b.constant("w", [4, 3])
         b.node("MatMul", ["x", "w"], ["logits"])
         let model = try b.finish(input: [5, 4], output: "logits", classes: 3)
-        #expect {
-            _ = try ReverseMode(model: model, batch: 2, sampleShape: [5, 4])
-        } throws: { error in "\(error)".contains("class scores") }
+        let engine = try ReverseMode(model: model, batch: 2, sampleShape: [5, 4])
+        #expect(engine.rows == 10 && engine.classes == 3)
+        var generator = SplitMix64(seed: 7)
+        let input = (0..<40).map { _ in Float(generator.nextOpenUnitInterval() * 2 - 1) }
+        let raw = (0..<30).map { _ in Float(generator.nextOpenUnitInterval()) }
+        var target: LossTarget
+        if kind == "kl" {
+            var q = raw
+            for row in 0..<10 {
+                let sum = q[(row * 3)..<(row * 3 + 3)].reduce(0, +)
+                for c in 0..<3 { q[row * 3 + c] /= sum }
+            }
+            target = .probabilities(q)
+        } else {
+            target = .outputs(raw)
+        }
+        let weight = model.layers[0].weight
+        func loss() throws -> Double {
+            try input.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: target, scale: 0.5) }
+        }
+        _ = try loss()
+        let gradient = Array(try #require(engine.gradient(weight)))
+        // Perturbed copies go in through `substitute`, which also drops the operator's packed weight.
+        var w = Array(try #require(engine.compiled.value(weight)))
+        func loss(_ values: [Float]) throws -> Double {
+            try values.withUnsafeBufferPointer { buffer in
+                engine.compiled.substitute(weight, with: buffer.baseAddress!)
+                defer { engine.compiled.substitute(weight, with: nil) }
+                return try loss()
+            }
+        }
+        for i in 0..<12 {
+            let saved = w[i]
+            let h: Float = 1e-2
+            w[i] = saved + h
+            let plus = try loss(w)
+            w[i] = saved - h
+            let minus = try loss(w)
+            w[i] = saved
+            let fd = (plus - minus) / Double(2 * h)
+            #expect(abs(fd - Double(gradient[i])) <= 2e-3 * max(1, abs(fd)), "weight \(i): finite difference \(fd), gradient \(gradient[i])")
+        }
     }
 }

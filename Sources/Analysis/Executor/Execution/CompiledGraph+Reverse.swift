@@ -129,12 +129,15 @@ public final class ReverseMode: @unchecked Sendable {
                                             constantInputs: constantInputs, workspace: compiled.workspace)
             let inputs = step.inputs.map { $0.map(root) }
             let dependent = inputs.contains { $0 != nil && depends[$0!] }
-            // A step no weight is upstream of (the token embedding lookup, mask and position
-            // arithmetic) passes no adjoint that reaches a weight and has a zero tangent: it needs
-            // no derivative, and ops without one (a Gather of run-time token ids) do not block the
-            // analysis.
+            // A step that reads no float value computed at run time (the lookup of run-time token
+            // ids in a constant embedding table, mask and position arithmetic on integers) has no
+            // adjoint to pass on and a zero tangent: it needs no derivative rule.
+            let readsFloat = step.inputs.contains { id in
+                guard let id, compiled.constants[id] == nil, let type = compiled.types[id] else { return false }
+                return type.dataType.isFloat
+            }
             do {
-                rules.append(dependent ? try DerivativeRules.rule(context) : ZeroDerivative())
+                rules.append(readsFloat || dependent ? try DerivativeRules.rule(context) : ZeroDerivative())
             } catch let error as QScopeError {
                 throw error.inFile(model.path)
             }

@@ -10,5 +10,5 @@ package struct MetricOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "Headline metric: accuracy (labels, [N, classes] logits), agreement (top-1 equal to FP32 over every position), cosine (per sample, to FP32), sqnr (output, dB) or kl (last-axis softmax to FP32). Default: accuracy with labels, else agreement for logits, cosine for other outputs.",
         valueName: "accuracy|agreement|cosine|sqnr|kl"))
-    var metric: FidelityMetric?
+    package var metric: FidelityMetric?
 }

@@ -44,8 +44,8 @@ struct BenchReport: CommandReport {
     var lines: [String] {
         [
             "model    \(model)  (batch \(batch), \(threads) threads, \(runs) runs after \(warmup) warm-up)",
-            "best     \(fixed(bestSeconds * 1000, 3)) ms  ->  \(fixed(imagesPerSecond, 0)) images/s, \(fixed(gflopsPerSecond, 1)) GFLOP/s effective",
-            "median   \(fixed(medianSeconds * 1000, 3)) ms  ->  \(fixed(medianImagesPerSecond, 0)) images/s",
+            "best     \(fixed(bestSeconds * 1000, 3)) ms  ->  \(fixed(imagesPerSecond, 1)) samples/s, \(fixed(gflopsPerSecond, 1)) GFLOP/s effective",
+            "median   \(fixed(medianSeconds * 1000, 3)) ms  ->  \(fixed(medianImagesPerSecond, 1)) samples/s",
         ]
     }
 }

@@ -34,6 +34,7 @@ struct CompareReport: CommandReport {
         case quantizer, bitsPerWeight = "bits_per_weight", sizeMB = "size_mb", weightSQNR = "weight_sqnr_db"
         case outputSQNR = "output_sqnr_db", seconds, fisherWeighted = "fisher_weighted", accuracy, delta
         case denseSizeMB = "dense_size_mb", activations, smoothedLayers = "smoothed_layers"
+        case metric, value, valueDelta = "value_delta"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -61,10 +62,13 @@ struct CompareReport: CommandReport {
             try object.encodeIfPresent(row.denseSizeMB, forKey: .denseSizeMB)
             try object.encodeIfPresent(row.activations, forKey: .activations)
             try object.encodeIfPresent(row.smoothedLayers, forKey: .smoothedLayers)
+            try object.encodeIfPresent(row.headline, forKey: .metric)
+            if let value = row.score { try Self.encodeDecibels(value, in: &object, forKey: .value) }
+            if let delta = row.scoreDelta, delta.isFinite { try object.encode(delta, forKey: .valueDelta) }
         }
     }
 
-    /// An SQNR in dB; "inf" when the quantizer was exact, "-inf" otherwise non-finite.
+    /// An SQNR in dB (or a headline value); "inf" when the quantizer was exact, "-inf" otherwise non-finite.
     private static func encodeDecibels(_ value: Double, in container: inout KeyedEncodingContainer<RowKeys>, forKey key: RowKeys) throws {
         if value.isFinite {
             try container.encode(value, forKey: key)
@@ -75,17 +79,21 @@ struct CompareReport: CommandReport {
 
     var lines: [String] {
         var lines = ["model  \(model)  \(layer.map { "layer \($0)" } ?? "all \(layerCount) layers")  \(samples) samples  B=\(bits)"]
-        var table = ReportTable(columns: [.init("quantizer")] + ["bits/w", "size MB", "W SQNR dB", "out SQNR dB", "accuracy %", "Δ pts", "s"]
-            .map { ReportTable.Column($0, .right) })
+        // Outputs no labels score (embeddings, token logits): the headline metric instead of accuracy.
+        let headline = rows.first?.headline
+        let byMetric = headline == .cosine || headline == .kl
+        let scoreTitles = byMetric ? [headline!.rawValue, "Δ"] : ["accuracy %", "Δ pts"]
+        let titles = ["bits/w", "size MB", "W SQNR dB", "out SQNR dB"] + scoreTitles + ["s"]
+        var table = ReportTable(columns: [.init("quantizer")] + titles.map { ReportTable.Column($0, .right) })
         for row in rows {
+            let score = byMetric ? [row.score.map { fixed($0, 5) } ?? "n/a", row.scoreDelta.map { (($0 >= 0) ? "+" : "") + fixed($0, 5) } ?? "n/a"]
+                : [(row.accuracy ?? (row.headline == .agreement ? row.score : nil)).map { fixed($0 * 100, 2) } ?? "n/a",
+                   (row.delta ?? (row.headline == .agreement ? row.scoreDelta : nil)).map { (($0 >= 0) ? "+" : "") + fixed($0 * 100, 2) } ?? "n/a"]
             let size = fixed(row.sizeMB, 4) + (row.denseSizeMB.map { " (dense \(fixed($0, 4)))" } ?? "")
             table.append([row.quantizer + (row.fisherWeighted ? " (Fisher)" : "") + (row.activations.map { " A " + $0 } ?? ""),
                           fixed(row.bitsPerWeight, 3), size,
                           row.weightSQNR.isFinite ? fixed(row.weightSQNR, 2) : "inf",
-                          row.outputSQNR.isFinite ? fixed(row.outputSQNR, 2) : "inf",
-                          row.accuracy.map { fixed($0 * 100, 2) } ?? "n/a",
-                          row.delta.map { (($0 >= 0) ? "+" : "") + fixed($0 * 100, 2) } ?? "n/a",
-                          fixed(row.seconds, 2)])
+                          row.outputSQNR.isFinite ? fixed(row.outputSQNR, 2) : "inf"] + score + [fixed(row.seconds, 2)])
         }
         lines += table.render()
         if let fisher {

@@ -17,6 +17,8 @@ struct ParetoReport: CommandReport {
     var bits: [Int]
     var family: String
     var fp32Accuracy: Double?
+    /// The metric the front is made of (`--metric`).
+    var metric: FidelityMetric
 
     var front: Int { points.filter(\.onFront).count }
 
@@ -28,21 +30,24 @@ struct ParetoReport: CommandReport {
         var averageBits: Double
         var sizeMB: Double
         var totalBits: Int
+        /// Accuracy against the labels, or top-1 agreement with FP32.
         var accuracy: Double
+        /// The headline metric's value.
+        var value: Double
         var omega: Double
         /// Each layer's spec ("float" for none), by layer name.
         var layers: [String: String]
 
         private enum CodingKeys: String, CodingKey {
             case source, onFront = "on_front", averageBits = "avg_bits", sizeMB = "size_mb", totalBits = "total_bits"
-            case accuracy, omega, layers
+            case accuracy, value, omega, layers
         }
     }
 
     private enum CodingKeys: String, CodingKey {
         case model, data, samples, points, distinctHAWQPlans = "distinct_hawq_plans", evaluatedHAWQPlans = "evaluated_hawq_plans"
         case front, resolutionBits = "resolution_bits", probes, hessianSeconds = "hessian_seconds", sweepSeconds = "sweep_seconds"
-        case bits, family, fp32Accuracy = "fp32_accuracy"
+        case bits, family, fp32Accuracy = "fp32_accuracy", metric
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -61,6 +66,7 @@ struct ParetoReport: CommandReport {
         try container.encode(bits, forKey: .bits)
         try container.encode(family, forKey: .family)
         try container.encodeIfPresent(fp32Accuracy, forKey: .fp32Accuracy)
+        try container.encode(metric, forKey: .metric)
     }
 
     var lines: [String] {
@@ -79,12 +85,15 @@ struct ParetoReport: CommandReport {
             .init("bits/w", .right, width: .fixed(8), gap: 0), .init("size MB", .right, width: .fixed(11)),
             .init("accuracy ", .right, width: .fixed(10)), .init("Σ Ω  ", .right, width: .fixed(10)),
         ])
+        let percent = metric == .accuracy || metric == .agreement
+        if !percent { table.columns[4] = .init((metric == .sqnr ? "SQNR dB" : metric.rawValue) + " ", .right, width: .fixed(12)) }
         for point in points {
+            let value = percent ? fixed(point.accuracy * 100, 2) + " %" : fixed(point.value, metric == .sqnr ? 2 : 5)
             table.append([point.onFront ? " * " : "", point.source, fixed(point.averageBits, 3), fixed(point.sizeMB, 5),
-                          fixed(point.accuracy * 100, 2) + " %", NumberFormat.scientific(point.omega, digits: 3)])
+                          value, NumberFormat.scientific(point.omega, digits: 3)])
         }
         lines += table.render()
-        lines += ["", "* on the front (no other point is both smaller and more accurate)"]
+        lines += ["", "* on the front (no other point is both smaller and better on \(metric.rawValue))"]
         return lines
     }
 }

@@ -27,6 +27,8 @@ struct PlanEvalReport: CommandReport {
     var fisherSamples: Int?
     /// Top-1 predictions equal to FP32's (plans without activation specs).
     var agreementWithFP32: Int?
+    /// The headline metric and every metric against FP32.
+    var fidelity: FidelityReportPart
     /// Plans with activation specs: the calibration and the quantized tensors.
     var calibrationSamples: Int?
     var activations: [QuantizedActivation]?
@@ -79,6 +81,7 @@ struct PlanEvalReport: CommandReport {
         try container.encodeIfPresent(agreementWithFP32, forKey: .agreementWithFP32)
         try container.encodeIfPresent(calibrationSamples, forKey: .calibrationSamples)
         try container.encodeIfPresent(activations, forKey: .activations)
+        try fidelity.encode(to: encoder)
     }
 
     var lines: [String] {
@@ -86,9 +89,10 @@ struct PlanEvalReport: CommandReport {
         if let correct, let fp32Accuracy {
             lines.append("accuracy  \(fixed(accuracy * 100, 2)) %  (95% CI \(fixed(ci95Low * 100, 2))–\(fixed(ci95High * 100, 2)) %)  \(correct)/\(samples) correct")
             lines.append("fp32      \(fixed(fp32Accuracy * 100, 2)) %  (Δ \(fixed((accuracy - fp32Accuracy) * 100, 2)) pp)")
-        } else {
-            lines.append("agreement \(fixed(accuracy * 100, 2)) % of top-1 predictions equal FP32's (the data has no labels)")
+        } else if fidelity.output.kind == .logits {
+            lines.append("agreement \(fixed(accuracy * 100, 2)) % of top-1 predictions equal FP32's (no labels score this output)")
         }
+        if fidelity.metric != .accuracy && fidelity.metric != .agreement { lines += fidelity.lines }
         if lutLayers > 0 {
             lines.append("lut       \(lutLayers) layers, " + (lutWeighting == "fisher"
                 ? "k-means weighted by the Fisher diagonal (\(fisherSamples ?? 0) samples)" : "plain k-means"))

@@ -20,6 +20,8 @@ struct SearchReport: CommandReport {
     var accuracy: Double
     var fp32Accuracy: Double?
     var accuracyIsAgreementWithFP32: Bool
+    /// The headline metric (which the greedy search measures) and every metric against FP32.
+    var fidelity: FidelityReportPart
     /// Plan evaluations the search ran.
     var evaluations: Int
     var seconds: Double
@@ -92,6 +94,7 @@ struct SearchReport: CommandReport {
             try container.encode(hawq.omega, forKey: .omega)
         }
         try container.encodeIfPresent(greedySteps, forKey: .steps)
+        try fidelity.encode(to: encoder)
     }
 
     var lines: [String] {
@@ -104,6 +107,7 @@ struct SearchReport: CommandReport {
         var accuracyLine = "\(accuracyIsAgreementWithFP32 ? "agreement with FP32" : "accuracy")  \(fixed(accuracy * 100, 2)) %"
         if let fp32Accuracy { accuracyLine += "  (FP32 \(fixed(fp32Accuracy * 100, 2)) %)" }
         lines.append(accuracyLine)
+        if fidelity.metric != .accuracy && fidelity.metric != .agreement { lines += fidelity.lines.dropFirst() }
         if let hawq {
             lines.append("Σ Ω       \(NumberFormat.scientific(hawq.omega, digits: 4))  (\(hawq.probes) probes, resolution \(hawq.resolutionBits) bits)")
         }

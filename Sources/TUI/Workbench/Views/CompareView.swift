@@ -14,19 +14,45 @@ enum CompareView {
         var cell: @Sendable (QuantizerComparison.Row) -> (String, Style)
     }
 
-    static let columns: [Column] = [
-        Column(title: "bits/w", width: 6) { (Text.fixed($0.bitsPerWeight, 3), .text) },
-        Column(title: "size KiB", width: 8) { (Text.fixed($0.sizeMB * 1024, 2), .text) },
-        Column(title: "W SQNR", width: 6) { (Format.decibels($0.weightSQNR), LayersTable.sqnrStyle($0.weightSQNR)) },
-        Column(title: "out SQNR", width: 8) { (Format.decibels($0.outputSQNR), LayersTable.sqnrStyle($0.outputSQNR)) },
-        Column(title: "acc %", width: 6) { row in (row.accuracy.map { Text.fixed($0 * 100, 2) } ?? "n/a", .text) },
-        Column(title: "Δ pp", width: 6) { row in
-            guard let delta = row.delta else { return ("n/a", .dim) }
-            let text = Text.fixed(abs(delta) * 100, 2)
-            return (text == "0.00" ? "±0.00" : (delta < 0 ? "−" : "+") + text, delta < -0.005 ? .bad : delta < 0 ? .warn : .good)
-        },
-        Column(title: "s", width: 5) { (Text.fixed($0.seconds, 2), .dim) },
-    ]
+    /// The columns for rows scored by `headline`: accuracy (or agreement) in % and its change in
+    /// points, or the cosine, SQNR or KL to FP32 and its change.
+    static func columns(_ headline: FidelityMetric?) -> [Column] {
+        let common: [Column] = [
+            Column(title: "bits/w", width: 6) { (Text.fixed($0.bitsPerWeight, 3), .text) },
+            Column(title: "size KiB", width: 8) { (Text.fixed($0.sizeMB * 1024, 2), .text) },
+            Column(title: "W SQNR", width: 6) { (Format.decibels($0.weightSQNR), LayersTable.sqnrStyle($0.weightSQNR)) },
+            Column(title: "out SQNR", width: 8) { (Format.decibels($0.outputSQNR), LayersTable.sqnrStyle($0.outputSQNR)) },
+        ]
+        let seconds = Column(title: "s", width: 5) { (Text.fixed($0.seconds, 2), .dim) }
+        switch headline {
+        case .cosine?, .kl?:
+            let metric = headline!
+            return common + [
+                Column(title: metric == .kl ? "KL" : "cos", width: 7) { row in (row.score.map { Text.fixed($0, 5) } ?? "n/a", .text) },
+                Column(title: "Δ", width: 8) { row in
+                    guard let delta = row.scoreDelta else { return ("n/a", .dim) }
+                    let worse = metric.higherIsBetter ? -delta : delta
+                    return ((delta >= 0 ? "+" : "−") + Text.fixed(abs(delta), 5), worse > 0.01 ? .bad : worse > 0.001 ? .warn : .good)
+                },
+                seconds,
+            ]
+        case .sqnr?:
+            return common + [seconds]  // the output SQNR column is the headline
+        default:
+            return common + [
+                Column(title: "acc %", width: 6) { row in
+                    let value = row.accuracy ?? (row.headline == .agreement ? row.score : nil)
+                    return (value.map { Text.fixed($0 * 100, 2) } ?? "n/a", .text)
+                },
+                Column(title: "Δ pp", width: 6) { row in
+                    guard let delta = row.delta ?? (row.headline == .agreement ? row.scoreDelta : nil) else { return ("n/a", .dim) }
+                    let text = Text.fixed(abs(delta) * 100, 2)
+                    return (text == "0.00" ? "±0.00" : (delta < 0 ? "−" : "+") + text, delta < -0.005 ? .bad : delta < 0 ? .warn : .good)
+                },
+                seconds,
+            ]
+        }
+    }
 
     /// The first row shown so that the cursor stays visible in `visible` rows.
     static func firstRow(cursor: Int, count: Int, visible: Int) -> Int {
@@ -44,7 +70,7 @@ enum CompareView {
         let inner = rect.inset(by: 1)
         guard inner.height >= 2, inner.width >= 8 else { return }
         // Columns from the left until the name keeps 14 cells.
-        var shown = columns
+        var shown = columns(compare.rows.compactMap { $0 }.first?.headline)
         while !shown.isEmpty, inner.width - 3 - shown.reduce(0, { $0 + $1.width + 1 }) < 14 { shown.removeLast() }
         let nameWidth = inner.width - 3 - shown.reduce(0) { $0 + $1.width + 1 }
         let current = state.plan.choices[compare.layer].weights?.description
