@@ -8,6 +8,12 @@ Each file is small and deliberately wrong in one way:
   wrong_shape.npz      x float32 [8, 3, 32, 32] (CIFAR-like) for the [N, 1, 28, 28] sample models
   bad_labels.npz       x fits the sample models, but y holds a label 12 (10 classes)
   random.npz           random bytes named .npz
+  tokens_no_mask.npz   the tiny BERT fixture's input_ids without attention_mask
+  tokens_float_ids.npz input_ids as float32 (the model takes int64)
+  tokens_rank3.npz     input_ids and attention_mask of rank 3 ([N, 2, 16]) for [N, T] inputs
+  tokens_out_of_range.npz  a token id 1000 at sample 3, position 7 (the vocabulary has 1000 rows)
+  flattened_output.onnx    a model whose output folds the samples into one axis ([N, 4] -> [4N])
+  features.npz         x float32 [8, 4], data for flattened_output.onnx
 Run from the repository root: python3 tools/make_bad_input_fixtures.py
 """
 import os
@@ -46,4 +52,26 @@ y = np.arange(16) % 10
 y[5] = 12
 np.savez(os.path.join(out, "bad_labels.npz"),
          x=rng.standard_normal((16, 1, 28, 28)).astype(np.float32), y=y.astype(np.int64))
+# Transformer data for Tests/Fixtures/transformers/tiny-bert.onnx (inputs input_ids, attention_mask
+# int64 [N, T]), each wrong in one way.
+tokens = np.load(os.path.join(root, "Tests", "Fixtures", "transformers", "tiny-text.npz"))
+ids, mask = tokens["input_ids"][:8], tokens["attention_mask"][:8]
+np.savez(os.path.join(out, "tokens_no_mask.npz"), input_ids=ids)
+np.savez(os.path.join(out, "tokens_float_ids.npz"), input_ids=ids.astype(np.float32), attention_mask=mask)
+np.savez(os.path.join(out, "tokens_rank3.npz"), input_ids=ids.reshape(8, 2, 16), attention_mask=mask.reshape(8, 2, 16))
+bad_ids = ids.copy()
+bad_ids[3, 7] = 1000
+np.savez(os.path.join(out, "tokens_out_of_range.npz"), input_ids=bad_ids, attention_mask=mask)
+
+node = helper.make_node("Reshape", ["input", "flat"], ["logits"], name="flatten_samples")
+graph = helper.make_graph(
+    [node], "flattened",
+    [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["M"])],
+    [helper.make_tensor("flat", TensorProto.INT64, [1], [-1])],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+onnx.checker.check_model(model)
+onnx.save(model, os.path.join(out, "flattened_output.onnx"))
+np.savez(os.path.join(out, "features.npz"), x=rng.standard_normal((8, 4)).astype(np.float32))
 print("wrote", sorted(os.listdir(out)))

@@ -6,6 +6,7 @@ import Testing
 @Suite("bad input")
 struct BadInputTests {
     static let bad = "Tests/Fixtures/bad/"
+    static let tinyBERT = "Tests/Fixtures/transformers/tiny-bert.onnx"
 
     /// (arguments, file the message must name, words it must contain)
     static let cases: [([String], String, [String])] = [
@@ -30,6 +31,19 @@ struct BadInputTests {
         (["analyze", "sample-models/mlp.onnx", "--data", "sample-models/fashion-mnist-test-2000.npz", "--hessian-samples", "99999"],
          "sample-models/fashion-mnist-test-2000.npz", ["--hessian-samples 99999", "larger than the data"]),
         (["analyze", "no/such/model.onnx"], "no/such/model.onnx", ["no such file"]),
+        // Transformer data: every model input next to every array present.
+        (["eval", tinyBERT, "--data", bad + "tokens_no_mask.npz"], bad + "tokens_no_mask.npz",
+         ["no array for the input 'attention_mask'", "the model's inputs: input_ids int64", "the data holds: input_ids int64 [8, 32]"]),
+        (["eval", tinyBERT, "--data", bad + "tokens_float_ids.npz"], bad + "tokens_float_ids.npz",
+         ["'input_ids' holds float32 values, the input takes int64"]),
+        (["analyze", tinyBERT, "--data", bad + "tokens_rank3.npz"], bad + "tokens_rank3.npz",
+         ["'input_ids' has rank 3, the input has rank 2"]),
+        ([tinyBERT, "--data", bad + "tokens_out_of_range.npz"], bad + "tokens_out_of_range.npz",
+         ["input_ids holds 1000 at sample 3, position 7", "which has 1000 rows"]),
+        (["eval", bad + "flattened_output.onnx", "--data", bad + "features.npz"], bad + "flattened_output.onnx",
+         ["the first output 'logits' has shape [32] for a batch of 8", "first dimension is the sample"]),
+        (["eval", tinyBERT, "--data", "Tests/Fixtures/transformers/tiny-text.npz", "--metric", "accuracy"], "",
+         ["--metric accuracy: accuracy needs labels"]),
     ]
 
     @Test("one line naming the file, non-zero exit", arguments: cases.indices)
@@ -42,7 +56,7 @@ struct BadInputTests {
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
         #expect(lines.count == 1, "stderr: \(result.stderr)")
         let line = String(lines.first ?? "")
-        #expect(line.hasPrefix("qscope: \(file): "), "got: \(line)")
+        #expect(line.hasPrefix(file.isEmpty ? "qscope: " : "qscope: \(file): "), "got: \(line)")
         for word in words { #expect(line.contains(word), "'\(word)' missing from: \(line)") }
         #expect(result.stdout.isEmpty)
     }
