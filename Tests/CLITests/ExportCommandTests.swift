@@ -49,6 +49,35 @@ struct ExportCommandTests {
         #expect(copy.contains("\"activations\": \"int8\"") && copy.contains("int8:asym"))
     }
 
+    /// The tiny BERT was exported at opset 17 with ReduceL2's `axes` attribute; 4-bit codes need
+    /// opset 21's int4 containers, so the export moves the attribute to an input. The exported model's
+    /// embeddings equal those of `eval --weights int4` on the original.
+    @Test("a transformer at opset 17 exports int4 layers at opset 21 with the embeddings eval --weights int4 gives")
+    func transformerRaisesTheOpset() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = "Tests/Fixtures/transformers/tiny-bert.onnx", data = "Tests/Fixtures/transformers/tiny-text.npz"
+        let info = try QScopeProcess.run(["info", model, "--json"])
+        let layers = try #require((try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["layers"] as? [[String: Any]])
+        let entries = layers.compactMap { $0["name"] as? String }.map { "\"\($0)\": {\"weights\": \"int4\"}" }
+        #expect(entries.count == 12)
+        let plan = try Self.writePlan("{\"format\": \"qscope-plan\", \"version\": 1, \"layers\": {\(entries.joined(separator: ", "))}}", in: dir)
+        let out = dir.appendingPathComponent("bert.qdq.onnx").path
+        let export = try QScopeProcess.run(["export", model, "--data", data, "--plan", plan, "--format", "onnx-qdq", "-o", out])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(try QScopeProcess.run(["info", out, "--json"]).stdout.contains("\"opset\":21"))
+        let expected = dir.appendingPathComponent("expected.npy").path, exported = dir.appendingPathComponent("exported.npy").path
+        #expect(try QScopeProcess.run(["eval", model, "--data", data, "--weights", "int4", "--outputs", expected]).status == 0)
+        let again = try QScopeProcess.run(["eval", out, "--data", data, "--outputs", exported])
+        #expect(again.status == 0, "\(again.stderr)")
+        // Both files are [64, 64] float32 .npy with the same 128-byte header: compare the payloads.
+        let a = try Data(contentsOf: URL(fileURLWithPath: expected)), b = try Data(contentsOf: URL(fileURLWithPath: exported))
+        #expect(a.count == b.count && a.count == 128 + 64 * 64 * 4)
+        let floats = { (d: Data) in d.dropFirst(128).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+        let worst = zip(floats(a), floats(b)).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5, "max |exported - eval --weights int4| = \(worst)")
+    }
+
     @Test("bad input: unknown layer, missing output directory; one line, exit 1, nothing written")
     func badInput() throws {
         let dir = try Self.scratch()

@@ -131,6 +131,7 @@ public enum QDQExporter {
         }
 
         if opset > originalOpset {
+            newInitializers += upgradeAttributesToInputs(&graph, from: originalOpset, to: opset, fresh: fresh)
             try checkOpsetRaise(graph, from: originalOpset, to: opset)
             notes.append("opset raised from \(originalOpset) to \(opset) for the quantized containers")
         }
@@ -232,6 +233,53 @@ public enum QDQExporter {
         ("ReduceLogSumExp", "axes", 18), ("ReduceSumSquare", "axes", 18), ("Pad", "pads", 11), ("Clip", "min", 11),
         ("Clip", "max", 11), ("Resize", "scales", 11), ("Upsample", "scales", 9),
     ]
+
+    /// Rewrites the nodes whose attribute became an input between `old` and `new` (the `axes` of the
+    /// reductions, Squeeze and Unsqueeze, Split's `split`, Pad's `pads` and `value`, Clip's `min` and
+    /// `max`) to take it as a constant input, so that raising the opset keeps their meaning: a
+    /// transformer exported at opset 17 (ReduceL2 with `axes` for the embedding's normalisation) can
+    /// hold 4-bit containers, which need opset 21. Returns the new constants; `fresh` names them.
+    private static func upgradeAttributesToInputs(_ graph: inout Onnx_GraphProto, from old: Int, to new: Int,
+                                                  fresh: (String) -> String) -> [Onnx_TensorProto] {
+        var constants: [Onnx_TensorProto] = []
+        func setInput(_ node: inout Onnx_NodeProto, _ index: Int, _ name: String) {
+            while node.input.count <= index { node.input.append("") }
+            node.input[index] = name
+        }
+        for n in graph.node.indices where graph.node[n].domain.isEmpty || graph.node[n].domain == "ai.onnx" {
+            var node = graph.node[n]
+            for rule in attributeBecameInput where rule.op == node.opType && old < rule.opset && new >= rule.opset {
+                guard let attribute = node.attribute.first(where: { $0.name == rule.attribute }) else { continue }
+                let label = node.name.isEmpty ? node.opType : node.name
+                switch (rule.op, rule.attribute) {
+                case (_, "axes"), ("Split", "split"), ("Pad", "pads"):
+                    let name = fresh("\(label)_\(rule.attribute)")
+                    var t = Onnx_TensorProto()
+                    t.name = name
+                    t.dims = [Int64(attribute.ints.count)]
+                    t.dataType = Int32(DataType.int64.rawValue)
+                    t.int64Data = attribute.ints
+                    constants.append(t)
+                    setInput(&node, 1, name)
+                    if rule.op == "Pad", let value = node.attribute.first(where: { $0.name == "value" }) {
+                        let valueName = fresh("\(label)_value")
+                        constants.append(floatTensor(valueName, shape: [], [value.f]))
+                        setInput(&node, 2, valueName)
+                        node.attribute.removeAll { $0.name == "value" }
+                    }
+                case ("Clip", "min"), ("Clip", "max"):
+                    let name = fresh("\(label)_\(rule.attribute)")
+                    constants.append(floatTensor(name, shape: [], [attribute.f]))
+                    setInput(&node, rule.attribute == "min" ? 1 : 2, name)
+                default:
+                    continue  // Resize and Upsample scales: left for checkOpsetRaise to refuse
+                }
+                node.attribute.removeAll { $0.name == rule.attribute }
+            }
+            graph.node[n] = node
+        }
+        return constants
+    }
 
     private static func checkOpsetRaise(_ graph: Onnx_GraphProto, from old: Int, to new: Int) throws {
         for node in graph.node where node.domain.isEmpty || node.domain == "ai.onnx" {

@@ -106,8 +106,11 @@ struct SearchReport: CommandReport {
         ]
         var accuracyLine = "\(accuracyIsAgreementWithFP32 ? "agreement with FP32" : "accuracy")  \(fixed(accuracy * 100, 2)) %"
         if let fp32Accuracy { accuracyLine += "  (FP32 \(fixed(fp32Accuracy * 100, 2)) %)" }
-        lines.append(accuracyLine)
-        if fidelity.metric != .accuracy && fidelity.metric != .agreement { lines += fidelity.lines.dropFirst() }
+        if fidelity.metric == .accuracy || fidelity.metric == .agreement {
+            lines.append(accuracyLine)
+        } else {
+            lines += fidelity.lines.dropFirst()
+        }
         if let hawq {
             lines.append("Σ Ω       \(NumberFormat.scientific(hawq.omega, digits: 4))  (\(hawq.probes) probes, resolution \(hawq.resolutionBits) bits)")
         }
