@@ -47,9 +47,10 @@ public final class BackgroundSensitivity: @unchecked Sendable {
     /// The settings the workbench uses: the estimator's defaults (512 samples or all there are,
     /// tolerance 2 %, 32 to 200 probes), one thread, small probe batches (a pending evaluation waits
     /// at most one batch) and a 256 MiB memory budget for the reverse-mode passes.
-    public static func workbenchOptions(sampleCount: Int) -> HessianOptions {
+    /// `samples`: the first N samples of the data (default 512), at most all of them.
+    public static func workbenchOptions(sampleCount: Int, samples: Int? = nil) -> HessianOptions {
         var options = HessianOptions()
-        options.samples = max(1, min(options.samples, sampleCount))
+        options.samples = max(1, min(samples ?? options.samples, sampleCount))
         options.threads = 1
         options.probeBatch = 4
         options.memoryBudgetFloats = 1 << 26

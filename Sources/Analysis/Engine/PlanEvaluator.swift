@@ -68,8 +68,8 @@ public actor PlanEvaluator {
     private let boundaryLayouts: [[[(ValueID, Range<Int>)]]]
     /// The last plan evaluated on request (not a prefetch): where the next edit most likely starts.
     private var lastPlan: Plan?
-    /// The FP32 pass's outputs, and its metrics against itself (accuracy against the labels).
-    private var reference: (outputs: FidelityReference, metrics: FidelityMetrics)?
+    /// The FP32 pass's outputs, and its tally against itself (its count correct against the labels).
+    private var reference: (outputs: FidelityReference, tally: FidelityTally)?
     /// Tallies of recently evaluated plans (undo, redo and prefetched edits cost no pass).
     private var memo: [Plan: FidelityTally] = [:]
     private var memoOrder: [Plan] = []
@@ -243,7 +243,7 @@ public actor PlanEvaluator {
             let silent: @Sendable (Int, Int) -> Void = { _, _ in }
             let outputs = try referencePass(float, saveAt: Array(plan.choices.indices), progress: plan.isAllFloat ? progress : silent)
             let fp32 = FidelityReference(layout: scoring.layout, outputs: outputs, labels: dataset.labels)
-            reference = (fp32, fp32.selfMetrics)
+            reference = (fp32, fp32.selfTally)
         }
         // Save a cut at the first layer that changed: the next edit most likely touches it again.
         // With an idle worker reserving memory, only into reserved memory: a fresh mapping's page
@@ -262,14 +262,14 @@ public actor PlanEvaluator {
             (tally, resumed) = (passTally, from)
             remember(plan, passTally)
         }
-        let (fp32, fp32Metrics) = reference!
-        let metrics = tally?.metrics(reference: fp32) ?? fp32Metrics
-        let samples = dataset.count
+        let (fp32, fp32Tally) = reference!
+        let scored = tally ?? fp32Tally
+        let labelled = fp32.labels != nil
         return PlanEvaluation(
-            plan: plan, samples: samples, metrics: metrics, referenceMetrics: fp32Metrics, headline: scoring.headline,
-            correct: metrics.accuracy.map { Int(($0 * Double(samples)).rounded()) },
-            agreement: tally?.agreeing ?? samples * fp32.layout.positions, positions: samples * fp32.layout.positions,
-            referenceCorrect: fp32Metrics.accuracy.map { Int(($0 * Double(samples)).rounded()) },
+            plan: plan, samples: dataset.count, metrics: scored.metrics(reference: fp32),
+            referenceMetrics: fp32Tally.metrics(reference: fp32), headline: scoring.headline,
+            correct: labelled ? scored.correct : nil, agreement: scored.agreeing, positions: scored.positions,
+            referenceCorrect: labelled ? fp32Tally.correct : nil,
             layers: layerStats, size: PlanSize(layerStats),
             referenceSize: PlanSize(model.layers.indices.map { .float(parameters: model.layers[$0].parameterCount) }),
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, resumedAtLayer: resumed)
@@ -440,7 +440,7 @@ public actor PlanEvaluator {
         return .tally(total)
     }
 
-    /// Points `graph`'s inputs at the samples of `range` (copied into its arena).
+    /// Copies the samples of `range` of every input array into `graph`'s inputs.
     private static func setInputs(_ graph: CompiledGraph, dataset: Dataset, range: Range<Int>) {
         dataset.withInputs(from: range.lowerBound) { graph.setInputs($0) }
     }

@@ -59,12 +59,6 @@ public final class Evaluator: @unchecked Sendable {
         return graph
     }
 
-    /// The layout of the first output (compiles a graph of one sample if none is compiled yet).
-    public func outputLayout() throws -> OutputLayout {
-        let graph = try compiled.values.first ?? self.graph(batch: 1)
-        return OutputLayout.infer(model: model, outputShape: graph.outputTypes[0].shape)
-    }
-
     /// Evaluates `dataset` (already bound to the model's inputs) with batches of `batch` samples.
     ///
     /// - Parameters:

@@ -48,9 +48,12 @@ public struct FidelityReference: Sendable {
 
     /// The reference scored against itself: agreement and cosine 1, SQNR infinite, KL 0, and the
     /// FP32 accuracy when labels score the output.
-    public var selfMetrics: FidelityMetrics {
+    public var selfMetrics: FidelityMetrics { selfTally.metrics(reference: self) }
+
+    /// The tally of the reference against itself (its counts: correct against the labels).
+    public var selfTally: FidelityTally {
         var tally = FidelityTally()
         outputs.withUnsafeBufferPointer { tally.add(outputs: $0.baseAddress!, first: 0, count: samples, reference: self) }
-        return tally.metrics(reference: self)
+        return tally
     }
 }

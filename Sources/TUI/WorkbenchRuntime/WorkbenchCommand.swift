@@ -32,8 +32,14 @@ package struct WorkbenchCommand: ParsableCommand {
 
     @OptionGroup var metric: MetricOptions
 
+    /// Large models (a transformer over 64-token sentences) want fewer: each probe costs a forward and
+    /// backward pass per sample.
+    @Option(name: .long, help: "Samples of the background Hessian analysis (default 512, or all when there are fewer).")
+    var hessianSamples: Int?
+
     package func validate() throws {
         try requirePositive(batch, "--batch")
+        try requirePositive(hessianSamples, "--hessian-samples")
     }
 
     package func run() throws {
@@ -55,7 +61,8 @@ package struct WorkbenchCommand: ParsableCommand {
             summary.dataPath = relativeToWorkingDirectory(dataset.source)
             let runtime = try WorkbenchRuntime(summary: summary, plan: initialPlan,
                                                planPath: relativeToWorkingDirectory(planPath), evaluator: evaluator,
-                                               themes: catalog, themeIndex: themeIndex, model: model, dataset: dataset)
+                                               themes: catalog, themeIndex: themeIndex, model: model, dataset: dataset,
+                                               hessianSamples: hessianSamples)
             runtime.run()
         }
     }

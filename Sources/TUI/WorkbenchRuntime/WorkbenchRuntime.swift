@@ -41,8 +41,9 @@ final class WorkbenchRuntime {
     /// asked for just before quitting is not lost.
     private let fileQueue = DispatchQueue(label: "qscope.workbench.files")
 
+    /// `hessianSamples`: the samples of the background Hessian analysis (nil: its default, 512).
     init(summary: ModelSummary, plan: Plan?, planPath: String, evaluator: PlanEvaluator, themes: ThemeCatalog,
-         themeIndex: Int, model: Model, dataset: Dataset) throws {
+         themeIndex: Int, model: Model, dataset: Dataset, hessianSamples: Int? = nil) throws {
         self.themes = themes
         let environment = ProcessInfo.processInfo.environment
         do {
@@ -61,7 +62,8 @@ final class WorkbenchRuntime {
         self.model = model
         self.dataset = dataset
         sensitivity = BackgroundSensitivity(model: model, data: dataset,
-                                            options: BackgroundSensitivity.workbenchOptions(sampleCount: dataset.count)) { event in
+                                            options: BackgroundSensitivity.workbenchOptions(sampleCount: dataset.count,
+                                                                                            samples: hessianSamples)) { event in
             mailbox.post(.sensitivity(event))
         }
     }
