@@ -176,6 +176,24 @@ struct TransformerOpTests {
         #expect(try isInf(0, 1) == [0, 0, 1, 0])
     }
 
+    /// Opset 18 reductions take their axes as input 1 (ReduceSum since 13); an empty axes input
+    /// reduces everything unless `noop_with_empty_axes` is set.
+    @Test func reductionsWithAxesAsAnInput() throws {
+        let x: [Float] = [1, 5, 3, 4, 2, 6]
+        func reduce(_ op: String, _ axes: [Int64], keepdims: Int = 1, noop: Int = 0) throws -> ([Int], [Float]) {
+            let node = OneNode(op, inputs: [("x", .float32, [2, 3])], constants: ["axes": Tensor(shape: [axes.count], integers: axes)],
+                               order: ["x", "axes"], attributes: ["keepdims": .int(keepdims), "noop_with_empty_axes": .int(noop)])
+            let compiled = try node.compile()
+            return (compiled.outputTypes[0].shape, Self.run(compiled, [x]))
+        }
+        #expect(try reduce("ReduceMax", [1]) == ([2, 1], [5, 6]))
+        #expect(try reduce("ReduceMean", [-1], keepdims: 0) == ([2], [3, 4]))
+        #expect(try reduce("ReduceSum", [0], keepdims: 0) == ([3], [5, 7, 9]))
+        #expect(try reduce("ReduceL2", [1]).1.map { ($0 * 1000).rounded() } == [5916, 7483])
+        #expect(try reduce("ReduceMin", [], keepdims: 0) == ([], [1]))
+        #expect(try reduce("ReduceSum", [], noop: 1) == ([2, 3], x))
+    }
+
     // MARK: - Einsum
 
     /// Direct evaluation: every assignment of every letter, products of the operands (dims of 1 broadcast).
