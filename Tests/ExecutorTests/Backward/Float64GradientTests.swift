@@ -268,7 +268,8 @@ struct Float64GradientTests {
                     }
                     outs = [DTensor(shape: x.shape, values: v)]
                 case "Equal": outs = [broadcast(x, get(node.inputs[1])) { $0 == $1 ? 1 : 0 }]
-                case "Cast": outs = [x]
+                case "Cast": outs = [x]  // the tests cast exact integers and bools
+                case "Not": outs = [DTensor(shape: x.shape, values: x.values.map { $0 == 0 ? 1 : 0 })]
                 case "LayerNormalization":
                     let n = x.shape.last!
                     let (g, b) = (get(node.inputs[1]), get(node.inputs[2]))

@@ -84,6 +84,26 @@ struct TransformerGradientTests {
         }
     }
 
+    /// Position ids as RoBERTa exports compute them (int64 arithmetic: a mask's CumSum times the
+    /// mask) index a run-time float value: the integer steps have no derivative and must not fail.
+    @Test func integerArithmeticBeforeAGather() throws {
+        try Float64GradientTests.check("int64 position ids", shape: [3, 4]) { b in
+            b.constant("w", [4, 4])
+            b.node("MatMul", ["x", "w"], ["m"])
+            Self.runTimeIndices(&b)
+            b.graph.constants[b.id("zeroInt")] = Tensor(shape: [], integers: [0])
+            b.node("Equal", ["am", "zeroInt"], ["isZero"])
+            b.node("Not", ["isZero"], ["keep"])
+            b.node("Cast", ["keep"], ["keepInt"], ["to": .int(Int(DataType.int64.rawValue))])
+            b.graph.constants[b.id("ax1")] = Tensor(shape: [], integers: [1])
+            b.node("CumSum", ["keepInt", "ax1"], ["running"])
+            b.node("Mul", ["running", "keepInt"], ["pos"])
+            b.node("Gather", ["m", "pos"], ["g"], ["axis": .int(2)])  // [2, 3, 2, 3]
+            b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
+            Self.head(&b, "f", 18)
+        }
+    }
+
     @Test func scanMaskAndReductionGradients() throws {
         try Float64GradientTests.check("CumSum + Trilu", shape: [4, 4]) { b in
             b.constant("w", [4, 4])

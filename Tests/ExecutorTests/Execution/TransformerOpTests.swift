@@ -19,7 +19,8 @@ struct TransformerOpTests {
         }
 
         init(_ op: String, inputs: [(String, DataType, [Int])], constants: [String: Tensor] = [:], order: [String],
-             attributes: [String: Attribute] = [:], outputs: Int = 1) {
+             attributes: [String: Attribute] = [:], outputs: Int = 1, opset: Int = 18) {
+            graph = Graph(opset: opset)
             for (name, type, shape) in inputs {
                 graph.inputs.append(ValueSpec(name: name, dataType: type, dims: shape))
                 graph.inputIDs.append(id(name))
@@ -174,6 +175,81 @@ struct TransformerOpTests {
         #expect(try isInf(1, 1) == [0, 1, 1, 0])
         #expect(try isInf(1, 0) == [0, 1, 0, 0])
         #expect(try isInf(0, 1) == [0, 0, 1, 0])
+    }
+
+    /// Opset 18 reductions take their axes as input 1 (ReduceSum since 13); an empty axes input
+    /// reduces everything unless `noop_with_empty_axes` is set.
+    @Test func reductionsWithAxesAsAnInput() throws {
+        let x: [Float] = [1, 5, 3, 4, 2, 6]
+        func reduce(_ op: String, _ axes: [Int64], keepdims: Int = 1, noop: Int = 0) throws -> ([Int], [Float]) {
+            let node = OneNode(op, inputs: [("x", .float32, [2, 3])], constants: ["axes": Tensor(shape: [axes.count], integers: axes)],
+                               order: ["x", "axes"], attributes: ["keepdims": .int(keepdims), "noop_with_empty_axes": .int(noop)])
+            let compiled = try node.compile()
+            return (compiled.outputTypes[0].shape, Self.run(compiled, [x]))
+        }
+        #expect(try reduce("ReduceMax", [1]) == ([2, 1], [5, 6]))
+        #expect(try reduce("ReduceMean", [-1], keepdims: 0) == ([2], [3, 4]))
+        #expect(try reduce("ReduceSum", [0], keepdims: 0) == ([3], [5, 7, 9]))
+        #expect(try reduce("ReduceL2", [1]).1.map { ($0 * 1000).rounded() } == [5916, 7483])
+        #expect(try reduce("ReduceMin", [], keepdims: 0) == ([], [1]))
+        #expect(try reduce("ReduceSum", [], noop: 1) == ([2, 3], x))
+    }
+
+    /// Softmax before opset 13 normalises over the input flattened to 2-D at `axis`; from 13 over
+    /// that one axis.
+    @Test func softmaxAxisSemanticsByOpset() throws {
+        let x = Self.random(12, seed: 3)
+        func softmax(opset: Int, axis: Int) throws -> [Float] {
+            let node = OneNode("Softmax", inputs: [("x", .float32, [2, 2, 3])], order: ["x"], attributes: ["axis": .int(axis)], opset: opset)
+            return Self.run(try node.compile(), [x])
+        }
+        func reference(_ groups: [[Int]]) -> [Float] {
+            var y = [Float](repeating: 0, count: 12)
+            for group in groups {
+                let m = group.map { x[$0] }.max()!
+                let sum = group.reduce(Float(0)) { $0 + exp(x[$1] - m) }
+                for i in group { y[i] = exp(x[i] - m) / sum }
+            }
+            return y
+        }
+        func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-6 } }
+        #expect(close(try softmax(opset: 11, axis: 1), reference([Array(0..<6), Array(6..<12)])))
+        #expect(close(try softmax(opset: 13, axis: 1), reference([[0, 3], [1, 4], [2, 5], [6, 9], [7, 10], [8, 11]])))
+        #expect(close(try softmax(opset: 13, axis: 0), reference((0..<6).map { [$0, $0 + 6] })))
+    }
+
+    @Test func geluExactAndTanh() throws {
+        let x: [Float] = [-3, -1, -0.5, 0, 0.5, 1, 3]
+        for approximate in ["none", "tanh"] {
+            let node = OneNode("Gelu", inputs: [("x", .float32, [7])], order: ["x"], attributes: ["approximate": .string(approximate)], opset: 20)
+            let y = Self.run(try node.compile(), [x])
+            for (v, got) in zip(x, y) {
+                let d = Double(v)
+                let want = approximate == "none" ? 0.5 * d * (1 + erf(d / 2.0.squareRoot()))
+                    : 0.5 * d * (1 + tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
+                #expect(abs(Double(got) - want) < 1e-5, "Gelu \(approximate)(\(v)) = \(got), want \(want)")
+            }
+        }
+    }
+
+    /// Casts into bool treat every non-zero (NaN, ±inf included) as true; casts into integers
+    /// truncate and never trap, whatever the float.
+    @Test func castToBoolAndIntegers() throws {
+        let x: [Float] = [0, -0.0, 2.5, -2.5, .nan, .infinity, 1e20]
+        func cast(_ to: DataType) throws -> [Float] {
+            let node = OneNode("Cast", inputs: [("x", .float32, [7])], order: ["x"], attributes: ["to": .int(to.rawValue)])
+            let compiled = try node.compile()
+            #expect(compiled.outputTypes[0].dataType == to)
+            return Self.run(compiled, [x])
+        }
+        #expect(try cast(.bool) == [0, 0, 1, 1, 1, 1, 1])
+        let int64 = try cast(.int64)
+        #expect(Array(int64[0..<4]) == [0, 0, 2, -2])
+        #expect(int64[4...].allSatisfy { $0.isFinite }, "NaN, inf and 1e20 are out of range (unspecified) but never trap")
+        let int32 = try cast(.int32)
+        #expect(Array(int32[0..<4]) == [0, 0, 2, -2])
+        let back = OneNode("Cast", inputs: [("b", .bool, [3])], order: ["b"], attributes: ["to": .int(DataType.float32.rawValue)])
+        #expect(Self.run(try back.compile(), [[1, 0, 1]]) == [1, 0, 1])
     }
 
     // MARK: - Einsum

@@ -101,6 +101,9 @@ struct DerivativeContext {
 enum DerivativeRules {
     /// The rule for a compiled step, or an error naming the op and node when there is none.
     static func rule(_ c: DerivativeContext) throws -> DerivativeRule {
+        // Integer and bool values (token ids, position ids from a mask's CumSum, shape arithmetic)
+        // are never on a float path from a weight to the loss: nothing to differentiate.
+        if c.outputTypes.allSatisfy({ !$0.dataType.isFloat }) { return ZeroDerivative() }
         switch c.op {
         case let op as ConvOperator: return op.shape.group > 1 ? try GroupedConvDerivative(c, op) : try ConvDerivative(c, op)
         case let op as GemmOperator: return try GemmDerivative(c, op)

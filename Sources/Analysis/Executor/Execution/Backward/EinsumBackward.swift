@@ -18,6 +18,8 @@ struct EinsumAdjoint {
     let operandStrides: [Int]
     /// Per unique label: its stride in R (0 for labels R does not have: R is constant along them).
     let coreStrides: [Int]
+    /// [operandStrides, coreStrides], the accumulation loop's operands (built once).
+    let loopStrides: [[Int]]
     let operandCount: Int
 
     init(operand: Int, equation: EinsumEquation, shapes: [[Int]]) {
@@ -34,6 +36,7 @@ struct EinsumAdjoint {
         operandStrides = view.labels.map { view.strides[$0]! }
         coreStrides = view.labels.map { label in core.firstIndex(of: label).map { coreOwn[$0] } ?? 0 }
         operandCount = shape.reduce(1, *)
+        loopStrides = [operandStrides, coreStrides]
     }
 
     /// target (+)= adjoint of `outputAdjoint` with the other operand `other` (nil for one operand).
@@ -41,7 +44,7 @@ struct EinsumAdjoint {
                     threads: Int) {
         withScratch(step.resultCount + step.scratchCount, zeroed: false) { scratch in
             step.run(outputAdjoint, other, into: scratch, scratch: scratch + step.resultCount, threads: threads)
-            BroadcastLoop.forEach(shape: loopShape, strides: [operandStrides, coreStrides]) { _, offsets in
+            BroadcastLoop.forEach(shape: loopShape, strides: loopStrides) { _, offsets in
                 target[offsets[0]] += scratch[offsets[1]]
             }
         }

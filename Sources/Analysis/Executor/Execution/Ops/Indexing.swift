@@ -84,13 +84,14 @@ struct GatherElementsOperator: IndexedGather {
     let axis: Int
     let axisSize: Int
     let axisStride: Int
-    /// Data strides over the indices' shape, 0 on the gather axis.
-    let dataStrides: [Int]
+    /// Data strides over the indices' shape, 0 on the gather axis, as the one operand of the loop
+    /// (stored nested so that a pass builds no array).
+    let loopStrides: [[Int]]
     let dataCount: Int
 
     func forward(_ io: OperatorIO) {
         let data = io.input(0), indices = io.input(1), out = io.output(0)
-        BroadcastLoop.forEach(shape: outputTypes[0].shape, strides: [dataStrides]) { i, offsets in
+        BroadcastLoop.forEach(shape: outputTypes[0].shape, strides: loopStrides) { i, offsets in
             guard let index = resolveIndex(indices[i], size: axisSize) else {
                 io.reportIndexOutOfRange(reportedIndex(indices[i]), axis: axis, size: axisSize)
                 out[i] = 0
@@ -101,7 +102,7 @@ struct GatherElementsOperator: IndexedGather {
     }
 
     func sourceMap(indices: UnsafePointer<Float>, into map: UnsafeMutablePointer<Int32>) {
-        BroadcastLoop.forEach(shape: outputTypes[0].shape, strides: [dataStrides]) { i, offsets in
+        BroadcastLoop.forEach(shape: outputTypes[0].shape, strides: loopStrides) { i, offsets in
             map[i] = resolveIndex(indices[i], size: axisSize).map { Int32(offsets[0] + $0 * axisStride) } ?? -1
         }
     }
@@ -122,7 +123,7 @@ struct GatherElementsOperator: IndexedGather {
         let axisStride = strides[axis]
         strides[axis] = 0
         return GatherElementsOperator(outputTypes: [ValueType(data.dataType, indices.shape)], axis: axis,
-                                      axisSize: data.shape[axis], axisStride: axisStride, dataStrides: strides,
+                                      axisSize: data.shape[axis], axisStride: axisStride, loopStrides: [strides],
                                       dataCount: data.count)
     }
 }
