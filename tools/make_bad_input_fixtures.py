@@ -13,7 +13,8 @@ Each file is small and deliberately wrong in one way:
   tokens_rank3.npz     input_ids and attention_mask of rank 3 ([N, 2, 16]) for [N, T] inputs
   tokens_out_of_range.npz  a token id 1000 at sample 3, position 7 (the vocabulary has 1000 rows)
   flattened_output.onnx    a model whose output folds the samples into one axis ([N, 4] -> [4N])
-  features.npz         x float32 [8, 4], data for flattened_output.onnx
+  features.npz         x float32 [8, 4], data for flattened_output.onnx and fixed_batch.onnx
+  fixed_batch.onnx     a model exported with its batch fixed at 2 (a Reshape to [2, 2, 2] baked in)
 Run from the repository root: python3 tools/make_bad_input_fixtures.py
 """
 import os
@@ -74,4 +75,15 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 onnx.checker.check_model(model)
 onnx.save(model, os.path.join(out, "flattened_output.onnx"))
 np.savez(os.path.join(out, "features.npz"), x=rng.standard_normal((8, 4)).astype(np.float32))
+
+node = helper.make_node("Reshape", ["input", "shape"], ["logits"], name="baked_batch")
+graph = helper.make_graph(
+    [node], "fixed_batch",
+    [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, 4])],
+    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, 2, 2])],
+    [helper.make_tensor("shape", TensorProto.INT64, [3], [2, 2, 2])],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+onnx.checker.check_model(model)
+onnx.save(model, os.path.join(out, "fixed_batch.onnx"))
 print("wrote", sorted(os.listdir(out)))

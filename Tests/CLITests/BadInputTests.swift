@@ -42,6 +42,8 @@ struct BadInputTests {
          ["input_ids holds 1000 at sample 3, position 7", "which has 1000 rows"]),
         (["eval", bad + "flattened_output.onnx", "--data", bad + "features.npz"], bad + "flattened_output.onnx",
          ["the first output 'logits' has shape [32] for a batch of 8", "first dimension is the sample"]),
+        (["eval", bad + "fixed_batch.onnx", "--data", bad + "features.npz"], bad + "fixed_batch.onnx",
+         ["cannot reshape", "exported with a fixed batch: input 'input' is [2, 4], this pass has 8 samples", "--batch 2"]),
         (["eval", tinyBERT, "--data", "Tests/Fixtures/transformers/tiny-text.npz", "--metric", "accuracy"], "",
          ["--metric accuracy: accuracy needs labels"]),
     ]

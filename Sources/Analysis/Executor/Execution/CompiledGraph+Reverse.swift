@@ -97,7 +97,7 @@ public final class ReverseMode: @unchecked Sendable {
         do {
             compiled = try CompiledGraph(graph: graph, inputShapes: inputShapes, threads: threads, retainAll: true)
         } catch let error as QScopeError {
-            throw error.inFile(model.path)
+            throw model.explainingFixedBatch(error, inputShapes: inputShapes).inFile(model.path)
         }
         self.compiled = compiled
         let outShape = compiled.outputTypes.first?.shape ?? []

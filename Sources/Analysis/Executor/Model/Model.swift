@@ -130,8 +130,23 @@ public struct Model: Sendable {
         do {
             return try CompiledGraph(graph: graph, inputShapes: inputShapes, threads: threads, retainAll: retainAll)
         } catch let error as QScopeError {
-            throw error.inFile(path)
+            throw explainingFixedBatch(error, inputShapes: inputShapes).inFile(path)
         }
+    }
+
+    /// `error` with the likely cause added when an input declares a fixed batch other than the
+    /// pass's: a model exported without a dynamic batch has that batch baked into its shape
+    /// constants, and any other batch fails deep inside the graph (a Concat or Reshape that no
+    /// longer fits), far from the cause.
+    package func explainingFixedBatch(_ error: QScopeError, inputShapes: [[Int]]) -> QScopeError {
+        guard let (spec, shape) = zip(graph.inputs, inputShapes).first(where: { spec, shape in
+            guard let declared = spec.dims.first ?? nil else { return false }
+            return declared > 0 && declared != shape.first
+        }) else { return error }
+        var explained = error
+        explained.message += " (the model was exported with a fixed batch: input '\(spec.name)' is \(spec.shapeText), "
+            + "this pass has \(shape.first ?? 0) samples; export it with a dynamic batch dimension, or evaluate with --batch \(spec.dims[0]!))"
+        return explained
     }
 
     /// MACs per sample of each quantizable layer (output elements × reduction length), from a batch-1
