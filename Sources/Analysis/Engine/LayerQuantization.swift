@@ -5,7 +5,7 @@ public struct LayerQuantization: Hashable, Sendable {
     public var parameters: Int
     /// Bits of the codes alone (32 per weight for float).
     public var payloadBits: Int
-    /// Bits including every piece of metadata (scales, zero points, codebooks...; docs/methods.md, "Size accounting").
+    /// Bits including every piece of metadata (scales, zero points, codebooks...; the "Size accounting" section of the quantization methods page in docs/).
     public var totalBits: Int
     /// 10 log10(‖W‖² / ‖W − Q(W)‖²) in dB; +inf for float or exact quantization.
     public var sqnrDB: Double
@@ -37,7 +37,7 @@ public struct LayerQuantization: Hashable, Sendable {
 }
 
 /// Model size under a plan, over the quantizable layers' weights (biases and other constants stay
-/// FP32 and are not counted). MB are 2^20 bytes (docs/methods.md, "Size accounting").
+/// FP32 and are not counted). MB are 2^20 bytes (the "Size accounting" section of the quantization methods page in docs/).
 public struct PlanSize: Hashable, Sendable {
     public var parameters: Int
     public var payloadBits: Int

@@ -1,7 +1,7 @@
 import Executor
 import Kernels
 
-/// A weight quantizer chosen by a spec string `FAMILY[:option...]` (docs/methods.md has a section per family).
+/// A weight quantizer chosen by a spec string `FAMILY[:option...]` (the quantization methods page in docs/ has a section per family).
 ///
 /// The CLI, plan files and the screen share this grammar:
 /// - `intB` (B = 2...16): symmetric per output channel (`sym-absmax`). Options: `asym` (min/max

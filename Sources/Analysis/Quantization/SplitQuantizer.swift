@@ -1,7 +1,7 @@
 import Executor
 import Kernels
 
-/// SplitQuant (see docs/methods.md): the weight split into lower, middle and upper parts by an optimal
+/// SplitQuant (see the quantization methods page in docs/): the weight split into lower, middle and upper parts by an optimal
 /// 1-D 3-means (`ThreeWaySplit`), each part (the weight with the other parts' entries zeroed)
 /// quantized with the inner spec, and the dequantized parts summed, which equals running the three
 /// split layers and adding their outputs (the layer is linear in W).

@@ -5,7 +5,7 @@ import Foundation
 public struct BitCandidate: Hashable, Sendable {
     public var spec: QuantizerSpec
     /// Storage with every piece of metadata (scales, zero points, codebooks...), from the
-    /// quantizer's own bit count (docs/methods.md "Size accounting"); this is what budgets are checked against.
+    /// quantizer's own bit count (the "Size accounting" section of the quantization methods page in docs/); this is what budgets are checked against.
     public var totalBits: Int
     /// Bits of the codes alone ("weights only").
     public var payloadBits: Int

@@ -1,7 +1,7 @@
 import Executor
 import Foundation
 
-/// A search budget on the quantizable layers' weight storage, metadata included (docs/methods.md "Size accounting").
+/// A search budget on the quantizable layers' weight storage, metadata included (the "Size accounting" section of the quantization methods page in docs/).
 public enum SizeBudget: Hashable, Sendable, CustomStringConvertible {
     /// Average bits per weight, metadata included: total bits ≤ value × #params.
     case averageBits(Double)

@@ -2,7 +2,7 @@ import Executor
 import Foundation
 import Kernels
 
-/// Settings of a per-layer Hessian trace estimate (Hutchinson; docs/methods.md "Hessian sensitivity").
+/// Settings of a per-layer Hessian trace estimate (Hutchinson; the "Hessian sensitivity" section of the quantization methods page in docs/).
 public struct HessianOptions: Sendable {
     /// Use the first N samples of the data (all of them must exist).
     public var samples = 512

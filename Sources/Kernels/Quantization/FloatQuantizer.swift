@@ -7,7 +7,7 @@
 /// - `.sharedExponent(block:)`: OCP MX style. Each block of `block` consecutive values of a row shares
 ///   a power-of-two scale `X = 2^(floor(log2 max|v|) − emax_elem)` stored as E8M0 (exponent clamped to
 ///   −127…127), and each element is `round_fmt(v / X)` with saturation
-///   (OCP Microscaling Formats (MX) specification v1.0, the conversion to MX; docs/methods.md).
+///   (OCP Microscaling Formats (MX) specification v1.0, the conversion to MX; the quantization methods page in docs/).
 ///
 /// `clip=mse` (`ClippingRule.mse`) tries the `ClippingRule.mseCandidates` fractions of the range
 /// (per row) or the shared exponents `e, e−1, e−2` (per block) and keeps the one with the least
