@@ -111,20 +111,24 @@ private func reduceSlice(
     }
 }
 
-/// Index of the largest element of each row of a contiguous `[rows, cols]` matrix (the first one
-/// on ties, as ONNX ArgMax with select_last_index = 0); NaN elements are skipped. `cols >= 1`.
+/// Index of the largest of `count` values (the first one on ties, as ONNX ArgMax with
+/// select_last_index = 0); NaN values are skipped, and a row of NaNs gives 0. `count >= 1`.
+@inline(__always)
+public func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+    var best = 0
+    var bestValue = -Float.infinity
+    var found = false
+    for j in 0..<count where x[j] > bestValue || (!found && !x[j].isNaN) {
+        best = j
+        bestValue = x[j]
+        found = true
+    }
+    return best
+}
+
+/// Index of the largest element of each row of a contiguous `[rows, cols]` matrix (see
+/// `argmax(_:count:)`). `cols >= 1`.
 public func argmax(input: UnsafePointer<Float>, rows: Int, cols: Int, output: UnsafeMutablePointer<Int>) {
     precondition(cols >= 1, "argmax: cols must be >= 1")
-    for r in 0..<rows {
-        let x = input + r * cols
-        var best = 0
-        var bestValue = -Float.infinity
-        var found = false
-        for j in 0..<cols where x[j] > bestValue || (!found && !x[j].isNaN) {
-            best = j
-            bestValue = x[j]
-            found = true
-        }
-        output[r] = best
-    }
+    for r in 0..<rows { output[r] = argmax(input + r * cols, count: cols) }
 }

@@ -90,7 +90,7 @@ public final class Evaluator: @unchecked Sendable {
             if let fault = graph.takeRuntimeFault() { throw fault.inFile(model.path) }
             let out = graph.output(0).baseAddress!
             if scoresLabels, let labels = dataset.labels {
-                for i in 0..<n where FidelityTally.argmax(out + i * classes, classes) == labels[offset + i] { correct += 1 }
+                for i in 0..<n where argmax(out + i * classes, count: classes) == labels[offset + i] { correct += 1 }
             }
             if let reference { tally.add(outputs: out, first: offset, count: n, reference: reference) }
             if keepOutputs {

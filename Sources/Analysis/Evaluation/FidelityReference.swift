@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// The FP32 model's first output on every sample of a data set, with what scoring against it needs
 /// precomputed: each position's top-1 and log-sum-exp, each sample's norm.
@@ -29,7 +30,7 @@ public struct FidelityReference: Sendable {
         outputs.withUnsafeBufferPointer { out in
             for row in 0..<rows {
                 let values = out.baseAddress! + row * classes
-                top1[row] = Int32(FidelityTally.argmax(values, classes))
+                top1[row] = Int32(argmax(values, count: classes))
                 if layout.kind == .logits { logSumExp[row] = FidelityTally.logSumExp(values, classes) }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Running sums of the fidelity metrics over batches of outputs, against a `FidelityReference`.
 ///
@@ -47,7 +48,7 @@ public struct FidelityTally: Sendable, Hashable {
                 for p in 0..<rowsPerSample {
                     let row = sample * rowsPerSample + p
                     let values = out + p * classes
-                    let top = Self.argmax(values, classes)
+                    let top = argmax(values, count: classes)
                     if top == Int(reference.top1[row]) { agreeing += 1 }
                     if let labels = reference.labels, top == labels[sample] { correct += 1 }
                     if layout.kind == .logits {
@@ -87,13 +88,6 @@ public struct FidelityTally: Sendable, Hashable {
     }
 
     // MARK: - Row kernels
-
-    /// Index of the first largest of `count` values (NaN never wins).
-    static func argmax(_ values: UnsafePointer<Float>, _ count: Int) -> Int {
-        var best = 0
-        for c in 1..<max(count, 1) where values[c] > values[best] { best = c }
-        return best
-    }
 
     /// log Σ exp(values), in Double, shifted by the maximum for range.
     static func logSumExp(_ values: UnsafePointer<Float>, _ count: Int) -> Double {

@@ -121,10 +121,10 @@ public struct FisherDiagonal: Sendable {
     /// pseudo-label target; KL to a one-hot row is the cross-entropy with that class.
     static func pseudoLabels(_ outputs: [Float], classes: Int) -> [Float] {
         var target = [Float](repeating: 0, count: outputs.count)
-        for row in 0..<(outputs.count / max(classes, 1)) {
-            var best = 0
-            for c in 1..<max(classes, 1) where outputs[row * classes + c] > outputs[row * classes + best] { best = c }
-            target[row * classes + best] = 1
+        outputs.withUnsafeBufferPointer { rows in
+            for row in 0..<(outputs.count / max(classes, 1)) {
+                target[row * classes + argmax(rows.baseAddress! + row * classes, count: classes)] = 1
+            }
         }
         return target
     }
