@@ -13,8 +13,8 @@ import Kernels
 ///   starts only after the old one has stopped.
 /// - Rows run in order, each on all cores (`row` gets the thread count), and are published as they
 ///   finish, so the table fills in row by row.
-/// - The heavy pieces are computed once and kept: the FP32 baseline (with logits, for the output
-///   SQNR) and the Fisher diagonal for `lut` rows (the `PlanEvaluator`'s, so the Compare view and
+/// - The heavy pieces are computed once and kept: the FP32 baseline (its outputs, the reference
+///   every row is scored against) and the Fisher diagonal for `lut` rows (the `PlanEvaluator`'s, so the Compare view and
 ///   the plan evaluation weight the same way).
 public actor LayerCompareEngine {
     /// Computes one row: spec, layer index, thread count.
@@ -78,7 +78,7 @@ private actor SharedComparison {
     /// rows never wait for the gradient pass).
     private var plain: QuantizerComparison?
     private var weighted: QuantizerComparison?
-    private var baseline: EvaluationResult?
+    private var baseline: QuantizerComparison.Baseline?
 
     init(evaluator: PlanEvaluator, batch: Int) {
         self.evaluator = evaluator

@@ -21,7 +21,7 @@ public final class QuantizerComparison: Sendable {
         /// For SplitQuant: the size if the three parts are stored densely (`3·n·b` codes plus three sets of metadata).
         public var denseSizeMB: Double?
         public var weightSQNR: Double
-        /// SQNR of the logits against the FP32 logits, in dB.
+        /// SQNR of the first output against the FP32 output, in dB.
         public var outputSQNR: Double
         public var accuracy: Double?
         /// Accuracy minus the FP32 accuracy.
@@ -51,13 +51,6 @@ public final class QuantizerComparison: Sendable {
             self.delta = delta
             self.seconds = seconds
             self.fisherWeighted = fisherWeighted
-        }
-
-        /// Sets the headline metric from a row's evaluation against the FP32 reference.
-        mutating func score(_ metrics: FidelityMetrics?, reference: FidelityMetrics, headline: FidelityMetric) {
-            self.headline = headline
-            score = metrics?.value(headline)
-            scoreDelta = score.flatMap { value in reference.value(headline).map { value - $0 } }
         }
     }
 
@@ -106,38 +99,52 @@ public final class QuantizerComparison: Sendable {
         return try texts.map { try QuantizerSpec(parsing: $0) }
     }
 
-    /// The FP32 result (with logits), computed once.
-    public func baseline() throws -> EvaluationResult {
-        try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepOutputs: true) }
+    /// The FP32 evaluation the rows are scored against: its result (accuracy against the labels) and
+    /// its outputs as the fidelity reference, with the default headline for the output and the data.
+    public struct Baseline: Sendable {
+        public let result: EvaluationResult
+        let reference: FidelityReference
+        let headline: FidelityMetric
+        /// The reference scored against itself (agreement and cosine 1, its accuracy).
+        let metrics: FidelityMetrics
     }
 
-    /// The FP32 outputs of `baseline` as the reference rows are scored against, with the default
-    /// headline for the output and the data.
-    private func reference(_ baseline: EvaluationResult) throws -> (FidelityReference, FidelityMetric) {
-        let scoring = try FidelityScoring(inferred: baseline.layout, hasLabels: dataset.labels != nil, requested: nil)
-        return (FidelityReference(layout: scoring.layout, outputs: baseline.outputs ?? [], labels: dataset.labels), scoring.headline)
+    /// The FP32 baseline, computed once by the caller and passed to every row.
+    public func baseline() throws -> Baseline {
+        let result = try withEvaluator { try $0.evaluate(dataset, batch: batch, weights: nil, keepOutputs: true) }
+        let scoring = try FidelityScoring(inferred: result.layout, hasLabels: dataset.labels != nil, requested: nil)
+        let reference = FidelityReference(layout: scoring.layout, outputs: result.outputs ?? [], labels: dataset.labels)
+        return Baseline(result: result, reference: reference, headline: scoring.headline, metrics: reference.selfMetrics)
+    }
+
+    /// A row's scores against `baseline`: the output SQNR, the accuracy and its change, and the
+    /// headline metric and its change.
+    private static func scored(_ row: inout Row, _ result: EvaluationResult, against baseline: Baseline) {
+        let metrics = result.fidelity ?? baseline.metrics
+        row.outputSQNR = metrics.sqnrDB
+        row.accuracy = result.accuracy
+        row.delta = result.accuracy.flatMap { a in baseline.result.accuracy.map { a - $0 } }
+        row.headline = baseline.headline
+        row.score = metrics.value(baseline.headline)
+        row.scoreDelta = row.score.flatMap { value in baseline.metrics.value(baseline.headline).map { value - $0 } }
     }
 
     /// Scores `spec` on `layers` (nil: every layer) against `baseline`.
-    public func row(_ spec: QuantizerSpec, layers: [QuantizableLayer]?, baseline: EvaluationResult,
+    public func row(_ spec: QuantizerSpec, layers: [QuantizableLayer]?, baseline: Baseline,
                     threads: Int = Parallel.maxThreads) throws -> Row {
         let start = DispatchTime.now().uptimeNanoseconds
         let weights = try QuantizedModelWeights(model: model, spec: spec, layers: layers, fisher: fisher, threads: threads)
-        let (reference, headline) = try self.reference(baseline)
         let result = try withEvaluator {
-            try $0.evaluate(dataset, batch: batch, weights: weights, keepOutputs: true, reference: reference)
+            try $0.evaluate(dataset, batch: batch, weights: weights, reference: baseline.reference)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = weights.results.compactMap(\.denseTotalBits)
         var row = Row(quantizer: spec.description, activations: nil, smoothedLayers: nil, bitsPerWeight: weights.bitsPerWeight,
                    sizeMB: Double(weights.totalBits) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
-                   weightSQNR: weights.weightSQNR(model: model),
-                   outputSQNR: QuantizedWeights.sqnr(original: baseline.outputs ?? [], quantized: result.outputs ?? []),
-                   accuracy: result.accuracy,
-                   delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
+                   weightSQNR: weights.weightSQNR(model: model), outputSQNR: .nan, accuracy: nil, delta: nil,
                    seconds: seconds, fisherWeighted: weights.fisherWeighted)
-        row.score(result.fidelity, reference: reference.selfMetrics, headline: headline)
+        Self.scored(&row, result, against: baseline)
         return row
     }
 
@@ -159,7 +166,7 @@ public final class QuantizerComparison: Sendable {
     /// fake-quant `activations` calibrated on the first `calibration` samples (with smoothing when the
     /// spec asks; the weights quantized are then the smoothed ones), scored against `baseline`.
     public func activationRow(weights: QuantizerSpec?, activations: ActivationSpec, calibration: Int,
-                              layers: [QuantizableLayer]? = nil, baseline: EvaluationResult,
+                              layers: [QuantizableLayer]? = nil, baseline: Baseline,
                               threads: Int = Parallel.maxThreads) throws -> Row {
         let start = DispatchTime.now().uptimeNanoseconds
         let prepared = try ActivationQuantization.prepare(activations, to: model, calibration: dataset.prefix(calibration),
@@ -170,9 +177,8 @@ public final class QuantizerComparison: Sendable {
             let chosen = names.map { n in prepared.model.layers.filter { n.contains($0.name) } }
             quantized = try QuantizedModelWeights(model: prepared.model, spec: weights, layers: chosen, threads: threads)
         }
-        let (reference, headline) = try self.reference(baseline)
         let evaluator = Evaluator(model: prepared.model, sampleShapes: dataset.sampleShapes)
-        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, keepOutputs: true, reference: reference)
+        let result = try evaluator.evaluate(dataset, batch: batch, weights: quantized, reference: baseline.reference)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let dense = quantized?.results.compactMap(\.denseTotalBits) ?? []
         var row = Row(quantizer: weights?.description ?? "fp32", activations: activations.description,
@@ -181,12 +187,9 @@ public final class QuantizerComparison: Sendable {
                    sizeMB: quantized.map { Double($0.totalBits) / 8 / 1_048_576 }
                        ?? Double((layers ?? model.layers).reduce(0) { $0 + $1.parameterCount } * 32) / 8 / 1_048_576,
                    denseSizeMB: dense.isEmpty ? nil : Double(dense.reduce(0, +)) / 8 / 1_048_576,
-                   weightSQNR: quantized?.weightSQNR(model: prepared.model) ?? .infinity,
-                   outputSQNR: QuantizedWeights.sqnr(original: baseline.outputs ?? [], quantized: result.outputs ?? []),
-                   accuracy: result.accuracy,
-                   delta: result.accuracy.flatMap { a in baseline.accuracy.map { a - $0 } },
-                   seconds: seconds)
-        row.score(result.fidelity, reference: reference.selfMetrics, headline: headline)
+                   weightSQNR: quantized?.weightSQNR(model: prepared.model) ?? .infinity, outputSQNR: .nan,
+                   accuracy: nil, delta: nil, seconds: seconds)
+        Self.scored(&row, result, against: baseline)
         return row
     }
 
