@@ -129,15 +129,19 @@ public final class ReverseMode: @unchecked Sendable {
                                             constantInputs: constantInputs, workspace: compiled.workspace)
             let inputs = step.inputs.map { $0.map(root) }
             let dependent = inputs.contains { $0 != nil && depends[$0!] }
-            // A step that reads no float value computed at run time (the lookup of run-time token
-            // ids in a constant embedding table, mask and position arithmetic on integers) has no
-            // adjoint to pass on and a zero tangent: it needs no derivative rule.
-            let readsFloat = step.inputs.contains { id in
-                guard let id, compiled.constants[id] == nil, let type = compiled.types[id] else { return false }
+            // Only float values carry derivatives: a step needs a rule when it reads a float computed
+            // at run time or a weight, and writes a float. The others (the lookup of run-time token ids
+            // in a constant embedding table, mask and position arithmetic on integers, comparisons)
+            // pass no adjoint and have a zero tangent, and need no rule even when their op has none.
+            let readsDifferentiable = step.inputs.contains { id in
+                guard let id else { return false }
+                if isWeight[root(id)] { return true }
+                guard compiled.constants[id] == nil, let type = compiled.types[id] else { return false }
                 return type.dataType.isFloat
             }
+            let writesFloat = step.op.outputTypes.contains { $0.dataType.isFloat }
             do {
-                rules.append(readsFloat || dependent ? try DerivativeRules.rule(context) : ZeroDerivative())
+                rules.append(readsDifferentiable && writesFloat ? try DerivativeRules.rule(context) : ZeroDerivative())
             } catch let error as QScopeError {
                 throw error.inFile(model.path)
             }

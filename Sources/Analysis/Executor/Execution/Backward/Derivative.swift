@@ -99,18 +99,15 @@ struct DerivativeContext {
 }
 
 enum DerivativeRules {
-    /// The rule for a compiled step, or an error naming the op and node when there is none.
+    /// The rule for a compiled step that reads and writes float values (`ReverseMode` gives the
+    /// others a zero derivative), or an error naming the op and node when there is none.
     static func rule(_ c: DerivativeContext) throws -> DerivativeRule {
-        // Integer and bool values (token ids, position ids from a mask's CumSum, shape arithmetic)
-        // are never on a float path from a weight to the loss: nothing to differentiate.
-        if c.outputTypes.allSatisfy({ !$0.dataType.isFloat }) { return ZeroDerivative() }
         switch c.op {
         case let op as ConvOperator: return op.shape.group > 1 ? try GroupedConvDerivative(c, op) : try ConvDerivative(c, op)
         case let op as GemmOperator: return try GemmDerivative(c, op)
         case let op as MatMulOperator: return try MatMulDerivative(c, op)
         case let op as BinaryOperator:
             if let power = UnaryDerivative(c, constantPower: op) { return power }
-            if op.isComparison { return ZeroDerivative() }
             return try BinaryDerivative(c, op)
         case let op as UnaryOperator: return try UnaryDerivative(c, op)
         case let op as SoftmaxOperator: return op.logarithmic ? try LogSoftmaxDerivative(c, op) : try SoftmaxDerivative(c, op)
@@ -119,7 +116,6 @@ enum DerivativeRules {
         case let op as PadOperator: return try PadDerivative(c, op)
         case let op as VariadicOperator: return try SelectionDerivative(c, op)
         case let op as WhereOperator: return try SelectionDerivative(c, op)
-        case is ArgExtremumOperator: return ZeroDerivative()
         case let op as ReduceOperator: return try ReduceDerivative(c, op)
         case let op as LayerNormOperator: return try LayerNormDerivative(c, op)
         case let op as ConcatOperator: return ConcatDerivative(c, op)

@@ -144,14 +144,6 @@ struct BinaryOperator: Operator {
     /// Integer semantics (truncating division) when both operands are integers.
     let integerDivision: Bool
 
-    /// Comparisons and logic: boolean outputs, piecewise constant in the operands.
-    var isComparison: Bool {
-        switch function {
-        case .arithmetic, .mod, .bitShift: return false
-        default: return true
-        }
-    }
-
     func forward(_ io: OperatorIO) {
         let a = io.input(0), b = io.input(1), out = io.output(0)
         let shape = outputTypes[0].shape
