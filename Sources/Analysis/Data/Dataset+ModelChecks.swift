@@ -18,8 +18,8 @@ extension Dataset {
             let input = inputs[0]
             let index = arrays.firstIndex { $0.name == input.name } ?? (arrays.count == 1 ? 0 : nil)
             guard let index else { throw mismatch(model, "no array is named '\(input.name)'") }
-            guard arrays[index].kind != .float || input.dataType.isFloat else {
-                throw mismatch(model, "'\(arrays[index].name)' holds \(arrays[index].typeName) values, the input '\(input.name)' takes \(input.dataType)")
+            guard !arrays[index].dataType.isFloat || input.dataType.isFloat else {
+                throw mismatch(model, "'\(arrays[index].name)' holds \(arrays[index].dataType) values, the input '\(input.name)' takes \(input.dataType)")
             }
             var single = self
             single.arrays = [arrays[index]]
@@ -33,8 +33,8 @@ extension Dataset {
             guard let array = arrays.first(where: { $0.name == input.name }) else {
                 throw mismatch(model, "no array for the input '\(input.name)'")
             }
-            guard array.kind.feeds(input.dataType) else {
-                throw mismatch(model, "'\(array.name)' holds \(array.typeName) values, the input takes \(input.dataType)")
+            guard array.feeds(input.dataType) else {
+                throw mismatch(model, "'\(array.name)' holds \(array.dataType) values, the input takes \(input.dataType)")
             }
             guard array.sampleShape.count + 1 == input.dims.count else {
                 throw mismatch(model, "'\(array.name)' has rank \(array.sampleShape.count + 1), the input has rank \(input.dims.count)")

@@ -167,24 +167,18 @@ public enum DatasetLoader {
     /// The largest integer magnitude a `Float` holds exactly (2^24).
     static let exactIntegerLimit = 1 << 24
 
-    /// One array's values as floats, with its element kind. Integer arrays (token ids, masks, indices)
+    /// One array's values as floats, with its element type. Integer arrays (token ids, masks, indices)
     /// must hold values a `Float` represents exactly.
     private static func sampleArray(_ key: String, _ array: NPYArray, described name: String, file: String) throws -> SampleArray {
         let sampleShape = Array(array.shape.dropFirst())
-        switch array.dtype {
-        case .float16, .float32, .float64:
-            return SampleArray(name: key, kind: .float, typeName: array.dtype.typeName, sampleShape: sampleShape,
-                               values: array.floats())
-        case .bool:
-            return SampleArray(name: key, kind: .bool, typeName: "bool", sampleShape: sampleShape, values: array.floats())
-        default:
-            let integers = try array.integers()
-            if let index = integers.firstIndex(where: { $0.magnitude > UInt(exactIntegerLimit) }) {
-                throw QScopeError(file: file, "\(name) holds \(integers[index]) (element \(index)); qscope computes in float32 and takes integers up to 2^24 in magnitude")
-            }
-            return SampleArray(name: key, kind: .integer, typeName: array.dtype.typeName, sampleShape: sampleShape,
-                               values: integers.map(Float.init))
+        guard !array.dtype.isFloatingPoint && array.dtype != .bool else {
+            return SampleArray(name: key, dataType: array.dtype.dataType, sampleShape: sampleShape, values: array.floats())
         }
+        let integers = try array.integers()
+        if let index = integers.firstIndex(where: { $0.magnitude > UInt(exactIntegerLimit) }) {
+            throw QScopeError(file: file, "\(name) holds \(integers[index]) (element \(index)); qscope computes in float32 and takes integers up to 2^24 in magnitude")
+        }
+        return SampleArray(name: key, dataType: array.dtype.dataType, sampleShape: sampleShape, values: integers.map(Float.init))
     }
 
     /// One integer label per sample from an array of shape `[N]` or `[N, 1]`.

@@ -26,21 +26,21 @@ public struct NPYArray: Sendable, Equatable {
             }
         }
 
-        /// numpy's name of the type: `"int64"`, `"float32"`, `"bool"`.
-        public var typeName: String {
+        /// The ONNX element type of the same name (`i8` is int64, `b1` bool, `f2` float16).
+        public var dataType: DataType {
             switch self {
-            case .bool: return "bool"
-            case .int8: return "int8"
-            case .int16: return "int16"
-            case .int32: return "int32"
-            case .int64: return "int64"
-            case .uint8: return "uint8"
-            case .uint16: return "uint16"
-            case .uint32: return "uint32"
-            case .uint64: return "uint64"
-            case .float16: return "float16"
-            case .float32: return "float32"
-            case .float64: return "float64"
+            case .bool: return .bool
+            case .int8: return .int8
+            case .int16: return .int16
+            case .int32: return .int32
+            case .int64: return .int64
+            case .uint8: return .uint8
+            case .uint16: return .uint16
+            case .uint32: return .uint32
+            case .uint64: return .uint64
+            case .float16: return .float16
+            case .float32: return .float32
+            case .float64: return .float64
             }
         }
 

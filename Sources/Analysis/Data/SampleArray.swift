@@ -7,22 +7,11 @@ import Executor
 /// cannot hold exactly). Sample `i` is `values[i * sampleSize ..< (i + 1) * sampleSize]`, row-major
 /// over `sampleShape`.
 public struct SampleArray: Sendable, Equatable {
-    /// What the array's elements are, as stored in the file: what a model input's type is checked against.
-    public enum ElementKind: String, Sendable, Equatable {
-        case float, integer, bool
-
-        /// Whether an input of `dataType` can take elements of this kind: floats feed float inputs;
-        /// integers and bools feed integer and bool inputs (a mask saved as int64 or bool is the same mask).
-        public func feeds(_ dataType: DataType) -> Bool {
-            self == .float ? dataType.isFloat : dataType.isInteger
-        }
-    }
-
     /// The array's key in the file (`x` for single-array files, IDX images and `.npy`).
     public var name: String
-    /// The element kind, and the file's type name for messages (`"int64"`, `"float32"`, `"bool"`).
-    public var kind: ElementKind
-    public var typeName: String
+    /// The element type as stored in the file (`int64`, `float32`, `bool`, ...): what a model
+    /// input's type is checked against, and how messages name it.
+    public var dataType: DataType
     /// The shape of one sample (the file's shape without the leading sample dimension); `[]` for scalars.
     public var sampleShape: [Int]
     /// `count * sampleSize` values, row-major.
@@ -45,20 +34,25 @@ public struct SampleArray: Sendable, Equatable {
 
     /// `name int64 [N, 64]`: how messages list an array (`N` = its sample count).
     public var summary: String {
-        "\(name) \(typeName) [\(([String(count)] + sampleShape.map(String.init)).joined(separator: ", "))]"
+        "\(name) \(dataType) [\(([String(count)] + sampleShape.map(String.init)).joined(separator: ", "))]"
     }
 
-    public init(name: String, kind: ElementKind, typeName: String, sampleShape: [Int], values: [Float]) {
+    public init(name: String, dataType: DataType, sampleShape: [Int], values: [Float]) {
         self.name = name
-        self.kind = kind
-        self.typeName = typeName
+        self.dataType = dataType
         self.sampleShape = sampleShape
         self.values = values
     }
 
     /// A float32 array (images, features).
     public init(name: String, sampleShape: [Int], floats: [Float]) {
-        self.init(name: name, kind: .float, typeName: "float32", sampleShape: sampleShape, values: floats)
+        self.init(name: name, dataType: .float32, sampleShape: sampleShape, values: floats)
+    }
+
+    /// Whether an input of type `input` can take these elements: floats feed float inputs; integers
+    /// and bools feed integer and bool inputs (a mask saved as int64 or bool is the same mask).
+    public func feeds(_ input: DataType) -> Bool {
+        dataType.isFloat ? input.isFloat : input.isInteger
     }
 
     /// The first `n` samples (`n` clamped to `0...count`).

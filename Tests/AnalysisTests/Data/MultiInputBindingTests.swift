@@ -21,7 +21,7 @@ import Testing
         #expect(bound.arrays.map(\.name) == ["input_ids", "attention_mask"])
         #expect(bound.sampleShapes == [[32], [32]])
         #expect(bound.count == 64)
-        #expect(bound.arrays.allSatisfy { $0.kind == .integer && $0.typeName == "int64" })
+        #expect(bound.arrays.allSatisfy { $0.dataType == .int64 })
         // Token ids are exact whole numbers, the mask is 0/1 with the first position kept.
         #expect(bound.arrays[0].values.allSatisfy { $0 >= 0 && $0 < 1000 && $0 == $0.rounded() })
         #expect(bound.arrays[1].values.allSatisfy { $0 == 0 || $0 == 1 })
@@ -37,8 +37,7 @@ import Testing
 
     @Test func floatsDoNotFeedAnIntegerInput() throws {
         var (model, data) = try Self.load()
-        data.arrays[0].kind = .float
-        data.arrays[0].typeName = "float32"
+        data.arrays[0].dataType = .float32
         expectDataError(file: Self.dataPath, "'input_ids' holds float32 values, the input takes int64") { _ = try data.fitted(to: model) }
     }
 
