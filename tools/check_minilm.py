@@ -12,7 +12,9 @@ wrote into its cache folder, and measures its forward speed against ONNX Runtime
    PyTorch fake-quant's (acceptance: within 0.002).
 3. `analyze --only hessian --hessian-samples 64 --probes 20 --tolerance 0`: each layer's trace against
    the PyTorch float64 double-backward reference, in combined standard errors
-   (acceptance: within 3), and the peak resident memory of the run (acceptance: < 8 GiB).
+   (acceptance: within 3), and the peak resident memory of the run (acceptance: < 8 GiB). With the
+   same-probe reference (`make_transformer_fixtures.py --same-probes N`), also each trace against
+   PyTorch's on qscope's own first N probe vectors: only float32 rounding separates them.
 4. Forward throughput at batch 32: `qscope bench --batch 32` and ONNX Runtime (2 intra-op threads,
    all graph optimizations) alternated round by round; best of each round, median over rounds.
 
@@ -114,6 +116,31 @@ def main():
         ok = worst <= 3 and peak_kib < 8 * 1048576
         failed += [] if ok else ["hessian"]
         print(f"\nlargest |z| {worst:.2f} (bound 3), peak memory {peak_kib / 1048576:.2f} GiB (bound 8): {'ok' if ok else 'FAIL'}\n")
+        same = reference["hessian"].get("same_probes")
+        if same:
+            # The same probe vectors on both sides: what remains is float32 against float64 arithmetic.
+            if same["probes"] != report["probes"] or same["seed"] != 0:
+                report = run_json([args.qscope, "analyze", model, "--data", data, "--only", "hessian",
+                                   "--hessian-samples", "64", "--probes", str(same["probes"]), "--tolerance", "0",
+                                   "--seed", str(same["seed"]), "--json"])
+            order = [layer["onnx_node"] for layer in same["layers"]]
+            if order != [layer["name"] for layer in report["layers"]]:
+                sys.exit("same-probe reference: its layer order differs from qscope's, so its probes do too")
+            print(f"## Hessian traces on the same probes (qscope's own first {same['probes']} probes, seed "
+                  f"{same['seed']}, replayed in float64 PyTorch)\n")
+            print("| layer | qscope trace | PyTorch trace, same probes | relative difference | in its s.e. |\n|---|---|---|---|---|")
+            worst_relative, worst_z = 0.0, 0.0
+            for layer, ref in zip(report["layers"], same["layers"]):
+                relative = abs(layer["trace"] - ref["trace"]) / abs(ref["trace"])
+                z = abs(layer["trace"] - ref["trace"]) / ref["standard_error"]
+                worst_relative, worst_z = max(worst_relative, relative), max(worst_z, z)
+                print(f"| {layer['name']} | {layer['trace']:.6e} | {ref['trace']:.6e} | {relative:.1e} | {z:.4f} |")
+            ok = worst_z <= 3
+            failed += [] if ok else ["hessian (same probes)"]
+            print(f"\nlargest relative difference {worst_relative:.1e}, largest difference {worst_z:.4f} s.e. "
+                  f"(bound 3): {'ok' if ok else 'FAIL'}\n")
+        else:
+            print("(no same-probe reference: `python3 tools/make_transformer_fixtures.py --same-probes 8` adds it)\n")
 
     # 4. Speed against ONNX Runtime at batch 32, alternated.
     if not args.skip_speed:

@@ -49,6 +49,7 @@ the JSON records how many weights the two rules put on different steps.
 Everything runs on CPU with 2 threads and fixed seeds.
 Usage: python3 tools/make_transformer_fixtures.py [--minilm] [--cache-dir DIR] [--probes N] [--gn-probes N]
        python3 tools/make_transformer_fixtures.py --gn-check-only [--cache-dir DIR]
+       python3 tools/make_transformer_fixtures.py --same-probes 20 [--seed 0] [--cache-dir DIR]
 """
 from __future__ import annotations
 
@@ -824,6 +825,78 @@ def gauss_newton_check(cache, probes):
     return ref
 
 
+def qscope_rademacher(seed, probe, layer, count):
+    """The +-1 entries qscope's Hutchinson estimator draws for one layer and one probe, in the order
+    of the ONNX weight's elements (row-major), as `HessianTraceEstimator.rademacher` does: a SplitMix64
+    stream seeded with seed*0x9E3779B97F4A7C15 + probe*0xBF58476D1CE4E5B9 + layer*0x94D049BB133111EB
+    (mod 2^64), one 64-bit word per 64 entries, bit j of a word = entry j of its block (1: +1, 0: -1)."""
+    mask = (1 << 64) - 1
+    state = (seed * 0x9E3779B97F4A7C15 + probe * 0xBF58476D1CE4E5B9 + layer * 0x94D049BB133111EB) & mask
+    words = (count + 63) // 64
+    with np.errstate(over="ignore"):
+        z = np.uint64(state) + np.arange(1, words + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    bits = (z[:, None] >> np.arange(64, dtype=np.uint64)[None, :]) & np.uint64(1)
+    return bits.reshape(-1)[:count].astype(np.float64) * 2 - 1
+
+
+def same_probe_check(cache, probes, seed):
+    """Adds hessian.same_probes to reference.json: the Hutchinson samples v_l . (H v)_l for the very
+    probe vectors qscope draws (seed `seed`, probes 0..probes-1, `qscope_rademacher`), by float64
+    double backward. qscope's mean over the same probes must then agree up to float32 rounding, a far
+    tighter check of its Hessian-vector products than the comparison with independent probes, whose
+    difference is dominated by the estimator's own noise."""
+    from transformers import AutoModel
+    path = os.path.join(cache, "reference.json")
+    with open(path) as f:
+        ref = json.load(f)
+    encoder = AutoModel.from_pretrained(os.path.join(cache, "model"), attn_implementation="eager").eval()
+    model64 = MeanPooled(encoder).eval().double()
+    mods = dict(model64.encoder.named_modules())
+    for p in model64.parameters():
+        p.requires_grad_(False)
+    # qscope's layer order is the ONNX node order of the quantizable layers; its layer index seeds the probe.
+    onnx_layers = quantizable_layers(onnx.load(os.path.join(cache, "minilm.onnx")))
+    torch_of = {layer["onnx_weight"]: layer["torch"][:-len(".weight")] for layer in ref["hessian"]["layers"]}
+    names = [torch_of[w] for _, _, w, _, _, _ in onnx_layers]
+    params = [mods[t].weight for t in names]
+    for p in params:
+        p.requires_grad_(True)
+    data = np.load(os.path.join(cache, "sentences.npz"))
+    groups = trimmed_groups(data["input_ids"][:HESSIAN_SAMPLES], data["attention_mask"][:HESSIAN_SAMPLES], 8)
+    with torch.no_grad():
+        targets = [model64(i, m) for _, i, m in groups]
+    loss = sum(((model64(i, m) - t) ** 2).sum() for (_, i, m), t in zip(groups, targets))
+    loss = loss / (HESSIAN_SAMPLES * targets[0].shape[1])
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    samples = [[] for _ in names]
+    t0 = time.time()
+    for k in range(probes):
+        # The ONNX MatMul weight is [in, out]; the torch Linear weight is its transpose.
+        vs = [torch.from_numpy(qscope_rademacher(seed, k, l, p.numel()).reshape(p.shape[1], p.shape[0]).T.copy())
+              for l, p in enumerate(params)]
+        hv = torch.autograd.grad(grads, params, grad_outputs=vs, retain_graph=True)
+        for l, (v, h) in enumerate(zip(vs, hv)):
+            samples[l].append(float((v * h).sum()))
+        print(f"same-probe Hessian: probe {k + 1}/{probes}, {(time.time() - t0) / (k + 1):.1f} s/probe", flush=True)
+    layers = []
+    for (node, _, weight, _, _, _), s in zip(onnx_layers, samples):
+        a = np.array(s)
+        layers.append({"onnx_node": node, "onnx_weight": weight, "trace": float(a.mean()),
+                       "standard_error": float(a.std(ddof=1) / np.sqrt(len(a))), "samples": s})
+    ref["hessian"]["same_probes"] = {
+        "definition": "per layer l (qscope's layer order = ONNX node order): mean over probes k < probes of "
+                      "v_l . (H v)_l with v = qscope's own Rademacher probe k for seed `seed` (see "
+                      "qscope_rademacher), H as in hessian.definition, float64 double backward",
+        "seed": seed, "probes": probes, "seconds_per_probe": (time.time() - t0) / probes, "layers": layers}
+    with open(path, "w") as f:
+        json.dump(ref, f, indent=1)
+    print(f"same-probe Hessian reference: {probes} probes, seed {seed}, written to {path}")
+    return ref
+
+
 def print_table(ref, cache):
     print()
     print(f"MiniLM measurements ({cache})")
@@ -868,10 +941,16 @@ def main():
                     help="probes of the Gauss-Newton cross-check of the traces (MiniLM; 0: none)")
     ap.add_argument("--gn-check-only", action="store_true",
                     help="only add the Gauss-Newton cross-check to an existing --cache-dir reference.json")
+    ap.add_argument("--same-probes", type=int, default=0, metavar="N",
+                    help="only add, to an existing --cache-dir reference.json, the Hessian samples for qscope's own "
+                         "first N probes (seed --seed): what tools/check_minilm.py compares probe for probe")
+    ap.add_argument("--seed", type=int, default=0, help="qscope's probe seed for --same-probes (its default: 0)")
     args = ap.parse_args()
     np.random.seed(0)
     torch.manual_seed(0)
-    if args.gn_check_only:
+    if args.same_probes > 0:
+        same_probe_check(args.cache_dir, args.same_probes, args.seed)
+    elif args.gn_check_only:
         print_table(gauss_newton_check(args.cache_dir, args.gn_probes), args.cache_dir)
     elif args.minilm:
         build_minilm(args.cache_dir, args.probes, args.min_probes, args.hessian_minutes, args.gn_probes)

@@ -28,11 +28,12 @@ struct QScopeProcess {
         return repositoryRoot.appendingPathComponent(".build/release/qscope")
     }
 
-    static func run(_ arguments: [String], timeout: Double = 120) throws -> Result {
+    /// Runs the binary with `arguments` in `directory` (default: the repository root).
+    static func run(_ arguments: [String], timeout: Double = 120, in directory: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
+        process.currentDirectoryURL = directory ?? repositoryRoot
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -46,6 +46,32 @@ struct SearchCommandTests {
         #expect(evaluated["weights_with_metadata_mb"] as? Double == object["size_mb"] as? Double)
     }
 
+    @Test("a written plan remembers its model and data: --plan alone reopens them from another folder, and warns for another model")
+    func planOpensFromAnotherFolder() throws {
+        let plan = Self.temporaryPath("provenance.qscope.json")
+        defer { try? FileManager.default.removeItem(atPath: plan) }
+        let search = try QScopeProcess.run(["search", "sample-models/mlp.onnx"] + Self.data
+            + ["--avg-bits", "4", "--bits", "2,4,8", "-o", plan, "--json"] + Self.fast)
+        #expect(search.status == 0, "stderr: \(search.stderr)")
+        let elsewhere = FileManager.default.temporaryDirectory
+        let eval = try QScopeProcess.run(["eval", "--plan", plan, "--json"], in: elsewhere)
+        #expect(eval.status == 0, "stderr: \(eval.stderr)")
+        #expect(eval.stderr.isEmpty, "\(eval.stderr)")
+        let evaluated = try Self.object(eval)
+        #expect(evaluated["accuracy"] as? Double == (try Self.object(search))["accuracy"] as? Double)
+        #expect((evaluated["model"] as? String)?.hasSuffix("sample-models/mlp.onnx") == true)
+        // The same layer names in another file: it opens, with one warning line naming the hash.
+        let copy = Self.temporaryPath("mlp-copy.onnx")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        var bytes = try Data(contentsOf: QScopeProcess.repositoryRoot.appendingPathComponent("sample-models/mlp.onnx"))
+        bytes.append(contentsOf: [0x12, 0x00])  // an empty trailing field: the same model, other bytes
+        try bytes.write(to: URL(fileURLWithPath: copy))
+        let other = try QScopeProcess.run(["eval", copy] + Self.data + ["--plan", plan, "--json"])
+        #expect(other.status == 0, "stderr: \(other.stderr)")
+        #expect(other.stderr.split(separator: "\n").count == 1 && other.stderr.contains("it was saved for a model with SHA-256"),
+                "\(other.stderr)")
+    }
+
     @Test("a --size-mb budget is respected")
     func sizeBudget() throws {
         let result = try QScopeProcess.run(["search", "sample-models/mlp.onnx"] + Self.data

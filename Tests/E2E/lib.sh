@@ -172,7 +172,7 @@ start() {
     echo "echo \$? >$(sh_quote "$WORK/$session.status")"
     echo "stty -a >$(sh_quote "$WORK/$session.stty")"
   } >"$WORK/$session.run"
-  "${T[@]}" new-session -d -s "$session" -x 120 -y 40 -c "$E2E_ROOT" \
+  "${T[@]}" new-session -d -s "$session" -x 120 -y 40 -c "${START_DIR:-$E2E_ROOT}" \
     -e LC_ALL=C.UTF-8 -e SWIFT_BACKTRACE="$backtrace" "exec sh $(sh_quote "$WORK/$session.run")"
 }
 sh_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }

@@ -34,6 +34,40 @@ struct ReducerTests {
         #expect(state.selection == 0)
     }
 
+    @Test("below the minimum size only quit, help and redraw act: g + + changes nothing unseen")
+    func keysWaitWhileTooSmall() {
+        var state = Fixtures.openedState(size: Size(width: 40, height: 12))
+        #expect(state.layout.isTooSmall)
+        let before = state.plan
+        let effects = send(&state, .character("G"), .character("+"), .character("+"), .character("-"), .character("u"),
+                           .character("s"), .character("a"), .character("c"), .character("t"))
+        #expect(effects.isEmpty)
+        #expect(state.plan == before)
+        #expect(state.selection == 0)
+        #expect(state.overlay == nil)
+        _ = reduce(&state, .mouse(MouseEvent(.press, x: 3, y: 5)))
+        #expect(state.selection == 0)
+        #expect(send(&state, .character("q")) == [.quit])
+        // Back at a drawable size, the same keys edit again.
+        var resized = Fixtures.openedState(size: Size(width: 40, height: 12))
+        _ = reduce(&resized, .resize(Size(width: 120, height: 40)))
+        _ = send(&resized, .character("-"))
+        #expect(resized.plan != before)
+    }
+
+    @Test("below the minimum size the unsaved-changes question is answered on the notice")
+    func quitWhileTooSmallWithEdits() {
+        var state = Fixtures.editedState(size: Size(width: 40, height: 12))
+        _ = send(&state, .character("q"))
+        #expect(state.overlay == .confirmQuit)
+        _ = send(&state, .character("s"))  // "save first" needs a prompt that cannot be drawn: it stays
+        #expect(state.overlay == .confirmQuit)
+        _ = send(&state, .character("x"))
+        #expect(state.overlay == nil)
+        _ = send(&state, .character("q"))
+        #expect(send(&state, .character("y")) == [.quit])
+    }
+
     @Test("page keys move by the visible rows and keep the selection visible")
     func paging() {
         var state = Fixtures.openedState(size: Size(width: 80, height: 20))

@@ -95,4 +95,55 @@ struct ScreenSnapshotTests {
             }
         }
     }
+
+    @Test("a long plan path gives way in the title bar; the unsaved mark [+] stays", arguments: [60, 80, 120])
+    func titleKeepsUnsavedMark(width: Int) {
+        var state = Fixtures.editedState(size: Size(width: width, height: 24))
+        state.planPath = "/home/someone/projects/quantization/experiments/2026-12-07/mobilenet-v3-small-int4-mixed.qscope.json"
+        let title = text(state).split(separator: "\n", omittingEmptySubsequences: false)[0]
+        #expect(title.contains("[+]"), "\(title)")
+        #expect(title.hasSuffix("? help "), "\(title)")
+        #expect(title.contains("…"), "\(title)")
+        #expect(DisplayWidth.of(String(title)) == width)
+        // The plan's file name survives the cut where there is room for it.
+        if width >= 120 { #expect(title.contains("mixed.qscope.json"), "\(title)") }
+        state.planPath = "p.qscope.json"
+        #expect(text(state).split(separator: "\n")[0].contains("plan p.qscope.json [+]"))
+    }
+
+    @Test("the hint line keeps the keys only a key reveals, down to 80 columns; help lists the rest")
+    func hintLine() {
+        for width in [80, 100, 120, 160] {
+            let screen = text(Fixtures.openedState(size: Size(width: width, height: 24)))
+            let bottom = String(screen.split(separator: "\n", omittingEmptySubsequences: false).last!)
+            for hint in ["? help", "q quit", "c compare", "x split", "a allocate", "T trade-off", "e export", "S sort", "t theme"] {
+                #expect(bottom.contains(hint), "\(width) columns: \(bottom)")
+            }
+            #expect(screen.contains("+/- bits"), "\(width) columns")
+        }
+        let wide = text(Fixtures.openedState(size: Size(width: 160, height: 24)))
+        let bottom = String(wide.split(separator: "\n", omittingEmptySubsequences: false).last!)
+        for hint in ["u undo", "s save", "o open", "B all"] { #expect(bottom.contains(hint), "\(bottom)") }
+    }
+
+    @Test("help explains the columns and the colours")
+    func helpLegend() {
+        var state = Fixtures.openedState(size: Size(width: 200, height: 90))
+        state.overlay = .help
+        let screen = text(state)
+        for entry in ["Columns", "Colours", "SQNR dB", "predicted loss increase", "Hessian trace", "levels", "SQNR 15–30 dB",
+                      "Compare view", "Export dialog", "clear the path"] {
+            #expect(screen.contains(entry), "\(entry)")
+        }
+    }
+
+    @Test("below the minimum size the notice asks the unsaved-changes question when it is open")
+    func tooSmallAsksBeforeQuitting() {
+        var state = Fixtures.editedState(size: Size(width: 40, height: 12))
+        #expect(text(state).contains("q quits"))
+        state.overlay = .confirmQuit
+        let screen = text(state)
+        #expect(screen.contains("unsaved: y quits, any key stays"))
+        #expect(!screen.contains("q quits"))
+    }
 }

@@ -262,7 +262,7 @@ struct TradeoffReducerTests {
         #expect(state.notice?.isError == true)
     }
 
-    @Test("? at 80x24 scrolls with ↓/↑/PgDn and closes on any other key; at 120x40 it does not scroll")
+    @Test("? at 80x24 scrolls with ↓/↑/PgDn and closes on any other key; on a screen it fits it does not scroll")
     func helpScroll() {
         var state = Fixtures.openedState(size: Size(width: 80, height: 24))
         _ = send(&state, .character("?"))
@@ -278,7 +278,7 @@ struct TradeoffReducerTests {
         _ = send(&state, .character("q"))
         #expect(state.overlay == nil && state.helpScroll == 0 && !state.quitting)
 
-        var wide = Fixtures.openedState()
+        var wide = Fixtures.openedState(size: Size(width: 200, height: 60))
         _ = send(&wide, .character("?"))
         _ = send(&wide, .down)
         #expect(wide.overlay == nil)

@@ -29,7 +29,8 @@ public enum Exporter {
     public static func export(model: Model, plan: Plan, format: Format, to path: String, calibration: Dataset?,
                               aimetVersion: AIMETEncodings.Version = .v1_0_0) throws -> Report {
         if format == .plan {
-            let bytes = Array(PlanFile.encode(plan, modelPath: model.path).utf8)
+            let provenance = PlanProvenance.recording(planPath: path, modelPath: model.path, dataPath: nil)
+            let bytes = Array(PlanFile.encode(plan, provenance: provenance).utf8)
             try AtomicFileWriter.write(bytes, to: path)
             return Report(format: format, path: path, bytes: bytes.count, warnings: [], notes: [])
         }

@@ -10,16 +10,20 @@ struct PlanFileProblem: Error {
 /// The plan file's JSON as `PlanFile` describes it, decoded strictly: every check throws a
 /// `PlanFileProblem` saying in words what is wrong, instead of the decoder's coding-path errors.
 ///
-/// Top-level keys other than `format`, `version` and `layers` (such as `model`) are ignored. Layer
-/// names are not checked here, since the document does not know the model; see `PlanFile.decode`.
+/// The provenance fields (`model`, `model_sha256`, `data`, `data_sha256`, `qscope_version`,
+/// `created`) are read when they are strings; other top-level keys are ignored. Layer names are not
+/// checked here, since the document does not know the model; see `PlanFile.decode`.
 struct PlanFileDocument: Decodable {
     var format: String
     var version: Int
     /// Layer name to entry, as in the file.
     var layers: [String: PlanFileLayerEntry]
+    /// As recorded (paths relative to the plan's folder, not yet resolved).
+    var provenance: PlanProvenance
 
     private enum CodingKeys: String, CodingKey {
         case format, version, layers
+        case model, modelSHA256 = "model_sha256", data, dataSHA256 = "data_sha256", qscopeVersion = "qscope_version", created
     }
 
     init(from decoder: any Decoder) throws {
@@ -43,6 +47,9 @@ struct PlanFileDocument: Decodable {
         self.format = format
         self.version = version
         self.layers = layers
+        func text(_ key: CodingKeys) -> String? { try? root.decode(String.self, forKey: key) }
+        provenance = PlanProvenance(modelPath: text(.model), modelSHA256: text(.modelSHA256), dataPath: text(.data),
+                                    dataSHA256: text(.dataSHA256), qscopeVersion: text(.qscopeVersion), created: text(.created))
     }
 }
 

@@ -128,7 +128,9 @@ public enum HessianTraceEstimator {
     }
 
     /// Probe `probe`'s ±1 entries for layer `layer`: deterministic for the seed, independent of batching.
-    static func rademacher(seed: UInt64, probe: Int, layer: Int, into buffer: UnsafeMutablePointer<Float>, count: Int) {
+    /// The MiniLM reference script replays this exact stream to compare traces probe for probe, so a
+    /// change here must be made there too (a test pins the first draws).
+    package static func rademacher(seed: UInt64, probe: Int, layer: Int, into buffer: UnsafeMutablePointer<Float>, count: Int) {
         var generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(probe) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(layer) &* 0x94D0_49BB_1331_11EB)
         // One generator word per 64 entries, bit j of it (1: +1, 0: -1) for entry j of the block.
         var first = 0

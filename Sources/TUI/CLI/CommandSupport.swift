@@ -28,7 +28,7 @@ private func exitReporting(_ error: QScopeError) -> ExitCode {
 }
 
 /// One line on stderr (progress and warnings, which must not mix with a JSON report on stdout).
-func writeToStandardError(_ line: String) {
+package func writeToStandardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 

@@ -41,7 +41,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            var (model, dataset) = try options.load()
+            var (model, dataset) = try options.load(planPath: plan)
             if let limit { dataset = dataset.prefix(limit) }
             if let plan {
                 try output.print(try await evaluatePlan(plan, model: model, dataset: dataset))
@@ -81,7 +81,9 @@ struct EvalCommand: AsyncParsableCommand {
     /// accuracy equals the screen's for the same plan and data.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) async throws -> PlanEvalReport {
         let calibrationSamples = quantization.calibration.samples
-        let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
+        let loaded = try PlanFile.load(path: path, layerNames: model.layers.map(\.name), modelPath: model.path)
+        if let warning = loaded.warning { writeToStandardError("qscope: warning: \(warning)") }
+        let plan = loaded.plan
         let assessment = try await PlanAssessment.evaluate(
             plan, model: model, dataset: dataset, batchSize: batch ?? PlanEvaluator.defaultBatchSize,
             calibrationSamples: calibrationSamples, fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples,

@@ -43,9 +43,11 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     private func export() throws -> ExportReport {
-        let path = try options.modelPath()
+        let path = try options.modelPath(planPath: self.plan)
         let model = try Model.load(path: path)
-        let plan = try PlanFile.load(path: self.plan, layerNames: model.layers.map(\.name))
+        let loaded = try PlanFile.load(path: self.plan, layerNames: model.layers.map(\.name), modelPath: path)
+        if let warning = loaded.warning { writeToStandardError("qscope: warning: \(warning)") }
+        let plan = loaded.plan
         // Fail on an unwritable destination before calibrating.
         let directory = (output as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
@@ -54,7 +56,7 @@ struct ExportCommand: AsyncParsableCommand {
         }
         var calibrationData: Dataset?
         if format != .plan, plan.choices.contains(where: { $0.activations != nil }) {
-            let (_, dataset) = try options.load()
+            let (_, dataset) = try options.load(planPath: self.plan)
             calibrationData = dataset.prefix(calibration.samples)
         }
         let written = try Exporter.export(model: model, plan: plan, format: format, to: output, calibration: calibrationData,

@@ -93,7 +93,7 @@ struct SearchCommand: AsyncParsableCommand {
         }
         let seconds = (clock.now - start).seconds
         let plan = CandidateBuilder.plan(layers, choices: choices)
-        if let output { try PlanFile.save(plan, modelPath: model.path, to: output) }
+        if let output { try PlanFile.save(plan, modelPath: model.path, dataPath: dataset.source, to: output) }
 
         let size = evaluation.size
         return SearchReport(

@@ -45,9 +45,11 @@ package struct WorkbenchCommand: ParsableCommand {
     package func run() throws {
         try reportingErrors {
             // Everything that can fail on bad input fails here, before curses owns the screen.
-            let (model, dataset) = try options.load()
+            let (model, dataset) = try options.load(planPath: plan)
             let planPath = plan ?? PlanFile.defaultPath(forModel: model.path)
-            let initialPlan = try plan.map { try PlanFile.load(path: $0, layerNames: model.layers.map(\.name)) }
+            let loaded = try plan.map { try PlanFile.load(path: $0, layerNames: model.layers.map(\.name), modelPath: model.path) }
+            if let warning = loaded?.warning { writeToStandardError("qscope: warning: \(warning)") }
+            let initialPlan = loaded?.plan
             var catalog = try ThemeCatalog.load(folder: ThemeCatalog.locateFolder())
             let themeIndex = try theme.map { try catalog.select($0) } ?? 0
             guard !model.layers.isEmpty else { throw QScopeError(file: model.path, "has no quantizable layers (Conv, Gemm or MatMul with a constant weight)") }

@@ -125,11 +125,11 @@ final class WorkbenchRuntime {
                 let engine = self.engine
                 Task { await engine.prefetch(plans) }
             case .savePlan(let plan, let path):
-                let modelPath = state.model.path
-                runFileWork { writePlan(plan, modelPath: modelPath, to: path) }
+                let (modelPath, dataPath) = (state.model.path, state.model.dataPath)
+                runFileWork { writePlan(plan, modelPath: modelPath, dataPath: dataPath, to: path) }
             case .loadPlan(let path):
-                let layerNames = state.model.layerNames
-                runFileWork { readPlan(path: path, layerNames: layerNames) }
+                let (layerNames, modelPath) = (state.model.layerNames, state.model.path)
+                runFileWork { readPlan(path: path, layerNames: layerNames, modelPath: modelPath) }
             case .startSensitivity:
                 sensitivity.start()
             case .applyTheme(let index):
@@ -169,9 +169,9 @@ final class WorkbenchRuntime {
 }
 
 /// `.planSaved`, or `.planSaveFailed` with the one-line error (it names the file).
-func writePlan(_ plan: Plan, modelPath: String, to path: String) -> Msg {
+func writePlan(_ plan: Plan, modelPath: String, dataPath: String?, to path: String) -> Msg {
     do {
-        try PlanFile.save(plan, modelPath: modelPath, to: path)
+        try PlanFile.save(plan, modelPath: modelPath, dataPath: dataPath, to: path)
         return .planSaved(plan, path: path)
     } catch {
         return .planSaveFailed(message: QScopeError.message(for: error))
@@ -179,9 +179,10 @@ func writePlan(_ plan: Plan, modelPath: String, to path: String) -> Msg {
 }
 
 /// `.planLoaded`, or `.planLoadFailed` with the one-line error (it names the file).
-func readPlan(path: String, layerNames: [String]) -> Msg {
+func readPlan(path: String, layerNames: [String], modelPath: String) -> Msg {
     do {
-        return .planLoaded(try PlanFile.load(path: path, layerNames: layerNames), path: path)
+        let loaded = try PlanFile.load(path: path, layerNames: layerNames, modelPath: modelPath)
+        return .planLoaded(loaded.plan, path: path, warning: loaded.warning)
     } catch {
         return .planLoadFailed(message: QScopeError.message(for: error))
     }

@@ -19,13 +19,18 @@ struct PlanFileTests {
         let path = temporaryPath("roundtrip.qscope.json")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try PlanFile.save(plan, modelPath: "m.onnx", to: path)
-        #expect(try PlanFile.load(path: path, layerNames: Self.names) == plan)
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(try PlanFile.load(path: path, layerNames: Self.names).plan == plan)
+        let provenance = PlanProvenance(modelPath: "m.onnx", modelSHA256: "ba78", qscopeVersion: "0.3.0",
+                                        created: "2026-12-07T23:00:00Z")
+        let text = PlanFile.encode(plan, provenance: provenance)
         #expect(text == """
             {
               "format": "qscope-plan",
               "version": 1,
               "model": "m.onnx",
+              "model_sha256": "ba78",
+              "qscope_version": "0.3.0",
+              "created": "2026-12-07T23:00:00Z",
               "layers": {
                 "/stem/Conv": { "weights": "int4" },
                 "/body/\\"quoted\\"/MatMul": { "weights": "int8:asym" },
@@ -40,7 +45,7 @@ struct PlanFileTests {
     func reservedFields() throws {
         var plan = Plan(layerNames: Self.names)
         plan.choices[2] = LayerChoice(weights: .int(6), activations: .int(8), split: 3)
-        let text = PlanFile.encode(plan, modelPath: nil)
+        let text = PlanFile.encode(plan, provenance: PlanProvenance())
         #expect(text.contains("{ \"weights\": \"int6\", \"activations\": \"int8\", \"split\": 3 }"))
         #expect(!text.contains("\"model\""))
         #expect(text.components(separatedBy: "activations").count == 2)
@@ -120,6 +125,46 @@ struct PlanFileTests {
         #expect(WeightBitsLadder.up(.int(16)) == nil)
         #expect(WeightBitsLadder.up(nil) == nil)
         #expect(WeightBitsLadder.up(.int(6)) == .int(8))
+    }
+
+    /// `+`/`-` keep the family and its options: only the code width moves.
+    @Test("the ladder keeps the quantizer family and its options", arguments: [
+        ("int2:clip=mse", "int3:clip=mse", "int2:clip=mse"),
+        ("int4:asym:group=64", "int5:asym:group=64", "int3:asym:group=64"),
+        ("int8:hawq:tensor", "int16:hawq:tensor", "int6:hawq:tensor"),
+        ("lut4", "lut5", "lut3"),
+        ("lut8:sparse=0.5", "float", "lut6:sparse=0.5"),
+        ("split3:int2", "split3:int3", "split3:int2"),
+        ("split3:lut4", "split3:lut5", "split3:lut3"),
+        ("fp8", "float", "fp6:e3m2"),
+        ("fp8:e5m2:block=32", "float", "fp6:e3m2:block=32"),
+        ("fp6:e2m3:clip=mse", "fp8:e4m3:clip=mse", "fp4:e2m1:clip=mse"),
+        ("fp4:tensor", "fp6:e3m2:tensor", "fp4:e2m1:tensor"),
+        ("pow4:a=0.5", "pow5:a=0.5", "pow3:a=0.5"),
+        ("pot6", "float", "pot5"),
+        ("pot2:tensor", "pot3:tensor", "pot2:tensor"),
+    ])
+    func ladderKeepsFamily(start: String, up: String, down: String) throws {
+        let spec = try QuantizerSpec(parsing: start)
+        #expect(WeightBitsLadder.label(WeightBitsLadder.up(spec)) == WeightBitsLadder.label(up == "float" ? nil : try QuantizerSpec(parsing: up)))
+        #expect(WeightBitsLadder.down(spec) == (try QuantizerSpec(parsing: down)))
+    }
+
+    @Test("a lut walks its whole ladder down and back up without leaving the family")
+    func lutRoundTrip() throws {
+        var spec: QuantizerSpec? = try QuantizerSpec(parsing: "lut8:sparse=1")
+        var seen: [String] = []
+        for _ in 0..<6 {
+            spec = WeightBitsLadder.down(spec)
+            seen.append(WeightBitsLadder.label(spec))
+        }
+        for _ in 0..<6 {
+            spec = WeightBitsLadder.up(spec)
+            seen.append(WeightBitsLadder.label(spec))
+        }
+        #expect(seen == ["lut6:sparse=1.0", "lut5:sparse=1.0", "lut4:sparse=1.0", "lut3:sparse=1.0", "lut2:sparse=1.0",
+                         "lut2:sparse=1.0", "lut3:sparse=1.0", "lut4:sparse=1.0", "lut5:sparse=1.0", "lut6:sparse=1.0",
+                         "lut8:sparse=1.0", "float"])
     }
 
     @Test("firstDifference finds the first changed layer")

@@ -27,7 +27,7 @@ rejects missing-model "$WORK/none.onnx: no such file" "$WORK/none.onnx"
 rejects not-onnx "README.md: not a valid ONNX model: the protobuf cannot be decoded (truncated or corrupt file)" README.md
 rejects unknown-theme "nosuch: no such theme (themes: dark, light, mono)" sample-models/cnn.onnx --theme nosuch
 rejects plan-not-json "$WORK/truncated.qscope.json: is not valid JSON" sample-models/cnn.onnx --plan "$WORK/truncated.qscope.json"
-rejects plan-unknown-layer "$WORK/unknown-layer.qscope.json: unknown layer '/nope' (the model has 9 layers, e.g. /stem/stem.0/Conv)" \
+rejects plan-unknown-layer "$WORK/unknown-layer.qscope.json: the plan's one layer is not in the model: the plan has '/nope', the model has 9 layers, e.g. /stem/stem.0/Conv" \
   sample-models/cnn.onnx --plan "$WORK/unknown-layer.qscope.json"
 
 open_sample main

@@ -2,7 +2,8 @@
 # s: saving the plan through the prompt (the default path is next to the model; a typed path is
 # used), the file's content, `qscope eval --plan` agreeing with the screen's accuracy, q quitting
 # without a question once saved with a clean exit; then opening the saved plan with --plan shows
-# the same layer bits and accuracy.
+# the same layer bits and accuracy, also with --plan alone from another folder (the plan records
+# its model and data relative to itself).
 source "$(dirname "$0")/../lib.sh"
 
 open_sample main
@@ -39,3 +40,10 @@ check "select /layer2/conv2/Conv in the reopened plan" select_layer reopened /la
 check "the reopened plan has the layer at int3 and the saved accuracy ($edited%)" \
   wait_for reopened "$(layer_row /layer2/conv2/Conv 3 'int3 ')" '● idle' "acc ${edited//./\\.}%"
 quit_clean reopened
+
+elsewhere_accuracy="$(cd "$WORK" && "$BIN" eval --plan "$plan" --json | sed -n 's/.*"accuracy" *: *\([0-9.eE+-]*\).*/\1/p' | awk '{ printf "%.2f", 100 * $1 }')"
+check "eval --plan alone from another folder gives the same accuracy ($elsewhere_accuracy% vs $edited%)" test "$elsewhere_accuracy" = "$edited"
+START_DIR="$WORK" start elsewhere interactive=no --plan "$plan"
+check "--plan alone from another folder opens the plan's model with its data" \
+  wait_for elsewhere 'plan edited\.qscope\.json' 'sample-models/cnn\.onnx' '● idle' "acc ${edited//./\\.}%"
+quit_clean elsewhere

@@ -71,8 +71,8 @@ public struct Model: Sendable {
             default: outputAxis = 0
             }
             var name = node.name
-            if name.hasPrefix("\(node.opType)_"), Int(name.dropFirst(node.opType.count + 1)) != nil {
-                name = graph.valueNames[weight]  // unnamed in the file: name it after its weight
+            if isGeneratedName(name, opType: node.opType) {
+                name = graph.valueNames[weight]  // no name of its own: name it after its weight
             }
             var unique = name
             var suffix = 2
@@ -86,6 +86,17 @@ public struct Model: Sendable {
                                            weightShape: tensor.shape, outputAxis: outputAxis, bias: bias))
         }
         return layers
+    }
+
+    /// Whether a node name says no more than the op and its position, so that the weight's name is
+    /// the better layer name: the loader's own `Conv_12` for unnamed nodes, and the counters that
+    /// paddle2onnx writes (`Conv@12`, `p2o.Conv.12`). Names with any other text are kept.
+    package static func isGeneratedName(_ name: String, opType: String) -> Bool {
+        for prefix in ["\(opType)_", "\(opType)@", "p2o.\(opType)."] where name.hasPrefix(prefix) {
+            let counter = name.dropFirst(prefix.count)
+            if !counter.isEmpty, counter.allSatisfy(\.isASCII), Int(counter) != nil { return true }
+        }
+        return name.isEmpty
     }
 
     /// The concrete input shapes for `batch` samples of `sampleShape` (the model's first input; other

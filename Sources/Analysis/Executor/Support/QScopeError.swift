@@ -17,10 +17,31 @@ public struct QScopeError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
-    /// `"<file>: <message>"`, or just the message when there is no file. Always a single line.
+    /// `"<file>: <message>"`, or just the message when there is no file. Always a single line, and
+    /// never a terminal control sequence: control characters in either part are escaped.
     public var description: String {
-        let text = file.map { "\($0): \(message)" } ?? message
-        return text.replacingOccurrences(of: "\n", with: " ")
+        let text = file.map { "\(Self.printable($0)): \(message)" } ?? message
+        return Self.printable(text.replacingOccurrences(of: "\n", with: " "))
+    }
+
+    /// `text` with every control character (C0, DEL, C1) written as `\u{1B}`: names taken from an
+    /// input file (layer names, paths, keys) are echoed in messages, and an ESC or BEL in them must
+    /// not drive the terminal that shows the message.
+    public static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// The one line to show for any error: a `QScopeError`'s description, else the error's own text

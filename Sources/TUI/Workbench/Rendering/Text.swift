@@ -18,6 +18,42 @@ public enum Text {
         return room > 0 ? result + ellipsis : String(ellipsis.prefix(width))
     }
 
+    /// `text` cut to at most `width` columns by dropping its start, beginning with "…" when it was
+    /// cut: for paths, whose end (the file name) tells them apart.
+    public static func truncateHead(_ text: String, to width: Int, ellipsis: String = "…") -> String {
+        guard width > 0 else { return "" }
+        if DisplayWidth.of(text) <= width { return text }
+        let room = width - DisplayWidth.of(ellipsis)
+        guard room > 0 else { return String(ellipsis.prefix(width)) }
+        return ellipsis + lastColumns(of: text, room)
+    }
+
+    /// `text` cut to at most `width` columns by dropping its middle, with "…" where it was cut: for
+    /// layer names such as `/encoder/layer.0/attention/self/query/MatMul`, whose start says where
+    /// they are and whose end which of several siblings they are. The end gets the larger half.
+    public static func truncateMiddle(_ text: String, to width: Int, ellipsis: String = "…") -> String {
+        guard width > 0 else { return "" }
+        if DisplayWidth.of(text) <= width { return text }
+        let room = width - DisplayWidth.of(ellipsis)
+        guard room > 1 else { return truncate(text, to: width, ellipsis: ellipsis) }
+        let tail = lastColumns(of: text, (room + 1) / 2)
+        let head = truncate(text, to: room - DisplayWidth.of(tail), ellipsis: "")
+        return head + ellipsis + tail
+    }
+
+    /// The longest suffix of `text` at most `width` columns wide.
+    private static func lastColumns(of text: String, _ width: Int) -> String {
+        var kept: [Character] = []
+        var used = 0
+        for character in text.reversed() {
+            let w = DisplayWidth.of(character)
+            if used + w > width { break }
+            kept.append(character)
+            used += w
+        }
+        return String(kept.reversed())
+    }
+
     /// `text` padded with spaces (or cut) to exactly `width` columns, aligned left or right.
     public static func pad(_ text: String, to width: Int, alignRight: Bool = false) -> String {
         let cut = truncate(text, to: width)

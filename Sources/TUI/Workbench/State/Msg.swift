@@ -15,7 +15,8 @@ public enum Msg: Sendable {
     /// A `.savePlan` effect failed; `message` is the one-line error (it names the file).
     case planSaveFailed(message: String)
     /// A `.loadPlan` effect read a plan.
-    case planLoaded(Plan, path: String)
+    /// `warning`: the plan names layers the model lacks, or was saved for another model file.
+    case planLoaded(Plan, path: String, warning: String? = nil)
     /// A `.loadPlan` effect failed; `message` is the one-line error (it names the file).
     case planLoadFailed(message: String)
     /// An event of the Compare view's comparison.

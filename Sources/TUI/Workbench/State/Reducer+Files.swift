@@ -13,9 +13,9 @@ func reducePlanSaved(_ state: inout AppState, _ plan: Plan, path: String) {
 }
 
 /// A plan file was read: it replaces the current plan as one undoable edit and counts as saved.
-func reducePlanLoaded(_ state: inout AppState, _ plan: Plan, path: String) -> [Effect] {
+func reducePlanLoaded(_ state: inout AppState, _ plan: Plan, path: String, warning: String? = nil) -> [Effect] {
     state.planPath = path
-    state.notice = Notice("opened \(path)")
+    state.notice = warning.map { Notice("opened \(path) · warning: " + $0, isError: true) } ?? Notice("opened \(path)")
     let effects = replacePlan(&state, with: plan) + compareFollowUp(&state)
     state.savedPlan = plan
     return effects

@@ -31,8 +31,8 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
     case .planSaved(let plan, let path):
         reducePlanSaved(&state, plan, path: path)
         return []
-    case .planLoaded(let plan, let path):
-        return reducePlanLoaded(&state, plan, path: path)
+    case .planLoaded(let plan, let path, let warning):
+        return reducePlanLoaded(&state, plan, path: path, warning: warning)
     case .exported(let outcome):
         reduceExported(&state, outcome)
         return []
@@ -47,6 +47,8 @@ public func reduce(_ state: inout AppState, _ msg: Msg, keymap: Keymap = .standa
 func reduceKey(_ state: inout AppState, _ key: Key, keymap: Keymap) -> [Effect] {
     guard let resolved = keymap.resolve(key, in: state.keyContexts) else { return [] }
     let action = resolved.action
+    // Nothing of the workbench is on screen then, so a key must not change what the user cannot see.
+    if state.layout.isTooSmall, !actionsWhileTooSmall.contains(action) { return [] }
     switch resolved.context {
     case .help: return reduceHelp(&state, action, keymap: keymap)
     case .prompt: return reducePrompt(&state, action, key)
@@ -57,6 +59,11 @@ func reduceKey(_ state: inout AppState, _ key: Key, keymap: Keymap) -> [Effect] 
     case .layers, .tradeoff, .global: return reduceAction(&state, action) + compareFollowUp(&state)
     }
 }
+
+/// The keys that act while the terminal is below the minimum size (`ScreenLayout.isTooSmall`): they
+/// need nothing on screen. Quitting (and answering the unsaved-changes question with y or any other
+/// key), help, and redraw; every edit, move and file action waits until the panels are back.
+let actionsWhileTooSmall: Set<Action> = [.quit, .quitWithoutSaving, .cancel, .toggleHelp, .closeHelp, .redraw]
 
 /// The action of a key in the main view.
 func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
@@ -140,6 +147,7 @@ func reduceAction(_ state: inout AppState, _ action: Action) -> [Effect] {
 }
 
 func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
+    if state.layout.isTooSmall { return [] }
     guard state.overlay == nil else {
         if event.kind == .press, state.overlay == .help { state.overlay = nil }
         return []

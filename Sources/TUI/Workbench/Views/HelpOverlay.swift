@@ -24,8 +24,32 @@ enum HelpOverlay {
         }
         out.append(.blank)
         out.append(Line(kind: .binding, keys: "mouse", help: "click selects a layer, wheel scrolls"))
+        for (heading, entries) in [("Columns", columnLegend), ("Colours", colourLegend)] {
+            out.append(.blank)
+            out.append(Line(kind: .heading, help: heading))
+            out += entries.map { Line(kind: .binding, keys: $0.0, help: $0.1) }
+        }
         return out
     }
+
+    /// What the Layers table's columns and the Detail pane's figures mean, with their units.
+    static let columnLegend: [(String, String)] = [
+        ("bits", "code width of the layer's weights (16+: float)"),
+        ("SQNR dB", "10·log10(‖W‖² / ‖Q(W) − W‖²) of the weights"),
+        ("size KiB", "the layer's weights with scales and codebooks"),
+        ("trace", "Hessian trace of the loss in this weight (Hutchinson)"),
+        ("Ω", "trace/#params × ‖Q(W) − W‖²: predicted loss increase"),
+        ("levels", "grid values of the widest channel (Detail histogram)"),
+        ("…", "being computed; dim: estimate still moving"),
+    ]
+
+    /// What the colours say (with NO_COLOR the same roles show as bold, dim or plain).
+    static let colourLegend: [(String, String)] = [
+        ("green", "SQNR ≥ 30 dB; status metric as good as FP32's"),
+        ("yellow", "SQNR 15–30 dB; metric a little below FP32's"),
+        ("red", "SQNR < 15 dB; metric well below FP32's; errors"),
+        ("heat", "bits and trace bars: warmer = fewer bits, larger trace"),
+    ]
 
     /// How the lines are laid out in `area`.
     struct Layout {

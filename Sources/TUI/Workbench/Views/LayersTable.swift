@@ -53,7 +53,8 @@ enum LayersTable {
 
     static func render(_ state: AppState, in rect: Rect, into buffer: inout CellBuffer) {
         guard rect.width >= 4, rect.height >= 3 else { return }
-        buffer.box(rect, title: "Layers · \(state.layerSort.label)", glyphs: state.glyphs)
+        // The edit keys live in the title: the bottom line gives its room to the keys nothing else shows.
+        buffer.box(rect, title: "Layers · \(state.layerSort.label) · +/- bits", glyphs: state.glyphs)
         let inner = Rect(x: rect.x + 1, y: rect.y + 1, width: rect.width - 2, height: rect.height - 2)
         // Drop columns, least useful first (`dropRank`), until the name column keeps at least 12 cells.
         var shown = columns
@@ -62,6 +63,7 @@ enum LayersTable {
             shown.remove(at: first)
         }
         let nameWidth = inner.width - 6 - shown.reduce(0) { $0 + $1.width + 1 }
+        let abbreviation = LayerNameAbbreviation(names: state.model.layers.map(\.name))
         func paintRow(y: Int, number: String, name: String, cells: [(String, Style)], bars: [(fraction: Double, style: Style)?],
                       rowStyle: Style?, nameStyle: Style) {
             if let rowStyle { buffer.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style: rowStyle) }
@@ -90,7 +92,8 @@ enum LayersTable {
             guard state.scroll + row < order.count else { break }
             let i = order[state.scroll + row]
             let selected = i == state.selection
-            paintRow(y: rows.y + row, number: String(i), name: state.model.layers[i].name,
+            let layer = state.model.layers[i]
+            paintRow(y: rows.y + row, number: String(i), name: abbreviation.abbreviate(layer.name, opType: layer.opType, to: nameWidth),
                      cells: shown.map { $0.cell(state, i) }, bars: shown.map { $0.bar?(state, i) },
                      rowStyle: selected ? .selection : nil, nameStyle: .text)
             if selected { buffer.set(x: inner.x, y: rows.y + row, Cell(state.glyphs.selectionMarker, style: .selection)) }

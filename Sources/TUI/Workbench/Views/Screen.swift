@@ -4,7 +4,7 @@
 public func renderScreen(_ state: AppState, keymap: Keymap = .standard, into buffer: inout CellBuffer) {
     let layout = state.layout
     if layout.isTooSmall {
-        TooSmallNotice.render(size: buffer.size, into: &buffer)
+        TooSmallNotice.render(size: buffer.size, askingToQuit: state.overlay == .confirmQuit, into: &buffer)
         return
     }
     TitleBar.render(state, in: layout.title, into: &buffer)
@@ -48,11 +48,13 @@ enum ASCIIFallback {
 
 /// Shown instead of the panels when the terminal is below `ScreenLayout.minimum`.
 enum TooSmallNotice {
-    static func render(size: Size, into buffer: inout CellBuffer) {
+    /// `askingToQuit`: the unsaved-changes question is open; it is answered here, since its overlay
+    /// cannot be drawn. Only the keys in `actionsWhileTooSmall` act meanwhile.
+    static func render(size: Size, askingToQuit: Bool, into buffer: inout CellBuffer) {
         let lines = [
             "terminal too small",
             "\(size.width)x\(size.height), need \(ScreenLayout.minimum.width)x\(ScreenLayout.minimum.height)",
-            "q quits",
+            askingToQuit ? "unsaved: y quits, any key stays" : "q quits",
         ]
         let top = max(0, (size.height - lines.count) / 2)
         for (i, line) in lines.enumerated() {

@@ -115,22 +115,56 @@ enum BottomLine {
             buffer.putLine(notice.text, in: rect, style: notice.isError ? .bad : .good)
             return
         }
-        let hints: [(Action, String)] = [
-            (.selectNext, "select"), (.bitsUp, "bits"), (.applyBitsToAll, "all"), (.undo, "undo"), (.redo, "redo"),
-            (.save, "save"), (.load, "open"), (.toggleHelp, "help"), (.quit, "quit"), (.cycleSort, "sort"), (.cycleTheme, "theme"),
-        ]
+        let shown = hints(width: rect.width, glyphs: state.glyphs, keymap: keymap)
         var x = rect.x
-        for (action, label) in hints {
-            let keys: String
-            switch action {
-            case .selectNext: keys = state.glyphs == .ascii ? "j/k" : "↑↓"
-            case .bitsUp: keys = "+/-"
-            default: keys = keymap.keys(for: action).first?.displayName ?? ""
-            }
-            let width = DisplayWidth.of(keys) + 1 + DisplayWidth.of(label) + 2
-            if x + width > rect.maxX { break }
-            x += buffer.put(keys, x: x, y: rect.y, style: .accent)
-            x += buffer.put(" " + label + "  ", x: x, y: rect.y, style: .dim)
+        for (index, hint) in shown.hints.enumerated() {
+            x += buffer.put(hint.keys, x: x, y: rect.y, style: .accent)
+            let gap = index == shown.hints.count - 1 ? "" : String(repeating: " ", count: shown.gap)
+            x += buffer.put(" " + hint.label + gap, x: x, y: rect.y, style: .dim)
         }
+    }
+
+    struct Hint: Equatable {
+        var keys: String
+        var label: String
+        var width: Int { DisplayWidth.of(keys) + 1 + DisplayWidth.of(label) }
+    }
+
+    /// The main view's key hints in screen order, each with its priority (0 first): help and quit,
+    /// then what only a key reveals (compare, split, allocation, trade-off, export, sort, theme),
+    /// then the edits and files, then what the arrows and `?` make obvious.
+    static let catalogue: [(action: Action, label: String, priority: Int)] = [
+        (.selectNext, "select", 14), (.bitsUp, "bits", 9), (.openCompare, "compare", 2), (.toggleSplit, "split", 3),
+        (.applyBitsToAll, "all", 13), (.allocate, "allocate", 4), (.toggleTradeoff, "trade-off", 5), (.undo, "undo", 10),
+        (.redo, "redo", 12), (.save, "save", 8), (.load, "open", 11), (.export, "export", 6), (.cycleSort, "sort", 7),
+        (.cycleTheme, "theme", 7), (.toggleHelp, "help", 0), (.quit, "quit", 1),
+    ]
+
+    /// The hints that fit in `width` columns, chosen by priority and shown in catalogue order, with
+    /// two spaces between them unless one space lets more of them fit.
+    static func hints(width: Int, glyphs: GlyphSet, keymap: Keymap) -> (hints: [Hint], gap: Int) {
+        let all = catalogue.map { entry -> Hint in
+            switch entry.action {
+            case .selectNext: return Hint(keys: glyphs == .ascii ? "j/k" : "↑↓", label: entry.label)
+            case .bitsUp: return Hint(keys: "+/-", label: entry.label)
+            default: return Hint(keys: keymap.keys(for: entry.action).first?.displayName ?? "", label: entry.label)
+            }
+        }
+        let byPriority = all.indices.sorted { (catalogue[$0].priority, $0) < (catalogue[$1].priority, $1) }
+        func fitting(gap: Int) -> [Hint] {
+            var chosen = Set<Int>()
+            var used = 0
+            for index in byPriority {
+                let cost = all[index].width + (chosen.isEmpty ? 0 : gap)
+                if used + cost <= width {
+                    chosen.insert(index)
+                    used += cost
+                }
+            }
+            return all.indices.filter(chosen.contains).map { all[$0] }
+        }
+        let wide = fitting(gap: 2)
+        let tight = fitting(gap: 1)
+        return tight.count > wide.count ? (tight, 1) : (wide, 2)
     }
 }
