@@ -540,7 +540,12 @@ struct Float64GradientTests {
 
     /// Builds `body`'s graph on input `[batch] + shape` (output `logits`, 3 classes), then compares
     /// qscope's input and weight gradients with float64 central differences.
-    static func check(_ what: String, shape: [Int], batch: Int = 2, _ body: (inout Builder) -> Void) throws {
+    ///
+    /// With `hessian`, also qscope's Hessian-vector product for one random direction v over all
+    /// weights against float64 mixed central differences of the loss,
+    /// (Hv)_i ≈ [L(w + h·e_i + h·v) − L(w + h·e_i − h·v) − L(w − h·e_i + h·v) + L(w − h·e_i − h·v)] / 4h²
+    /// with h = 1e-4 (truncation ~1e-8, rounding ~1e-8 relative in Double).
+    static func check(_ what: String, shape: [Int], batch: Int = 2, hessian: Bool = false, _ body: (inout Builder) -> Void) throws {
         var b = Builder()
         b.seed = UInt64(what.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) })
         body(&b)
@@ -581,6 +586,35 @@ struct Float64GradientTests {
                 fdW[i] = (reference.loss(x, labels: labels, overrides: [id: up]) - reference.loss(x, labels: labels, overrides: [id: down])) / (2 * h)
             }
             compare(gradient, fdW, "\(what): gradient of \(layer.name)")
+        }
+        guard hessian else { return }
+        let ids = model.layers.map { layer in raw.constants.keys.first { raw.valueNames[$0] == model.graph.valueNames[layer.weight] }! }
+        let weights = ids.map { raw.constants[$0]!.values.map(Double.init) }
+        let directions = weights.map { w in w.map { _ in Double(b.random()) } }
+        let directionBuffers = directions.map { d -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(from: d.map(Float.init), count: d.count); return p
+        }
+        let products = weights.map { w -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: w.count); p.initialize(repeating: 0, count: w.count); return p
+        }
+        defer { (directionBuffers + products).forEach { $0.deallocate() } }
+        engine.hessianVectorProducts(directions: directionBuffers.map { UnsafePointer($0) }, probes: 1, results: products)
+        let step = 1e-4
+        for (l, layer) in model.layers.enumerated() {
+            var expected = [Double](repeating: 0, count: weights[l].count)
+            for i in 0..<weights[l].count {
+                func loss(_ along: Double, _ entry: Double) -> Double {
+                    var overrides: [ValueID: [Double]] = [:]
+                    for (m, id) in ids.enumerated() {
+                        var w = zip(weights[m], directions[m]).map { $0 + along * step * $1 }
+                        if m == l { w[i] += entry * step }
+                        overrides[id] = w
+                    }
+                    return reference.loss(x, labels: labels, overrides: overrides)
+                }
+                expected[i] = (loss(1, 1) - loss(-1, 1) - loss(1, -1) + loss(-1, -1)) / (4 * step * step)
+            }
+            compare(Array(UnsafeBufferPointer(start: products[l], count: weights[l].count)), expected, "\(what): Hv of \(layer.name)")
         }
     }
 
@@ -873,6 +907,15 @@ struct Float64GradientTests {
             b.node("Dropout", ["t"], ["d"])
             b.node("Flatten", ["d"], ["f"], ["axis": .int(1)])
             Self.head(&b, from: "f", features: 12)
+        }
+    }
+
+    /// The normalisations and activations of OpGradientTests' Hv test, here with float64 references
+    /// for the gradient and Hv (Shrink included: its kinks are out of reach of steps of 1e-5 and 1e-4).
+    @Test(arguments: OpGradientTests.normalisationsAndActivations)
+    func normalisationAndActivationHessians(_ op: String) throws {
+        try Self.check("\(op) after a residual Conv", shape: [2, 3, 3], hessian: true) { b in
+            OpGradientTests.normalisationOrActivationGraph(op, &b)
         }
     }
 

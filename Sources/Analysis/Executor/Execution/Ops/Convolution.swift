@@ -150,7 +150,7 @@ struct BatchNormOperator: Operator {
         guard x.rank >= 2 else { throw c.failure("input must have a channel dim") }
         let gamma = try c.constant(1, "scale").values, beta = try c.constant(2, "bias").values
         let mean = try c.constant(3, "mean").values, variance = try c.constant(4, "variance").values
-        let perActivation = c.opset < 9 && (try c.int("spatial", 1)) == 0
+        let perActivation = try c.opset < 9 && c.int("spatial", 1) == 0
         let channels = perActivation ? Shapes.product(x.shape, 1..<x.rank) : x.shape[1]
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
             throw c.failure("parameters do not match \(channels) \(perActivation ? "activations (spatial = 0)" : "channels")")
@@ -158,7 +158,7 @@ struct BatchNormOperator: Operator {
         // Training mode: opset 14's `training_mode`, `is_test` = 0 before opset 7, with the
         // running-statistics outputs. (Any other node naming more outputs than Y is refused by the
         // compiler, which names the count.)
-        let trainingMode = try c.int("training_mode", 0) != 0 || (c.opset < 7 && (try c.int("is_test", 0)) == 0)
+        let trainingMode = try c.int("training_mode", 0) != 0 || (c.opset < 7 && c.int("is_test", 0) == 0)
         if c.node.outputs.count > 1 && trainingMode {
             throw c.failure("training mode (batch statistics) is not supported")
         }

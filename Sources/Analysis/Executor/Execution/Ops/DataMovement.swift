@@ -88,7 +88,7 @@ struct DropoutOperator: Operator {
     static func make(_ c: OperatorContext) throws -> Operator {
         let input = try c.type(0)
         var training = try c.optionalConstant(2, "training_mode")?.scalar ?? 0
-        if c.opset < 7 && (try c.int("is_test", 0)) == 0 { training = 1 }
+        if try c.opset < 7 && c.int("is_test", 0) == 0 { training = 1 }
         let ratio = try c.optionalConstant(1, "ratio")?.scalar ?? c.float("ratio", 0.5)
         if training != 0 && ratio != 0 { throw c.failure("training-mode dropout (random) is not supported") }
         var types = [input]

@@ -12,7 +12,8 @@ struct TopKOperator: Operator {
         let x = io.input(0), values = io.output(0), indices = io.output(1)
         let (length, inner, k, largest) = (length, inner, k, largest)
         guard length > 0 else { return }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: length) { order in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: length) { buffer in
+            var order = buffer
             for o in 0..<outer {
                 for i in 0..<inner {
                     let base = o * length * inner + i
