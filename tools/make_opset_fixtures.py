@@ -183,6 +183,13 @@ def cases():
                   "m": r.standard_normal([3]).astype(np.float32), "v": r.uniform(0.2, 2, [3]).astype(np.float32)}
         c.append(Case(f"batchnorm_rank{rank}_opset{opset}", opset, [node("BatchNormalization", ["x", "s", "b", "m", "v"])],
                       [("x", x(f"bnrx{rank}", shape))], params))
+    # Opset 15 lets scale/bias (T1) and mean/variance (T2) differ from x's type: float16 either way.
+    for name, scale_type, stats_type in [("half_scale", np.float16, np.float32), ("half_statistics", np.float32, np.float16)]:
+        r = rng_for(f"bn{name}")
+        params = {"s": r.uniform(0.5, 1.5, [3]).astype(scale_type), "b": r.standard_normal([3]).astype(scale_type),
+                  "m": r.standard_normal([3]).astype(stats_type), "v": r.uniform(0.2, 2, [3]).astype(stats_type)}
+        c.append(Case(f"batchnorm_{name}_opset15", 15, [node("BatchNormalization", ["x", "s", "b", "m", "v"])],
+                      [("x", x(f"bnx{name}", [2, 3, 4]))], params))
     # --- Softmax / LogSoftmax: before 13 the input is coerced to 2-D at `axis` (default 1).
     for op in ["Softmax", "LogSoftmax"]:
         low = op.lower()
