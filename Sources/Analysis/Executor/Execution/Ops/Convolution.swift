@@ -124,7 +124,7 @@ enum Padding {
 /// rank ≥ 2), precomputed as y = x·scale'[c] + shift'[c]. Before opset 9 the `spatial` attribute = 0
 /// asks for one set of statistics per activation (parameters of shape [C, D1, ...]): then each of the
 /// C·D1·… activations is its own "channel" of one element. Training mode (batch statistics, the
-/// running-statistics outputs) is refused.
+/// running-statistics outputs) is refused; `is_test` (before opset 7) and `momentum` only matter there.
 struct BatchNormOperator: Operator {
     let outputTypes: [ValueType]
     /// Channels (C, or C·D1·… per activation), each of `spatial` contiguous elements per sample.
@@ -155,12 +155,11 @@ struct BatchNormOperator: Operator {
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
             throw c.failure("parameters do not match \(channels) \(perActivation ? "activations (spatial = 0)" : "channels")")
         }
-        // Training mode: opset 14's `training_mode`, `is_test` = 0 before opset 7, with the
-        // running-statistics outputs. (Any other node naming more outputs than Y is refused by the
-        // compiler, which names the count.)
-        let trainingMode = try c.int("training_mode", 0) != 0 || (c.opset < 7 && c.int("is_test", 0) == 0)
-        if c.node.outputs.count > 1 && trainingMode {
-            throw c.failure("training mode (batch statistics) is not supported")
+        // The running-statistics outputs exist only in training mode (opset 14's `training_mode`;
+        // before it, naming them is what asks for training, and ONNX Runtime then updates them).
+        if c.node.outputs.count > 1 {
+            throw c.failure("training mode (batch statistics, the running-statistics outputs) is not supported; "
+                + "re-export the model for inference")
         }
         let epsilon = try c.float("epsilon", 1e-5)
         var scale = [Float](), shift = [Float]()
