@@ -4,12 +4,12 @@ import ZIPFoundation
 
 /// Reading arrays from an `.npz`: a zip archive of `.npy` files, one per keyword of `numpy.savez`
 /// (stored) or `numpy.savez_compressed` (deflated); `np.savez(f, x=a)` writes the entry `x.npy`.
-enum NPZ {
+package enum NPZ {
     /// The archive's arrays whose keys are in `keys` (every array when `keys` is nil; absent keys are
     /// simply missing from the result), plus every key the archive holds, in archive order.
     /// - Throws: `QScopeError(file: path, ...)` when the file is missing or not a zip archive, or an
     ///   entry is corrupt (CRC mismatch) or not a valid `.npy` (the message names the entry).
-    static func read(path: String, keys: Set<String>?) throws -> (arrays: [String: NPYArray], allKeys: [String]) {
+    package static func read(path: String, keys: Set<String>?) throws -> (arrays: [String: NPYArray], allKeys: [String]) {
         guard DataFileReader.isFile(path) else {
             _ = try DataFileReader.readPrefix(path, count: 0)  // throws the precise reason (missing, directory, ...)
             throw QScopeError(file: path, "not a regular file")

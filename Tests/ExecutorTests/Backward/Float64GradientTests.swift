@@ -283,6 +283,38 @@ struct Float64GradientTests {
                         for j in 0..<n { v[r * n + j] = (row[r * n + j] - mean) / (variance + eps).squareRoot() * g.values[j] + b.values[j] }
                     }
                     outs = [DTensor(shape: x.shape, values: v)]
+                case "InstanceNormalization", "GroupNormalization":
+                    // Rows of one group of one sample; scale and bias per channel (per group for
+                    // GroupNormalization before opset 21).
+                    let (g, b) = (get(node.inputs[1]), get(node.inputs[2]))
+                    let channels = x.shape[1], groups = node.opType == "InstanceNormalization" ? channels : int("num_groups", 1)
+                    let eps = float("epsilon", 1e-5)
+                    let columns = x.count / (x.shape[0] * groups), spatial = x.count / (x.shape[0] * channels)
+                    let perGroup = node.opType == "GroupNormalization" && graph.opset < 21
+                    var v = x.values
+                    for r in 0..<(x.count / columns) {
+                        let row = x.values[(r * columns)..<((r + 1) * columns)]
+                        let mean = row.reduce(0, +) / Double(columns)
+                        let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(columns)
+                        for j in 0..<columns {
+                            let k = perGroup ? r % groups : (r * columns + j) / spatial % channels
+                            v[r * columns + j] = (x.values[r * columns + j] - mean) / (variance + eps).squareRoot() * g.values[k] + b.values[k]
+                        }
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
+                case "LpNormalization":
+                    let ax = axis(x.shape.count), p = int("p", 2)
+                    let (outer, n, inner) = (x.shape[..<ax].reduce(1, *), x.shape[ax], x.shape[(ax + 1)...].reduce(1, *))
+                    var v = x.values
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let indices = (0..<n).map { (o * n + $0) * inner + i }
+                            let norm = p == 1 ? indices.reduce(0) { $0 + Swift.abs(x.values[$1]) }
+                                : indices.reduce(0) { $0 + x.values[$1] * x.values[$1] }.squareRoot()
+                            for e in indices { v[e] = x.values[e] / norm }
+                        }
+                    }
+                    outs = [DTensor(shape: x.shape, values: v)]
                 case "Conv":
                     let w = get(node.inputs[1])
                     let (nb, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -476,6 +508,12 @@ struct Float64GradientTests {
             case "HardSigmoid":
                 let alpha = float("alpha", 0.2), beta = float("beta", 0.5)
                 return { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+            case "Mish": return { $0 * Foundation.tanh(Foundation.log1p(Foundation.exp($0))) }
+            case "Celu": let alpha = float("alpha", 1); return { Swift.max(0, $0) + Swift.min(0, alpha * (Foundation.exp($0 / alpha) - 1)) }
+            case "Shrink":
+                let lambda = float("lambd", 0.5), bias = float("bias", 0)
+                return { $0 < -lambda ? $0 + bias : ($0 > lambda ? $0 - bias : 0) }
+            case "ThresholdedRelu": let alpha = float("alpha", 1); return { $0 > alpha ? $0 : 0 }
             case "Clip": let low = scalar(1, -.infinity), high = scalar(2, .infinity); return { Swift.min(Swift.max($0, low), high) }
             case "Gelu": // approximate = "tanh" in these tests
                 return { x in 0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x))) }
@@ -502,7 +540,12 @@ struct Float64GradientTests {
 
     /// Builds `body`'s graph on input `[batch] + shape` (output `logits`, 3 classes), then compares
     /// qscope's input and weight gradients with float64 central differences.
-    static func check(_ what: String, shape: [Int], batch: Int = 2, _ body: (inout Builder) -> Void) throws {
+    ///
+    /// With `hessian`, also qscope's Hessian-vector product for one random direction v over all
+    /// weights against float64 mixed central differences of the loss,
+    /// (Hv)_i ≈ [L(w + h·e_i + h·v) − L(w + h·e_i − h·v) − L(w − h·e_i + h·v) + L(w − h·e_i − h·v)] / 4h²
+    /// with h = 1e-4 (truncation ~1e-8, rounding ~1e-8 relative in Double).
+    static func check(_ what: String, shape: [Int], batch: Int = 2, hessian: Bool = false, _ body: (inout Builder) -> Void) throws {
         var b = Builder()
         b.seed = UInt64(what.utf8.reduce(7) { $0 &* 31 &+ UInt64($1) })
         body(&b)
@@ -543,6 +586,35 @@ struct Float64GradientTests {
                 fdW[i] = (reference.loss(x, labels: labels, overrides: [id: up]) - reference.loss(x, labels: labels, overrides: [id: down])) / (2 * h)
             }
             compare(gradient, fdW, "\(what): gradient of \(layer.name)")
+        }
+        guard hessian else { return }
+        let ids = model.layers.map { layer in raw.constants.keys.first { raw.valueNames[$0] == model.graph.valueNames[layer.weight] }! }
+        let weights = ids.map { raw.constants[$0]!.values.map(Double.init) }
+        let directions = weights.map { w in w.map { _ in Double(b.random()) } }
+        let directionBuffers = directions.map { d -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(from: d.map(Float.init), count: d.count); return p
+        }
+        let products = weights.map { w -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: w.count); p.initialize(repeating: 0, count: w.count); return p
+        }
+        defer { (directionBuffers + products).forEach { $0.deallocate() } }
+        engine.hessianVectorProducts(directions: directionBuffers.map { UnsafePointer($0) }, probes: 1, results: products)
+        let step = 1e-4
+        for (l, layer) in model.layers.enumerated() {
+            var expected = [Double](repeating: 0, count: weights[l].count)
+            for i in 0..<weights[l].count {
+                func loss(_ along: Double, _ entry: Double) -> Double {
+                    var overrides: [ValueID: [Double]] = [:]
+                    for (m, id) in ids.enumerated() {
+                        var w = zip(weights[m], directions[m]).map { $0 + along * step * $1 }
+                        if m == l { w[i] += entry * step }
+                        overrides[id] = w
+                    }
+                    return reference.loss(x, labels: labels, overrides: overrides)
+                }
+                expected[i] = (loss(1, 1) - loss(-1, 1) - loss(1, -1) + loss(-1, -1)) / (4 * step * step)
+            }
+            compare(Array(UnsafeBufferPointer(start: products[l], count: weights[l].count)), expected, "\(what): Hv of \(layer.name)")
         }
     }
 
@@ -662,9 +734,10 @@ struct Float64GradientTests {
         let attributes: [String: [String: Attribute]] = [
             "LeakyRelu": ["alpha": .float(0.1)], "Elu": ["alpha": .float(0.7)], "Selu": [:],
             "HardSigmoid": ["alpha": .float(0.3), "beta": .float(0.4)], "Gelu": ["approximate": .string("tanh")],
+            "Celu": ["alpha": .float(0.6)], "Shrink": ["lambd": .float(0.4), "bias": .float(0.2)], "ThresholdedRelu": ["alpha": .float(0.3)],
         ]
         for op in ["Exp", "Neg", "Abs", "Sin", "Cos", "Softplus", "Softsign", "HardSwish", "LeakyRelu", "Elu", "Selu",
-                   "HardSigmoid", "Gelu", "Clip", "Log", "Sqrt", "Reciprocal"] {
+                   "HardSigmoid", "Gelu", "Clip", "Log", "Sqrt", "Reciprocal", "Mish", "Celu", "Shrink", "ThresholdedRelu"] {
             let positive = ["Log", "Sqrt", "Reciprocal"].contains(op)
             try Self.check(op, shape: [6]) { b in
                 b.constant("w", [6, 6], scale: op == "HardSwish" ? 6 : 1.5)
@@ -747,6 +820,47 @@ struct Float64GradientTests {
             b.node("BatchNormalization", ["m", "g", "be", "mu", "var"], ["y"], ["epsilon": .float(1e-5)])
             Self.head(&b, from: "y", features: 4)
         }
+        // Standalone BatchNormalization on a Conv's output (rank 4, not folded: a residual reads the Conv).
+        try Self.check("BatchNormalization rank 4 after Conv", shape: [2, 3, 3]) { b in
+            b.constant("w", [3, 2, 3, 3]); b.constant("wr", [3, 2, 1, 1])
+            b.constant("g", [3], values: [1.2, 0.8, 0.5]); b.constant("be", [3], scale: 0.1)
+            b.constant("mu", [3], scale: 0.2); b.constant("var", [3], values: [0.5, 2, 0.3])
+            b.node("Conv", ["x", "w"], ["c"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
+            b.node("Conv", ["x", "wr"], ["r"], ["kernel_shape": .ints([1, 1])])
+            b.node("Add", ["c", "r"], ["s"])
+            b.node("BatchNormalization", ["s", "g", "be", "mu", "var"], ["y"], ["epsilon": .float(1e-5)])
+            b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 27)
+        }
+        try Self.check("InstanceNormalization", shape: [3, 4]) { b in
+            b.constant("w", [4, 4], scale: 1)
+            b.constant("g", [3], values: [1.2, 0.8, 0.5]); b.constant("be", [3], scale: 0.2)
+            b.node("MatMul", ["x", "w"], ["m"])
+            b.node("InstanceNormalization", ["m", "g", "be"], ["y"], ["epsilon": .float(1e-3)])
+            b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 12)
+        }
+        for opset in [18, 21] {
+            try Self.check("GroupNormalization opset \(opset)", shape: [4, 3]) { b in
+                b.graph.opset = opset
+                b.constant("w", [3, 3], scale: 1)
+                let parameters = opset >= 21 ? 4 : 2
+                b.constant("g", [parameters], values: Array([1.2, 0.8, 0.5, 1.1].prefix(parameters))); b.constant("be", [parameters], scale: 0.2)
+                b.node("MatMul", ["x", "w"], ["m"])
+                b.node("GroupNormalization", ["m", "g", "be"], ["y"], ["num_groups": .int(2), "epsilon": .float(1e-3)])
+                b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+                Self.head(&b, from: "f", features: 12)
+            }
+        }
+        for (p, axis) in [(2, -1), (1, 1)] {
+            try Self.check("LpNormalization p=\(p) axis \(axis)", shape: [3, 4]) { b in
+                b.constant("w", [4, 4], scale: 1)
+                b.node("MatMul", ["x", "w"], ["m"])
+                b.node("LpNormalization", ["m"], ["y"], ["p": .int(p), "axis": .int(axis)])
+                b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+                Self.head(&b, from: "f", features: 12)
+            }
+        }
         try Self.check("LogSoftmax", shape: [5]) { b in
             b.constant("w", [5, 5])
             b.node("MatMul", ["x", "w"], ["m"])
@@ -793,6 +907,15 @@ struct Float64GradientTests {
             b.node("Dropout", ["t"], ["d"])
             b.node("Flatten", ["d"], ["f"], ["axis": .int(1)])
             Self.head(&b, from: "f", features: 12)
+        }
+    }
+
+    /// The normalisations and activations of OpGradientTests' Hv test, here with float64 references
+    /// for the gradient and Hv (Shrink included: its kinks are out of reach of steps of 1e-5 and 1e-4).
+    @Test(arguments: OpGradientTests.normalisationsAndActivations)
+    func normalisationAndActivationHessians(_ op: String) throws {
+        try Self.check("\(op) after a residual Conv", shape: [2, 3, 3], hessian: true) { b in
+            OpGradientTests.normalisationOrActivationGraph(op, &b)
         }
     }
 

@@ -293,6 +293,62 @@ struct OpGradientTests {
         try Self.check(model, batch: 2, sampleShape: [3, 4], labels: [1, 0])
     }
 
+    /// The normalisations and activations exporters of detection, OCR and segmentation models emit,
+    /// each between weights and the head, so that its tangent and tangent-adjoint rules enter Hv:
+    /// standalone BatchNormalization (after a Conv with a residual, which keeps it unfolded),
+    /// InstanceNormalization, GroupNormalization (per-group scale at opset 18, per-channel at 21),
+    /// LpNormalization (p = 1, 2) and the activations. Input [N, 2, 3, 3], output `logits` [N, 3].
+    static let normalisationsAndActivations = [
+        "BatchNormalization", "InstanceNormalization", "GroupNormalization18", "GroupNormalization21", "LpNormalization1",
+        "LpNormalization2", "HardSigmoid", "HardSwish", "Mish", "Celu", "Shrink", "ThresholdedRelu", "Elu", "Selu",
+    ]
+
+    static func normalisationOrActivationGraph(_ op: String, _ b: inout Builder) {
+        b.constant("w", [3, 2, 3, 3], scale: 1); b.constant("wr", [3, 2, 1, 1], scale: 1)
+        b.constant("wh", [3, 27]); b.constant("bh", [3], scale: 0.1)
+        b.node("Conv", ["x", "w"], ["c"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])])
+        b.node("Conv", ["x", "wr"], ["r"], ["kernel_shape": .ints([1, 1])])
+        b.node("Add", ["c", "r"], ["s"])
+        switch op {
+        case "BatchNormalization":
+            b.constant("g", [3], values: [1.2, 0.8, 0.5]); b.constant("be", [3], scale: 0.1)
+            b.constant("mu", [3], scale: 0.2); b.constant("var", [3], values: [0.5, 2, 0.3])
+            b.node(op, ["s", "g", "be", "mu", "var"], ["y"], ["epsilon": .float(1e-5)])
+        case "InstanceNormalization":
+            b.constant("g", [3], values: [1.2, 0.8, 0.5]); b.constant("be", [3], scale: 0.2)
+            b.node(op, ["s", "g", "be"], ["y"], ["epsilon": .float(1e-3)])
+        case "GroupNormalization18", "GroupNormalization21":
+            // 3 channels in 3 groups at 18 (scale per group), in 1 group at 21 (scale per channel).
+            let at21 = op.hasSuffix("21")
+            b.graph.opset = at21 ? 21 : 18
+            b.constant("g", [3], values: [1.2, 0.8, 0.5]); b.constant("be", [3], scale: 0.2)
+            b.node("GroupNormalization", ["s", "g", "be"], ["y"], ["num_groups": .int(at21 ? 1 : 3), "epsilon": .float(1e-3)])
+        case "LpNormalization1", "LpNormalization2":
+            b.node("LpNormalization", ["s"], ["y"], ["p": .int(op.hasSuffix("1") ? 1 : 2), "axis": .int(1)])
+        default:
+            let attributes: [String: Attribute] = [
+                "Celu": ["alpha": .float(0.7)], "Shrink": ["lambd": .float(0.4), "bias": .float(0.4)],
+                "ThresholdedRelu": ["alpha": .float(0.2)], "HardSigmoid": ["alpha": .float(0.3), "beta": .float(0.4)],
+            ][op] ?? [:]
+            b.node(op, ["s"], ["y"], attributes)
+        }
+        b.node("Flatten", ["y"], ["f"], ["axis": .int(1)])
+        b.node("Gemm", ["f", "wh", "bh"], ["logits"], ["transB": .int(1)])
+    }
+
+    /// Shrink is checked in float64 only (Float64GradientTests): its two kinks at ±λ sit where this
+    /// graph's activations are dense, and the float32 finite differences here (steps 1e-2 and 1e-3)
+    /// straddle one, measuring the kink rather than the derivative.
+    @Test(arguments: normalisationsAndActivations.filter { $0 != "Shrink" })
+    func normalisationAndActivationHessians(_ op: String) throws {
+        var b = Builder()
+        Self.normalisationOrActivationGraph(op, &b)
+        let model = try b.finish(input: [2, 3, 3], output: "logits", classes: 3)
+        let name = op.hasPrefix("GroupNormalization") ? "GroupNormalization" : op.hasPrefix("LpNormalization") ? "LpNormalization" : op
+        #expect(model.graph.nodes.contains { $0.opType == name }, "\(name) must still be in the graph: \(model.graph.nodes.map(\.opType))")
+        try Self.check(model, batch: 2, sampleShape: [2, 3, 3], labels: [0, 2])
+    }
+
     @Test func unlabelledDataUsesKLToTheFP32Outputs() throws {
         let model = try Self.attentionModel()
         let engine = try ReverseMode(model: model, batch: 2, sampleShape: [3, 4])

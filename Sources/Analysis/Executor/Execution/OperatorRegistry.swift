@@ -21,7 +21,7 @@ public enum OperatorRegistry {
         "Relu": .relu, "Sigmoid": .sigmoid, "Tanh": .tanh, "Erf": .erf, "Sqrt": .sqrt, "Exp": .exp, "Log": .log,
         "Neg": .neg, "Abs": .abs, "Reciprocal": .reciprocal, "Floor": .floor, "Ceil": .ceil, "Round": .round,
         "Sign": .sign, "Not": .not, "IsNaN": .isNaN, "Sin": .sin, "Cos": .cos, "Softplus": .softplus,
-        "Softsign": .softsign, "HardSwish": .hardSwish,
+        "Softsign": .softsign, "HardSwish": .hardSwish, "Mish": .mish,
     ]
 
     private static let binary: [String: BinaryOperator.Function] = [
@@ -35,7 +35,8 @@ public enum OperatorRegistry {
         var table: [String: OperatorBuilder] = [:]
         for (name, function) in unary { table[name] = UnaryOperator.builder(function) }
         for (name, function) in binary where name != "PRelu" { table[name] = BinaryOperator.builder(function) }
-        for name in ["LeakyRelu", "Elu", "Selu", "HardSigmoid", "Gelu", "Clip", "Cast", "CastLike", "IsInf"] {
+        for name in ["LeakyRelu", "Elu", "Selu", "HardSigmoid", "Gelu", "Clip", "Cast", "CastLike", "IsInf",
+                     "Celu", "Shrink", "ThresholdedRelu"] {
             table[name] = UnaryOperator.withAttributes
         }
         for name in ["Sum", "Mean", "Max", "Min"] { table[name] = VariadicOperator.make }
@@ -55,6 +56,11 @@ public enum OperatorRegistry {
         table["Softmax"] = SoftmaxOperator.make
         table["LogSoftmax"] = SoftmaxOperator.make
         table["LayerNormalization"] = LayerNormOperator.make
+        table["InstanceNormalization"] = GroupNormOperator.instanceNormalization
+        table["GroupNormalization"] = GroupNormOperator.groupNormalization
+        table["LpNormalization"] = LpNormOperator.make
+        table["TopK"] = TopKOperator.make
+        table["NonZero"] = NonZeroOperator.make
         for name in ReduceOperator.kinds.keys { table[name] = ReduceOperator.make }
         table["ArgMax"] = ArgExtremumOperator.make
         table["ArgMin"] = ArgExtremumOperator.make

@@ -36,7 +36,9 @@ public enum GraphSimplifier {
         let consumers = graph.consumers()
         for var node in graph.nodes {
             node.inputs = node.inputs.map { $0.map { replacement[$0] ?? $0 } }
-            let training = node.inputs.count > 2 ? node.inputs[2].flatMap { graph.constants[$0]?.scalar } : 0
+            var training = node.inputs.count > 2 ? node.inputs[2].flatMap { graph.constants[$0]?.scalar } : 0
+            // Before opset 7 Dropout trains unless `is_test` is set (its builder then refuses it).
+            if graph.opset < 7, node.attributes["is_test"] != .int(1) { training = 1 }
             let isInferenceDropout = node.opType == "Dropout" && training == 0
                 && (node.outputs.count < 2 || consumers[node.outputs[1]].isEmpty)
             let isPassThrough = node.opType == "Identity" || isInferenceDropout

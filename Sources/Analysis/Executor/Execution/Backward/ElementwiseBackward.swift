@@ -11,7 +11,8 @@ struct UnaryDerivative: DerivativeRule {
     /// floating-point types 1 (their rounding is not differentiated, as in PyTorch).
     enum Kind {
         case relu, gelu, geluTanh, erf, tanh, sigmoid, exp, log, sqrt, neg, abs, reciprocal, sin, cos
-        case softplus, softsign, hardSwish, identity, zero
+        case softplus, softsign, hardSwish, mish, identity, zero
+        case celu(alpha: Float), shrink(lambda: Float), thresholdedRelu(alpha: Float)
         case leakyRelu(alpha: Float), elu(alpha: Float), selu(alpha: Float, gamma: Float)
         case hardSigmoid(alpha: Float, beta: Float), clip(low: Float, high: Float)
         /// x^p for a constant exponent p (Pow with a constant scalar exponent).
@@ -20,7 +21,7 @@ struct UnaryDerivative: DerivativeRule {
         /// Whether f'' is zero wherever it exists (the tangent adjoint then has no ȳ·f''·ẋ term).
         var isPiecewiseLinear: Bool {
             switch self {
-            case .relu, .neg, .abs, .identity, .zero, .leakyRelu, .hardSigmoid, .clip: return true
+            case .relu, .neg, .abs, .identity, .zero, .leakyRelu, .hardSigmoid, .clip, .shrink, .thresholdedRelu: return true
             default: return false
             }
         }
@@ -50,6 +51,10 @@ struct UnaryDerivative: DerivativeRule {
         case .softplus: kind = .softplus
         case .softsign: kind = .softsign
         case .hardSwish: kind = .hardSwish
+        case .mish: kind = .mish
+        case .celu(let alpha): kind = .celu(alpha: alpha)
+        case .shrink(let lambda, _): kind = .shrink(lambda: lambda)
+        case .thresholdedRelu(let alpha): kind = .thresholdedRelu(alpha: alpha)
         case .leakyRelu(let alpha): kind = .leakyRelu(alpha: alpha)
         case .elu(let alpha): kind = .elu(alpha: alpha)
         case .selu(let alpha, let gamma): kind = .selu(alpha: alpha, gamma: gamma)
@@ -125,6 +130,23 @@ struct UnaryDerivative: DerivativeRule {
             if x <= -3 { return (0, 0) }
             if x >= 3 { return (1, 0) }
             return (x / 3 + 0.5, 1.0 / 3)
+        case .mish:
+            // f = x·t, t = tanh(sp), sp = softplus(x), sp' = s = sigmoid(x), t' = (1 − t²)·s:
+            // f' = t + x·(1 − t²)·s, f'' = (1 − t²)·s·(2 + x·(1 − s) − 2x·t·s).
+            let s = 1 / (1 + Foundation.exp(-x))
+            let t = Foundation.tanh(x > 20 ? x : Foundation.log1p(Foundation.exp(x)))
+            let u = (1 - t * t) * s
+            return (t + x * u, u * (2 + x * (1 - s) - 2 * x * t * s))
+        case .celu(let alpha):
+            // α(e^(x/α) − 1) below 0: f' = e^(x/α) = y/α + 1, f'' = f'/α.
+            if x > 0 { return (1, 0) }
+            let e = Foundation.exp(x / alpha)
+            return (e, e / alpha)
+        case .shrink(let lambda):
+            // Slope 1 outside [−λ, λ] (the bias only shifts), 0 inside, the flat piece at the joints.
+            return (x < -lambda || x > lambda ? 1 : 0, 0)
+        case .thresholdedRelu(let alpha):
+            return (x > alpha ? 1 : 0, 0)
         case .identity:
             return (1, 0)
         case .zero:

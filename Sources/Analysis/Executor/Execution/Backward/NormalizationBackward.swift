@@ -1,8 +1,9 @@
 import Foundation
 import Kernels
 
-// Derivatives of Softmax, LogSoftmax, LayerNormalization (see Ops/Normalization.swift) and of an
-// unfolded BatchNormalization (Ops/Convolution.swift).
+// Derivatives of Softmax, LogSoftmax, LayerNormalization (see Ops/Normalization.swift),
+// InstanceNormalization and GroupNormalization (Ops/GroupNormalization.swift) and of an unfolded
+// BatchNormalization (Ops/Convolution.swift).
 
 /// The rows of a (Log)Softmax: `outer` x `inner` rows of `length` elements, element j of the row
 /// at `base` being base + j·inner.
@@ -188,14 +189,16 @@ struct BatchNormDerivative: DerivativeRule {
     }
 }
 
-/// y = γ·x̂ + β with x̂ = (x − μ)·r, r = 1/√(var + ε) per row (γ, β constant).
+/// y = γ·x̂ + β with x̂ = (x − μ)·r, r = 1/√(var + ε) per row (γ, β constant): LayerNormalization
+/// (rows: the trailing dims), InstanceNormalization and GroupNormalization (rows: one group of one
+/// sample). γ's element for each (row, column) comes from `scaleLayout`.
 ///
 /// `backward` keeps x̂, r, ĝ = ȳ·γ and the row means of ĝ and ĝ·x̂ (`factors`): the tangent passes
 /// that follow need them for every probe.
-struct LayerNormDerivative: DerivativeRule {
+struct RowNormalizationDerivative: DerivativeRule {
     let rows: Int, columns: Int
     let epsilon: Float
-    let scaleIsFull: Bool
+    let scaleLayout: NormalizationScaleLayout
     /// [0] x̂ and [1] ĝ (rows x columns); [2] r, [3] mean ĝ, [4] mean ĝ·x̂ in the first `rows` floats.
     let factors: PrimalFactors
 
@@ -208,7 +211,18 @@ struct LayerNormDerivative: DerivativeRule {
         rows = op.rows
         columns = op.columns
         epsilon = op.epsilon
-        scaleIsFull = op.scaleIsFull
+        scaleLayout = op.scaleIsFull ? .perColumn : .single
+        factors = PrimalFactors(count: rows * columns, arrays: 5)
+    }
+
+    init(_ c: DerivativeContext, _ op: GroupNormOperator) throws {
+        guard c.constantInputs.count > 2, c.constantInputs[1] != nil, c.constantInputs[2] != nil else {
+            throw c.failure("reverse mode needs constant scale and bias")
+        }
+        rows = op.rows
+        columns = op.columns
+        epsilon = op.epsilon
+        scaleLayout = op.scaleLayout
         factors = PrimalFactors(count: rows * columns, arrays: 5)
     }
 
@@ -226,7 +240,9 @@ struct LayerNormDerivative: DerivativeRule {
         return Float(r)
     }
 
-    @inline(__always) private func gamma(_ scale: UnsafePointer<Float>, _ i: Int) -> Float { scaleIsFull ? scale[i] : scale[0] }
+    @inline(__always) private func gamma(_ scale: UnsafePointer<Float>, _ row: Int, _ i: Int) -> Float {
+        scale[scaleLayout.index(row: row, column: i)]
+    }
 
     func backward(_ d: DerivativeIO) {
         guard let xs = d.inputs[0] else { return }
@@ -238,7 +254,7 @@ struct LayerNormDerivative: DerivativeRule {
             let r = normalize(xs + o, xhat)
             var mg: Float = 0, mgx: Float = 0
             for i in 0..<columns {
-                gh[i] = (g?[o + i] ?? 0) * gamma(scale, i)
+                gh[i] = (g?[o + i] ?? 0) * gamma(scale, row, i)
                 mg += gh[i]
                 mgx += gh[i] * xhat[i]
             }
@@ -273,7 +289,7 @@ struct LayerNormDerivative: DerivativeRule {
                 let xhat = xhatAll + o, t = tx + p * count + o, y = out + p * count + o
                 let mt = rowSum(t, count: columns) / n, mxt = laneDot(xhat, t, count: columns) / n
                 let r = rs[row]
-                for i in 0..<columns { y[i] += gamma(scale, i) * r * (t[i] - mt - xhat[i] * mxt) }
+                for i in 0..<columns { y[i] += gamma(scale, row, i) * r * (t[i] - mt - xhat[i] * mxt) }
             }
         }
     }
@@ -302,7 +318,7 @@ struct LayerNormDerivative: DerivativeRule {
                         for i in 0..<columns { txh[i] = 0 }
                     }
                     if let tg {
-                        for i in 0..<columns { tgh[i] = tg[p * count + o + i] * gamma(scale, i) }
+                        for i in 0..<columns { tgh[i] = tg[p * count + o + i] * gamma(scale, row, i) }
                     } else {
                         for i in 0..<columns { tgh[i] = 0 }
                     }

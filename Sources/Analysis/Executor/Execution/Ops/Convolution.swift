@@ -119,9 +119,15 @@ enum Padding {
     }
 }
 
-/// BatchNormalization in inference form, when it could not be folded into a Conv.
+/// BatchNormalization in inference form (the given mean and variance), when it could not be folded
+/// into a Conv: y = (x − mean[c])/√(var[c] + ε)·scale[c] + bias[c] on x of shape [N, C, D1, ...] (any
+/// rank ≥ 2), precomputed as y = x·scale'[c] + shift'[c]. Before opset 9 the `spatial` attribute = 0
+/// asks for one set of statistics per activation (parameters of shape [C, D1, ...]): then each of the
+/// C·D1·… activations is its own "channel" of one element. Training mode (batch statistics, the
+/// running-statistics outputs) is refused; `is_test` (before opset 7) and `momentum` only matter there.
 struct BatchNormOperator: Operator {
     let outputTypes: [ValueType]
+    /// Channels (C, or C·D1·… per activation), each of `spatial` contiguous elements per sample.
     let channels: Int
     let spatial: Int
     let scale: [Float]
@@ -144,13 +150,16 @@ struct BatchNormOperator: Operator {
         guard x.rank >= 2 else { throw c.failure("input must have a channel dim") }
         let gamma = try c.constant(1, "scale").values, beta = try c.constant(2, "bias").values
         let mean = try c.constant(3, "mean").values, variance = try c.constant(4, "variance").values
-        let channels = x.shape[1]
+        let perActivation = try c.opset < 9 && c.int("spatial", 1) == 0
+        let channels = perActivation ? Shapes.product(x.shape, 1..<x.rank) : x.shape[1]
         guard [gamma, beta, mean, variance].allSatisfy({ $0.count == channels }) else {
-            throw c.failure("parameters do not match \(channels) channels")
+            throw c.failure("parameters do not match \(channels) \(perActivation ? "activations (spatial = 0)" : "channels")")
         }
-        let trainingMode = try c.int("training_mode", 0)
-        if c.node.outputs.count > 1 && c.opset >= 14 && trainingMode != 0 {
-            throw c.failure("training mode is not supported")
+        // The running-statistics outputs exist only in training mode (opset 14's `training_mode`;
+        // before it, naming them is what asks for training, and ONNX Runtime then updates them).
+        if c.node.outputs.count > 1 {
+            throw c.failure("training mode (batch statistics, the running-statistics outputs) is not supported; "
+                + "re-export the model for inference")
         }
         let epsilon = try c.float("epsilon", 1e-5)
         var scale = [Float](), shift = [Float]()
@@ -160,6 +169,6 @@ struct BatchNormOperator: Operator {
             shift.append(beta[ch] - mean[ch] * s)
         }
         return BatchNormOperator(outputTypes: [x], channels: channels,
-                                 spatial: Shapes.product(x.shape, 2..<x.rank), scale: scale, shift: shift)
+                                 spatial: perActivation ? 1 : Shapes.product(x.shape, 2..<x.rank), scale: scale, shift: shift)
     }
 }

@@ -73,7 +73,9 @@ struct CopyOperator: Operator {
 }
 
 /// Dropout at inference: the input unchanged and, when asked for, a mask of ones (nothing dropped).
-/// Training mode with a non-zero ratio is random and is refused.
+/// Training mode with a non-zero ratio is random and is refused: from opset 12 the `training_mode`
+/// input, before opset 7 the `is_test` attribute = 0 (opsets 7-11 have no training mode). The ratio
+/// is an attribute before opset 12 and input 1 since. The mask is bool from opset 10, of x's type before.
 struct DropoutOperator: Operator {
     let outputTypes: [ValueType]
 
@@ -85,11 +87,12 @@ struct DropoutOperator: Operator {
 
     static func make(_ c: OperatorContext) throws -> Operator {
         let input = try c.type(0)
-        let training = try c.optionalConstant(2, "training_mode")?.scalar ?? 0
+        var training = try c.optionalConstant(2, "training_mode")?.scalar ?? 0
+        if try c.opset < 7 && c.int("is_test", 0) == 0 { training = 1 }
         let ratio = try c.optionalConstant(1, "ratio")?.scalar ?? c.float("ratio", 0.5)
         if training != 0 && ratio != 0 { throw c.failure("training-mode dropout (random) is not supported") }
         var types = [input]
-        if c.node.outputs.count > 1 { types.append(ValueType(.bool, input.shape)) }
+        if c.node.outputs.count > 1 { types.append(ValueType(c.opset >= 10 ? .bool : input.dataType, input.shape)) }
         return DropoutOperator(outputTypes: types)
     }
 }
@@ -201,7 +204,8 @@ struct ConcatOperator: Operator {
     static func make(_ c: OperatorContext) throws -> Operator {
         let types = try (0..<c.inputCount).map { try c.type($0) }
         guard let first = types.first else { throw c.failure("no inputs") }
-        let axis = try c.axis(c.int("axis", 0), rank: first.rank)
+        // `axis` is required from opset 4; Concat-1 defaulted it to 1.
+        let axis = try c.axis(c.int("axis", c.opset < 4 ? 1 : 0), rank: first.rank)
         var shape = first.shape
         shape[axis] = 0
         for type in types {
@@ -291,7 +295,8 @@ struct TileOperator: Operator {
     }
 }
 
-/// Pad (constant, reflect, edge modes); pads as input (opset 11+) or attribute.
+/// Pad (constant, reflect, edge modes). Pads and the constant value are inputs from opset 11 and
+/// attributes before (`pads` and `value`; `paddings` in opset 1); optional axes (input 3) from 18.
 struct PadOperator: Operator {
     let outputTypes: [ValueType]
     let inputShape: [Int]
@@ -328,7 +333,7 @@ struct PadOperator: Operator {
 
     static func make(_ c: OperatorContext) throws -> Operator {
         let input = try c.type(0)
-        let pads = try c.has(1) ? c.constant(1, "the pads").ints : c.ints("pads", [])
+        let pads = try c.has(1) ? c.constant(1, "the pads").ints : (c.optionalInts("pads") ?? c.ints("paddings", []))
         let value = try c.has(2) ? (c.constant(2, "the constant value").scalar ?? 0) : c.float("value", 0)
         var axes = Array(0..<input.rank)
         if c.has(3) { axes = try c.constant(3, "the axes").ints.map { try c.axis($0, rank: input.rank) } }

@@ -11,6 +11,14 @@ struct UnaryOperator: Operator {
         case not, isNaN, sin, cos, softplus, softsign
         case isInf(positive: Bool, negative: Bool)
         case leakyRelu(Float), elu(Float), selu(Float, Float), hardSigmoid(Float, Float), hardSwish
+        /// x·tanh(softplus(x)).
+        case mish
+        /// max(0, x) + min(0, α·(e^(x/α) − 1)).
+        case celu(alpha: Float)
+        /// x + bias below −λ, x − bias above λ, 0 on [−λ, λ].
+        case shrink(lambda: Float, bias: Float)
+        /// x above α, else 0.
+        case thresholdedRelu(alpha: Float)
         case gelu(tanhApproximation: Bool), clip(Float, Float), cast(DataType)
     }
 
@@ -75,6 +83,12 @@ struct UnaryOperator: Operator {
         case .elu(let alpha): f = { $0 >= 0 ? $0 : alpha * (Foundation.exp($0) - 1) }
         case .selu(let alpha, let gamma): f = { gamma * ($0 > 0 ? $0 : alpha * (Foundation.exp($0) - 1)) }
         case .hardSigmoid(let alpha, let beta): f = { Swift.max(0, Swift.min(1, alpha * $0 + beta)) }
+        case .mish:
+            // softplus(x) = x beyond 20 in float32, and tanh of it is 1 there.
+            f = { x in x * Foundation.tanh(x > 20 ? x : Foundation.log1p(Foundation.exp(x))) }
+        case .celu(let alpha): f = { $0 > 0 ? $0 : alpha * (Foundation.exp($0 / alpha) - 1) }
+        case .shrink(let lambda, let bias): f = { $0 < -lambda ? $0 + bias : ($0 > lambda ? $0 - bias : 0) }
+        case .thresholdedRelu(let alpha): f = { $0 > alpha ? $0 : 0 }
         case .cast(.bool): f = { $0 != 0 ? 1 : 0 }  // NaN and ±inf are true (non-zero), as in ONNX
         case .cast(let type) where type.isInteger:
             // Clamped first: converting a value beyond the Int64 range would trap.
@@ -102,6 +116,12 @@ struct UnaryOperator: Operator {
         case "Elu": function = .elu(try c.float("alpha", 1))
         case "Selu": function = .selu(try c.float("alpha", 1.67326319217681884765625), try c.float("gamma", 1.05070102214813232421875))
         case "HardSigmoid": function = .hardSigmoid(try c.float("alpha", 0.2), try c.float("beta", 0.5))
+        case "Celu":
+            let alpha = try c.float("alpha", 1)
+            guard alpha != 0 else { throw c.failure("alpha must not be 0") }
+            function = .celu(alpha: alpha)
+        case "Shrink": function = .shrink(lambda: try c.float("lambd", 0.5), bias: try c.float("bias", 0))
+        case "ThresholdedRelu": function = .thresholdedRelu(alpha: try c.float("alpha", 1))
         case "IsInf":
             function = .isInf(positive: try c.int("detect_positive", 1) != 0, negative: try c.int("detect_negative", 1) != 0)
             return UnaryOperator(outputTypes: [ValueType(.bool, type.shape)], function: function)
@@ -119,13 +139,30 @@ struct UnaryOperator: Operator {
             }
         case "Cast", "CastLike":
             let target: DataType?
-            if c.node.opType == "CastLike" { target = try c.type(1).dataType } else { target = DataType(rawValue: try c.int("to", 1)) }
+            if c.node.opType == "CastLike" { target = try c.type(1).dataType } else { target = try castTarget(c) }
             guard let target, target != .string else { throw c.failure("cast to an unsupported type") }
             let result = UnaryOperator(outputTypes: [ValueType(target, type.shape)], function: .cast(target))
             return result
         default: throw c.failure("no unary function")
         }
         return UnaryOperator(outputTypes: [type], function: function)
+    }
+}
+
+/// Cast's `to`: a `TensorProto.DataType` code from opset 6, the code's name ("FLOAT", "INT64") in opset 1.
+private func castTarget(_ c: OperatorContext) throws -> DataType? {
+    switch c.node.attributes["to"] {
+    case .int(let code)?: return DataType(rawValue: code)
+    case .string(let name)?:
+        let codes: [String: DataType] = [
+            "FLOAT": .float32, "UINT8": .uint8, "INT8": .int8, "UINT16": .uint16, "INT16": .int16, "INT32": .int32,
+            "INT64": .int64, "BOOL": .bool, "FLOAT16": .float16, "DOUBLE": .float64, "UINT32": .uint32, "UINT64": .uint64,
+            "BFLOAT16": .bfloat16,
+        ]
+        guard let type = codes[name.uppercased()] else { throw c.failure("cast to '\(name)' is not supported") }
+        return type
+    case nil: throw c.failure("attribute 'to' is missing")
+    default: throw c.failure("attribute 'to' must be a type code")
     }
 }
 

@@ -89,6 +89,10 @@ struct GemmOperator: Operator {
             guard let s = Shapes.broadcast([m, n], cShape), s == [m, n] else {
                 throw c.failure("C \(cShape) does not broadcast to [\(m), \(n)]")
             }
+            // Before opset 7 C broadcasts only when the `broadcast` attribute says so.
+            if c.opset < 7, try c.int("broadcast", 0) == 0, cShape != [m, n] {
+                throw c.failure("C \(cShape) is not [\(m), \(n)] and the attribute 'broadcast' is 0 (opset \(c.opset))")
+            }
             let count = cShape.reduce(1, *)
             if count == n && n > 1 && (cShape.count == 1 || cShape.first == 1) { layout = .column }
             else if count == m && m > 1 && cShape.count == 2 && cShape[1] == 1 { layout = .row }
