@@ -168,6 +168,29 @@ struct OpGradientTests {
         return try b.finish(input: [2, 6, 6], output: "logits", classes: 3)
     }
 
+    /// An encoder-decoder in the shape of a segmentation / text-detection head: a strided Conv + ReLU,
+    /// a grouped ConvTranspose back up (two quantizable layers in a row, so each one's weight
+    /// tangent reaches the other's second-order terms), a bilinear Resize, SpaceToDepth, global
+    /// pooling and a Gemm head.
+    static func upsamplingModel() throws -> Model {
+        var b = Builder()
+        b.constant("w1", [4, 2, 3, 3], scale: 0.8); b.constant("b1", [4], scale: 0.1)
+        b.constant("w2", [4, 1, 3, 3], scale: 0.8); b.constant("b2", [2], scale: 0.1)
+        b.constant("sc", [4], values: [1, 1, 1.5, 1.5])
+        b.constant("wh", [3, 8]); b.constant("bh", [3], scale: 0.1)
+        b.node("Conv", ["x", "w1", "b1"], ["c1"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
+        b.node("Tanh", ["c1"], ["a1"])
+        b.node("ConvTranspose", ["a1", "w2", "b2"], ["d1"], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 0, 0]), "group": .int(2)])
+        b.node("Tanh", ["d1"], ["a2"])
+        b.node("Resize", ["a2", "", "sc"], ["r"], ["mode": .string("linear")])
+        b.node("Mul", ["r", "r"], ["q"])
+        b.node("SpaceToDepth", ["q"], ["s"], ["blocksize": .int(2)])
+        b.node("GlobalAveragePool", ["s"], ["g"])
+        b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
+        b.node("Gemm", ["f", "wh", "bh"], ["logits"], ["transB": .int(1)])
+        return try b.finish(input: [2, 4, 4], output: "logits", classes: 3)
+    }
+
     /// Checks gradients (weights and input) and one Hessian-vector product against central differences.
     static func check(_ model: Model, batch: Int, sampleShape: [Int], labels: [Int], tolerance: Double = 2e-2) throws {
         var b = Builder()
@@ -257,6 +280,13 @@ struct OpGradientTests {
         #expect(ops.contains("MaxPool"), "the stem's pool must be there: \(ops)")
         #expect(model.graph.nodes.contains { $0.opType == "Conv" && $0.inputs.count == 4 }, "the residual must be fused")
         try Self.check(model, batch: 2, sampleShape: [2, 8, 8], labels: [0, 2])
+    }
+
+    @Test func upsamplingFamily() throws {
+        let model = try Self.upsamplingModel()
+        #expect(model.layers.map(\.opType) == ["Conv", "ConvTranspose", "Gemm"], "\(model.layers.map(\.opType))")
+        #expect(model.layers[1].outputAxis == 1)
+        try Self.check(model, batch: 2, sampleShape: [2, 4, 4], labels: [0, 2])
     }
 
     @Test func attentionFamily() throws {
