@@ -5,6 +5,8 @@ import Foundation
 /// SpaceToDepth, written from the ONNX definitions element by element (no index tables, no dual
 /// convolution): each output element is computed on its own.
 extension Float64GradientTests.Interpreter {
+    typealias DTensor = Float64GradientTests.DTensor
+
     static func intList(_ a: [String: Attribute], _ name: String, _ fallback: [Int]) -> [Int] {
         if case .ints(let v)? = a[name] { return v }
         return fallback
@@ -126,19 +128,24 @@ extension Float64GradientTests.Interpreter {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         if op == "DepthToSpace" {
             let depth = c / (block * block)
+            let (outH, outW) = (h * block, w * block)
             var y = [Double](repeating: 0, count: x.count)
-            for b in 0..<n { for k in 0..<depth { for i in 0..<(h * block) { for j in 0..<(w * block) {
-                let (bi, bj) = (i % block, j % block)
-                let source = crd ? k * block * block + bi * block + bj : (bi * block + bj) * depth + k
-                y[((b * depth + k) * h * block + i) * w * block + j] = x.values[((b * c + source) * h + i / block) * w + j / block]
+            for b in 0..<n { for k in 0..<depth { for i in 0..<outH { for j in 0..<outW {
+                let bi: Int = i % block, bj: Int = j % block
+                let source: Int = crd ? k * block * block + bi * block + bj : (bi * block + bj) * depth + k
+                let from: Int = ((b * c + source) * h + i / block) * w + j / block
+                let to: Int = ((b * depth + k) * outH + i) * outW + j
+                y[to] = x.values[from]
             } } } }
-            return DTensor(shape: [n, depth, h * block, w * block], values: y)
+            return DTensor(shape: [n, depth, outH, outW], values: y)
         }
         let (oh, ow) = (h / block, w / block)
+        let depth = c * block * block
         var y = [Double](repeating: 0, count: x.count)
         for b in 0..<n { for k in 0..<c { for i in 0..<h { for j in 0..<w {
-            let target = (i % block * block + j % block) * c + k
-            y[((b * c * block * block + target) * oh + i / block) * ow + j / block] = x.values[((b * c + k) * h + i) * w + j]
+            let target: Int = ((i % block) * block + j % block) * c + k
+            let to: Int = ((b * depth + target) * oh + i / block) * ow + j / block
+            y[to] = x.values[((b * c + k) * h + i) * w + j]
         } } } }
         return DTensor(shape: [n, c * block * block, oh, ow], values: y)
     }
