@@ -86,6 +86,12 @@ struct ResizeFixtureTests {
         Self.expectError(try Self.compileError("Resize", x: [1, 1, 2, 2], constants: [("s", scales)], inputs: ["x", "", "s"],
                                                attributes: ["coordinate_transformation_mode": .string("tf_crop_and_resize")]),
                          "Resize 'up1'", "needs a roi")
+        Self.expectError(try Self.compileError("Resize", x: [1, 1, 2, 2], constants: [("s", Tensor(shape: [4], values: [1, 1, 1e12, 1]))],
+                                               inputs: ["x", "", "s"]),
+                         "Resize 'up1'", "too large")
+        Self.expectError(try Self.compileError("Resize", x: [1, 1, 2, 2], constants: [("z", Tensor(shape: [4], integers: [1, 1, -4, 4]))],
+                                               inputs: ["x", "", "", "z"]),
+                         "Resize 'up1'", "size -4 for axis 2")
         Self.expectError(try Self.compileError("Upsample", opset: 9, x: [1, 1, 2, 2], inputs: ["x"]), "Upsample 'up1'", "no scales")
         // Computed at run time: refused, not guessed.
         Self.expectError(try Self.compileError("Resize", x: [1, 1, 2, 2], inputs: ["x", "", "x"]), "Resize 'up1'", "constant")

@@ -47,9 +47,10 @@ struct ConvTransposeOperator: Operator {
         let dilations = try c.ints("dilations", Array(repeating: 1, count: spatial))
         let outputPadding = try c.ints("output_padding", Array(repeating: 0, count: spatial))
         guard strides.count == spatial, dilations.count == spatial, outputPadding.count == spatial,
-              strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }), outputPadding.allSatisfy({ $0 >= 0 }) else {
+              strides.allSatisfy({ (1...(1 << 20)).contains($0) }), dilations.allSatisfy({ (1...(1 << 20)).contains($0) }),
+              outputPadding.allSatisfy({ (0...(1 << 20)).contains($0) }) else {
             throw c.failure("strides \(strides), dilations \(dilations) and output_padding \(outputPadding) must have "
-                            + "\(spatial) entries (strides and dilations >= 1, output_padding >= 0)")
+                            + "\(spatial) entries (strides and dilations from 1, output_padding from 0, all at most 2^20)")
         }
         let outChannels = w[1] * group
         if c.has(2), try c.shape(2) != [outChannels] {

@@ -89,6 +89,9 @@ extension ResizeOperator {
             for (i, axis) in axes.enumerated() {
                 let s = Double(givenScales[i])
                 guard s > 0, s.isFinite else { throw c.failure("scale \(givenScales[i]) for axis \(axis) is not positive") }
+                guard s * Double(input.shape[axis]) < Double(1 << 31) else {
+                    throw c.failure("scale \(givenScales[i]) makes axis \(axis) (size \(input.shape[axis])) too large")
+                }
                 scale[axis] = s
                 outShape[axis] = Int((s * Double(input.shape[axis])).rounded(.down))
             }
@@ -97,7 +100,9 @@ extension ResizeOperator {
                 throw c.failure("sizes has \(givenSizes.count) entries for \(axes.count) axes of the input \(input.shape)")
             }
             for (i, axis) in axes.enumerated() {
-                guard givenSizes[i] >= 1 else { throw c.failure("size \(givenSizes[i]) for axis \(axis) is not positive") }
+                guard givenSizes[i] >= 1, givenSizes[i] < 1 << 31 else {
+                    throw c.failure("size \(givenSizes[i]) for axis \(axis) is not positive or too large")
+                }
                 guard input.shape[axis] >= 1 else { throw c.failure("axis \(axis) of the input \(input.shape) is empty") }
                 scale[axis] = Double(givenSizes[i]) / Double(input.shape[axis])
                 outShape[axis] = givenSizes[i]
