@@ -4,7 +4,7 @@ libonnx-testdata (ONNX 1.12) node tests do not cover: Upsample at opsets 7 and 9
 (legacy nearest rounding), tf_crop_and_resize with a roi and an extrapolation value, empty roi and
 scales inputs, antialias, axes and keep_aspect_ratio_policy (opset 18), half_pixel_symmetric
 (opset 19), the nearest rounding modes when downsampling, and ConvTranspose with output_shape,
-groups, dilations, output_padding, SAME_LOWER, 1-D and bias.
+groups, dilations, output_padding, SAME_LOWER, 1-D, 3-D and bias.
 
 Each case is a one-node graph written in the backend-test layout (<name>/model.onnx,
 test_data_set_0/{input,output}_*.pb) under Tests/Fixtures/exporters/ops/; the data input X (and the
@@ -152,6 +152,8 @@ def main():
     conv_transpose("convtranspose_same_upper_output_padding", (1, 2, 3, 4), (2, 3, 4, 3), strides=[2, 3],
                    auto_pad="SAME_UPPER")
     conv_transpose("convtranspose_1d", (2, 3, 5), (3, 2, 4), bias=True, strides=[3], pads=[1, 2], output_padding=[2])
+    conv_transpose("convtranspose_3d_groups_strides", (1, 4, 3, 3, 2), (4, 2, 2, 3, 2), bias=True, group=2,
+                   strides=[2, 1, 2], pads=[1, 0, 0, 0, 1, 1], output_padding=[1, 0, 0])
     conv_transpose("convtranspose_depthwise", (1, 4, 5, 5), (4, 1, 4, 4), group=4, strides=[2, 2], pads=[1, 1, 1, 1])
 
     # A quantizable ConvTranspose layer (constant weight and bias) for the quantization and export

@@ -14,7 +14,6 @@ struct ONNXConformanceTests {
     static let excluded: [String: String] = [
         "test_averagepool_3d_default": "3-D pooling: qscope runs 1-D and 2-D (NCW, NCHW) pooling only",
         "test_maxpool_3d_default": "3-D pooling: qscope runs 1-D and 2-D (NCW, NCHW) pooling only",
-        "test_convtranspose_3d": "3-D ConvTranspose: qscope runs 1-D and 2-D (NCW, NCHW) transposed convolutions only",
         "test_maxpool_with_argmax_2d_precomputed_pads": "MaxPool's optional Indices output is not supported",
         "test_maxpool_with_argmax_2d_precomputed_strides": "MaxPool's optional Indices output is not supported",
         "test_batchnorm_epsilon_training_mode": "BatchNormalization in training mode (batch statistics) is not supported",

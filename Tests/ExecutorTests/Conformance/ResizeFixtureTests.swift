@@ -19,7 +19,7 @@ struct ResizeFixtureTests {
     @Test("every ONNX Runtime fixture passes")
     func fixturesPass() {
         let names = ONNXNodeTestRunner.allTests(root: Self.root).filter { $0.hasPrefix("test_qscope_") }
-        #expect(names.count == 34, "fixtures: \(names)")
+        #expect(names.count == 35, "fixtures: \(names)")
         for name in names {
             let outcome = ONNXNodeTestRunner.run(name, root: Self.root)
             if case .passed(let mode) = outcome {
@@ -97,7 +97,7 @@ struct ResizeFixtureTests {
         Self.expectError(try Self.compileError("Resize", x: [1, 1, 2, 2], inputs: ["x", "", "x"]), "Resize 'up1'", "constant")
     }
 
-    @Test("ConvTranspose: impossible output_shape, 3-D, mismatched channels")
+    @Test("ConvTranspose: impossible output_shape, 4-D, mismatched channels, absurd strides")
     func convTransposeErrors() throws {
         let w = Tensor(shape: [2, 3, 3, 3], values: Array(repeating: 0.1, count: 54))
         // Natural output 7 for input 3, stride 2, kernel 3: 8 still maps back to 3 inputs, 9 does not.
@@ -114,9 +114,29 @@ struct ResizeFixtureTests {
                          "ConvTranspose 'up1'", "the output would be empty")
         Self.expectError(try Self.compileError("ConvTranspose", x: [1, 4, 3, 3], constants: [("w", w)], inputs: ["x", "w"]),
                          "ConvTranspose 'up1'", "input channels 4", "do not agree")
-        let w3 = Tensor(shape: [2, 1, 2, 2, 2], values: Array(repeating: 0.1, count: 16))
-        Self.expectError(try Self.compileError("ConvTranspose", x: [1, 2, 3, 3, 3], constants: [("w", w3)], inputs: ["x", "w"]),
-                         "ConvTranspose 'up1'", "only 1-D and 2-D")
+        let w4 = Tensor(shape: [2, 1, 2, 2, 2, 2], values: Array(repeating: 0.1, count: 32))
+        Self.expectError(try Self.compileError("ConvTranspose", x: [1, 2, 3, 3, 3, 3], constants: [("w", w4)], inputs: ["x", "w"]),
+                         "ConvTranspose 'up1'", "only 1-D, 2-D and 3-D")
+        Self.expectError(try Self.compileError("ConvTranspose", x: [1, 2, 3, 3], constants: [("w", w)], inputs: ["x", "w"],
+                                               attributes: ["strides": .ints([1 << 40, 1])]),
+                         "ConvTranspose 'up1'", "at most 2^20")
+    }
+
+    @Test("a 3-D ConvTranspose runs forward; reverse mode refuses it naming the node")
+    func convTranspose3DHasNoBackward() throws {
+        var b = OpGradientTests.Builder()
+        b.constant("w", [2, 1, 2, 2, 2]); b.constant("wh", [3, 4 * 4 * 4 * 1])
+        b.node("ConvTranspose", ["x", "w"], ["c"], ["strides": .ints([2, 2, 2])])
+        b.node("Flatten", ["c"], ["f"], ["axis": .int(1)])
+        b.node("MatMul", ["f", "wh"], ["logits"])
+        b.graph.constants[b.id("wh")] = Tensor(shape: [64, 3], values: Array(repeating: 0.01, count: 192))
+        let model = try b.finish(input: [2, 2, 2, 2], output: "logits", classes: 3)
+        _ = try model.compile(batch: 2, sampleShape: [2, 2, 2, 2])
+        #expect {
+            _ = try ReverseMode(model: model, batch: 2, sampleShape: [2, 2, 2, 2])
+        } throws: { error in
+            "\(error)".contains("ConvTranspose 'ConvTranspose_c'") && "\(error)".contains("no backward")
+        }
     }
 
     @Test("DepthToSpace / SpaceToDepth: block sizes that do not divide")

@@ -19,6 +19,7 @@ struct ConvTransposeDerivative: DerivativeRule {
         if c.node.inputs.count > 2, c.node.inputs[2] != nil, c.constantInputs[2] == nil {
             throw c.failure("reverse mode needs a constant bias")
         }
+        guard op.depth == nil else { throw c.failure("has no backward (reverse mode runs 1-D and 2-D ConvTranspose only)") }
         s = op.dual
     }
 

@@ -1,7 +1,7 @@
 import Kernels
 
-/// ConvTranspose (1-D and 2-D; grouped, dilated, strided, padded, `output_padding`, `output_shape`,
-/// `auto_pad`), NCHW.
+/// ConvTranspose (1-D, 2-D and 3-D; grouped, dilated, strided, padded, `output_padding`,
+/// `output_shape`, `auto_pad`), NCW / NCHW / NCDHW.
 ///
 /// A transposed convolution is the input gradient of a convolution: the *dual* convolution `dual`
 /// (a `Conv2DShape`) reads an image of the ConvTranspose's output shape and writes one of its input
@@ -10,19 +10,52 @@ import Kernels
 /// so `dual.outChannels` is the ConvTranspose's input channels and `dual.inChannels` its output
 /// channels. The forward pass is `transposedConvolution` (a GEMM and col2im per image and group);
 /// reverse mode (`ConvTransposeDerivative`) runs the dual convolution itself for the input adjoint.
-/// A 1-D transposed convolution runs as a 2-D one with height 1.
+/// A 1-D transposed convolution runs as a 2-D one with height 1; a 3-D one as a sum of 2-D ones over
+/// pairs of input depth and kernel depth (`DepthAxis`), which reverse mode does not differentiate.
 struct ConvTransposeOperator: Operator {
     let outputTypes: [ValueType]
+    /// The dual convolution of one depth slice for 3-D.
     let dual: Conv2DShape
+    /// The depth axis of a 3-D transposed convolution; nil for 1-D and 2-D.
+    let depth: DepthAxis?
     let threads: Int
 
-    var workspaceCount: Int { transposedConvolutionWorkspaceCount(dual, threads: threads) }
+    /// The depth axis of a 3-D ConvTranspose: input depth `in` position i and kernel depth k write
+    /// output depth i·stride − begin + k·dilation.
+    struct DepthAxis {
+        let input: Int
+        let output: Int
+        let kernel: Int
+        let stride: Int
+        let dilation: Int
+        let begin: Int
+    }
+
+    /// For 3-D: a depth slice of the input, of the weight and of the output before the slices' own
+    /// workspace.
+    private var sliceFloats: (input: Int, weight: Int, output: Int) {
+        let s = dual
+        return (s.batch * s.outChannels * s.outHeight * s.outWidth, s.outChannels * (s.inChannels / s.group) * s.kernelH * s.kernelW,
+                s.batch * s.inChannels * s.inHeight * s.inWidth)
+    }
+
+    var workspaceCount: Int {
+        let slices = depth == nil ? 0 : sliceFloats.input + sliceFloats.weight + sliceFloats.output
+        return slices + transposedConvolutionWorkspaceCount(dual, threads: threads)
+    }
 
     func forward(_ io: OperatorIO) {
-        transposedConvolution(dual, input: io.input(0), weight: io.input(1), output: io.output(0), accumulate: false,
-                              workspace: io.workspace, threads: min(io.threads, threads))
+        let plane: Int
+        if let depth {
+            forward3D(io, depth)
+            plane = depth.output * dual.inHeight * dual.inWidth
+        } else {
+            transposedConvolution(dual, input: io.input(0), weight: io.input(1), output: io.output(0), accumulate: false,
+                                  workspace: io.workspace, threads: min(io.threads, threads))
+            plane = dual.inHeight * dual.inWidth
+        }
         guard let bias = io.optionalInput(2) else { return }
-        let plane = dual.inHeight * dual.inWidth, y = io.output(0)
+        let y = io.output(0)
         for image in 0..<dual.batch {
             for channel in 0..<dual.inChannels {
                 let row = y + (image * dual.inChannels + channel) * plane, b = bias[channel]
@@ -31,10 +64,47 @@ struct ConvTransposeOperator: Operator {
         }
     }
 
+    /// Y[:, :, od] += convᵀ₂(X[:, :, id], W[:, :, :, kd]) for every input depth id and kernel depth
+    /// kd whose output depth od is inside the output: each slice copied to contiguous buffers first.
+    private func forward3D(_ io: OperatorIO, _ depth: DepthAxis) {
+        let s = dual, sizes = sliceFloats
+        let (inChannels, outChannels) = (s.outChannels, s.inChannels)
+        let inPlane = s.outHeight * s.outWidth, outPlane = s.inHeight * s.inWidth
+        let taps = s.kernelH * s.kernelW, weightRows = s.outChannels * (s.inChannels / s.group)
+        let x = io.input(0), w = io.input(1), y = io.output(0)
+        let xSlice = io.workspace, wSlice = xSlice + sizes.input, ySlice = wSlice + sizes.weight
+        let columns = ySlice + sizes.output
+        y.update(repeating: 0, count: outputTypes[0].count)
+        for k in 0..<depth.kernel {
+            for row in 0..<weightRows {
+                (wSlice + row * taps).update(from: w + (row * depth.kernel + k) * taps, count: taps)
+            }
+            for i in 0..<depth.input {
+                let o = i * depth.stride - depth.begin + k * depth.dilation
+                guard o >= 0 && o < depth.output else { continue }
+                for image in 0..<s.batch {
+                    for channel in 0..<inChannels {
+                        let plane = image * inChannels + channel
+                        (xSlice + plane * inPlane).update(from: x + (plane * depth.input + i) * inPlane, count: inPlane)
+                    }
+                }
+                transposedConvolution(s, input: xSlice, weight: wSlice, output: ySlice, accumulate: false,
+                                      workspace: columns, threads: min(io.threads, threads))
+                for image in 0..<s.batch {
+                    for channel in 0..<outChannels {
+                        let plane = image * outChannels + channel
+                        let target = y + (plane * depth.output + o) * outPlane, source = ySlice + plane * outPlane
+                        for e in 0..<outPlane { target[e] += source[e] }
+                    }
+                }
+            }
+        }
+    }
+
     static func make(_ c: OperatorContext) throws -> Operator {
         let x = try c.shape(0), w = try c.shape(1)
-        guard x.count == 3 || x.count == 4, w.count == x.count else {
-            throw c.failure("only 1-D and 2-D transposed convolutions are supported (input \(x), weight \(w))")
+        guard (3...5).contains(x.count), w.count == x.count else {
+            throw c.failure("only 1-D, 2-D and 3-D transposed convolutions are supported (input \(x), weight \(w))")
         }
         let spatial = x.count - 2
         let group = try c.int("group", 1)
@@ -59,10 +129,12 @@ struct ConvTransposeOperator: Operator {
         let inSize = Array(x[2...])
         let geometry = try ConvTransposeGeometry.resolve(c, input: inSize, kernel: kernel, strides: strides,
                                                          dilations: dilations, outputPadding: outputPadding)
-        // Lift 1-D to 2-D with a unit height.
-        func two(_ v: [Int], _ fill: Int) -> [Int] { spatial == 1 ? [fill] + v : v }
+        // Lift 1-D to 2-D with a unit height; a 3-D one's slices are its last two axes.
+        func two(_ v: [Int], _ fill: Int) -> [Int] { spatial == 1 ? [fill] + v : Array(v.suffix(2)) }
         let k2 = two(kernel, 1), s2 = two(strides, 1), d2 = two(dilations, 1), out2 = two(geometry.output, 1)
         let begin2 = two(geometry.begin, 0), end2 = two(geometry.dualEnd, 0), in2 = two(inSize, 1)
+        let depth = spatial < 3 ? nil : DepthAxis(input: inSize[0], output: geometry.output[0], kernel: kernel[0],
+                                                  stride: strides[0], dilation: dilations[0], begin: geometry.begin[0])
         let dual = Conv2DShape(batch: x[0], inChannels: outChannels, inHeight: out2[0], inWidth: out2[1],
                                outChannels: x[1], kernelH: k2[0], kernelW: k2[1], strideH: s2[0], strideW: s2[1],
                                padTop: begin2[0], padLeft: begin2[1], padBottom: end2[0], padRight: end2[1],
@@ -72,7 +144,7 @@ struct ConvTransposeOperator: Operator {
             throw c.failure("internal: the dual convolution of \(dual) does not map back to the input \(inSize)")
         }
         return ConvTransposeOperator(outputTypes: [ValueType(try c.type(0).dataType, [x[0], outChannels] + geometry.output)],
-                                     dual: dual, threads: Parallel.maxThreads)
+                                     dual: dual, depth: depth, threads: Parallel.maxThreads)
     }
 }
 
