@@ -476,6 +476,15 @@ struct Float64GradientTests {
                     let operands = node.inputs.map { get($0) }
                     let result = TransformerOpTests.einsumReference(equation, operands.map(\.shape), operands.map(\.values))
                     outs = [DTensor(shape: result.shape, values: result.values)]
+                case "ConvTranspose":
+                    outs = [convTranspose(x, get(node.inputs[1]), node.inputs.count > 2 ? get(node.inputs[2]) : nil, a)]
+                case "Resize":
+                    let scales = node.inputs.count > 2 && node.inputs[2] != nil ? get(node.inputs[2]).values : nil
+                    let sizes = node.inputs.count > 3 && node.inputs[3] != nil ? ints(node.inputs[3]) : nil
+                    let roi = node.inputs.count > 1 && node.inputs[1] != nil ? get(node.inputs[1]).values : nil
+                    outs = [resize(x, scales: scales, sizes: sizes, roi: roi, a)]
+                case "DepthToSpace", "SpaceToDepth":
+                    outs = [depthSpace(x, node.opType, a)]
                 default:
                     fatalError("the float64 reference has no \(node.opType)")
                 }
@@ -935,6 +944,59 @@ struct Float64GradientTests {
             b.node("Relu", ["a"], ["r"])
             b.node("Flatten", ["r"], ["f"], ["axis": .int(1)])
             Self.head(&b, from: "f", features: 64)
+        }
+    }
+
+    @Test func upsamplingOps() throws {
+        // Two groups of 2 -> 3 channels, stride 2, asymmetric pads, output_padding, bias: 3x3 -> 7x7.
+        try Self.check("ConvTranspose", shape: [4, 3, 3]) { b in
+            b.constant("w", [4, 3, 3, 3]); b.constant("cb", [6], scale: 0.1)
+            b.node("ConvTranspose", ["x", "w", "cb"], ["c"], ["strides": .ints([2, 2]), "pads": .ints([1, 0, 0, 1]),
+                                                               "output_padding": .ints([1, 1]), "group": .int(2)])
+            b.node("Flatten", ["c"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 294)
+        }
+        try Self.check("ConvTranspose 1-D dilated", shape: [2, 4]) { b in
+            b.constant("w", [2, 2, 3])
+            b.node("ConvTranspose", ["x", "w"], ["c"], ["strides": .ints([2]), "dilations": .ints([2]), "pads": .ints([1, 2])])
+            b.node("Flatten", ["c"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 16)
+        }
+        // Bilinear (half_pixel) up by 1.5 x 2, then nearest (asymmetric, floor) down to 3 x 5.
+        try Self.check("Resize linear + nearest", shape: [2, 3, 4]) { b in
+            b.constant("sc", [4], values: [1, 1, 1.5, 2])
+            b.ints("sz", [2, 2, 3, 5])
+            b.node("Resize", ["x", "", "sc"], ["r1"], ["mode": .string("linear")])
+            b.node("Resize", ["r1", "", "", "sz"], ["r2"], ["mode": .string("nearest"), "nearest_mode": .string("floor"),
+                                                             "coordinate_transformation_mode": .string("asymmetric")])
+            b.node("Flatten", ["r2"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 30)
+        }
+        try Self.check("Resize cubic align_corners", shape: [1, 4, 4]) { b in
+            b.constant("sc", [4], values: [1, 1, 1.5, 1.25])
+            b.node("Resize", ["x", "", "sc"], ["r"], ["mode": .string("cubic"), "coordinate_transformation_mode": .string("align_corners")])
+            b.node("Flatten", ["r"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 30)
+        }
+        // Part of the crop lies outside the input: those outputs are the constant 7 (no gradient).
+        try Self.check("Resize tf_crop_and_resize", shape: [1, 4, 5]) { b in
+            b.constant("roi", [8], values: [0, 0, 0.1, -0.2, 1, 1, 0.9, 1.3])
+            b.ints("sz", [2, 1, 3, 4])
+            b.node("Resize", ["x", "roi", "", "sz"], ["r"], ["mode": .string("linear"), "extrapolation_value": .float(7),
+                                                             "coordinate_transformation_mode": .string("tf_crop_and_resize")])
+            b.node("Flatten", ["r"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 12)
+        }
+        try Self.check("DepthToSpace CRD + SpaceToDepth", shape: [8, 2, 3]) { b in
+            b.node("DepthToSpace", ["x"], ["d"], ["blocksize": .int(2), "mode": .string("CRD")])
+            b.node("SpaceToDepth", ["d"], ["s"], ["blocksize": .int(2)])
+            b.node("Flatten", ["s"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 48)
+        }
+        try Self.check("DepthToSpace DCR", shape: [8, 1, 2]) { b in
+            b.node("DepthToSpace", ["x"], ["d"], ["blocksize": .int(2)])
+            b.node("Flatten", ["d"], ["f"], ["axis": .int(1)])
+            Self.head(&b, from: "f", features: 16)
         }
     }
 }

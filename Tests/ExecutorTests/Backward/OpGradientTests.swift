@@ -168,6 +168,29 @@ struct OpGradientTests {
         return try b.finish(input: [2, 6, 6], output: "logits", classes: 3)
     }
 
+    /// An encoder-decoder in the shape of a segmentation / text-detection head: a strided Conv + ReLU,
+    /// a grouped ConvTranspose back up (two quantizable layers in a row, so each one's weight
+    /// tangent reaches the other's second-order terms), a bilinear Resize, SpaceToDepth, global
+    /// pooling and a Gemm head.
+    static func upsamplingModel() throws -> Model {
+        var b = Builder()
+        b.constant("w1", [4, 2, 3, 3], scale: 0.8); b.constant("b1", [4], scale: 0.1)
+        b.constant("w2", [4, 1, 3, 3], scale: 0.8); b.constant("b2", [2], scale: 0.1)
+        b.constant("sc", [4], values: [1, 1, 1.5, 1.5])
+        b.constant("wh", [3, 8]); b.constant("bh", [3], scale: 0.1)
+        b.node("Conv", ["x", "w1", "b1"], ["c1"], ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
+        b.node("Tanh", ["c1"], ["a1"])
+        b.node("ConvTranspose", ["a1", "w2", "b2"], ["d1"], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 0, 0]), "group": .int(2)])
+        b.node("Tanh", ["d1"], ["a2"])
+        b.node("Resize", ["a2", "", "sc"], ["r"], ["mode": .string("linear")])
+        b.node("Mul", ["r", "r"], ["q"])
+        b.node("SpaceToDepth", ["q"], ["s"], ["blocksize": .int(2)])
+        b.node("GlobalAveragePool", ["s"], ["g"])
+        b.node("Flatten", ["g"], ["f"], ["axis": .int(1)])
+        b.node("Gemm", ["f", "wh", "bh"], ["logits"], ["transB": .int(1)])
+        return try b.finish(input: [2, 4, 4], output: "logits", classes: 3)
+    }
+
     /// Checks gradients (weights and input) and one Hessian-vector product against central differences.
     static func check(_ model: Model, batch: Int, sampleShape: [Int], labels: [Int], tolerance: Double = 2e-2) throws {
         var b = Builder()
@@ -257,6 +280,65 @@ struct OpGradientTests {
         #expect(ops.contains("MaxPool"), "the stem's pool must be there: \(ops)")
         #expect(model.graph.nodes.contains { $0.opType == "Conv" && $0.inputs.count == 4 }, "the residual must be fused")
         try Self.check(model, batch: 2, sampleShape: [2, 8, 8], labels: [0, 2])
+    }
+
+    @Test func upsamplingFamily() throws {
+        let model = try Self.upsamplingModel()
+        #expect(model.layers.map(\.opType) == ["Conv", "ConvTranspose", "Gemm"], "\(model.layers.map(\.opType))")
+        #expect(model.layers[1].outputAxis == 1)
+        try Self.check(model, batch: 2, sampleShape: [2, 4, 4], labels: [0, 2])
+    }
+
+    /// Several probes at once give each probe's own Hv (the ConvTranspose and Resize rules lay the
+    /// probes' tangents out as more images), and the quadratic forms equal vᵀ(Hv) per layer.
+    @Test func upsamplingProbesAreIndependent() throws {
+        let model = try Self.upsamplingModel()
+        let engine = try ReverseMode(model: model, batch: 2, sampleShape: [2, 4, 4])
+        var b = Builder()
+        b.seed = 5
+        let input = (0..<64).map { _ in b.random() }
+        _ = try input.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .labels([1, 2]), scale: 0.5) }
+        let sizes = model.layers.map(\.parameterCount)
+        let probes = 3
+        let directions = sizes.map { n in (0..<(probes * n)).map { _ in b.random() } }
+        func products(_ probe: Int?) -> [[Float]] {
+            let count = probe == nil ? probes : 1
+            let chosen = zip(directions, sizes).map { d, n in probe.map { Array(d[($0 * n)..<(($0 + 1) * n)]) } ?? d }
+            var results = sizes.map { [Float](repeating: 0, count: count * $0) }
+            let pointers = chosen.map { d -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(from: d, count: d.count); return p
+            }
+            let outputs = results.map { r -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: r.count); p.initialize(repeating: 0, count: r.count); return p
+            }
+            defer { (pointers + outputs).forEach { $0.deallocate() } }
+            engine.hessianVectorProducts(directions: pointers.map { UnsafePointer($0) }, probes: count, results: outputs)
+            for l in results.indices { results[l] = Array(UnsafeBufferPointer(start: outputs[l], count: results[l].count)) }
+            return results
+        }
+        let together = products(nil)
+        for p in 0..<probes {
+            let alone = products(p)
+            for l in sizes.indices {
+                let joint = Array(together[l][(p * sizes[l])..<((p + 1) * sizes[l])])
+                let scale = max(alone[l].map(abs).max()!, 1e-6)
+                let error = zip(joint, alone[l]).map { abs($0 - $1) }.max()!
+                #expect(error <= 1e-4 * scale, "probe \(p) layer \(model.layers[l].name): \(error / scale)")
+            }
+        }
+        let forms = directions.map { d -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: d.count); p.initialize(from: d, count: d.count); return p
+        }
+        defer { forms.forEach { $0.deallocate() } }
+        let quadratic = engine.hessianQuadraticForms(directions: forms.map { UnsafePointer($0) }, probes: probes)
+        for l in sizes.indices {
+            for p in 0..<probes {
+                let n = sizes[l]
+                let expected = (0..<n).reduce(0.0) { $0 + Double(directions[l][p * n + $1]) * Double(together[l][p * n + $1]) }
+                #expect(abs(quadratic[l][p] - expected) <= 1e-4 * max(1e-6, abs(expected)) + 1e-7,
+                        "layer \(model.layers[l].name) probe \(p): form \(quadratic[l][p]) vs vᵀHv \(expected)")
+            }
+        }
     }
 
     @Test func attentionFamily() throws {

@@ -1,5 +1,5 @@
 extension CompiledGraph {
-    /// Multiply-accumulates of one forward pass in the Conv, Gemm and MatMul steps (output elements ×
+    /// Multiply-accumulates of one forward pass in the Conv, ConvTranspose, Gemm and MatMul steps (output elements ×
     /// reduction length); elementwise work is not counted. Twice this is the pass's "effective" FLOPs.
     public var multiplyAccumulates: Int {
         var total = 0
@@ -9,6 +9,7 @@ extension CompiledGraph {
                   let a = node.inputs[0].flatMap({ types[$0] }), let b = node.inputs[1].flatMap({ types[$0] }) else { continue }
             switch node.opType {
             case "Conv": total += out * (b.count / max(b.shape[0], 1))
+            case "ConvTranspose": total += a.count * (b.count / max(b.shape[0], 1))  // per input element
             case "Gemm":
                 var transA = 0
                 if case .int(let t)? = node.attributes["transA"] { transA = t }

@@ -87,6 +87,11 @@ public enum OperatorRegistry {
         table["Size"] = ConstantOperator.size
         table["ConstantOfShape"] = ConstantOperator.constantOfShape
         table["Range"] = ConstantOperator.range
+        table["Resize"] = ResizeOperator.resize
+        table["Upsample"] = ResizeOperator.upsample
+        table["ConvTranspose"] = ConvTransposeOperator.make
+        table["DepthToSpace"] = DepthSpaceRearrangement.depthToSpace
+        table["SpaceToDepth"] = DepthSpaceRearrangement.spaceToDepth
         return table
     }()
 }

@@ -1,18 +1,20 @@
 import Foundation
 import Kernels
 
-/// A Conv, Gemm or MatMul node whose weight is a constant: what a quantization plan assigns bits to.
+/// A Conv, ConvTranspose, Gemm or MatMul node whose weight is a constant: what a quantization plan
+/// assigns bits to.
 public struct QuantizableLayer: Sendable, Equatable {
     /// The node name, or the weight initializer's name when the file leaves the node unnamed.
     public var name: String
     public var opType: String
     /// Index of the node in `Model.graph.nodes`.
     public var nodeIndex: Int
-    /// The weight's value id and shape (Conv: [out, in/group, kh, kw]; Gemm: as stored, see `outputAxis`).
+    /// The weight's value id and shape (Conv: [out, in/group, kh, kw]; ConvTranspose: [in, out/group,
+    /// kh, kw]; Gemm: as stored, see `outputAxis`).
     public var weight: ValueID
     public var weightShape: [Int]
-    /// The axis of the weight that indexes output features (Conv 0; Gemm 0 with transB=1, else 1;
-    /// MatMul the last).
+    /// The axis of the weight that indexes output features (Conv 0; ConvTranspose 1, the output
+    /// channel within its group; Gemm 0 with transB=1, else 1; MatMul the last).
     public var outputAxis: Int
     public var bias: ValueID?
 
@@ -58,7 +60,7 @@ public struct Model: Sendable {
     package static func findLayers(_ graph: Graph) -> [QuantizableLayer] {
         var layers: [QuantizableLayer] = []
         var used = Set<String>()
-        for (index, node) in graph.nodes.enumerated() where ["Conv", "Gemm", "MatMul"].contains(node.opType) {
+        for (index, node) in graph.nodes.enumerated() where ["Conv", "ConvTranspose", "Gemm", "MatMul"].contains(node.opType) {
             guard node.inputs.count >= 2, let weight = node.inputs[1], let tensor = graph.constants[weight] else { continue }
             if node.opType == "Gemm", case .int(let t)? = node.attributes["transA"], t != 0 { continue }
             var outputAxis = 0
@@ -68,6 +70,7 @@ public struct Model: Sendable {
                 if case .int(let t)? = node.attributes["transB"] { transB = t }
                 outputAxis = transB != 0 ? 0 : 1
             case "MatMul": outputAxis = tensor.shape.count - 1
+            case "ConvTranspose": outputAxis = 1
             default: outputAxis = 0
             }
             var name = node.name
@@ -170,6 +173,10 @@ public struct Model: Sendable {
             let w = layer.weightShape
             switch layer.opType {
             case "Conv": return outputs * w.dropFirst().reduce(1, *)
+            case "ConvTranspose":
+                // Each input element meets Cout/group · kh · kw weights.
+                let inputs = node.inputs[0].flatMap { compiled.types[$0]?.count } ?? 0
+                return inputs * w.dropFirst().reduce(1, *)
             case "Gemm": return outputs * w[1 - layer.outputAxis]
             default: return outputs * (w.count >= 2 ? w[w.count - 2] : 1)
             }

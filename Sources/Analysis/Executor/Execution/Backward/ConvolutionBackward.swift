@@ -60,70 +60,6 @@ struct ConvDerivative: DerivativeRule {
     private var inCount: Int { s.batch * inImage }
     private var weightCount: Int { s.outChannels * kSize }
 
-    /// Output columns [lo, hi) whose input column ow·stride − pad + j·dilation is inside the image.
-    @inline(__always)
-    private func columnRange(_ j: Int) -> (Int, Int) {
-        let offset = j * s.dilationW - s.padLeft
-        var lo = 0, hi = s.outWidth
-        while lo < hi && lo * s.strideW + offset < 0 { lo += 1 }
-        while hi > lo && (hi - 1) * s.strideW + offset >= s.inWidth { hi -= 1 }
-        return (lo, hi)
-    }
-
-    /// col[K, L] from one image; row r of col starts at col + r·ld.
-    private func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, ld: Int) {
-        for c in 0..<s.inChannels {
-            for i in 0..<s.kernelH {
-                for j in 0..<s.kernelW {
-                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
-                    let (lo, hi) = columnRange(j)
-                    let offset = j * s.dilationW - s.padLeft
-                    for oh in 0..<s.outHeight {
-                        let h = oh * s.strideH - s.padTop + i * s.dilationH
-                        let out = row + oh * s.outWidth
-                        guard h >= 0 && h < s.inHeight, lo < hi else {
-                            out.update(repeating: 0, count: s.outWidth)
-                            continue
-                        }
-                        let src = x + (c * s.inHeight + h) * s.inWidth + offset
-                        for ow in 0..<lo { out[ow] = 0 }
-                        if s.strideW == 1 {
-                            (out + lo).update(from: src + lo, count: hi - lo)
-                        } else {
-                            for ow in lo..<hi { out[ow] = src[ow * s.strideW] }
-                        }
-                        for ow in hi..<s.outWidth { out[ow] = 0 }
-                    }
-                }
-            }
-        }
-    }
-
-    /// x (one image) += col2im(col); row r of col starts at col + r·ld.
-    private func col2im(_ col: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, ld: Int) {
-        for c in 0..<s.inChannels {
-            for i in 0..<s.kernelH {
-                for j in 0..<s.kernelW {
-                    let row = col + ((c * s.kernelH + i) * s.kernelW + j) * ld
-                    let (lo, hi) = columnRange(j)
-                    guard lo < hi else { continue }
-                    let offset = j * s.dilationW - s.padLeft
-                    for oh in 0..<s.outHeight {
-                        let h = oh * s.strideH - s.padTop + i * s.dilationH
-                        guard h >= 0 && h < s.inHeight else { continue }
-                        let dst = x + (c * s.inHeight + h) * s.inWidth + offset
-                        let src = row + oh * s.outWidth
-                        if s.strideW == 1 {
-                            for ow in lo..<hi { dst[ow] += src[ow] }
-                        } else {
-                            for ow in lo..<hi { dst[ow * s.strideW] += src[ow] }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// `target` (residual-shaped) += values (output-shaped), summing over broadcast dims; or the reverse.
     private func residualAccumulate(_ values: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, toOutput: Bool) {
         guard let rShape = broadcastResidual else {
@@ -158,7 +94,7 @@ struct ConvDerivative: DerivativeRule {
     private func im2colBlock(_ images: [UnsafePointer<Float>], _ col: UnsafeMutablePointer<Float>, threads: Int) {
         let nb = images.count, l = spatial, parts = min(threads, nb)
         Parallel.forEach(parts, threads: parts) { part in
-            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { im2col(images[b], col + b * l, ld: nb * l) }
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { s.im2col(images[b], channels: 0..<s.inChannels, col + b * l, ld: nb * l) }
         }
     }
 
@@ -166,7 +102,7 @@ struct ConvDerivative: DerivativeRule {
     private func col2imBlock(_ col: UnsafePointer<Float>, _ images: [UnsafeMutablePointer<Float>], threads: Int) {
         let nb = images.count, l = spatial, parts = min(threads, nb)
         Parallel.forEach(parts, threads: parts) { part in
-            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { col2im(col + b * l, images[b], ld: nb * l) }
+            for b in (nb * part / parts)..<(nb * (part + 1) / parts) { s.col2im(col + b * l, channels: 0..<s.inChannels, images[b], ld: nb * l) }
         }
     }
 

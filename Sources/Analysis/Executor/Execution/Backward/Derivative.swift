@@ -104,6 +104,8 @@ enum DerivativeRules {
     static func rule(_ c: DerivativeContext) throws -> DerivativeRule {
         switch c.op {
         case let op as ConvOperator: return op.shape.group > 1 ? try GroupedConvDerivative(c, op) : try ConvDerivative(c, op)
+        case let op as ConvTransposeOperator: return try ConvTransposeDerivative(c, op)
+        case let op as ResizeOperator: return try ResizeDerivative(c, op)
         case let op as GemmOperator: return try GemmDerivative(c, op)
         case let op as MatMulOperator: return try MatMulDerivative(c, op)
         case let op as BinaryOperator:
