@@ -52,6 +52,10 @@ public struct ExportInput: Sendable {
                                    by: \.0).mapValues { $0.map(\.1) }
         for layer in model.layers {
             let node = model.graph.nodes[layer.nodeIndex]
+            if layer.stored != nil, layer.stored?.storedBy != "DequantizeLinear" {
+                throw QScopeError(file: model.path, "layer '\(layer.name)' is a \(layer.opType) (a model quantized in QOperator or "
+                                  + "dynamic form); export rewrites float Conv/Gemm/MatMul weights only")
+            }
             guard let index = names.indices.first(where: { names[$0] == node.name && proto.graph.node[$0].opType == node.opType }) else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no node named '\(node.name)' in the file")
             }
@@ -77,7 +81,7 @@ public struct ExportInput: Sendable {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no constant weight")
             }
             do {
-                return try WeightEncoding.encode(spec, weight: weight, outputAxis: layer.outputAxis)
+                return try WeightEncoding.encode(spec, weight: weight, outputAxis: layer.outputAxis, stored: layer.stored)
             } catch let error as QScopeError {
                 throw QScopeError(file: error.file, "layer '\(layer.name)': \(error.message)")
             }

@@ -22,6 +22,12 @@ public enum WeightBitsLadder {
         return .int(next)
     }
 
-    /// Short label for tables: "int4", "float".
-    public static func label(_ spec: QuantizerSpec?) -> String { spec?.description ?? "float" }
+    /// Short label for tables: "int4", "float", "int8 (stored)".
+    public static func label(_ spec: QuantizerSpec?) -> String {
+        guard let spec else { return "float" }
+        if case .stored(let bits, let signed, _) = spec.family {
+            return QuantizerSpec.storedTypeName(bits: bits, signed: signed) + " (stored)"
+        }
+        return spec.description
+    }
 }
