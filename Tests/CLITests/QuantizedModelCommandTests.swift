@@ -29,6 +29,21 @@ struct QuantizedModelCommandTests {
         #expect(!float.stdout.contains("\"stored\""))
     }
 
+    @Test("eval --plan: layers the plan file does not list keep their stored format (8 bits per weight, outputs as stored)")
+    func evalPlanStartsFromStored() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-stored-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = dir.appendingPathComponent("empty.qscope.json").path
+        try "{\"format\": \"qscope-plan\", \"version\": 1, \"layers\": {}}".write(toFile: plan, atomically: true, encoding: .utf8)
+        let result = try QScopeProcess.run(["eval", Self.folder + "cnn_qoperator.onnx", "--data", Self.folder + "inputs.npy",
+                                            "--plan", plan, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["average_bits_per_weight"] as? Double == 8, "\(result.stdout)")
+        #expect(object["samples"] as? Int == 8)
+    }
+
     @Test("a contrib op is refused in one line naming its domain")
     func contribOp() throws {
         let result = try QScopeProcess.run(["info", Self.folder + "contrib_qlinearadd.onnx"])

@@ -13,7 +13,8 @@ import Foundation
 ///       }
 ///     }
 ///
-/// `layers` is keyed by layer name; a layer that is not listed keeps FP32. Each entry has
+/// `layers` is keyed by layer name; a layer that is not listed keeps FP32, or, given the model's
+/// starting plan (`Plan(startingFrom:)`), its stored format in an already-quantized model. Each entry has
 /// `weights` (a quantizer spec such as `int4`, `int8:asym`, `fp4:e2m1:block=32`, or `float`), and
 /// optionally `activations` and `split` (written only when set). `model` is informative only.
 /// Loading checks the format tag, the version, every layer name and every spec; any problem is one
@@ -50,11 +51,12 @@ public enum PlanFile {
         try AtomicFileWriter.write(Array(encode(plan, modelPath: modelPath).utf8), to: path)
     }
 
-    /// Reads a plan for a model whose layers are `layerNames`.
-    public static func load(path: String, layerNames: [String]) throws -> Plan {
+    /// Reads a plan for a model whose layers are `layerNames`; layers the file does not list keep
+    /// their choice in `base` (same layer names), FP32 without one.
+    public static func load(path: String, layerNames: [String], base: Plan? = nil) throws -> Plan {
         guard FileManager.default.fileExists(atPath: path) else { throw QScopeError(file: path, "no such file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw QScopeError(file: path, "cannot read the file") }
-        return try decode(data, file: path, layerNames: layerNames)
+        return try decode(data, file: path, layerNames: layerNames, base: base)
     }
 
     /// Parses plan JSON; `file` names the source in errors.
@@ -62,7 +64,7 @@ public enum PlanFile {
     /// Problems are reported in a fixed order: the document (JSON, object, format, version, layers),
     /// then the layers sorted by name, each first checked against `layerNames` and then for its
     /// entry's fields, so the same file always gives the same one-line error.
-    public static func decode(_ data: Data, file: String, layerNames: [String]) throws -> Plan {
+    public static func decode(_ data: Data, file: String, layerNames: [String], base: Plan? = nil) throws -> Plan {
         let document: PlanFileDocument
         do {
             document = try JSONDecoder().decode(PlanFileDocument.self, from: data)
@@ -72,7 +74,7 @@ public enum PlanFile {
             // Every structural check throws a `PlanFileProblem`, so what remains is the parser's.
             throw QScopeError(file: file, "is not valid JSON")
         }
-        var plan = Plan(layerNames: layerNames)
+        var plan = base.flatMap { $0.layerNames == layerNames ? $0 : nil } ?? Plan(layerNames: layerNames)
         for (name, entry) in document.layers.sorted(by: { $0.key < $1.key }) {
             guard let index = plan.index(of: name) else {
                 let hint = layerNames.count <= 3 ? layerNames.joined(separator: ", ") : "\(layerNames.count) layers, e.g. \(layerNames[0])"

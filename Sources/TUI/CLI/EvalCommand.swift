@@ -81,7 +81,8 @@ struct EvalCommand: AsyncParsableCommand {
     /// accuracy equals the screen's for the same plan and data.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) async throws -> PlanEvalReport {
         let calibrationSamples = quantization.calibration.samples
-        let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name))
+        // Layers the file does not list keep their stored format in an already-quantized model.
+        let plan = try PlanFile.load(path: path, layerNames: model.layers.map(\.name), base: Plan(startingFrom: model))
         let assessment = try await PlanAssessment.evaluate(
             plan, model: model, dataset: dataset, batchSize: batch ?? PlanEvaluator.defaultBatchSize,
             calibrationSamples: calibrationSamples, fisherSamples: quantization.lut.plainLut ? nil : calibrationSamples,

@@ -47,9 +47,11 @@ package struct WorkbenchCommand: ParsableCommand {
             // Everything that can fail on bad input fails here, before curses owns the screen.
             let (model, dataset) = try options.load()
             let planPath = plan ?? PlanFile.defaultPath(forModel: model.path)
-            // Without a plan file the model opens with its stored quantization, if it has one.
-            let initialPlan = try plan.map { try PlanFile.load(path: $0, layerNames: model.layers.map(\.name)) }
-                ?? Plan(startingFrom: model)
+            // The model opens with its stored quantization, if it has one; a plan file overrides it
+            // for the layers it lists.
+            let startingPlan = Plan(startingFrom: model)
+            let initialPlan = try plan.map { try PlanFile.load(path: $0, layerNames: model.layers.map(\.name), base: startingPlan) }
+                ?? startingPlan
             var catalog = try ThemeCatalog.load(folder: ThemeCatalog.locateFolder())
             let themeIndex = try theme.map { try catalog.select($0) } ?? 0
             guard !model.layers.isEmpty else { throw QScopeError(file: model.path, "has no quantizable layers (Conv, Gemm or MatMul with a constant weight)") }
