@@ -13,6 +13,9 @@ zoo ships:
                             MatMul, activations through QuantizeLinear/DequantizeLinear, per channel
   cnn_qdq_u8.onnx           quantize_static, QDQ, uint8 weights per tensor
   cnn_dynamic.onnx          quantize_dynamic: DynamicQuantizeLinear -> ConvInteger / MatMulInteger
+  pool_qoperator.onnx       a CNN with a MaxPool between two convolutions, QOperator with the MaxPool and
+                            Reshape on uint8 codes (what reverse mode must see through)
+  pool_qdq.onnx             the same in QDQ form
   contrib_qlinearadd.onnx   a QOperator model with an Add, which ORT writes as com.microsoft.QLinearAdd
                             (a contrib op qscope does not run: the test checks the error names the domain)
 
@@ -65,6 +68,22 @@ class ResidualCNN(torch.nn.Module):
         return self.conv2(a) + a
 
 
+class PoolCNN(torch.nn.Module):
+    """conv -> relu -> maxpool -> conv -> relu -> reshape -> matmul: a MaxPool and a Reshape that
+    QOperator runs on uint8 codes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 6, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(6, 8, 3, padding=1)
+        self.weight = torch.nn.Parameter(torch.randn(8 * 6 * 6, 10) * 0.05)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.relu(self.conv2(x))
+        return torch.matmul(x.reshape(x.shape[0], -1), self.weight)
+
+
 class Reader(CalibrationDataReader):
     def __init__(self, samples):
         self.items = iter([{"input": s[None]} for s in samples])
@@ -109,13 +128,21 @@ def main():
     quantize_dynamic(float_path, os.path.join(OUT, "cnn_dynamic.onnx"), op_types_to_quantize=ops,
                      weight_type=QuantType.QInt8)
 
+    pool_float = os.path.join(OUT, "pool_float.onnx")
+    export(PoolCNN().eval(), pool_float)
+    for name, quant_format in [("pool_qoperator", QuantFormat.QOperator), ("pool_qdq", QuantFormat.QDQ)]:
+        quantize_static(pool_float, os.path.join(OUT, name + ".onnx"), Reader(calibration), quant_format=quant_format,
+                        op_types_to_quantize=["Conv", "Relu", "MatMul", "MaxPool", "Reshape"], per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    os.remove(pool_float)
+
     residual_float = os.path.join(OUT, "residual_float.onnx")
     export(ResidualCNN().eval(), residual_float)
     quantize_static(residual_float, os.path.join(OUT, "contrib_qlinearadd.onnx"), Reader(calibration),
                     quant_format=QuantFormat.QOperator, op_types_to_quantize=["Conv", "Add"])
     os.remove(residual_float)
 
-    for name in ["cnn_float", *variants, "cnn_dynamic"]:
+    for name in ["cnn_float", *variants, "cnn_dynamic", "pool_qoperator", "pool_qdq"]:
         path = os.path.join(OUT, name + ".onnx")
         model = onnx.load(path)
         ops_used = sorted({(n.domain or "ai.onnx") + "." + n.op_type for n in model.graph.node})

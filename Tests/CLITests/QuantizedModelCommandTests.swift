@@ -44,6 +44,20 @@ struct QuantizedModelCommandTests {
         #expect(object["samples"] as? Int == 8)
     }
 
+    @Test("export refuses an already-quantized model in one line naming the layer and how it is stored")
+    func exportRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-stored-export-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = dir.appendingPathComponent("empty.qscope.json").path, out = dir.appendingPathComponent("out.onnx").path
+        try "{\"format\": \"qscope-plan\", \"version\": 1, \"layers\": {}}".write(toFile: plan, atomically: true, encoding: .utf8)
+        let result = try QScopeProcess.run(["export", Self.folder + "cnn_qdq.onnx", "--plan", plan, "--format", "onnx-qdq", "-o", out])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("already stored quantized (int8 per channel"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test("a contrib op is refused in one line naming its domain")
     func contribOp() throws {
         let result = try QScopeProcess.run(["info", Self.folder + "contrib_qlinearadd.onnx"])

@@ -52,9 +52,11 @@ public struct ExportInput: Sendable {
                                    by: \.0).mapValues { $0.map(\.1) }
         for layer in model.layers {
             let node = model.graph.nodes[layer.nodeIndex]
-            if layer.stored != nil, layer.stored?.storedBy != "DequantizeLinear" {
-                throw QScopeError(file: model.path, "layer '\(layer.name)' is a \(layer.opType) (a model quantized in QOperator or "
-                                  + "dynamic form); export rewrites float Conv/Gemm/MatMul weights only")
+            if let stored = layer.stored {
+                // The exporters rewrite a float model's weights in the file; a file that already holds
+                // codes (behind DequantizeLinear or inside a quantized op) would need its own rewrite.
+                throw QScopeError(file: model.path, "layer '\(layer.name)' is already stored quantized (\(stored.summary)); "
+                                  + "exporting an already-quantized model is not supported")
             }
             guard let index = names.indices.first(where: { names[$0] == node.name && proto.graph.node[$0].opType == node.opType }) else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no node named '\(node.name)' in the file")

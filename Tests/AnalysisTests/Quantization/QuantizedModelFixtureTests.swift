@@ -22,15 +22,11 @@ struct QuantizedModelFixtureTests {
         return Array(compiled.output(0))
     }
 
-    /// The scale of the DequantizeLinear that produces the float value the final bias Add reads: one
-    /// code of the last quantized activation, in output units.
+    /// The scale of the last DequantizeLinear (the one the output is computed from): one code of the
+    /// last quantized activation, in output units.
     static func lastOutputStep(_ file: String) throws -> Float {
         let raw = try ONNXLoader.load(path: path(file))
-        let producers = raw.producers()
-        let add = try #require(raw.nodes.last { $0.opType == "Add" })
-        let source = try #require(add.inputs.compactMap { $0 }.compactMap { producers[$0] }.first)
-        let dequantize = raw.nodes[source]
-        #expect(dequantize.opType == "DequantizeLinear")
+        let dequantize = try #require(raw.nodes.last { $0.opType == "DequantizeLinear" })
         return try #require(dequantize.inputs[1].flatMap { raw.constants[$0]?.scalar })
     }
 
@@ -40,7 +36,7 @@ struct QuantizedModelFixtureTests {
     /// value that close to a rounding boundary of the next QuantizeLinear can land one code away: one
     /// step of the last activation's scale.
     @Test("outputs match ONNX Runtime", arguments: [
-        "cnn_float", "cnn_qoperator", "cnn_qoperator_u8", "cnn_qdq", "cnn_qdq_u8", "cnn_dynamic",
+        "cnn_float", "cnn_qoperator", "cnn_qoperator_u8", "cnn_qdq", "cnn_qdq_u8", "cnn_dynamic", "pool_qoperator", "pool_qdq",
     ])
     func matchesOnnxRuntime(_ name: String) throws {
         let model = try Model.load(path: Self.path(name + ".onnx"))
@@ -51,7 +47,7 @@ struct QuantizedModelFixtureTests {
         let scale = expected.reduce(0) { max($0, abs($1)) }
         print("\(name): max |qscope - ORT| = \(worst) (max |ORT| \(scale))")
         switch name {
-        case "cnn_qoperator", "cnn_qoperator_u8", "cnn_dynamic":
+        case "cnn_qoperator", "cnn_qoperator_u8", "cnn_dynamic", "pool_qoperator":
             #expect(worst == 0, "\(name): \(worst)")
         case "cnn_float":
             #expect(worst <= 1e-5 * scale, "\(name): \(worst)")
@@ -211,5 +207,18 @@ struct QuantizedModelFixtureTests {
         }
         let dynamic = try Self.gradients(try Model.load(path: Self.path("cnn_dynamic.onnx")))
         #expect(dynamic.allSatisfy { g in g.contains { $0 != 0 } }, "every dynamic layer gets a gradient")
+    }
+
+    @Test("straight through codes that a MaxPool and a Reshape move between QLinear ops: the QOperator model's gradients are the QDQ model's")
+    func straightThroughMovedCodes() throws {
+        let qoperator = try Self.gradients(try Model.load(path: Self.path("pool_qoperator.onnx")))
+        let qdq = try Self.gradients(try Model.load(path: Self.path("pool_qdq.onnx")))
+        #expect(qoperator.count == 3 && qdq.count == 3)
+        for (index, (got, want)) in zip(qoperator, qdq).enumerated() {
+            let norm = want.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let error = zip(got, want).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            #expect(norm > 0, "layer \(index): the QDQ gradient is zero")
+            #expect(error <= 1e-3 * norm, "layer \(index): |g_QOperator - g_QDQ| = \(error), |g_QDQ| = \(norm)")
+        }
     }
 }

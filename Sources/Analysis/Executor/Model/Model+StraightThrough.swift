@@ -13,7 +13,8 @@ extension Model {
     ///   Conv/MatMul of the DynamicQuantizeLinear's input divided by its scale (the int32 sum's units,
     ///   which the exporter's following Cast and Mul expect); the scale itself is treated as constant;
     /// - every DequantizeLinear of a QuantizeLinear of a run-time value is bypassed: its readers
-    ///   (and graph outputs) read the QuantizeLinear's input.
+    ///   (and graph outputs) read the QuantizeLinear's input; ops that only move codes between the two
+    ///   (`codeMovingOps`: MaxPool, Reshape...) get a float copy on the way.
     /// Layers keep their order, names and weight ids. A float model is returned unchanged.
     public func straightThroughTwin() -> Model {
         let quantizedOps: Set<String> = ["QuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"]
@@ -64,16 +65,33 @@ extension Model {
                 nodes.append(node)
             }
         }
-        graph.nodes = nodes
-        // Straight through every quantize-dequantize pair of a run-time value.
-        let rewrittenProducers = graph.producers()
+        // Straight through every quantize-dequantize pair of a run-time value, also when ops that only
+        // move or select codes sit between them (a QOperator model's MaxPool or Reshape on uint8): they
+        // commute with a monotone quantization, so each gets a float copy reading the float value.
+        var floatOf: [ValueID: ValueID] = [:]
         var replacement: [ValueID: ValueID] = [:]
-        for node in graph.nodes where node.opType == "DequantizeLinear" {
-            guard let codes = node.inputs.first ?? nil, let index = rewrittenProducers[codes],
-                  graph.nodes[index].opType == "QuantizeLinear", let value = graph.nodes[index].inputs.first ?? nil,
-                  graph.constants[value] == nil, let output = node.outputs.first else { continue }
-            replacement[output] = replacement[value] ?? value
+        var rewritten: [Node] = []
+        for node in nodes {
+            rewritten.append(node)
+            guard let first = node.inputs.first ?? nil, let output = node.outputs.first else { continue }
+            switch node.opType {
+            case "QuantizeLinear" where graph.constants[first] == nil:
+                floatOf[output] = replacement[first] ?? first
+            case "DequantizeLinear":
+                if let value = floatOf[first] { replacement[output] = value }
+            case _ where Self.codeMovingOps.contains(node.opType) && node.outputs.count == 1:
+                guard let value = floatOf[first] else { continue }
+                var copy = node
+                copy.name = node.name + ".float"
+                copy.inputs[0] = value
+                copy.outputs = [graph.addValue(named: graph.valueNames[output] + ".float")]
+                rewritten.append(copy)
+                floatOf[output] = copy.outputs[0]
+            default:
+                break
+            }
         }
+        graph.nodes = rewritten
         for index in graph.nodes.indices {
             graph.nodes[index].inputs = graph.nodes[index].inputs.map { $0.map { replacement[$0] ?? $0 } }
         }
@@ -92,4 +110,10 @@ extension Model {
         }
         return twin
     }
+
+    /// Ops that only move or select elements (no arithmetic on them): between a QuantizeLinear and a
+    /// DequantizeLinear they pass codes that stand for the float values they would pass.
+    static let codeMovingOps: Set<String> = [
+        "MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Slice", "Expand", "Tile",
+    ]
 }
