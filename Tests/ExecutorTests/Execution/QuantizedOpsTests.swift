@@ -1,5 +1,6 @@
 import Executor
 import Foundation
+import Kernels
 import Testing
 
 /// QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger and DynamicQuantizeLinear against a naive
@@ -10,18 +11,12 @@ import Testing
 /// models in the quantized-model fixture tests.)
 @Suite("quantized integer ops")
 struct QuantizedOpsTests {
-    /// A deterministic generator (SplitMix64) so failures reproduce.
+    /// Random codes from a seeded generator, so failures reproduce.
     struct Codes {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uint8(_ count: Int) -> [Int64] { (0..<count).map { _ in Int64(next() % 256) } }
-        mutating func int8(_ count: Int) -> [Int64] { (0..<count).map { _ in Int64(next() % 256) - 128 } }
+        var random: SplitMix64
+        init(state: UInt64) { random = SplitMix64(seed: state) }
+        mutating func uint8(_ count: Int) -> [Int64] { (0..<count).map { _ in Int64(random.next() % 256) } }
+        mutating func int8(_ count: Int) -> [Int64] { (0..<count).map { _ in Int64(random.next() % 256) - 128 } }
     }
 
     /// Runs one node whose inputs are all given; `runtime` names the inputs bound at run time (float
