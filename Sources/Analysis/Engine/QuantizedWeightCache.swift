@@ -54,6 +54,7 @@ final class QuantizedWeightCache {
         let key = Key(layer: layer, spec: spec)
         if let cached = entries[key] { return cached }
         let info = model.layers[layer]
+        try info.check(spec)
         guard let weight = model.graph.constants[info.weight] else {
             throw QScopeError(file: model.path, "layer '\(info.name)' has no constant weight")
         }

@@ -52,6 +52,12 @@ public struct ExportInput: Sendable {
                                    by: \.0).mapValues { $0.map(\.1) }
         for layer in model.layers {
             let node = model.graph.nodes[layer.nodeIndex]
+            if let stored = layer.stored {
+                // The exporters rewrite a float model's weights in the file; a file that already holds
+                // codes (behind DequantizeLinear or inside a quantized op) would need its own rewrite.
+                throw QScopeError(file: model.path, "layer '\(layer.name)' is already stored quantized (\(stored.summary)); "
+                                  + "exporting an already-quantized model is not supported")
+            }
             guard let index = names.indices.first(where: { names[$0] == node.name && proto.graph.node[$0].opType == node.opType }) else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no node named '\(node.name)' in the file")
             }
@@ -77,7 +83,7 @@ public struct ExportInput: Sendable {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no constant weight")
             }
             do {
-                return try WeightEncoding.encode(spec, weight: weight, outputAxis: layer.outputAxis)
+                return try WeightEncoding.encode(spec, weight: weight, outputAxis: layer.outputAxis, stored: layer.stored)
             } catch let error as QScopeError {
                 throw QScopeError(file: error.file, "layer '\(layer.name)': \(error.message)")
             }

@@ -47,8 +47,10 @@ public struct WeightEncoding: Sendable {
         return false
     }
 
-    /// Encodes `weight` with `spec` (per output channel along `outputAxis`, or per tensor).
-    public static func encode(_ spec: QuantizerSpec, weight: Tensor, outputAxis: Int) throws -> WeightEncoding {
+    /// Encodes `weight` with `spec` (per output channel along `outputAxis`, or per tensor). A `stored`
+    /// spec writes the codes, scales and zero points the model file stores (`stored`, required then).
+    public static func encode(_ spec: QuantizerSpec, weight: Tensor, outputAxis: Int,
+                              stored: StoredQuantization? = nil) throws -> WeightEncoding {
         let layout = try ChannelLayout(shape: weight.shape, outputAxis: outputAxis)
         let matrix = layout.toChannelMajor(weight.values)
         func baked(_ reason: String) throws -> WeightEncoding {
@@ -85,6 +87,23 @@ public struct WeightEncoding: Sendable {
         case .powerOfTwo: return try baked("power-of-two (DenseShift) grid")
         case .lookupTable: return try baked("k-means lookup table (SqueezeLLM)")
         case .split: return try baked("SplitQuant three-way split")
+        case .stored:
+            guard let stored, spec.matches(stored) else {
+                throw QScopeError("\(spec) applies only to a weight the model stores in that format")
+            }
+            // The weight is the stored dequantized values: the codes come back exactly.
+            let encoding = WeightEncoding(storage: .integer(type: stored.type, codes: [], scales: stored.scales,
+                                                            zeroPoints: stored.isSymmetric ? nil : stored.zeroPoints.map { Int32($0) }),
+                                          shape: weight.shape, axis: stored.axis, bits: stored.bits, symmetric: stored.isSymmetric,
+                                          codeRange: nil)
+            let codes = weight.values.indices.map { i -> Int32 in
+                let c = encoding.channel(of: i)
+                return Int32((weight.values[i] / stored.scales[c]).rounded(.toNearestOrEven)) + Int32(stored.zeroPoints[c])
+            }
+            return WeightEncoding(storage: .integer(type: stored.type, codes: codes, scales: stored.scales,
+                                                    zeroPoints: stored.isSymmetric ? nil : stored.zeroPoints.map { Int32($0) }),
+                                  shape: weight.shape, axis: stored.axis, bits: stored.bits, symmetric: stored.isSymmetric,
+                                  codeRange: nil)
         }
     }
 

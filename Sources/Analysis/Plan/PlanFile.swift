@@ -18,7 +18,8 @@ import Foundation
 ///       }
 ///     }
 ///
-/// `layers` is keyed by layer name; a layer that is not listed keeps FP32. Each entry has
+/// `layers` is keyed by layer name; a layer that is not listed keeps FP32, or, given the model's
+/// starting plan (`Plan(startingFrom:)`), its stored format in an already-quantized model. Each entry has
 /// `weights` (a quantizer spec such as `int4`, `int8:asym`, `fp4:e2m1:block=32`, or `float`), and
 /// optionally `activations` and `split` (written only when set). The other fields are the plan's
 /// `PlanProvenance`: `model` and `data` relative to the plan file's folder, so that `--plan` alone
@@ -80,9 +81,10 @@ public enum PlanFile {
     ///   when none of the plan's layers is in the model.
     /// - Returns: the plan (unknown layers skipped) and a warning naming the unknown layers and a
     ///   model whose SHA-256 differs from the one the plan records.
-    public static func load(path: String, layerNames: [String], modelPath: String? = nil) throws -> Loaded {
+    /// Layers the file does not list keep their choice in `base` (same layer names), FP32 without one.
+    public static func load(path: String, layerNames: [String], modelPath: String? = nil, base: Plan? = nil) throws -> Loaded {
         let data = try read(path)
-        let (plan, unknown) = try decodeSkippingUnknown(data, file: path, layerNames: layerNames)
+        let (plan, unknown) = try decodeSkippingUnknown(data, file: path, layerNames: layerNames, base: base)
         var problems: [String] = []
         if !unknown.isEmpty {
             let shown = unknown.prefix(3).map { "'\(QScopeError.printable($0))'" }.joined(separator: ", ")
@@ -126,18 +128,18 @@ public enum PlanFile {
     /// Problems are reported in a fixed order: the document (JSON, object, format, version, layers),
     /// then the layers sorted by name, each first checked against `layerNames` and then for its
     /// entry's fields, so the same file always gives the same one-line error.
-    public static func decode(_ data: Data, file: String, layerNames: [String]) throws -> Plan {
-        let (plan, unknown) = try decodeSkippingUnknown(data, file: file, layerNames: layerNames, strict: true)
+    public static func decode(_ data: Data, file: String, layerNames: [String], base: Plan? = nil) throws -> Plan {
+        let (plan, unknown) = try decodeSkippingUnknown(data, file: file, layerNames: layerNames, base: base, strict: true)
         precondition(unknown.isEmpty, "strict decoding throws on unknown layers")
         return plan
     }
 
     /// Parses plan JSON, skipping layers the model does not have (returned, sorted) unless `strict`;
     /// an error when none of the file's layers is in the model.
-    static func decodeSkippingUnknown(_ data: Data, file: String, layerNames: [String],
+    static func decodeSkippingUnknown(_ data: Data, file: String, layerNames: [String], base: Plan? = nil,
                                       strict: Bool = false) throws -> (Plan, [String]) {
         let document = try document(data, file: file)
-        var plan = Plan(layerNames: layerNames)
+        var plan = base.flatMap { $0.layerNames == layerNames ? $0 : nil } ?? Plan(layerNames: layerNames)
         var unknown: [String] = []
         let hint = layerNames.count <= 3 ? layerNames.joined(separator: ", ") : "\(layerNames.count) layers, e.g. \(layerNames.first ?? "")"
         for (name, entry) in document.layers.sorted(by: { $0.key < $1.key }) {

@@ -34,8 +34,14 @@ public enum WeightBitsLadder {
         return step(spec, wider: false) ?? spec
     }
 
-    /// Short label for tables: "int4", "float".
-    public static func label(_ spec: QuantizerSpec?) -> String { spec?.description ?? "float" }
+    /// Short label for tables: "int4", "float", "int8 (stored)".
+    public static func label(_ spec: QuantizerSpec?) -> String {
+        guard let spec else { return "float" }
+        if case .stored(let bits, let signed, _) = spec.family {
+            return QuantizerSpec.storedTypeName(bits: bits, signed: signed) + " (stored)"
+        }
+        return spec.description
+    }
 
     /// The neighbouring rung of `spec`'s family, or nil when there is none in that direction.
     private static func step(_ spec: QuantizerSpec, wider: Bool) -> QuantizerSpec? {
@@ -62,6 +68,9 @@ public enum WeightBitsLadder {
             }
         case .split(let inner):
             return step(inner, wider: wider).map { QuantizerSpec(.split($0)) }
+        case .stored(let bits, _, _):
+            // The file's own codes have one width; a step leaves them for the default integer ladder.
+            return neighbour(of: bits, in: widths, wider: wider).map { .int($0) }
         }
     }
 

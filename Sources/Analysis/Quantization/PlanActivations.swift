@@ -108,7 +108,7 @@ public struct PlanActivations: Sendable {
         graph.nodes = nodes
         var quantized = model
         quantized.graph = graph
-        quantized.layers = Model.findLayers(graph)
+        quantized.layers = Model.findLayers(graph, stored: model.storedWeights)
         return quantized
     }
 }

@@ -26,6 +26,7 @@ public final class QuantizedModelWeights: @unchecked Sendable {
         var results: [QuantizedWeights] = []
         var buffers: [(ValueID, UnsafeMutablePointer<Float>)] = []
         for layer in chosen {
+            try layer.check(spec)
             guard let weight = model.graph.constants[layer.weight] else {
                 throw QScopeError(file: model.path, "layer '\(layer.name)' has no constant weight")
             }

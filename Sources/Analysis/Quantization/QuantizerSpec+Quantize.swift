@@ -88,6 +88,12 @@ extension QuantizerSpec {
             let quantizer = LookupTableQuantizer(bits: bits, sparsePercent: sparse)
             let encoded = quantizer.quantize(matrix, rows: channels, columns: columns, sensitivity: sensitivity, threads: threads)
             return (quantizer.dequantize(encoded), quantizer.bits(for: encoded))
+        case .stored(let bits, let signed, let perTensor):
+            // The weight is the stored one (a layer stored in this format, checked by
+            // `QuantizableLayer.check(_:)`): kept as it is. Metadata: a float32 scale per channel
+            // (or one), plus a `bits`-wide zero point each for unsigned codes.
+            let scales = perTensor ? 1 : channels
+            return (matrix, StorageBits(payload: matrix.count * bits, metadata: scales * (32 + (signed ? 0 : bits))))
         case .split:
             let split = SplitQuantizer(inner: try innerOfSplit(), perChannel: false)
             let result = try split.quantize(matrix, channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)

@@ -16,6 +16,10 @@ import Kernels
 /// - `lutB[:sparse=F]` (B = 2...8, 0 ≤ F < 100 percent): SqueezeLLM per-channel k-means codebook,
 ///   the F % largest-magnitude weights kept in FP16.
 /// - `split3:SPEC`: SplitQuant 3-way split of the weights, each part quantized with SPEC.
+/// - `stored:TYPE[:tensor]` (TYPE = int8, uint8, int4, uint4, int16, uint16): the weight as an
+///   already-quantized model file stores it (`StoredQuantization`), kept as it is; per output channel
+///   unless `tensor`. Valid only for layers the file stores quantized in that format; tables show
+///   it as "int8 (stored)".
 ///
 /// `description` prints the canonical form (options in the order above, defaults omitted), which
 /// parses back to an equal value.
@@ -40,6 +44,9 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
         /// `sparsePercent` of the weights (largest |w|) kept as FP16 outliers.
         case lookupTable(bits: Int, sparsePercent: Double)
         indirect case split(QuantizerSpec)
+        /// The stored codes of an already-quantized model, unchanged: `bits` wide, `signed`, one
+        /// scale per output channel or (`perTensor`) one for the tensor.
+        case stored(bits: Int, signed: Bool, perTensor: Bool)
     }
 
     public var family: Family
@@ -58,8 +65,26 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
             return bits
         case .float(let format, _, _): return format.bits
         case .split(let inner): return inner.bits
+        case .stored(let bits, _, _): return bits
         }
     }
+
+    /// The spec that keeps a layer's stored weight as it is.
+    public static func stored(_ stored: StoredQuantization) -> QuantizerSpec {
+        QuantizerSpec(.stored(bits: stored.bits, signed: stored.isSigned, perTensor: !stored.isPerChannel))
+    }
+
+    /// Whether this spec keeps the stored weight (`stored:TYPE`).
+    public var isStored: Bool {
+        if case .stored = family { return true }
+        return false
+    }
+
+    /// Whether this is the stored spec of a layer stored as `stored` (same type and granularity).
+    public func matches(_ stored: StoredQuantization) -> Bool { self == .stored(stored) }
+
+    /// The code type a `stored` spec names ("int8", "uint8"...).
+    static func storedTypeName(bits: Int, signed: Bool) -> String { "\(signed ? "" : "u")int\(bits)" }
 
     /// The canonical spec string.
     public var description: String {
@@ -95,6 +120,8 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
             parts = ["lut\(bits)"] + (sparse > 0 ? ["sparse=\(sparse)"] : [])
         case .split(let inner):
             parts = ["split3", inner.description]
+        case .stored(let bits, let signed, let perTensor):
+            parts = ["stored", Self.storedTypeName(bits: bits, signed: signed)] + (perTensor ? ["tensor"] : [])
         }
         return parts.joined(separator: ":")
     }
@@ -103,7 +130,8 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
     public static let grammarSummary =
         "valid: intB (B=2..16)[:asym|:hawq][:tensor|:group=G][:clip=mse|:clip=pNN.N], "
         + "fp8:e4m3, fp8:e5m2, fp6:e3m2, fp6:e2m3, fp4:e2m1 [:tensor|:block=N][:clip=mse], "
-        + "powB[:a=A] (B=2..8, 0<A<=1), potB (B=2..6), lutB[:sparse=F] (B=2..8, F percent in [0,100)), split3:SPEC"
+        + "powB[:a=A] (B=2..8, 0<A<=1), potB (B=2..6), lutB[:sparse=F] (B=2..8, F percent in [0,100)), split3:SPEC, "
+        + "stored:TYPE[:tensor] (TYPE=int8, uint8, int4, uint4, int16, uint16; layers stored quantized)"
 
     /// Parses a spec string; throws a one-line `QScopeError` naming the problem and the valid forms.
     public init(parsing text: String) throws {
@@ -119,6 +147,18 @@ public struct QuantizerSpec: Hashable, Sendable, CustomStringConvertible {
             let inner = try QuantizerSpec(parsing: options.joined(separator: ":"))
             if case .split = inner.family { throw fail("split3 cannot be nested") }
             self.init(.split(inner))
+            return
+        }
+
+        if head == "stored" {
+            let typeName = options.first?.lowercased() ?? ""
+            let formats = [4, 8, 16].flatMap { bits in [true, false].map { signed in (bits: bits, signed: signed) } }
+            guard let format = formats.first(where: { Self.storedTypeName(bits: $0.bits, signed: $0.signed) == typeName }) else {
+                throw fail("stored needs the code type: stored:int8, stored:uint8, stored:int4, stored:uint4, stored:int16 or stored:uint16")
+            }
+            let rest = options.dropFirst().map { $0.lowercased() }
+            guard rest.isEmpty || rest == ["tensor"] else { throw fail("stored takes only the option tensor") }
+            self.init(.stored(bits: format.bits, signed: format.signed, perTensor: rest == ["tensor"]))
             return
         }
 

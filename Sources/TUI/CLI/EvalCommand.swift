@@ -81,7 +81,9 @@ struct EvalCommand: AsyncParsableCommand {
     /// accuracy equals the screen's for the same plan and data.
     private func evaluatePlan(_ path: String, model: Model, dataset: Dataset) async throws -> PlanEvalReport {
         let calibrationSamples = quantization.calibration.samples
-        let loaded = try PlanFile.load(path: path, layerNames: model.layers.map(\.name), modelPath: model.path)
+        // Layers the file does not list keep their stored format in an already-quantized model.
+        let loaded = try PlanFile.load(path: path, layerNames: model.layers.map(\.name), modelPath: model.path,
+                                       base: Plan(startingFrom: model))
         if let warning = loaded.warning { writeToStandardError("qscope: warning: \(warning)") }
         let plan = loaded.plan
         let assessment = try await PlanAssessment.evaluate(

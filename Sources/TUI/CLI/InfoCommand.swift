@@ -34,7 +34,8 @@ struct InfoCommand: AsyncParsableCommand {
             executedNodes: model.graph.nodes.count,
             layers: model.layers.enumerated().map { i, layer in
                 InfoReport.Layer(name: layer.name, op: layer.opType, weightShape: layer.weightShape,
-                                 parameters: layer.parameterCount, macsPerSample: macs?[i])
+                                 parameters: layer.parameterCount, macsPerSample: macs?[i],
+                                 stored: layer.stored.map(InfoReport.Stored.init))
             },
             parameters: model.layers.reduce(0) { $0 + $1.parameterCount }, macsPerSample: macs?.reduce(0, +))
     }

@@ -47,9 +47,14 @@ package struct WorkbenchCommand: ParsableCommand {
             // Everything that can fail on bad input fails here, before curses owns the screen.
             let (model, dataset) = try options.load(planPath: plan)
             let planPath = plan ?? PlanFile.defaultPath(forModel: model.path)
-            let loaded = try plan.map { try PlanFile.load(path: $0, layerNames: model.layers.map(\.name), modelPath: model.path) }
+            // The model opens with its stored quantization, if it has one; a plan file overrides it
+            // for the layers it lists.
+            let startingPlan = Plan(startingFrom: model)
+            let loaded = try plan.map {
+                try PlanFile.load(path: $0, layerNames: model.layers.map(\.name), modelPath: model.path, base: startingPlan)
+            }
             if let warning = loaded?.warning { writeToStandardError("qscope: warning: \(warning)") }
-            let initialPlan = loaded?.plan
+            let initialPlan = loaded?.plan ?? startingPlan
             var catalog = try ThemeCatalog.load(folder: ThemeCatalog.locateFolder())
             let themeIndex = try theme.map { try catalog.select($0) } ?? 0
             guard !model.layers.isEmpty else { throw QScopeError(file: model.path, "has no quantizable layers (Conv, Gemm or MatMul with a constant weight)") }

@@ -87,8 +87,10 @@ public final class ReverseMode: @unchecked Sendable {
     /// node, when a step has no backward, and when the first output does not have the samples first.
     /// `tangentStorage`: the tangent passes' buffers, shared with other engines of the same model that
     /// never run a tangent pass at the same time (see `TangentStorage`); nil: this engine's own.
-    public init(model: Model, batch: Int, inputShapes: [[Int]], threads: Int = Parallel.maxThreads,
+    public init(model stored: Model, batch: Int, inputShapes: [[Int]], threads: Int = Parallel.maxThreads,
                 tangentStorage: TangentStorage? = nil) throws {
+        // An already-quantized model is differentiated through its float twin (straight-through).
+        let model = stored.straightThroughTwin()
         self.model = model
         self.storage = tangentStorage ?? TangentStorage()
         self.batch = batch

@@ -45,6 +45,11 @@ public enum OperatorRegistry {
         table["QScopeFakeQuant"] = FakeQuantOperator.make  // activation fake-quant (Analysis/Quantization)
         table["QuantizeLinear"] = LinearQuantizationOperator.quantizeLinear
         table["DequantizeLinear"] = LinearQuantizationOperator.dequantizeLinear
+        table["DynamicQuantizeLinear"] = DynamicQuantizeLinearOperator.make
+        table["QLinearConv"] = QuantizedConvOperator.qlinearConv
+        table["ConvInteger"] = QuantizedConvOperator.convInteger
+        table["QLinearMatMul"] = QuantizedMatMulOperator.qlinearMatMul
+        table["MatMulInteger"] = QuantizedMatMulOperator.matMulInteger
         table["Gemm"] = GemmOperator.make
         table["MatMul"] = MatMulOperator.make
         table["Conv"] = ConvOperator.make

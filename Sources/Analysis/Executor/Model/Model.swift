@@ -2,7 +2,8 @@ import Foundation
 import Kernels
 
 /// A Conv, ConvTranspose, Gemm or MatMul node whose weight is a constant: what a quantization plan
-/// assigns bits to.
+/// assigns bits to. A QLinearConv, QLinearMatMul, ConvInteger or MatMulInteger node with constant
+/// weight codes is one too: its weight is the dequantized float tensor (see `StoredQuantization`).
 public struct QuantizableLayer: Sendable, Equatable {
     /// The node name, or the weight initializer's name when the file leaves the node unnamed.
     public var name: String
@@ -16,7 +17,11 @@ public struct QuantizableLayer: Sendable, Equatable {
     /// The axis of the weight that indexes output features (Conv 0; ConvTranspose 1, the output
     /// channel within its group; Gemm 0 with transB=1, else 1; MatMul the last).
     public var outputAxis: Int
+    /// The float bias (Conv, Gemm, and MatMul with a fused Add); nil for the quantized ops, whose
+    /// bias is int32 in units of the input and weight scales.
     public var bias: ValueID?
+    /// How the model file stores this weight when it ships it quantized; nil for a float weight.
+    public var stored: StoredQuantization? = nil
 
     public var parameterCount: Int { weightShape.reduce(1, *) }
 }
@@ -30,6 +35,9 @@ public struct Model: Sendable {
     /// Op type -> count, as in the file (before simplification).
     public var fileOpCounts: [String: Int]
     public var layers: [QuantizableLayer]
+    /// How the file stores each weight it ships quantized, by the value id of the float weight the
+    /// layers read (see `StoredQuantization`).
+    public var storedWeights: [ValueID: StoredQuantization]
 
     /// Loads an ONNX file, simplifies it and checks that every op is supported, so that an
     /// unsupported op is reported by type and node name before anything runs.
@@ -53,15 +61,30 @@ public struct Model: Sendable {
             let more = unsupported.count > 1 ? " (and \(unsupported.count - 1) more unsupported nodes)" : ""
             throw QScopeError("unsupported op \(first.domain.isEmpty ? "" : first.domain + ".")\(first.opType) in node '\(first.name)'\(more)")
         }
-        self.graph = try GraphSimplifier.simplify(raw)
-        self.layers = Model.findLayers(graph)
+        // QDQ weights are recognised before simplification folds their DequantizeLinear away.
+        var stored = StoredQuantization.recognizeDequantized(in: raw)
+        var graph = try GraphSimplifier.simplify(raw)
+        stored.merge(StoredQuantization.dequantizeOperatorWeights(&graph)) { first, _ in first }
+        self.graph = graph
+        self.storedWeights = stored
+        self.layers = Model.findLayers(graph, stored: stored)
     }
 
-    package static func findLayers(_ graph: Graph) -> [QuantizableLayer] {
+    /// Op types whose constant float weight makes a quantizable layer.
+    static let layerOps: Set<String> = [
+        "Conv", "ConvTranspose", "Gemm", "MatMul", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger",
+    ]
+
+    /// The quantizable layers of `graph`, in node order; `stored` says how the file stores weights it
+    /// ships quantized (`Model.storedWeights`).
+    package static func findLayers(_ graph: Graph, stored: [ValueID: StoredQuantization] = [:]) -> [QuantizableLayer] {
         var layers: [QuantizableLayer] = []
         var used = Set<String>()
-        for (index, node) in graph.nodes.enumerated() where ["Conv", "ConvTranspose", "Gemm", "MatMul"].contains(node.opType) {
-            guard node.inputs.count >= 2, let weight = node.inputs[1], let tensor = graph.constants[weight] else { continue }
+        for (index, node) in graph.nodes.enumerated() where layerOps.contains(node.opType) {
+            let quantizedOp = StoredQuantization.weightInputs(of: node)
+            let weightIndex = quantizedOp?.codes ?? 1
+            guard node.inputs.count > weightIndex, let weight = node.inputs[weightIndex], let tensor = graph.constants[weight],
+                  quantizedOp == nil || tensor.dataType.isFloat else { continue }
             if node.opType == "Gemm", case .int(let t)? = node.attributes["transA"], t != 0 { continue }
             var outputAxis = 0
             switch node.opType {
@@ -69,7 +92,7 @@ public struct Model: Sendable {
                 var transB = 0
                 if case .int(let t)? = node.attributes["transB"] { transB = t }
                 outputAxis = transB != 0 ? 0 : 1
-            case "MatMul": outputAxis = tensor.shape.count - 1
+            case "MatMul", "QLinearMatMul", "MatMulInteger": outputAxis = tensor.shape.count - 1
             case "ConvTranspose": outputAxis = 1
             default: outputAxis = 0
             }
@@ -84,9 +107,10 @@ public struct Model: Sendable {
                 suffix += 1
             }
             used.insert(unique)
-            let bias: ValueID? = node.inputs.count > 2 ? node.inputs[2] : nil
+            let bias: ValueID? = quantizedOp == nil && node.inputs.count > 2 ? node.inputs[2] : nil
             layers.append(QuantizableLayer(name: unique, opType: node.opType, nodeIndex: index, weight: weight,
-                                           weightShape: tensor.shape, outputAxis: outputAxis, bias: bias))
+                                           weightShape: tensor.shape, outputAxis: outputAxis, bias: bias,
+                                           stored: stored[weight]))
         }
         return layers
     }
@@ -172,7 +196,7 @@ public struct Model: Sendable {
             let outputs = compiled.types[node.outputs[0]]?.count ?? 0
             let w = layer.weightShape
             switch layer.opType {
-            case "Conv": return outputs * w.dropFirst().reduce(1, *)
+            case "Conv", "QLinearConv", "ConvInteger": return outputs * w.dropFirst().reduce(1, *)
             case "ConvTranspose":
                 // Each input element meets Cout/group · kh · kw weights.
                 let inputs = node.inputs[0].flatMap { compiled.types[$0]?.count } ?? 0

@@ -1,4 +1,5 @@
 import Analysis
+import Executor
 
 /// `qscope info`: a model's inputs, outputs, op counts and quantizable layers.
 struct InfoReport: CommandReport {
@@ -34,9 +35,48 @@ struct InfoReport: CommandReport {
         var parameters: Int
         /// Multiply-accumulates per sample (nil: the input's sample shape is not fully declared).
         var macsPerSample: Int?
+        /// How the file stores the weight when it ships quantized (nil: float).
+        var stored: Stored? = nil
 
         private enum CodingKeys: String, CodingKey {
-            case name, op, weightShape = "weight_shape", parameters, macsPerSample = "macs_per_sample"
+            case name, op, weightShape = "weight_shape", parameters, macsPerSample = "macs_per_sample", stored
+        }
+    }
+
+    /// A layer's stored quantization (`StoredQuantization`).
+    struct Stored: Encodable {
+        /// Code type: int8, uint8...
+        var type: String
+        /// The plan spec that keeps it (`stored:int8`).
+        var spec: String
+        /// Weight axis of per-channel scales; nil for per-tensor.
+        var axis: Int?
+        var scales: [Float]
+        var zeroPoints: [Int]
+        /// "DequantizeLinear" (QDQ) or the quantized op's type.
+        var storedBy: String
+
+        init(_ stored: StoredQuantization) {
+            type = "\(stored.type)"
+            spec = QuantizerSpec.stored(stored).description
+            axis = stored.axis
+            scales = stored.scales
+            zeroPoints = stored.zeroPoints
+            storedBy = stored.storedBy
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case type, spec, axis, scales, zeroPoints = "zero_points", storedBy = "stored_by"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(type, forKey: .type)
+            try container.encode(spec, forKey: .spec)
+            try container.encode(axis, forKey: .axis)  // null: per tensor
+            try container.encode(scales, forKey: .scales)
+            try container.encode(zeroPoints, forKey: .zeroPoints)
+            try container.encode(storedBy, forKey: .storedBy)
         }
     }
 
@@ -63,11 +103,16 @@ struct InfoReport: CommandReport {
         lines += outputs.map { "output  \($0.name)  \($0.type) \($0.shape)" }
         lines.append("ops     " + ops.map { "\($0.op) \($0.count)" }.joined(separator: ", "))
         lines.append("")
-        var table = ReportTable(headers: ["layer", "op", "weight shape", "params", "MACs/sample"], alignRight: [3, 4])
+        // An already-quantized model gets a column saying how each weight is stored.
+        let anyStored = layers.contains { $0.stored != nil }
+        var table = ReportTable(headers: ["layer", "op", "weight shape", "params", "MACs/sample"] + (anyStored ? ["stored as"] : []),
+                                alignRight: [3, 4])
         for layer in layers {
-            table.append([layer.name, layer.op, "\(layer.weightShape)", "\(layer.parameters)", layer.macsPerSample.map(String.init) ?? "?"])
+            let stored = layer.stored.map { "\($0.type) " + ($0.axis == nil ? "per tensor" : "per channel") } ?? "float"
+            table.append([layer.name, layer.op, "\(layer.weightShape)", "\(layer.parameters)", layer.macsPerSample.map(String.init) ?? "?"]
+                         + (anyStored ? [stored] : []))
         }
-        table.append(["total", "", "", "\(parameters)", macsPerSample.map(String.init) ?? "?"])
+        table.append(["total", "", "", "\(parameters)", macsPerSample.map(String.init) ?? "?"] + (anyStored ? [""] : []))
         lines.append("quantizable layers (\(layers.count))")
         return lines + table.render()
     }

@@ -137,6 +137,10 @@ enum DerivativeRules {
         case let op as EinsumOperator: return try EinsumDerivative(c, op)
         case is TransposeOperator, is StridedCopyOperator, is CopyOperator, is DropoutOperator, is TileOperator:
             return try IndexMapDerivative(c)
+        case is DynamicQuantizeLinearOperator:
+            // Its float output is the scale, a function of the input's extremes only; like the codes,
+            // it is held constant (the straight-through treatment, see `Model.straightThroughTwin`).
+            return ZeroDerivative()
         default:
             throw c.failure("has no backward (reverse mode is not implemented for \(c.node.opType))")
         }
