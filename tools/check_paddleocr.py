@@ -10,7 +10,7 @@ paddle2onnx exports from the rapidocr-onnxruntime wheel) against the references 
 Per model, with the built binary:
 1. `qscope eval MODEL --data D --outputs F --json`: FP32 outputs against ONNX Runtime's, max |diff|
    over max |ORT| (bound 1e-4).
-2. `qscope eval MODEL --data D --weights int8 --json`: cosine (x100), agreement and accuracy (points)
+2. `qscope eval MODEL --data D --weights int8 --json`: cosine (x100), agreement (logits) and accuracy (points)
    against the numpy fake-quant + ORT reference (bound 0.5 points each), SQNR (bound 0.5 dB).
 3. `qscope analyze MODEL --data D --only hessian --probes 20 --json`: runs, one trace per layer.
 4. `qscope search MODEL --data D --avg-bits 6 -o PLAN --json`, `qscope eval --plan PLAN --json`, then
@@ -91,7 +91,9 @@ def check_model(key, args, reference, table, tmp):
     got, want = report["metrics"], entry["quantized"]["int8"]
     for key_name, scale, unit, bound in [("cosine_mean", 100, "cosine x100", 0.5), ("agreement", 100, "agreement %", 0.5),
                                          ("accuracy", 100, "accuracy %", 0.5), ("sqnr_db", 1, "SQNR dB", 0.5)]:
-        if want.get(key_name) is None:
+        # The detector's map is ~0 on the whole background: the argmax along a row is a tie broken
+        # by float32 noise there, so agreement means something for logits only.
+        if want.get(key_name) is None or (key_name == "agreement" and entry["output_kind"] != "logits"):
             continue
         value = got.get(key_name)
         ok = value is not None and abs(value - want[key_name]) * scale <= bound
