@@ -9,7 +9,7 @@ paddle2onnx exports from the rapidocr-onnxruntime wheel) against the references 
 
 Per model, with the built binary:
 1. `qscope eval MODEL --data D --outputs F --json`: FP32 outputs against ONNX Runtime's, max |diff|
-   over max |ORT| (bound 1e-4).
+   over max |ORT| (bound 1e-4, or twice ORT's own optimized-vs-unoptimized difference when larger).
 2. `qscope eval MODEL --data D --weights int8 --json`: cosine (x100), agreement (logits) and accuracy (points)
    against the numpy fake-quant + ORT reference (bound 0.5 points each), SQNR (bound 0.5 dB).
 3. `qscope analyze MODEL --data D --only hessian --probes 20 --json`: runs, one trace per layer.
@@ -81,10 +81,16 @@ def check_model(key, args, reference, table, tmp):
     start = time.time()
     qscope(args.qscope, "eval", model, "--data", data, "--outputs", outputs, "--batch", "8", "--json")
     ours, ort_out = np.load(outputs), np.load(os.path.join(args.cache_dir, entry["fp32_outputs"]))
-    relative = float(np.abs(ours - ort_out).max() / np.abs(ort_out).max()) if ours.shape == ort_out.shape else float("inf")
+    scale = float(np.abs(ort_out).max())
+    relative = float(np.abs(ours - ort_out).max()) / scale if ours.shape == ort_out.shape else float("inf")
+    # ORT's own optimized and unoptimized runs drift apart on a badly conditioned output (the
+    # recogniser's softmax: 3e-4 at one of 1280 positions); qscope may drift as far, not further.
+    spread = entry["ort_optimized_vs_unoptimized_max_abs_diff"] / scale
+    bound = max(1e-4, 2 * spread)
     table.add(label, f"FP32 vs ORT, max abs / max ({time.time() - start:.0f} s)", f"{relative:.2e}",
-              f"shape {list(ort_out.shape)}" + ("" if ours.shape == ort_out.shape else f", qscope {list(ours.shape)}"),
-              "<= 1e-4", relative <= 1e-4)
+              f"ORT optimized vs not {spread:.2e}; shape {list(ort_out.shape)}"
+              + ("" if ours.shape == ort_out.shape else f", qscope {list(ours.shape)}"),
+              f"<= {bound:.1e}", relative <= bound)
 
     # 2. Weight-only int8 against the numpy + ORT reference.
     report = qscope(args.qscope, "eval", model, "--data", data, "--weights", "int8", "--batch", "8", "--json")

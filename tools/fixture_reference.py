@@ -144,6 +144,13 @@ def run_ort(sess, feeds, batch=16):
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
+def optimization_spread(path, feeds, fp32, batch=16):
+    """max |ORT with all graph optimizations - `fp32` (ORT without)|: how far two correct float32
+    evaluations of the same graph drift apart on this data (fused kernels, other summation orders),
+    the scale against which another engine's difference is judged."""
+    return float(np.abs(run_ort(session(path, optimize=True), feeds, batch) - fp32).max())
+
+
 def op_counts(model):
     counts = {}
     for n in model.graph.node:
@@ -182,6 +189,9 @@ DEFINITIONS = {
     "kl": "mean over positions of KL(p_ref || p_int8), p = softmax of the output over the last axis, natural "
           "log; only for outputs qscope takes as logits (`output_kind`)",
     "accuracy": "fraction of samples with argmax(output[n]) == y[n] ([N, classes] outputs with labels)",
+    "ort_optimized_vs_unoptimized_max_abs_diff": "max |ORT output with ORT_ENABLE_ALL - ORT output with optimizations "
+                                                 "disabled| on the same data: the float32 drift between two correct "
+                                                 "evaluations",
     "framework_vs_ort_max_abs_diff": "max |ORT FP32 output - the exporting framework's own float32 output| "
                                      "(TensorFlow / PaddlePaddle eager) on the same data",
 }

@@ -235,6 +235,7 @@ def finish(exporter, models, work, feeds_name, samples, labels, logits, data_fil
             "ops": ref.op_counts(model),
             "quantizable_layers": layers,
             "framework_vs_ort_max_abs_diff": float(np.abs(framework - fp32).max()),
+            "ort_optimized_vs_unoptimized_max_abs_diff": ref.optimization_spread(path, feeds, fp32),
             "quantized": {"int8": int8},
         }
         if labels is not None:
