@@ -12,7 +12,8 @@ Per model, with the built binary:
    over max |ORT| (bound 1e-4, or twice ORT's own optimized-vs-unoptimized difference when larger).
 2. `qscope eval MODEL --data D --weights int8 --json`: cosine (x100), agreement (logits) and accuracy (points)
    against the numpy fake-quant + ORT reference (bound 0.5 points each), SQNR (bound 0.5 dB).
-3. `qscope analyze MODEL --data D --only hessian --probes 20 --json`: runs, one trace per layer.
+3. `qscope analyze MODEL --data D --only hessian --probes 20 --hessian-samples 8 --json` (4 for det):
+   runs, one trace per layer.
 4. `qscope search MODEL --data D --avg-bits 6 -o PLAN --json`, `qscope eval --plan PLAN --json`, then
    `qscope export --plan PLAN --format onnx-qdq` run by ONNX Runtime (optimizations off): the export's
    cosine to ORT's FP32 output against qscope's plan cosine (bound 0.5 points).
@@ -109,7 +110,7 @@ def check_model(key, args, reference, table, tmp):
     # 3. Hessian traces run.
     start = time.time()
     analysis = qscope(args.qscope, "analyze", model, "--data", data, "--only", "hessian", "--probes", str(args.probes),
-                      "--hessian-samples", "8", "--json")
+                      "--hessian-samples", str(min(8, entry["input"]["data_shape"][0])), "--json")
     layers = analysis.get("layers", [])
     table.add(label, f"analyze: Hessian traces ({time.time() - start:.0f} s)", f"{len(layers)} layers",
               f"{len(entry['quantizable_layers'])} quantizable", "one per layer",

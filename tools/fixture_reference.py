@@ -120,6 +120,46 @@ def quantized_model(model, bits=8):
     return m
 
 
+def fold_conv_batchnorm(model):
+    """(copy of `model` with every BatchNormalization that is the only reader of a Conv folded into
+    it, as qscope's GraphSimplifier folds it, number folded): W' = W*c per output channel,
+    b' = (b - mean)*c + beta, c = gamma / sqrt(var + eps). Diagnostic: quantizing this copy checks
+    the reference's claim that quantizing the unfolded weights gives the same grid."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    readers = {}
+    for n in g.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    folded = 0
+    for n in list(g.node):
+        if n.op_type != "Conv":
+            continue
+        w, _ = constant_weight(g, n.input[1])
+        users = readers.get(n.output[0], [])
+        if w is None or len(users) != 1 or users[0].op_type != "BatchNormalization" or n.output[0] in {o.name for o in g.output}:
+            continue
+        bn = users[0]
+        params = [constant_weight(g, x)[0] for x in bn.input[1:5]]
+        if any(p is None for p in params):
+            continue
+        gamma, beta, mean, var = params
+        eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+        c = (gamma / np.sqrt(var + np.float32(eps))).astype(np.float32)
+        b = constant_weight(g, n.input[2])[0] if len(n.input) > 2 and n.input[2] else np.zeros_like(c)
+        wname, bname = n.output[0] + "__bn_folded_w", n.output[0] + "__bn_folded_b"
+        g.initializer.extend([numpy_helper.from_array((w * c.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32), wname),
+                              numpy_helper.from_array(((b - mean) * c + beta).astype(np.float32), bname)])
+        x = n.input[0]
+        del n.input[:]
+        n.input.extend([x, wname, bname])
+        n.output[0] = bn.output[0]
+        g.node.remove(bn)
+        folded += 1
+    return m, folded
+
+
 # ---------------------------------------------------------------------------------------------
 # ONNX Runtime
 
@@ -192,6 +232,9 @@ DEFINITIONS = {
     "ort_optimized_vs_unoptimized_max_abs_diff": "max |ORT output with ORT_ENABLE_ALL - ORT output with optimizations "
                                                  "disabled| on the same data: the float32 drift between two correct "
                                                  "evaluations",
+    "int8_after_batchnorm_folding": "diagnostic: the int8 metrics when every BatchNormalization that is a Conv's only "
+                                    "reader is folded into it before quantizing (qscope's order); they equal `quantized` "
+                                    "to float32 rounding",
     "framework_vs_ort_max_abs_diff": "max |ORT FP32 output - the exporting framework's own float32 output| "
                                      "(TensorFlow / PaddlePaddle eager) on the same data",
 }
@@ -220,7 +263,14 @@ def metrics(q, ref, logits, labels=None):
 
 
 def quantized_reference(model, feeds, fp32, logits, labels=None, batch=16):
-    """(layers, int8 metrics) of `model` on `feeds` against its FP32 output `fp32`."""
+    """(layers, int8 metrics, diagnostic) of `model` on `feeds` against its FP32 output `fp32`; the
+    diagnostic holds the int8 metrics with every Conv + BatchNormalization folded before quantizing
+    (qscope's order) and how many were folded."""
     layers = quantizable_layers(model)
     q = run_ort(session(quantized_model(model, 8)), feeds, batch)
-    return layers, metrics(q, fp32, logits, labels)
+    folded_model, folded = fold_conv_batchnorm(model)
+    diagnostic = {"batchnorms_folded": folded}
+    if folded:
+        qf = run_ort(session(quantized_model(folded_model, 8)), feeds, batch)
+        diagnostic["int8"] = metrics(qf, fp32, logits, labels)
+    return layers, metrics(q, fp32, logits, labels), diagnostic

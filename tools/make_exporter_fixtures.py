@@ -223,7 +223,7 @@ def finish(exporter, models, work, feeds_name, samples, labels, logits, data_fil
         feeds = {feeds_name: samples}
         fp32 = ref.run_ort(ref.session(path), feeds)
         np.save(os.path.join(out_dir, f"{name}.fp32.npy"), fp32)
-        layers, int8 = ref.quantized_reference(model, feeds, fp32, logits, labels)
+        layers, int8, folding = ref.quantized_reference(model, feeds, fp32, logits, labels)
         entry = {
             "file": name + ".onnx", "exporter": exporter, "opset": opset,
             "opset_import": {o.domain or "ai.onnx": o.version for o in model.opset_import},
@@ -237,6 +237,7 @@ def finish(exporter, models, work, feeds_name, samples, labels, logits, data_fil
             "framework_vs_ort_max_abs_diff": float(np.abs(framework - fp32).max()),
             "ort_optimized_vs_unoptimized_max_abs_diff": ref.optimization_spread(path, feeds, fp32),
             "quantized": {"int8": int8},
+            "int8_after_batchnorm_folding": folding,
         }
         if labels is not None:
             entry["fp32_accuracy"] = float((fp32.argmax(axis=-1) == labels).mean())

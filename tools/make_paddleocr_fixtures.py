@@ -155,7 +155,7 @@ def ctc_greedy(probs, characters):
 
 def entry(name, path, data_file, feeds, fp32, logits, labels, extra):
     model = onnx.load(path)
-    layers, int8 = ref.quantized_reference(model, feeds, fp32, logits, labels, batch=8)
+    layers, int8, folding = ref.quantized_reference(model, feeds, fp32, logits, labels, batch=8)
     e = {"file": name + ".onnx", "exporter": "paddle2onnx (PaddleOCR inference model, from " + WHEEL + ")",
          "opset_import": {o.domain or "ai.onnx": o.version for o in model.opset_import},
          "data": data_file, "labels": labels is not None,
@@ -164,7 +164,7 @@ def entry(name, path, data_file, feeds, fp32, logits, labels, extra):
          "output": {"name": model.graph.output[0].name, "shape": list(fp32.shape)},
          "output_kind": "logits" if logits else "embedding", "fp32_outputs": name + ".fp32.npy",
          "ops": ref.op_counts(model), "quantizable_layers": layers, "quantized": {"int8": int8},
-         "ort_optimized_vs_unoptimized_max_abs_diff": ref.optimization_spread(path, feeds, fp32, batch=8)}
+         "int8_after_batchnorm_folding": folding, "ort_optimized_vs_unoptimized_max_abs_diff": ref.optimization_spread(path, feeds, fp32, batch=8)}
     if labels is not None:
         e["fp32_accuracy"] = float((fp32.argmax(axis=-1) == labels).mean())
     e.update(extra)
