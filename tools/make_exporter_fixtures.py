@@ -15,8 +15,10 @@ framework's own outputs. Everything else (data, ORT outputs, int8 reference) run
 Keras (tf2onnx.convert.from_keras, opset 13 and 11): a CNN on the bundled Fashion-MNIST samples in
 NHWC, trained for 6 epochs on 12000 training images so that accuracy means something:
 BatchNormalization on the input and after a ReLU (standalone; tf2onnx writes each as Mul + Add),
-Conv2D, DepthwiseConv2D, MaxPooling2D, UpSampling2D nearest and bilinear (Resize), Conv2DTranspose,
-GlobalAveragePooling2D, Dense + Dense softmax. Input `image` [N, 28, 28, 1] (tf2onnx adds the NHWC ->
+Conv2D, DepthwiseConv2D, MaxPooling2D, UpSampling2D nearest (Keras 3 repeats the pixels: tf2onnx
+writes Unsqueeze/Tile/Reshape with a Shape/Gather/Cast/Slice/Concat shape computation, no Resize) and
+bilinear (Resize linear, half_pixel), Conv2DTranspose, GlobalAveragePooling2D, Dense + Dense softmax.
+Opset 11 keeps the attribute forms (Squeeze/Unsqueeze `axes`, Softmax `axis`), opset 13 the inputs. Input `image` [N, 28, 28, 1] (tf2onnx adds the NHWC ->
 NCHW Transpose), output `probs` [N, 10].
 
 PaddlePaddle (paddle.onnx.export -> paddle2onnx, opset 11): a DB-style text segmentation net with
