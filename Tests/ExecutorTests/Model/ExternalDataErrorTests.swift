@@ -1,4 +1,4 @@
-@testable import Executor
+import Executor
 import Foundation
 import Testing
 
