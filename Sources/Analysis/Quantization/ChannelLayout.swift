@@ -19,6 +19,10 @@ struct ChannelLayout {
         inner = shape[(outputAxis + 1)...].reduce(1, *)
     }
 
+    /// Whether the tensor layout already is `[channels, columns]` (output axis first, or only
+    /// leading axes of size 1).
+    var isChannelMajor: Bool { outer == 1 }
+
     /// Elements per channel (the matrix's columns).
     var columns: Int { outer * inner }
 
