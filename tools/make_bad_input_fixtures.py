@@ -15,6 +15,16 @@ Each file is small and deliberately wrong in one way:
   flattened_output.onnx    a model whose output folds the samples into one axis ([N, 4] -> [4N])
   features.npz         x float32 [8, 4], data for flattened_output.onnx and fixed_batch.onnx
   fixed_batch.onnx     a model exported with its batch fixed at 2 (a Reshape to [2, 2, 2] baked in)
+  external/            y = x @ w (x [N, 4], w float32 [4, 3] in external data) with one broken
+                       external-data reference per model, all beside external/weights.bin (48 bytes,
+                       the weight at offset 0):
+    missing_file.onnx      location no_such.bin
+    past_end.onnx          offset 16, length 48 (the file has 48 bytes)
+    wrong_length.onnx      length 40 (the shape [4, 3] of float32 needs 48)
+    absolute_path.onnx     location /tmp/weights.bin
+    escapes_folder.onnx    location ../external/weights.bin (the file exists; it is refused anyway)
+    negative_offset.onnx   offset -4
+    non_numeric_length.onnx  length "48 bytes"
 Run from the repository root: python3 tools/make_bad_input_fixtures.py
 """
 import os
@@ -86,4 +96,39 @@ graph = helper.make_graph(
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 onnx.checker.check_model(model)
 onnx.save(model, os.path.join(out, "fixed_batch.onnx"))
-print("wrote", sorted(os.listdir(out)))
+# External data: one valid data file, models that reference it wrongly in one way each.
+external = os.path.join(out, "external")
+os.makedirs(external, exist_ok=True)
+weight = (np.arange(12, dtype=np.float32) / 10).reshape(4, 3)
+with open(os.path.join(external, "weights.bin"), "wb") as f:
+    f.write(weight.astype("<f4").tobytes())
+
+
+def external_model(entries):
+    tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3], data_location=TensorProto.EXTERNAL)
+    for key, value in entries:
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    node = helper.make_node("MatMul", ["input", "w"], ["logits"], name="fc")
+    graph = helper.make_graph(
+        [node], "external_data",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])],
+        [tensor],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+for name, entries in [
+    ("missing_file", [("location", "no_such.bin"), ("offset", "0"), ("length", "48")]),
+    ("past_end", [("location", "weights.bin"), ("offset", "16"), ("length", "48")]),
+    ("wrong_length", [("location", "weights.bin"), ("offset", "0"), ("length", "40")]),
+    ("absolute_path", [("location", "/tmp/weights.bin"), ("offset", "0"), ("length", "48")]),
+    ("escapes_folder", [("location", "../external/weights.bin"), ("offset", "0"), ("length", "48")]),
+    ("negative_offset", [("location", "weights.bin"), ("offset", "-4"), ("length", "48")]),
+    ("non_numeric_length", [("location", "weights.bin"), ("offset", "0"), ("length", "48 bytes")]),
+]:
+    # Written as bytes: onnx.save would try to resolve the external data.
+    with open(os.path.join(external, name + ".onnx"), "wb") as f:
+        f.write(external_model(entries).SerializeToString())
+print("wrote", sorted(os.listdir(out)), sorted(os.listdir(external)))

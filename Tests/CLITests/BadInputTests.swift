@@ -63,6 +63,37 @@ struct BadInputTests {
         #expect(result.stdout.isEmpty)
     }
 
+    static let externalData = bad + "external/"
+
+    /// (model in `Tests/Fixtures/bad/external/`, words the line must contain besides the tensor and
+    /// the external file). Each model's weight `w` references `weights.bin` wrongly in one way.
+    static let externalDataCases: [(String, String, [String])] = [
+        ("missing_file", "no_such.bin", ["does not exist"]),
+        ("past_end", "weights.bin", ["has 48 bytes", "48 bytes at offset 16", "past its end"]),
+        ("wrong_length", "weights.bin", ["length 40 bytes", "shape [4, 3] of float32 needs 48"]),
+        ("absolute_path", "/tmp/weights.bin", ["absolute path"]),
+        ("escapes_folder", "../external/weights.bin", ["leaves the model's folder"]),
+        ("negative_offset", "weights.bin", ["offset '-4'", "not a non-negative whole number"]),
+        ("non_numeric_length", "weights.bin", ["length '48 bytes'", "not a non-negative whole number"]),
+    ]
+
+    @Test("a broken external-data reference: one line naming the model, the tensor and the data file, exit 1",
+          arguments: externalDataCases.indices, ["info", "eval"])
+    func brokenExternalData(index: Int, command: String) throws {
+        let (model, dataFile, words) = Self.externalDataCases[index]
+        let path = Self.externalData + model + ".onnx"
+        let arguments = command == "info" ? ["info", path] : ["eval", path, "--data", Self.bad + "features.npz"]
+        let result = try QScopeProcess.run(arguments)
+        #expect(!result.timedOut && !result.crashed, "\(arguments)\n\(result.stderr)")
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        #expect(lines.count == 1, "stderr: \(result.stderr)")
+        let line = String(lines.first ?? "")
+        #expect(line.hasPrefix("qscope: \(path): tensor 'w': external data file '\(dataFile)'"), "got: \(line)")
+        for word in words { #expect(line.contains(word), "'\(word)' missing from: \(line)") }
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("a failed --logits write leaves no file behind")
     func noHalfWrittenLogits() throws {
         let target = FileManager.default.temporaryDirectory.appendingPathComponent("qscope-missing-dir-\(getpid())/out.npy").path

@@ -84,7 +84,7 @@ final class QuantizedWeightCache {
     }
 
     /// The distinct dequantized values of the channel that holds max |w| (empty when too many).
-    static func gridLevels(_ quantized: [Float], shape: [Int], axis: Int, weights: [Float]) -> [Float] {
+    static func gridLevels(_ quantized: [Float], shape: [Int], axis: Int, weights: some Collection<Float>) -> [Float] {
         var absMaxIndex = 0
         var absMax: Float = -1
         for (i, v) in weights.enumerated() where abs(v) > absMax {

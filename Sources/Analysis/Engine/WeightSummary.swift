@@ -16,7 +16,7 @@ public struct WeightSummary: Hashable, Sendable {
     public static let binCount = 240
 
     /// Summarises `values`, laid out with output channels along `outputAxis` of `shape`.
-    public init(values: [Float], shape: [Int], outputAxis: Int) {
+    public init(values: some Collection<Float>, shape: [Int], outputAxis: Int) {
         var lo = Float.infinity, hi = -Float.infinity, sum = 0.0, sumSquares = 0.0
         var absMaxIndex = 0
         var absMax: Float = 0

@@ -186,7 +186,7 @@ public enum QDQExporter {
         return n
     }
 
-    static func floatTensor(_ name: String, shape: [Int], _ values: [Float]) -> Onnx_TensorProto {
+    static func floatTensor(_ name: String, shape: [Int], _ values: some Collection<Float>) -> Onnx_TensorProto {
         var t = Onnx_TensorProto()
         t.name = name
         t.dims = shape.map(Int64.init)

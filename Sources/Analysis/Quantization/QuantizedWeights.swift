@@ -30,7 +30,7 @@ public struct QuantizedWeights: Sendable {
     /// Signal-to-quantization-noise ratio of `quantized` against `original`, in dB (Double sums):
     /// +inf when they are equal (including all-zero weights), −inf when the original is all zero but
     /// the quantized is not.
-    public static func sqnr(original: [Float], quantized: [Float]) -> Double {
+    public static func sqnr(original: some Sequence<Float>, quantized: [Float]) -> Double {
         var signal = 0.0
         var noise = 0.0
         for (w, q) in zip(original, quantized) {

@@ -18,25 +18,28 @@ extension QuantizerSpec {
     public func quantize(weight: Tensor, outputAxis: Int, bias: Tensor? = nil, sensitivity: [Float]? = nil,
                          threads: Int = 1) throws -> QuantizedWeights {
         let layout = try ChannelLayout(shape: weight.shape, outputAxis: outputAxis)
-        let matrix = layout.toChannelMajor(weight.values)
         if let sensitivity, sensitivity.count != weight.count {
             throw QScopeError("sensitivity has \(sensitivity.count) values for a weight of \(weight.count)")
         }
         let channelMajorSensitivity = usesSensitivity ? sensitivity.map(layout.toChannelMajor) : nil
-        var dense: Int?
-        let values: [Float]
-        let bits: StorageBits
-        if case .split(let inner) = family {
-            // As in SplitQuant's reference: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
-            // weights over the whole matrix.
-            let split = SplitQuantizer(inner: inner, perChannel: weight.shape.count >= 3)
-            let result = try split.quantize(matrix, channels: layout.channels, columns: layout.columns,
-                                            sensitivity: channelMajorSensitivity, threads: threads)
-            (values, bits, dense) = (result.values, result.compact, result.dense.total)
-        } else {
-            (values, bits) = try quantizeChannelMajor(matrix, channels: layout.channels, columns: layout.columns,
-                                                      sensitivity: channelMajorSensitivity, threads: threads)
+        func quantizeMatrix(_ matrix: UnsafeBufferPointer<Float>) throws -> (values: [Float], bits: StorageBits, dense: Int?) {
+            if case .split(let inner) = family {
+                // As in SplitQuant's reference: Conv weights (rank ≥ 3) are clustered per output kernel, Gemm/MatMul
+                // weights over the whole matrix. (SplitQuant masks a copy of the matrix per part anyway.)
+                let split = SplitQuantizer(inner: inner, perChannel: weight.shape.count >= 3)
+                let result = try split.quantize(Array(matrix), channels: layout.channels, columns: layout.columns,
+                                                sensitivity: channelMajorSensitivity, threads: threads)
+                return (result.values, result.compact, result.dense.total)
+            }
+            let (values, bits) = try quantizeChannelMajor(matrix, channels: layout.channels, columns: layout.columns,
+                                                          sensitivity: channelMajorSensitivity, threads: threads)
+            return (values, bits, nil)
         }
+        // A weight already laid out channel-major (Conv, Gemm with transB) is read in place, through
+        // its buffer, whether owned or mapped from an external data file; others are permuted once.
+        let (values, bits, dense) = try layout.isChannelMajor
+            ? weight.values.withUnsafeBufferPointer(quantizeMatrix)
+            : layout.toChannelMajor(weight.values).withUnsafeBufferPointer(quantizeMatrix)
         let restored = layout.fromChannelMajor(values)
         return QuantizedWeights(values: restored, bias: nil, totalBits: bits.total, payloadBits: bits.payload,
                                 sqnrDB: QuantizedWeights.sqnr(original: weight.values, quantized: restored),
@@ -56,6 +59,14 @@ extension QuantizerSpec {
     /// Quantize-dequantizes a `[channels, columns]` matrix (every family but `split3`); `sensitivity`
     /// (same layout) weights `lut`'s k-means.
     func quantizeChannelMajor(_ matrix: [Float], channels: Int, columns: Int, sensitivity: [Float]? = nil,
+                              threads: Int) throws -> ([Float], StorageBits) {
+        try matrix.withUnsafeBufferPointer {
+            try quantizeChannelMajor($0, channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)
+        }
+    }
+
+    /// `quantizeChannelMajor` reading the matrix in place.
+    func quantizeChannelMajor(_ matrix: UnsafeBufferPointer<Float>, channels: Int, columns: Int, sensitivity: [Float]? = nil,
                               threads: Int) throws -> ([Float], StorageBits) {
         func shape(_ granularity: Granularity) -> (rows: Int, columns: Int) {
             granularity == .tensor ? (1, channels * columns) : (channels, columns)
@@ -96,7 +107,7 @@ extension QuantizerSpec {
             return (matrix, StorageBits(payload: matrix.count * bits, metadata: scales * (32 + (signed ? 0 : bits))))
         case .split:
             let split = SplitQuantizer(inner: try innerOfSplit(), perChannel: false)
-            let result = try split.quantize(matrix, channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)
+            let result = try split.quantize(Array(matrix), channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)
             return (result.values, result.compact)
         }
     }

@@ -45,7 +45,12 @@ public struct FloatQuantizer: Sendable, Hashable {
         public var groupsPerRow: Int { columns == 0 ? 0 : (columns + groupSize - 1) / groupSize }
     }
 
+    /// `quantize` of an array (see the buffer form, which reads a weight in place, mapped or not).
     public func quantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> Encoded {
+        weights.withUnsafeBufferPointer { quantize($0, rows: rows, columns: columns, threads: threads) }
+    }
+
+    public func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         let group: Int
         switch scaling {

@@ -61,8 +61,13 @@ public struct IntegerQuantizer: Sendable, Hashable {
         }
     }
 
-    /// Quantizes `weights` (`[rows, columns]`, row-major), rows in parallel on up to `threads` threads.
+    /// `quantize` of an array (see the buffer form, which reads a weight in place, mapped or not).
     public func quantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> Encoded {
+        weights.withUnsafeBufferPointer { quantize($0, rows: rows, columns: columns, threads: threads) }
+    }
+
+    /// Quantizes `weights` (`[rows, columns]`, row-major), rows in parallel on up to `threads` threads.
+    public func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         let group = min(groupSize ?? columns, max(columns, 1))
         let groups = columns == 0 ? 0 : (columns + group - 1) / group

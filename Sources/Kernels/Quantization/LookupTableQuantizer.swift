@@ -42,6 +42,12 @@ public struct LookupTableQuantizer: Sendable, Hashable {
     ///   caller validates), or nil for plain k-means.
     public func quantize(_ weights: [Float], rows: Int, columns: Int, sensitivity: [Float]? = nil,
                          threads: Int = 1) -> Encoded {
+        weights.withUnsafeBufferPointer { quantize($0, rows: rows, columns: columns, sensitivity: sensitivity, threads: threads) }
+    }
+
+    /// `quantize` reading the weights in place (a mapped weight is not copied first).
+    public func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, sensitivity: [Float]? = nil,
+                         threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         precondition(sensitivity == nil || sensitivity!.count == weights.count, "sensitivity count does not match the weights")
         let k = 1 << bits

@@ -34,7 +34,12 @@ public struct PowerOfTwoQuantizer: Sendable, Hashable {
         public var scales: [Float]
     }
 
+    /// `quantize` of an array (see the buffer form, which reads a weight in place, mapped or not).
     public func quantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> Encoded {
+        weights.withUnsafeBufferPointer { quantize($0, rows: rows, columns: columns, threads: threads) }
+    }
+
+    public func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         var codes = [Int32](repeating: 0, count: weights.count)
         var scales = [Float](repeating: 0, count: rows)

@@ -36,7 +36,12 @@ public struct PowerQuantizer: Sendable, Hashable {
         public var exponent: Double
     }
 
+    /// `quantize` of an array (see the buffer form, which reads a weight in place, mapped or not).
     public func quantize(_ weights: [Float], rows: Int, columns: Int, threads: Int = 1) -> Encoded {
+        weights.withUnsafeBufferPointer { quantize($0, rows: rows, columns: columns, threads: threads) }
+    }
+
+    public func quantize(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, threads: Int = 1) -> Encoded {
         precondition(weights.count == rows * columns, "weight count does not match rows × columns")
         let qmax = Double((1 << (bits - 1)) - 1)
         var codes = [Int32](repeating: 0, count: weights.count)
@@ -92,11 +97,19 @@ public struct PowerQuantizer: Sendable, Hashable {
     /// larger exponent (closer to uniform).
     public static func searchExponent(_ weights: [Float], rows: Int, columns: Int, bits: Int,
                                       candidates: [Double] = exponentCandidates, threads: Int = 1) -> Double {
+        weights.withUnsafeBufferPointer {
+            searchExponent($0, rows: rows, columns: columns, bits: bits, candidates: candidates, threads: threads)
+        }
+    }
+
+    /// `searchExponent` reading the weights in place.
+    public static func searchExponent(_ weights: UnsafeBufferPointer<Float>, rows: Int, columns: Int, bits: Int,
+                                      candidates: [Double] = exponentCandidates, threads: Int = 1) -> Double {
         var best = 1.0
         var bestError = Double.infinity
         for a in candidates.sorted(by: >) {
-            let q = PowerQuantizer(bits: bits, exponent: a).fakeQuantize(weights, rows: rows, columns: columns,
-                                                                          threads: threads)
+            let quantizer = PowerQuantizer(bits: bits, exponent: a)
+            let q = quantizer.dequantize(quantizer.quantize(weights, rows: rows, columns: columns, threads: threads))
             var error = 0.0
             for i in 0..<weights.count {
                 let d = Double(weights[i]) - Double(q[i])

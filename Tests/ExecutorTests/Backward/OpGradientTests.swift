@@ -204,7 +204,7 @@ struct OpGradientTests {
             return try input.withUnsafeBufferPointer { try engine.prepare(input: $0.baseAddress!, target: .labels(labels), scale: 1 / Float(batch)) }
         }
         _ = try loss()
-        let weights = model.layers.map { model.graph.constants[$0.weight]!.values }
+        let weights = model.layers.map { Array(model.graph.constants[$0.weight]!.values) }
         let gradients = model.layers.map { Array(engine.gradient($0.weight)!) }
         let inputGradient = Array(engine.gradient(model.graph.inputIDs[0])!)
         // The first layer reads the graph input: its activation gradient is the same buffer.

@@ -205,11 +205,18 @@ public final class CompiledGraph: @unchecked Sendable {
         borrowsInputs = !retainAll && !graph.outputIDs.contains { inputSet.contains(root($0)) }
     }
 
-    /// The buffer holding a value: the arena for run-time values, a private copy for constants.
+    /// The buffer holding a value: the arena for run-time values, a private copy for constants, or
+    /// for a constant that lives in a mapped file the mapping itself.
+    ///
+    /// A mapped constant is read in place (no copy of a weight that may be hundreds of MB): the
+    /// tensor in `constants` keeps the mapping alive as long as this graph, and nothing writes to a
+    /// constant's buffer (operators only read their inputs; `substitute` swaps the pointer instead),
+    /// which matters because the mapping is read-only.
     private func pointer(for id: ValueID) -> UnsafeMutablePointer<Float> {
         if let offset = arenaOffsets[id] { return arena + offset }
         if let existing = constantBuffers[id] { return existing }
         let tensor = constants[id]!
+        if let start = tensor.values.mappedBaseAddress { return UnsafeMutablePointer(mutating: start) }
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(tensor.count, 1))
         tensor.values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: $0.count) }
         constantBuffers[id] = buffer

@@ -1,12 +1,14 @@
 /// A constant tensor: an initializer, a `Constant` node's value, or a folded result.
 ///
 /// Values are row-major. `values` always holds the elements as `Float` (what the executor computes
-/// with); for integer and bool types `integers` additionally holds the exact values, so that shape
-/// parameters (`Reshape`'s shape, `Slice`'s ends such as `INT64_MAX`) are read without rounding.
+/// with), either owned or, for float32 external data, read in place from the mapped file
+/// (`TensorStorage`); for integer and bool types `integers` additionally holds the exact values, so
+/// that shape parameters (`Reshape`'s shape, `Slice`'s ends such as `INT64_MAX`) are read without
+/// rounding.
 public struct Tensor: Sendable, Equatable {
     public var dataType: DataType
     public var shape: [Int]
-    public var values: [Float]
+    public var values: TensorStorage
     public var integers: [Int64]?
 
     /// Number of elements (1 for a scalar, 0 when any dim is 0).
@@ -14,6 +16,16 @@ public struct Tensor: Sendable, Equatable {
 
     /// A float tensor. `values.count` must equal the product of `shape`.
     public init(shape: [Int], values: [Float], dataType: DataType = .float32) {
+        precondition(values.count == shape.reduce(1, *), "tensor value count does not match its shape")
+        self.dataType = dataType
+        self.shape = shape
+        self.values = TensorStorage(values)
+        self.integers = dataType.isInteger ? values.map { Int64($0) } : nil
+    }
+
+    /// A float tensor over existing storage (e.g. a view of a mapped file), without copying.
+    /// `values.count` must equal the product of `shape`.
+    public init(shape: [Int], values: TensorStorage, dataType: DataType = .float32) {
         precondition(values.count == shape.reduce(1, *), "tensor value count does not match its shape")
         self.dataType = dataType
         self.shape = shape
@@ -27,7 +39,7 @@ public struct Tensor: Sendable, Equatable {
         self.dataType = dataType
         self.shape = shape
         self.integers = integers
-        self.values = integers.map { Float($0) }
+        self.values = TensorStorage(integers.map { Float($0) })
     }
 
     /// A tensor of `dataType` from float results (e.g. computed by a float kernel during folding),

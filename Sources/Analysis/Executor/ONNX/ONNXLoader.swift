@@ -4,7 +4,8 @@ import SwiftProtobuf
 /// Reads an ONNX model file (protobuf `ModelProto`) into qscope's `Graph`.
 ///
 /// Decodes initializers (raw little-endian data or the typed fields; float32, float16, bfloat16,
-/// float64, all integer types and bool; external data files), attributes and `Constant` nodes, names
+/// float64, all integer types and bool; external data files, whose float32 tensors stay memory-mapped
+/// (`ExternalDataFiles`, `TensorStorage`)), attributes and `Constant` nodes, names
 /// unnamed nodes `<OpType>_<index>`, and sorts the nodes topologically. It does not simplify; see
 /// `GraphSimplifier`. Every problem is a `QScopeError` naming the file.
 public enum ONNXLoader {
@@ -56,13 +57,14 @@ public enum ONNXLoader {
 /// Turns a `GraphProto` into a `Graph` (one use; holds the name table while building).
 private struct GraphBuilder {
     let proto: Onnx_GraphProto
-    let baseDirectory: String
+    /// External data files of this load, each mapped once and shared by the tensors stored in it.
+    let externalFiles: ExternalDataFiles
     var graph: Graph
     var ids: [String: ValueID] = [:]
 
     init(proto: Onnx_GraphProto, opset: Int, baseDirectory: String) {
         self.proto = proto
-        self.baseDirectory = baseDirectory
+        self.externalFiles = ExternalDataFiles(baseDirectory: baseDirectory)
         self.graph = Graph(opset: opset)
     }
 
@@ -75,7 +77,7 @@ private struct GraphBuilder {
 
     mutating func build() throws -> Graph {
         for initializer in proto.initializer {
-            let tensor = try TensorDecoder.decode(initializer, baseDirectory: baseDirectory)
+            let tensor = try TensorDecoder.decode(initializer, externalFiles: externalFiles)
             graph.constants[id(initializer.name)] = tensor
         }
         for sparse in proto.sparseInitializer {
@@ -176,7 +178,7 @@ private struct GraphBuilder {
         case .floats: return .floats(attribute.floats)
         case .string: return .string(String(decoding: attribute.s, as: UTF8.self))
         case .strings: return .strings(attribute.strings.map { String(decoding: $0, as: UTF8.self) })
-        case .tensor: return .tensor(try TensorDecoder.decode(attribute.t, baseDirectory: baseDirectory))
+        case .tensor: return .tensor(try TensorDecoder.decode(attribute.t, externalFiles: externalFiles))
         default: return .unsupported("\(attribute.type)")
         }
     }

@@ -7,7 +7,15 @@ import Foundation
 /// `float8e4m3fn` / `float8e5m2` are one byte per element (in `int32_data`, one per entry) and decode
 /// to their exact values (`Float8Bits`).
 package enum TensorDecoder {
+    /// Decodes `proto`, looking up external data relative to `baseDirectory` (its data files are
+    /// mapped for this one tensor; a model load shares them through `decode(_:externalFiles:)`).
     package static func decode(_ proto: Onnx_TensorProto, baseDirectory: String) throws -> Tensor {
+        try decode(proto, externalFiles: ExternalDataFiles(baseDirectory: baseDirectory))
+    }
+
+    /// Decodes `proto`. Float32 external data at a 4-byte aligned offset stays in the mapped file
+    /// (`TensorStorage(mapping:...)`); everything else is converted into owned arrays.
+    package static func decode(_ proto: Onnx_TensorProto, externalFiles: ExternalDataFiles) throws -> Tensor {
         let name = proto.name.isEmpty ? "(unnamed)" : proto.name
         guard let dataType = DataType(rawValue: Int(proto.dataType)), dataType != .string else {
             throw QScopeError("tensor '\(name)' has unsupported element type \(proto.dataType)")
@@ -20,12 +28,21 @@ package enum TensorDecoder {
         }
         guard !overflow, count < 1 << 34 else { throw QScopeError("tensor '\(name)' is implausibly large") }
 
-        var raw: Data? = proto.hasRawData ? proto.rawData : nil
         if proto.dataLocation == .external {
-            raw = try externalData(proto, name: name, baseDirectory: baseDirectory)
+            let region = try externalFiles.region(of: proto, name: name, shape: shape, dataType: dataType,
+                                                  neededBytes: byteCount(dataType, count: count))
+            // Mapped in place only when the bytes can be read as Floats as they are: little-endian
+            // data on a little-endian host, at an offset that is a multiple of 4 (the mapping starts
+            // on a page boundary, so the file offset is the pointer's alignment). An unaligned
+            // offset (allowed by ONNX, rare: exporters align to 4 KiB or 64 bytes) is copied instead,
+            // since reading a misaligned Float through a typed pointer is undefined behaviour.
+            if dataType == .float32, region.offset % MemoryLayout<Float>.alignment == 0, Self.hostIsLittleEndian {
+                return Tensor(shape: shape, values: TensorStorage(mapping: region.file, byteOffset: region.offset, count: count))
+            }
+            return try fromRaw(region.bytes, dataType: dataType, shape: shape, count: count, name: name)
         }
-        if let raw {
-            return try fromRaw(raw, dataType: dataType, shape: shape, count: count, name: name)
+        if proto.hasRawData {
+            return try proto.rawData.withUnsafeBytes { try fromRaw($0, dataType: dataType, shape: shape, count: count, name: name) }
         }
         switch dataType {
         case .float32:
@@ -62,76 +79,53 @@ package enum TensorDecoder {
         }
     }
 
-    private static func externalData(_ proto: Onnx_TensorProto, name: String, baseDirectory: String) throws -> Data {
-        var location = ""
-        var offset = 0
-        var length: Int?
-        for entry in proto.externalData {
-            switch entry.key {
-            case "location": location = entry.value
-            case "offset": offset = Int(entry.value) ?? 0
-            case "length": length = Int(entry.value)
-            default: break
-            }
-        }
-        guard !location.isEmpty, !location.contains("..") else {
-            throw QScopeError("tensor '\(name)' has external data without a valid location")
-        }
-        let path = (baseDirectory as NSString).appendingPathComponent(location)
-        guard let file = FileHandle(forReadingAtPath: path) else {
-            throw QScopeError("tensor '\(name)': external data file '\(location)' cannot be opened")
-        }
-        defer { try? file.close() }
-        do {
-            try file.seek(toOffset: UInt64(offset))
-            let data = try length.map { try file.read(upToCount: $0) ?? Data() } ?? (try file.readToEnd() ?? Data())
-            return data
-        } catch {
-            throw QScopeError("tensor '\(name)': external data file '\(location)' cannot be read")
+    private static let hostIsLittleEndian = 1.littleEndian == 1
+
+    /// Bytes of `count` elements of `dataType` as stored in `raw_data` or an external file (4-bit
+    /// types two per byte, rounded up).
+    static func byteCount(_ dataType: DataType, count: Int) -> Int {
+        switch dataType {
+        case .int4, .uint4: return (count + 1) / 2
+        case .float32, .int32, .uint32: return count * 4
+        case .float64, .int64, .uint64: return count * 8
+        case .float16, .bfloat16, .int16, .uint16: return count * 2
+        default: return count
         }
     }
 
-    private static func fromRaw(_ raw: Data, dataType: DataType, shape: [Int], count: Int, name: String) throws -> Tensor {
+    /// Decodes little-endian element bytes (`raw_data` or an external file's region) into an owned tensor.
+    private static func fromRaw(_ bytes: UnsafeRawBufferPointer, dataType: DataType, shape: [Int], count: Int, name: String) throws -> Tensor {
+        let needed = byteCount(dataType, count: count)
+        guard bytes.count == needed else {
+            let packing = dataType == .int4 || dataType == .uint4 ? " (4-bit, two per byte)" : ""
+            throw QScopeError("tensor '\(name)' has \(bytes.count) bytes of data but its shape needs \(needed)\(packing)")
+        }
         if dataType == .int4 || dataType == .uint4 {
-            guard raw.count == (count + 1) / 2 else {
-                throw QScopeError("tensor '\(name)' has \(raw.count) bytes of data but its shape needs \((count + 1) / 2) (4-bit, two per byte)")
-            }
-            return unpackNibbles([UInt8](raw), count: count, shape: shape, dataType: dataType)
+            return unpackNibbles([UInt8](bytes), count: count, shape: shape, dataType: dataType)
         }
-        let width: Int
+        let width = count == 0 ? 1 : needed / count
+        func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
+            (0..<count).map { T(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * width, as: T.self)) }
+        }
         switch dataType {
-        case .float32, .int32, .uint32: width = 4
-        case .float64, .int64, .uint64: width = 8
-        case .float16, .bfloat16, .int16, .uint16: width = 2
-        default: width = 1
-        }
-        guard raw.count == count * width else {
-            throw QScopeError("tensor '\(name)' has \(raw.count) bytes of data but its shape needs \(count * width)")
-        }
-        return raw.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Tensor in
-            func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
-                (0..<count).map { T(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * width, as: T.self)) }
-            }
-            switch dataType {
-            case .float32:
-                return Tensor(shape: shape, values: load(UInt32.self).map { Float(bitPattern: $0) })
-            case .float64:
-                return Tensor(shape: shape, values: load(UInt64.self).map { Float(Double(bitPattern: $0)) })
-            case .float16, .bfloat16:
-                return Tensor(shape: shape, values: load(UInt16.self).map { halfToFloat($0, dataType) })
-            case .int64: return Tensor(shape: shape, integers: load(Int64.self), dataType: dataType)
-            case .uint64: return Tensor(shape: shape, integers: load(UInt64.self).map { Int64(truncatingIfNeeded: $0) }, dataType: dataType)
-            case .int32: return Tensor(shape: shape, integers: load(Int32.self).map(Int64.init), dataType: dataType)
-            case .uint32: return Tensor(shape: shape, integers: load(UInt32.self).map(Int64.init), dataType: dataType)
-            case .int16: return Tensor(shape: shape, integers: load(Int16.self).map(Int64.init), dataType: dataType)
-            case .uint16: return Tensor(shape: shape, integers: load(UInt16.self).map(Int64.init), dataType: dataType)
-            case .int8: return Tensor(shape: shape, integers: load(Int8.self).map(Int64.init), dataType: dataType)
-            case .bool: return Tensor(shape: shape, integers: load(UInt8.self).map { $0 != 0 ? 1 : 0 }, dataType: dataType)
-            case .float8e4m3fn, .float8e5m2:
-                let table = Float8Bits.table(dataType)
-                return Tensor(shape: shape, values: load(UInt8.self).map { table[Int($0)] }, dataType: dataType)
-            default: return Tensor(shape: shape, integers: load(UInt8.self).map(Int64.init), dataType: dataType)
-            }
+        case .float32:
+            return Tensor(shape: shape, values: load(UInt32.self).map { Float(bitPattern: $0) })
+        case .float64:
+            return Tensor(shape: shape, values: load(UInt64.self).map { Float(Double(bitPattern: $0)) })
+        case .float16, .bfloat16:
+            return Tensor(shape: shape, values: load(UInt16.self).map { halfToFloat($0, dataType) })
+        case .int64: return Tensor(shape: shape, integers: load(Int64.self), dataType: dataType)
+        case .uint64: return Tensor(shape: shape, integers: load(UInt64.self).map { Int64(truncatingIfNeeded: $0) }, dataType: dataType)
+        case .int32: return Tensor(shape: shape, integers: load(Int32.self).map(Int64.init), dataType: dataType)
+        case .uint32: return Tensor(shape: shape, integers: load(UInt32.self).map(Int64.init), dataType: dataType)
+        case .int16: return Tensor(shape: shape, integers: load(Int16.self).map(Int64.init), dataType: dataType)
+        case .uint16: return Tensor(shape: shape, integers: load(UInt16.self).map(Int64.init), dataType: dataType)
+        case .int8: return Tensor(shape: shape, integers: load(Int8.self).map(Int64.init), dataType: dataType)
+        case .bool: return Tensor(shape: shape, integers: load(UInt8.self).map { $0 != 0 ? 1 : 0 }, dataType: dataType)
+        case .float8e4m3fn, .float8e5m2:
+            let table = Float8Bits.table(dataType)
+            return Tensor(shape: shape, values: load(UInt8.self).map { table[Int($0)] }, dataType: dataType)
+        default: return Tensor(shape: shape, integers: load(UInt8.self).map(Int64.init), dataType: dataType)
         }
     }
 
