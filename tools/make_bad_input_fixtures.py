@@ -15,6 +15,9 @@ Each file is small and deliberately wrong in one way:
   flattened_output.onnx    a model whose output folds the samples into one axis ([N, 4] -> [4N])
   features.npz         x float32 [8, 4], data for flattened_output.onnx and fixed_batch.onnx
   fixed_batch.onnx     a model exported with its batch fixed at 2 (a Reshape to [2, 2, 2] baked in)
+  resize_scales_and_sizes.onnx   a Resize given both scales and sizes (ONNX allows exactly one)
+  convtranspose_bad_output_shape.onnx  a ConvTranspose whose output_shape has a zero entry
+  images.npz           x float32 [2, 1, 4, 4], data for the two models above
   external/            y = x @ w (x [N, 4], w float32 [4, 3] in external data) with one broken
                        external-data reference per model, all beside external/weights.bin (48 bytes,
                        the weight at offset 0):
@@ -96,6 +99,29 @@ graph = helper.make_graph(
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 onnx.checker.check_model(model)
 onnx.save(model, os.path.join(out, "fixed_batch.onnx"))
+# Detection-head ops given impossible attributes or inputs.
+node = helper.make_node("Resize", ["input", "", "scales", "sizes"], ["output"], name="upsample_both", mode="nearest")
+graph = helper.make_graph(
+    [node], "resize_both",
+    [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 4, 4])],
+    [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+    [helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 2]),
+     helper.make_tensor("sizes", TensorProto.INT64, [4], [2, 1, 8, 8])],
+)
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+          os.path.join(out, "resize_scales_and_sizes.onnx"))
+node = helper.make_node("ConvTranspose", ["input", "weight"], ["output"], name="deconv", strides=[2, 2],
+                        output_shape=[0, 8])
+graph = helper.make_graph(
+    [node], "convtranspose_bad_output_shape",
+    [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 4, 4])],
+    [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+    [helper.make_tensor("weight", TensorProto.FLOAT, [1, 2, 3, 3], rng.standard_normal(18).astype(np.float32))],
+)
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+          os.path.join(out, "convtranspose_bad_output_shape.onnx"))
+np.savez(os.path.join(out, "images.npz"), x=rng.standard_normal((2, 1, 4, 4)).astype(np.float32))
+
 # External data: one valid data file, models that reference it wrongly in one way each.
 external = os.path.join(out, "external")
 os.makedirs(external, exist_ok=True)

@@ -46,6 +46,11 @@ struct BadInputTests {
          ["cannot reshape", "exported with a fixed batch: input 'input' is [2, 4], this pass has 8 samples", "--batch 2"]),
         (["eval", tinyBERT, "--data", "Tests/Fixtures/transformers/tiny-text.npz", "--metric", "accuracy"], "",
          ["--metric accuracy: accuracy needs labels"]),
+        // Detection-head ops given impossible inputs or attributes.
+        (["eval", bad + "resize_scales_and_sizes.onnx", "--data", bad + "images.npz"], bad + "resize_scales_and_sizes.onnx",
+         ["Resize 'upsample_both': give scales or sizes, not both"]),
+        (["eval", bad + "convtranspose_bad_output_shape.onnx", "--data", bad + "images.npz"], bad + "convtranspose_bad_output_shape.onnx",
+         ["ConvTranspose 'deconv': output_shape [0, 8] must have 2 positive entries"]),
     ]
 
     @Test("one line naming the file, non-zero exit", arguments: cases.indices)

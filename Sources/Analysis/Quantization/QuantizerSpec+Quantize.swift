@@ -104,7 +104,7 @@ extension QuantizerSpec {
             // `QuantizableLayer.check(_:)`): kept as it is. Metadata: a float32 scale per channel
             // (or one), plus a `bits`-wide zero point each for unsigned codes.
             let scales = perTensor ? 1 : channels
-            return (matrix, StorageBits(payload: matrix.count * bits, metadata: scales * (32 + (signed ? 0 : bits))))
+            return (Array(matrix), StorageBits(payload: matrix.count * bits, metadata: scales * (32 + (signed ? 0 : bits))))
         case .split:
             let split = SplitQuantizer(inner: try innerOfSplit(), perChannel: false)
             let result = try split.quantize(Array(matrix), channels: channels, columns: columns, sensitivity: sensitivity, threads: threads)

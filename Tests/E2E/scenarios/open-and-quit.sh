@@ -9,10 +9,10 @@ check "opens on the sample CNN and shows the FP32 accuracy" wait_for main 'Layer
 # The Hessian analysis starts after the first accuracy; the status line counts its probes.
 check "the Hessian analysis runs in the background (probes in the status line)" wait_for main 'traces [0-9]+/200 probes|tr [0-9]+/200'
 keys main '?'
-check "? shows the key map" wait_for main 'Keys' 'fewer weight bits' 'any key closes'
+check "? shows the key map" wait_for main 'Keys' 'fewer weight bits' 'other keys close'
 keys main Escape
 check "Esc closes the key map (the Detail panel is back)" wait_for main 'Detail · /stem/stem\.0/Conv'
-check "the key map is gone" wait_gone main 'any key closes'
+check "the key map is gone" wait_gone main 'other keys close'
 keys main q
 check "q quits at once when nothing changed" wait_dead main
 check "exit status 0" exit_status_is main 0

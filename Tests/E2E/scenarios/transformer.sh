@@ -7,8 +7,9 @@ source "$(dirname "$0")/../lib.sh"
 
 start main interactive=no Tests/Fixtures/transformers/tiny-bert.onnx --data Tests/Fixtures/transformers/tiny-text.npz
 check "opens on the transformer with the FP32 cosine" wait_for main '● idle' 'cos 1\.00000'
-# The table cuts the long Hugging Face names; the detail pane shows them whole.
-layer='/encoder/encoder/layer.0/intermediat…'
+# The table shortens the long Hugging Face names (the shared /encoder/encoder and the op go); the
+# detail pane shows them whole.
+layer='…/layer.0/intermediate/dense'
 check "select the first feed-forward layer" select_layer main "$layer"
 check "the detail pane shows its whole name" wait_for main 'Detail · /encoder/encoder/layer\.0/intermediate/dense/MatMul'
 

@@ -36,7 +36,7 @@ struct QuantizedOpsTests {
             if runtime.contains(name) {
                 graph.inputs.append(ValueSpec(name: name, dataType: tensor.dataType, dims: tensor.shape))
                 graph.inputIDs.append(id)
-                feeds.append(tensor.values)
+                feeds.append(tensor.values.array)
             } else {
                 graph.constants[id] = tensor
             }

@@ -85,7 +85,7 @@ public struct StoredQuantization: Sendable, Equatable {
                 axis = normalized
             }
             if case .int(let block)? = node.attributes["block_size"], block != 0 { continue }
-            found[output] = StoredQuantization(type: codes.dataType, axis: axis, scales: scales.values,
+            found[output] = StoredQuantization(type: codes.dataType, axis: axis, scales: scales.values.array,
                                                zeroPoints: zeros?.ints ?? Array(repeating: 0, count: scales.count),
                                                storedBy: "DequantizeLinear")
         }
@@ -132,10 +132,10 @@ public struct StoredQuantization: Sendable, Equatable {
             let count = scales.count > 1 || zeros.count > 1 ? channels : 1
             let stored = StoredQuantization(
                 type: codes.dataType, axis: count > 1 ? outputAxis : nil,
-                scales: scales.count == count ? scales.values : Array(repeating: scales.values[0], count: count),
+                scales: scales.count == count ? scales.values.array : Array(repeating: scales.values[0], count: count),
                 zeroPoints: zeros.count == count ? zeros : Array(repeating: zeros[0], count: count), storedBy: node.opType)
             let dequantized = graph.addValue(named: graph.valueNames[weightID] + ".dequantized")
-            graph.constants[dequantized] = Tensor(shape: codes.shape, values: stored.dequantize(codes.values, shape: codes.shape))
+            graph.constants[dequantized] = Tensor(shape: codes.shape, values: stored.dequantize(codes.values.array, shape: codes.shape))
             graph.nodes[index].inputs[inputs.codes] = dequantized
             found[dequantized] = stored
         }

@@ -16,11 +16,11 @@ extension ResizeOperator {
     static func resize(_ c: OperatorContext) throws -> Operator {
         let input = try c.type(0)
         guard c.opset >= 11 else {
-            let scales = try c.constant(1, "scales").values
+            let scales = try c.constant(1, "scales").values.array
             return try build(c, input: input, scales: scales, sizes: nil, roi: nil, legacy: true)
         }
-        let roi = try nonEmpty(c.optionalConstant(1, "roi"))?.values
-        let scales = try nonEmpty(c.optionalConstant(2, "scales"))?.values
+        let roi = try nonEmpty(c.optionalConstant(1, "roi"))?.values.array
+        let scales = try nonEmpty(c.optionalConstant(2, "scales"))?.values.array
         let sizes = try nonEmpty(c.optionalConstant(3, "sizes"))?.ints
         return try build(c, input: input, scales: scales, sizes: sizes, roi: roi, legacy: false)
     }
@@ -29,7 +29,7 @@ extension ResizeOperator {
         let input = try c.type(0)
         let scales: [Float]
         if c.has(1) {
-            scales = try c.constant(1, "scales").values
+            scales = try c.constant(1, "scales").values.array
         } else if case .floats(let values)? = c.node.attributes["scales"] {
             scales = values
         } else {
