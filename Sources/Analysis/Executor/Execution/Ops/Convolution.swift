@@ -43,32 +43,7 @@ struct ConvOperator: Operator {
     }
 
     static func make(_ c: OperatorContext) throws -> Operator {
-        let x = try c.shape(0), w = try c.shape(1)
-        guard x.count == 3 || x.count == 4, w.count == x.count else {
-            throw c.failure("only 1-D and 2-D convolutions are supported (input \(x), weight \(w))")
-        }
-        let spatial = x.count - 2
-        let group = try c.int("group", 1)
-        guard group >= 1, x[1] % group == 0, w[0] % group == 0, w[1] * group == x[1] else {
-            throw c.failure("input channels \(x[1]), weight \(w) and group \(group) do not agree")
-        }
-        let kernel = try c.ints("kernel_shape", Array(w[2...]))
-        guard kernel == Array(w[2...]) else { throw c.failure("kernel_shape \(kernel) does not match weight \(w)") }
-        let strides = try c.ints("strides", Array(repeating: 1, count: spatial))
-        let dilations = try c.ints("dilations", Array(repeating: 1, count: spatial))
-        let inSize = Array(x[2...])
-        let pads = try Padding.resolve(c, input: inSize, kernel: kernel, strides: strides, dilations: dilations)
-        if c.has(2), try c.shape(2) != [w[0]] { throw c.failure("bias \(try c.shape(2)) does not match \(w[0]) output channels") }
-        // Lift 1-D to 2-D with a unit height.
-        func two(_ v: [Int], _ fill: Int) -> [Int] { spatial == 1 ? [fill] + v : v }
-        let k2 = two(kernel, 1), s2 = two(strides, 1), d2 = two(dilations, 1), in2 = two(inSize, 1)
-        let begin2 = two(Array(pads[..<spatial]), 0), end2 = two(Array(pads[spatial...]), 0)
-        let shape = Conv2DShape(batch: x[0], inChannels: x[1], inHeight: in2[0], inWidth: in2[1],
-                                outChannels: w[0], kernelH: k2[0], kernelW: k2[1], strideH: s2[0], strideW: s2[1],
-                                padTop: begin2[0], padLeft: begin2[1], padBottom: end2[0], padRight: end2[1],
-                                dilationH: d2[0], dilationW: d2[1], group: group)
-        guard shape.outHeight > 0, shape.outWidth > 0 else { throw c.failure("the output would be empty") }
-        let out = spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth]
+        let (shape, out) = try geometry(c, weightIndex: 1, biasIndex: 2)
         var broadcastResidual: [Int]?
         if c.has(3) {
             let r = try c.shape(3)
@@ -83,6 +58,43 @@ struct ConvOperator: Operator {
         return ConvOperator(outputTypes: [ValueType(try c.type(0).dataType, out)], shape: shape,
                             relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads,
                             packCache: constantWeight ? ConvWeightPackCache() : nil, broadcastResidual: broadcastResidual)
+    }
+}
+
+extension ConvOperator {
+    /// A convolution's geometry from its input (0) and weight (`weightIndex`) shapes and its
+    /// attributes, 1-D lifted to 2-D with a unit height, and its output shape; a bias at `biasIndex`
+    /// must hold one value per output channel. Shared by Conv and the integer convolutions
+    /// (ConvInteger, QLinearConv).
+    static func geometry(_ c: OperatorContext, weightIndex: Int, biasIndex: Int?) throws -> (shape: Conv2DShape, output: [Int]) {
+        let x = try c.shape(0), w = try c.shape(weightIndex)
+        guard x.count == 3 || x.count == 4, w.count == x.count else {
+            throw c.failure("only 1-D and 2-D convolutions are supported (input \(x), weight \(w))")
+        }
+        let spatial = x.count - 2
+        let group = try c.int("group", 1)
+        guard group >= 1, x[1] % group == 0, w[0] % group == 0, w[1] * group == x[1] else {
+            throw c.failure("input channels \(x[1]), weight \(w) and group \(group) do not agree")
+        }
+        let kernel = try c.ints("kernel_shape", Array(w[2...]))
+        guard kernel == Array(w[2...]) else { throw c.failure("kernel_shape \(kernel) does not match weight \(w)") }
+        let strides = try c.ints("strides", Array(repeating: 1, count: spatial))
+        let dilations = try c.ints("dilations", Array(repeating: 1, count: spatial))
+        let inSize = Array(x[2...])
+        let pads = try Padding.resolve(c, input: inSize, kernel: kernel, strides: strides, dilations: dilations)
+        if let biasIndex, c.has(biasIndex), try c.shape(biasIndex) != [w[0]] {
+            throw c.failure("bias \(try c.shape(biasIndex)) does not match \(w[0]) output channels")
+        }
+        // Lift 1-D to 2-D with a unit height.
+        func two(_ v: [Int], _ fill: Int) -> [Int] { spatial == 1 ? [fill] + v : v }
+        let k2 = two(kernel, 1), s2 = two(strides, 1), d2 = two(dilations, 1), in2 = two(inSize, 1)
+        let begin2 = two(Array(pads[..<spatial]), 0), end2 = two(Array(pads[spatial...]), 0)
+        let shape = Conv2DShape(batch: x[0], inChannels: x[1], inHeight: in2[0], inWidth: in2[1],
+                                outChannels: w[0], kernelH: k2[0], kernelW: k2[1], strideH: s2[0], strideW: s2[1],
+                                padTop: begin2[0], padLeft: begin2[1], padBottom: end2[0], padRight: end2[1],
+                                dilationH: d2[0], dilationW: d2[1], group: group)
+        guard shape.outHeight > 0, shape.outWidth > 0 else { throw c.failure("the output would be empty") }
+        return (shape, spatial == 1 ? [x[0], w[0], shape.outWidth] : [x[0], w[0], shape.outHeight, shape.outWidth])
     }
 }
 

@@ -171,29 +171,10 @@ struct MatMulOperator: Operator {
     }
 
     static func make(_ c: OperatorContext) throws -> Operator {
-        var a = try c.shape(0), b = try c.shape(1)
-        guard !a.isEmpty, !b.isEmpty else { throw c.failure("scalar operands") }
-        let aVector = a.count == 1, bVector = b.count == 1
-        if aVector { a = [1] + a }
-        if bVector { b = b + [1] }
-        let m = a[a.count - 2], k = a[a.count - 1], kb = b[b.count - 2], n = b[b.count - 1]
-        guard k == kb else { throw c.failure("shapes \(try c.shape(0)) and \(try c.shape(1)) do not multiply") }
-        let aBatch = Array(a.dropLast(2)), bBatch = Array(b.dropLast(2))
-        guard let batchShape = Shapes.broadcast(aBatch, bBatch) else {
-            throw c.failure("batch dims \(aBatch) and \(bBatch) do not broadcast")
-        }
-        var outShape = batchShape + [m, n]
-        if bVector { outShape.removeLast() }
-        if aVector { outShape.remove(at: outShape.count - (bVector ? 1 : 2)) }
-        let batch = batchShape.reduce(1, *)
-        let aStrides = Shapes.broadcastStrides(aBatch, to: batchShape)
-        let bStrides = Shapes.broadcastStrides(bBatch, to: batchShape)
-        var aIndex = [Int](repeating: 0, count: batch), bIndex = [Int](repeating: 0, count: batch)
-        BroadcastLoop.forEach(shape: batchShape, strides: [aStrides, bStrides]) { i, o in
-            aIndex[i] = o[0]
-            bIndex[i] = o[1]
-        }
-        let sharedB = bBatch.reduce(1, *) == 1 && aBatch.reduce(1, *) == batch
+        let product = try MatMulGeometry(c, bInput: 1)
+        let (m, n, k, batch, outShape, bVector) = (product.m, product.n, product.k, product.batch, product.outShape, product.bVector)
+        let (aIndex, bIndex) = (product.aIndex, product.bIndex)
+        let sharedB = product.bMatrices == 1 && product.aMatrices == batch
         // A third input is the bias the simplifier folded in from a following Add (see GraphSimplifier).
         if c.has(2) {
             guard sharedB, !bVector, try c.type(2).count == n else { throw c.failure("a bias needs one shared [K, N] weight") }
@@ -206,5 +187,48 @@ struct MatMulOperator: Operator {
                               usesSmallKernel: !sharedB && smallGemmSupports(n: n) && m <= 128 && k <= 256,
                               packCache: sharedB && c.constants.count > 1 && c.constants[1] != nil ? WeightPackCache() : nil,
                               relu: c.node.attributes["qscope.fused_relu"] != nil, threads: Parallel.maxThreads)
+    }
+}
+
+/// The shapes of a product with NumPy `matmul` semantics, from input 0 (A) and input `bInput` (B): a
+/// 1-D A is a row, a 1-D B a column (both dropped from the output), the batch dims broadcast. Shared
+/// by MatMul and the integer products (MatMulInteger, QLinearMatMul).
+struct MatMulGeometry {
+    let m: Int, n: Int, k: Int
+    /// Products in the broadcast batch.
+    let batch: Int
+    /// Distinct A and B matrices (the products of each operand's own batch dims).
+    let aMatrices: Int, bMatrices: Int
+    /// B was 1-D.
+    let bVector: Bool
+    let outShape: [Int]
+    /// For each product of the batch, the A matrix and the B matrix it reads.
+    let aIndex: [Int], bIndex: [Int]
+
+    init(_ c: OperatorContext, bInput: Int) throws {
+        var a = try c.shape(0), b = try c.shape(bInput)
+        guard !a.isEmpty, !b.isEmpty else { throw c.failure("scalar operands") }
+        let aVector = a.count == 1, bVector = b.count == 1
+        if aVector { a = [1] + a }
+        if bVector { b = b + [1] }
+        let m = a[a.count - 2], k = a[a.count - 1], kb = b[b.count - 2], n = b[b.count - 1]
+        guard k == kb else { throw c.failure("shapes \(try c.shape(0)) and \(try c.shape(bInput)) do not multiply") }
+        let aBatch = Array(a.dropLast(2)), bBatch = Array(b.dropLast(2))
+        guard let batchShape = Shapes.broadcast(aBatch, bBatch) else {
+            throw c.failure("batch dims \(aBatch) and \(bBatch) do not broadcast")
+        }
+        var outShape = batchShape + [m, n]
+        if bVector { outShape.removeLast() }
+        if aVector { outShape.remove(at: outShape.count - (bVector ? 1 : 2)) }
+        let batch = batchShape.reduce(1, *)
+        var aIndex = [Int](repeating: 0, count: batch), bIndex = [Int](repeating: 0, count: batch)
+        BroadcastLoop.forEach(shape: batchShape, strides: [Shapes.broadcastStrides(aBatch, to: batchShape),
+                                                           Shapes.broadcastStrides(bBatch, to: batchShape)]) { i, o in
+            aIndex[i] = o[0]
+            bIndex[i] = o[1]
+        }
+        (self.m, self.n, self.k, self.batch) = (m, n, k, batch)
+        (self.aMatrices, self.bMatrices) = (aBatch.reduce(1, *), bBatch.reduce(1, *))
+        (self.bVector, self.outShape, self.aIndex, self.bIndex) = (bVector, outShape, aIndex, bIndex)
     }
 }

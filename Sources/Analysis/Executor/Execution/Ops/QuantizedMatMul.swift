@@ -95,27 +95,8 @@ struct QuantizedMatMulOperator: Operator {
 
     private static func make(_ c: OperatorContext, qlinearType: DataType?, bIndex bInput: Int, aZeroPointIndex: Int,
                              bZeroPointIndex: Int, bScaleIndex: Int?) throws -> Operator {
-        var a = try c.shape(0), b = try c.shape(bInput)
-        guard !a.isEmpty, !b.isEmpty else { throw c.failure("scalar operands") }
-        let aVector = a.count == 1, bVector = b.count == 1
-        if aVector { a = [1] + a }
-        if bVector { b = b + [1] }
-        let m = a[a.count - 2], k = a[a.count - 1], kb = b[b.count - 2], n = b[b.count - 1]
-        guard k == kb else { throw c.failure("shapes \(try c.shape(0)) and \(try c.shape(bInput)) do not multiply") }
-        let aBatch = Array(a.dropLast(2)), bBatch = Array(b.dropLast(2))
-        guard let batchShape = Shapes.broadcast(aBatch, bBatch) else {
-            throw c.failure("batch dims \(aBatch) and \(bBatch) do not broadcast")
-        }
-        var outShape = batchShape + [m, n]
-        if bVector { outShape.removeLast() }
-        if aVector { outShape.remove(at: outShape.count - (bVector ? 1 : 2)) }
-        let batch = batchShape.reduce(1, *)
-        var aIndex = [Int](repeating: 0, count: batch), bIndex = [Int](repeating: 0, count: batch)
-        BroadcastLoop.forEach(shape: batchShape, strides: [Shapes.broadcastStrides(aBatch, to: batchShape),
-                                                           Shapes.broadcastStrides(bBatch, to: batchShape)]) { i, o in
-            aIndex[i] = o[0]
-            bIndex[i] = o[1]
-        }
+        let product = try MatMulGeometry(c, bInput: bInput)
+        let (m, n) = (product.m, product.n)
         func count(_ index: Int?, _ what: String, _ allowed: Int, _ along: String) throws -> Int {
             guard let index, c.has(index) else { return 1 }
             let type = try c.type(index)
@@ -125,8 +106,8 @@ struct QuantizedMatMulOperator: Operator {
             return type.count
         }
         return QuantizedMatMulOperator(
-            outputTypes: [ValueType(qlinearType ?? .int32, outShape)], qlinearType: qlinearType, m: m, n: n, k: k,
-            batch: batch, aIndex: aIndex, bIndex: bIndex, bMatrices: bBatch.reduce(1, *),
+            outputTypes: [ValueType(qlinearType ?? .int32, product.outShape)], qlinearType: qlinearType, m: m, n: n, k: product.k,
+            batch: product.batch, aIndex: product.aIndex, bIndex: product.bIndex, bMatrices: product.bMatrices,
             weightForm: QuantizedWeightForm(try c.type(bInput).dataType), aZeroPointIndex: aZeroPointIndex, weightInput: bInput,
             bZeroPointIndex: bZeroPointIndex, bScaleIndex: bScaleIndex,
             aZeroPointCount: try count(aZeroPointIndex, "a_zero_point", m, "row of A"),
