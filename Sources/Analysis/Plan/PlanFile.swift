@@ -83,14 +83,14 @@ public enum PlanFile {
     ///   model whose SHA-256 differs from the one the plan records.
     /// Layers the file does not list keep their choice in `base` (same layer names), FP32 without one.
     public static func load(path: String, layerNames: [String], modelPath: String? = nil, base: Plan? = nil) throws -> Loaded {
-        let data = try read(path)
-        let (plan, unknown) = try decodeSkippingUnknown(data, file: path, layerNames: layerNames, base: base)
+        let document = try document(try read(path), file: path)
+        let (plan, unknown) = try layers(of: document, file: path, layerNames: layerNames, base: base)
         var problems: [String] = []
         if !unknown.isEmpty {
             let shown = unknown.prefix(3).map { "'\(QScopeError.printable($0))'" }.joined(separator: ", ")
             problems.append("\(unknown.count) of its layers are not in the model (\(shown)\(unknown.count > 3 ? ", ..." : "")); they stay FP32")
         }
-        if let modelPath, let recorded = try document(data, file: path).provenance.modelSHA256,
+        if let modelPath, let recorded = document.provenance.modelSHA256,
            let actual = SHA256.hexDigest(ofFile: modelPath), actual != recorded {
             problems.append("it was saved for a model with SHA-256 \(recorded.prefix(12))…, not \(QScopeError.printable(modelPath)) (\(actual.prefix(12))…)")
         }
@@ -129,16 +129,16 @@ public enum PlanFile {
     /// then the layers sorted by name, each first checked against `layerNames` and then for its
     /// entry's fields, so the same file always gives the same one-line error.
     public static func decode(_ data: Data, file: String, layerNames: [String], base: Plan? = nil) throws -> Plan {
-        let (plan, unknown) = try decodeSkippingUnknown(data, file: file, layerNames: layerNames, base: base, strict: true)
+        let (plan, unknown) = try layers(of: try document(data, file: file), file: file, layerNames: layerNames, base: base,
+                                         strict: true)
         precondition(unknown.isEmpty, "strict decoding throws on unknown layers")
         return plan
     }
 
-    /// Parses plan JSON, skipping layers the model does not have (returned, sorted) unless `strict`;
-    /// an error when none of the file's layers is in the model.
-    static func decodeSkippingUnknown(_ data: Data, file: String, layerNames: [String], base: Plan? = nil,
-                                      strict: Bool = false) throws -> (Plan, [String]) {
-        let document = try document(data, file: file)
+    /// The plan a document's layers give, skipping layers the model does not have (returned, sorted)
+    /// unless `strict`; an error when none of the file's layers is in the model.
+    private static func layers(of document: PlanFileDocument, file: String, layerNames: [String], base: Plan?,
+                               strict: Bool = false) throws -> (Plan, [String]) {
         var plan = base.flatMap { $0.layerNames == layerNames ? $0 : nil } ?? Plan(layerNames: layerNames)
         var unknown: [String] = []
         let hint = layerNames.count <= 3 ? layerNames.joined(separator: ", ") : "\(layerNames.count) layers, e.g. \(layerNames.first ?? "")"
